@@ -1,0 +1,14 @@
+//! Reading and writing what users bring and take away: image folders, EXIF, COLMAP models,
+//! transforms.json, meshes. Conventions are converted through `geometry` at this boundary.
+
+pub mod atomic;
+pub mod colmap;
+pub mod dataset;
+mod error;
+pub mod exif;
+pub mod images;
+pub mod ply;
+pub mod transforms;
+
+pub use dataset::{Dataset, IntrinsicsSource, PoseSource, View};
+pub use error::{Error, Result};

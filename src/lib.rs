@@ -1,0 +1,10 @@
+//! Weave: photos in, cameras, a neural surface, a mesh and poses out.
+//!
+//! The crate is laid out as the map in the README describes: `geometry` (conventions), `io`
+//! (formats), `scene` (procedural ground truth), `view` (wgpu rendering), `app` (the window).
+
+pub mod app;
+pub mod geometry;
+pub mod io;
+pub mod scene;
+pub mod view;

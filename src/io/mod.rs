@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod colmap;
+pub mod convert;
 pub mod dataset;
 mod error;
 pub mod exif;

@@ -95,11 +95,16 @@ fn main() -> ExitCode {
 
 /// The small scene committed under `scenes/`, found next to the sources or the binary.
 fn default_scene() -> Option<PathBuf> {
-    let beside_exe = std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.join("scenes/object")));
-    [Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenes/object")), beside_exe]
-        .into_iter()
-        .flatten()
-        .find(|p| p.is_dir())
+    let beside_exe = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|p| p.join("scenes/object")));
+    [
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenes/object")),
+        beside_exe,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| p.is_dir())
 }
 
 fn open(path: &std::path::Path) -> Result<Dataset> {
@@ -114,13 +119,25 @@ fn info(path: &std::path::Path, list_images: bool) -> Result<()> {
     let ds = open(path)?;
     println!("folder:      {}", ds.root.display());
     println!("poses:       {}", ds.pose_source);
-    println!("images:      {} in {}", ds.views.len(), ds.images_dir.display());
-    let mut sizes: Vec<(u32, u32)> = ds.views.iter().map(|v| (v.intrinsics.width, v.intrinsics.height)).collect();
+    println!(
+        "images:      {} in {}",
+        ds.views.len(),
+        ds.images_dir.display()
+    );
+    let mut sizes: Vec<(u32, u32)> = ds
+        .views
+        .iter()
+        .map(|v| (v.intrinsics.width, v.intrinsics.height))
+        .collect();
     sizes.sort();
     sizes.dedup();
     let sizes: Vec<String> = sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect();
     println!("sizes:       {}", sizes.join(", "));
-    let mut sources: Vec<String> = ds.views.iter().map(|v| v.intrinsics_source.to_string()).collect();
+    let mut sources: Vec<String> = ds
+        .views
+        .iter()
+        .map(|v| v.intrinsics_source.to_string())
+        .collect();
     sources.dedup();
     println!("intrinsics:  {}", sources.join("; "));
     let k = &ds.views[0].intrinsics;
@@ -132,20 +149,39 @@ fn info(path: &std::path::Path, list_images: bool) -> Result<()> {
         k.cx,
         k.cy,
         k.distortion,
-        if shared { "" } else { "  (first image; cameras differ per image)" }
+        if shared {
+            ""
+        } else {
+            "  (first image; cameras differ per image)"
+        }
     );
     let masks = ds.views.iter().filter(|v| v.mask.is_some()).count();
     if masks > 0 {
         println!("masks:       {masks}");
     }
     if !ds.test_views.is_empty() {
-        println!("test views:  {} (transforms_test.json)", ds.test_views.len());
+        println!(
+            "test views:  {} (transforms_test.json)",
+            ds.test_views.len()
+        );
     }
     if list_images {
         for v in &ds.views {
             let k = &v.intrinsics;
-            let c = v.pose.map(|p| format!("  centre {:.4} {:.4} {:.4}", p.center.x, p.center.y, p.center.z));
-            println!("  {}  {}x{}  f {:.2}{}", v.name, k.width, k.height, k.fx, c.unwrap_or_default());
+            let c = v.pose.map(|p| {
+                format!(
+                    "  centre {:.4} {:.4} {:.4}",
+                    p.center.x, p.center.y, p.center.z
+                )
+            });
+            println!(
+                "  {}  {}x{}  f {:.2}{}",
+                v.name,
+                k.width,
+                k.height,
+                k.fx,
+                c.unwrap_or_default()
+            );
         }
     }
     Ok(())
@@ -164,7 +200,10 @@ fn convert_cmd(path: &std::path::Path, to: convert::Format, out: &std::path::Pat
 fn scene_cmd(args: SceneArgs) -> Result<()> {
     if args.list {
         for s in scene::SCENES {
-            println!("{:<8} {} ({} views + {} test)", s.name, s.summary, s.default_views, s.default_test_views);
+            println!(
+                "{:<8} {} ({} views + {} test)",
+                s.name, s.summary, s.default_views, s.default_test_views
+            );
         }
         return Ok(());
     }
@@ -184,7 +223,8 @@ fn scene_cmd(args: SceneArgs) -> Result<()> {
         seed: args.seed,
     };
     let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} views, ETA {eta}").expect("valid template"),
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} views, ETA {eta}")
+            .expect("valid template"),
     );
     bar.set_message(format!("rendering {name}"));
     let written = scene::generate(entry, &opts, &out, &|done, total| {

@@ -129,6 +129,9 @@ impl Dataset {
         let mut warnings = Vec::new();
         let (pose_source, candidates, test) = if let Some(tf) = transforms_file {
             let frames = from_transforms(&tf, &root, &images_dir, &mut warnings)?;
+            if frames.is_empty() && warnings.is_empty() {
+                return Err(Error::format(&tf, "has no frames"));
+            }
             let test_file = root.join("transforms_test.json");
             let test = if test_file.is_file() && tf != test_file {
                 from_transforms(&test_file, &root, &images_dir, &mut warnings)?
@@ -204,9 +207,6 @@ fn from_transforms(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Candidate>> {
     let frames = transforms::read(file)?;
-    if frames.is_empty() {
-        return Err(Error::format(file, "has no frames"));
-    }
     Ok(frames
         .into_iter()
         .filter_map(|f| {

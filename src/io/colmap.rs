@@ -240,7 +240,7 @@ fn read_images_txt(path: &Path) -> Result<Vec<Image>> {
 
 fn pose_from(path: &Path, line: usize, n: &[f64]) -> Result<Pose> {
     let qnorm = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2] + n[3] * n[3]).sqrt();
-    if !(qnorm > 1e-6) || n.iter().any(|v| !v.is_finite()) {
+    if qnorm.is_nan() || qnorm <= 1e-6 || n.iter().any(|v| !v.is_finite()) {
         return Err(Error::parse(
             path,
             line,

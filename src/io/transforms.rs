@@ -56,7 +56,7 @@ impl CameraSpec {
         let fx = self
             .fl_x
             .or_else(|| self.angle_x.map(|a| 0.5 * w as f64 / (0.5 * a).tan()))
-            .or_else(|| self.fl_y)
+            .or(self.fl_y)
             .ok_or("no focal length (fl_x or camera_angle_x)")?;
         let fy = self
             .fl_y
@@ -160,7 +160,7 @@ fn parse_matrix(v: &Value) -> std::result::Result<Pose, String> {
     let cols = |c: usize| DVec4::new(m[0][c], m[1][c], m[2][c], m[3][c]);
     let mat = DMat4::from_cols(cols(0), cols(1), cols(2), cols(3));
     let det = glam::DMat3::from_mat4(mat).determinant();
-    if !(det.abs() > 1e-9) {
+    if det.is_nan() || det.abs() <= 1e-9 {
         return Err("has a singular rotation".into());
     }
     Ok(Pose::from_opengl_c2w(mat))

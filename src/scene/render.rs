@@ -137,7 +137,7 @@ impl World {
     pub fn mesh(&self) -> Mesh {
         let mut m = Mesh::default();
         for o in &self.objects {
-            m.append(&o.shape.tessellate(96));
+            m.append(&o.shape.tessellate(48));
         }
         m
     }

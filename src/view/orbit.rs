@@ -39,6 +39,21 @@ impl Orbit {
         proj * view
     }
 
+    /// An orbit whose eye is at `eye` looking at `target`, keeping `up` and the field of view.
+    pub fn looking(&self, eye: Vec3, target: Vec3, fov_y: f32) -> Orbit {
+        let mut o = Orbit {
+            target,
+            distance: (eye - target).length().max(1e-6),
+            fov_y,
+            ..*self
+        };
+        let dir = (eye - target) / o.distance;
+        let (e1, e2) = o.basis();
+        o.pitch = dir.dot(o.up).clamp(-1.0, 1.0).asin().clamp(-1.55, 1.55);
+        o.yaw = dir.dot(e2).atan2(dir.dot(e1));
+        o
+    }
+
     /// Drag by a fraction of the viewport height.
     pub fn rotate(&mut self, dx: f32, dy: f32) {
         self.yaw -= dx * 3.0;
@@ -81,6 +96,13 @@ mod tests {
         assert!(((o.eye() - o.target).length() - 5.0).abs() < 1e-5);
         let c = o.view_proj(1.5).project_point3(o.target);
         assert!(c.x.abs() < 1e-5 && c.y.abs() < 1e-5 && (0.0..1.0).contains(&c.z));
+    }
+
+    #[test]
+    fn looking_puts_the_eye_where_asked() {
+        let eye = Vec3::new(4.0, -1.0, 2.0);
+        let o = orbit().looking(eye, Vec3::new(1.0, 0.0, 1.0), 0.5);
+        assert!((o.eye() - eye).length() < 1e-4, "{:?}", o.eye());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct CameraGlyph {
 
 pub const FRUSTUM_COLOR: [f32; 4] = [0.95, 0.55, 0.1, 1.0];
 pub const SELECTED_COLOR: [f32; 4] = [0.2, 0.9, 1.0, 1.0];
-const GRID_COLOR: [f32; 4] = [0.32, 0.34, 0.38, 1.0];
+const GRID_COLOR: [f32; 4] = [0.2, 0.21, 0.24, 1.0];
 
 /// Where the cameras are and how big to draw them.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -220,7 +220,7 @@ pub fn grid_lines(framing: &Framing) -> Vec<LineVertex> {
     let e1 = up.any_orthonormal_vector();
     let e2 = up.cross(e1);
     let step = 10f32.powf((framing.radius as f32 / 5.0).log10().round());
-    let half = (framing.radius as f32 * 1.5 / step).ceil() as i32;
+    let half = (framing.radius as f32 * 1.2 / step).ceil() as i32;
     let centre = framing.target.as_vec3();
     let mut out = Vec::new();
     for i in -half..=half {

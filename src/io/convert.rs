@@ -1,8 +1,9 @@
 //! Writing a dataset's cameras in another format (what colmap2nerf-style scripts do).
 
+use super::paths::relative_path;
 use super::{Dataset, Error, Result, colmap, transforms};
 use crate::geometry::Pose;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -56,65 +57,5 @@ pub fn write(ds: &Dataset, format: Format, out: &Path) -> Result<PathBuf> {
             transforms::write(&file, &frames)?;
             Ok(file)
         }
-    }
-}
-
-/// `target` relative to the folder `base` (both made absolute first), with forward slashes.
-pub fn relative_path(base: &Path, target: &Path) -> String {
-    let abs = |p: &Path| {
-        let p = if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            std::env::current_dir().unwrap_or_default().join(p)
-        };
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    out.pop();
-                }
-                other => out.push(other),
-            }
-        }
-        out
-    };
-    let (b, t) = (abs(base), abs(target));
-    let common = b
-        .components()
-        .zip(t.components())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let mut rel: Vec<String> = b
-        .components()
-        .skip(common)
-        .map(|_| "..".to_string())
-        .collect();
-    rel.extend(
-        t.components()
-            .skip(common)
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    rel.join("/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_paths() {
-        assert_eq!(
-            relative_path(Path::new("/a/b"), Path::new("/a/b/images/x.png")),
-            "images/x.png"
-        );
-        assert_eq!(
-            relative_path(Path::new("/a/out"), Path::new("/a/data/images/x.png")),
-            "../data/images/x.png"
-        );
-        assert_eq!(
-            relative_path(Path::new("/a/./b/../c"), Path::new("/a/c/x.png")),
-            "x.png"
-        );
     }
 }

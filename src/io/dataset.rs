@@ -5,7 +5,7 @@
 
 use super::exif::{self, FocalSource};
 use super::transforms::CameraSpec;
-use super::{Error, Result, colmap, images, transforms};
+use super::{Error, Result, colmap, images, paths, transforms};
 use crate::geometry::{Intrinsics, Pose};
 use rayon::prelude::*;
 use std::fmt;
@@ -96,6 +96,7 @@ struct Candidate {
 impl Dataset {
     pub fn open(path: &Path) -> Result<Dataset> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let path = &paths::normalize(path);
         let (root, transforms_file) = if meta.is_file() {
             if path.extension().is_some_and(|e| e == "json") {
                 (
@@ -180,7 +181,7 @@ fn masks_for(root: &Path, image: &Path) -> Option<PathBuf> {
 
 /// An image path from a transforms.json, which may omit the extension (NeRF-synthetic style).
 fn resolve_image(root: &Path, file_path: &str) -> PathBuf {
-    let p = root.join(file_path);
+    let p = paths::normalize(&root.join(file_path));
     if p.is_file()
         || p.extension()
             .is_some_and(|e| images::is_image(Path::new(&format!("x.{}", e.to_string_lossy()))))

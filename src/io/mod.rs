@@ -8,6 +8,7 @@ pub mod dataset;
 mod error;
 pub mod exif;
 pub mod images;
+pub mod paths;
 pub mod ply;
 pub mod transforms;
 

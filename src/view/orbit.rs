@@ -110,9 +110,9 @@ mod tests {
         let mut o = orbit();
         let before = o.view_proj(1.0);
         o.pan(0.1, 0.0);
-        // The old target now appears left of centre (scene follows the pointer to the right).
+        // Dragging right moves the scene right: the new centre of view was left of the old one.
         let p = before.project_point3(o.target);
-        assert!(p.x > 0.0 && p.y.abs() < 1e-4, "{p:?}");
+        assert!(p.x < 0.0 && p.y.abs() < 1e-4, "{p:?}");
         o.zoom(1.0);
         assert!(o.distance < 5.0);
         o.rotate(0.0, 10.0);

@@ -515,7 +515,7 @@ impl Workspace {
             );
         } else if self.dataset.as_ref().is_some_and(|d| !d.has_poses()) {
             centre_text(
-                "This folder has photos but no camera poses: they will be estimated (pose-free path)",
+                "This folder has photos but no camera poses: pose estimation (the pose-free path) is not available yet",
                 Color32::from_gray(190),
             );
         }

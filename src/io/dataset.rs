@@ -46,7 +46,7 @@ impl fmt::Display for IntrinsicsSource {
         match self {
             IntrinsicsSource::PoseFile => write!(f, "camera file"),
             IntrinsicsSource::Exif(FocalSource::Equivalent35mm { mm }) => {
-                write!(f, "EXIF ({mm} mm, 35 mm equivalent)")
+                write!(f, "EXIF (35 mm equivalent focal length {mm} mm)")
             }
             IntrinsicsSource::Exif(FocalSource::FocalPlane { mm }) => {
                 write!(f, "EXIF ({mm} mm and sensor resolution)")

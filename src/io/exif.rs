@@ -48,3 +48,101 @@ pub fn focal_px(path: &Path, width: u32, height: u32) -> Option<(f64, FocalSourc
     let px = mm * per_unit / unit_mm * width as f64 / exif_width;
     Some((px, FocalSource::FocalPlane { mm }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exif::{Field, In, Rational, Tag, Value};
+
+    /// A JPEG carrying the given EXIF fields in an APP1 segment, as cameras write them.
+    fn jpeg_with_exif(path: &Path, fields: &[Field]) {
+        let mut writer = exif::experimental::Writer::new();
+        for f in fields {
+            writer.push_field(f);
+        }
+        let mut tiff = std::io::Cursor::new(Vec::new());
+        writer.write(&mut tiff, false).unwrap();
+        let mut jpeg = Vec::new();
+        image::RgbImage::new(64, 48)
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        let payload = [b"Exif\0\0".as_slice(), tiff.get_ref()].concat();
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        out.extend(((payload.len() + 2) as u16).to_be_bytes());
+        out.extend(payload);
+        out.extend(&jpeg[2..]);
+        std::fs::write(path, out).unwrap();
+    }
+
+    #[test]
+    fn focal_from_35mm_equivalent_and_from_focal_plane() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.jpg");
+        jpeg_with_exif(
+            &a,
+            &[Field {
+                tag: Tag::FocalLengthIn35mmFilm,
+                ifd_num: In::PRIMARY,
+                value: Value::Short(vec![35]),
+            }],
+        );
+        let (f, src) = focal_px(&a, 800, 600).unwrap();
+        assert_eq!(src, FocalSource::Equivalent35mm { mm: 35.0 });
+        assert!(
+            (f - 35.0 * 1000.0 / FULL_FRAME_DIAGONAL_MM).abs() < 1e-6,
+            "{f}"
+        );
+        // The decoded image is still readable with the EXIF segment in front.
+        assert_eq!(
+            crate::io::images::decode_rgb(&a).unwrap().dimensions(),
+            (64, 48)
+        );
+
+        let b = dir.path().join("b.jpg");
+        let r = |n, d| Value::Rational(vec![Rational { num: n, denom: d }]);
+        jpeg_with_exif(
+            &b,
+            &[
+                Field {
+                    tag: Tag::FocalLength,
+                    ifd_num: In::PRIMARY,
+                    value: r(50, 1),
+                },
+                // 4000 px across a 20 mm sensor: 200 px per mm.
+                Field {
+                    tag: Tag::FocalPlaneXResolution,
+                    ifd_num: In::PRIMARY,
+                    value: r(200, 1),
+                },
+                Field {
+                    tag: Tag::FocalPlaneResolutionUnit,
+                    ifd_num: In::PRIMARY,
+                    value: Value::Short(vec![4]),
+                },
+                Field {
+                    tag: Tag::PixelXDimension,
+                    ifd_num: In::PRIMARY,
+                    value: Value::Long(vec![4000]),
+                },
+            ],
+        );
+        // Resized to 1000 px wide: 50 mm × 200 px/mm ÷ 4.
+        let (f, src) = focal_px(&b, 1000, 750).unwrap();
+        assert_eq!(src, FocalSource::FocalPlane { mm: 50.0 });
+        assert!((f - 2500.0).abs() < 1e-6, "{f}");
+
+        let c = dir.path().join("c.jpg");
+        jpeg_with_exif(
+            &c,
+            &[Field {
+                tag: Tag::Make,
+                ifd_num: In::PRIMARY,
+                value: Value::Ascii(vec![b"Weave".to_vec()]),
+            }],
+        );
+        assert!(focal_px(&c, 800, 600).is_none());
+    }
+}

@@ -4,6 +4,7 @@
 //! (formats), `scene` (procedural ground truth), `view` (wgpu rendering), `app` (the window).
 
 pub mod app;
+pub mod compute;
 pub mod geometry;
 pub mod io;
 pub mod scene;

@@ -1,0 +1,208 @@
+//! Small dense networks evaluated one sample at a time (the batch is parallel across
+//! samples): ReLU hidden layers, a linear output. Weights are row-major per layer.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MlpShape {
+    pub input: usize,
+    pub hidden: usize,
+    pub hidden_layers: usize,
+    pub output: usize,
+}
+
+impl MlpShape {
+    /// (inputs, outputs) of each layer.
+    pub fn layers(&self) -> Vec<(usize, usize)> {
+        let mut dims = vec![self.input];
+        dims.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
+        dims.push(self.output);
+        dims.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.layers().iter().map(|(i, o)| i * o + o).sum()
+    }
+
+    /// Floats of activations kept for the backward pass (every layer's output).
+    pub fn activation_count(&self) -> usize {
+        self.layers().iter().map(|l| l.1).sum()
+    }
+
+    /// He-uniform weights, zero biases; the last layer is scaled by `last_scale`.
+    pub fn init(&self, seed: u64, last_scale: f32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut rand = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f32 / (1u64 << 53) as f32 * 2.0 - 1.0
+        };
+        let layers = self.layers();
+        let mut p = Vec::with_capacity(self.param_count());
+        for (li, &(i, o)) in layers.iter().enumerate() {
+            let scale = (6.0 / i as f32).sqrt()
+                * if li + 1 == layers.len() {
+                    last_scale
+                } else {
+                    1.0
+                };
+            p.extend((0..i * o).map(|_| rand() * scale));
+            p.extend(std::iter::repeat_n(0.0, o));
+        }
+        p
+    }
+}
+
+/// Forward pass; `acts` receives every layer's output (post-ReLU for hidden layers), the
+/// last `shape.output` floats being the network output.
+pub fn forward(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]) {
+    let layers = shape.layers();
+    let (mut p_off, mut a_off) = (0, 0);
+    for (li, &(ni, no)) in layers.iter().enumerate() {
+        let (w, rest) = params[p_off..].split_at(ni * no);
+        let b = &rest[..no];
+        let (prev, cur) = acts.split_at_mut(a_off);
+        let x: &[f32] = if li == 0 { input } else { &prev[a_off - ni..] };
+        let last = li + 1 == layers.len();
+        for o in 0..no {
+            let row = &w[o * ni..(o + 1) * ni];
+            let s = b[o] + row.iter().zip(x).map(|(a, b)| a * b).sum::<f32>();
+            cur[o] = if last { s } else { s.max(0.0) };
+        }
+        p_off += ni * no + no;
+        a_off += no;
+    }
+}
+
+/// Backward pass from dL/doutput; accumulates dL/dparams into `grad` and writes dL/dinput.
+/// `scratch` needs `2 × max layer width` floats.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    shape: &MlpShape,
+    params: &[f32],
+    input: &[f32],
+    acts: &[f32],
+    dout: &[f32],
+    grad: &mut [f32],
+    dinput: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let layers = shape.layers();
+    let width = layers.iter().map(|l| l.0.max(l.1)).max().unwrap_or(0);
+    scratch.resize(2 * width, 0.0);
+    let (cur, next) = scratch.split_at_mut(width);
+    cur[..shape.output].copy_from_slice(dout);
+    let mut p_end = params.len();
+    let mut a_end = acts.len();
+    for li in (0..layers.len()).rev() {
+        let (ni, no) = layers[li];
+        let p_off = p_end - (ni * no + no);
+        let a_off = a_end - no;
+        let last = li + 1 == layers.len();
+        // Through the ReLU of hidden layers.
+        if !last {
+            for o in 0..no {
+                if acts[a_off + o] <= 0.0 {
+                    cur[o] = 0.0;
+                }
+            }
+        }
+        let x: &[f32] = if li == 0 {
+            input
+        } else {
+            &acts[a_off - ni..a_off]
+        };
+        let w = &params[p_off..p_off + ni * no];
+        let (gw, gb) = grad[p_off..p_end].split_at_mut(ni * no);
+        next[..ni].fill(0.0);
+        for o in 0..no {
+            let d = cur[o];
+            if d == 0.0 {
+                continue;
+            }
+            gb[o] += d;
+            let row = &w[o * ni..(o + 1) * ni];
+            let grow = &mut gw[o * ni..(o + 1) * ni];
+            for i in 0..ni {
+                grow[i] += d * x[i];
+                next[i] += d * row[i];
+            }
+        }
+        cur[..ni].copy_from_slice(&next[..ni]);
+        p_end = p_off;
+        a_end = a_off;
+    }
+    dinput.copy_from_slice(&cur[..shape.input]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let shape = MlpShape {
+            input: 5,
+            hidden: 8,
+            hidden_layers: 2,
+            output: 3,
+        };
+        let mut p = shape.init(7, 1.0);
+        for (i, v) in p.iter_mut().enumerate() {
+            *v += 0.01 * (i as f32 * 0.3).sin(); // non-zero biases
+        }
+        let input = [0.3, -0.7, 0.2, 0.9, -0.1];
+        let dout = [0.5, -1.0, 0.25];
+        let loss = |p: &[f32], x: &[f32]| {
+            let mut acts = vec![0.0; shape.activation_count()];
+            forward(&shape, p, x, &mut acts);
+            acts[acts.len() - 3..]
+                .iter()
+                .zip(&dout)
+                .map(|(a, b)| (a * b) as f64)
+                .sum::<f64>()
+        };
+        let mut acts = vec![0.0; shape.activation_count()];
+        forward(&shape, &p, &input, &mut acts);
+        let mut grad = vec![0.0; p.len()];
+        let mut dinput = vec![0.0; 5];
+        backward(
+            &shape,
+            &p,
+            &input,
+            &acts,
+            &dout,
+            &mut grad,
+            &mut dinput,
+            &mut Vec::new(),
+        );
+        let h = 1e-3;
+        for i in (0..p.len()).step_by(5) {
+            let old = p[i];
+            p[i] = old + h;
+            let lp = loss(&p, &input);
+            p[i] = old - h;
+            let lm = loss(&p, &input);
+            p[i] = old;
+            let fd = (lp - lm) / (2.0 * h as f64);
+            assert!(
+                (fd - grad[i] as f64).abs() < 2e-3,
+                "param {i}: fd {fd} vs {}",
+                grad[i]
+            );
+        }
+        for a in 0..5 {
+            let mut xp = input;
+            let mut xm = input;
+            xp[a] += h;
+            xm[a] -= h;
+            let fd = (loss(&p, &xp) - loss(&p, &xm)) / (2.0 * h as f64);
+            assert!(
+                (fd - dinput[a] as f64).abs() < 2e-3,
+                "input {a}: fd {fd} vs {}",
+                dinput[a]
+            );
+        }
+    }
+}

@@ -5,7 +5,9 @@
 
 pub mod app;
 pub mod compute;
+pub mod field;
 pub mod geometry;
 pub mod io;
 pub mod scene;
+pub mod train;
 pub mod view;

@@ -6,6 +6,7 @@
 
 mod camera;
 mod pose;
+pub mod rig;
 
 pub use camera::{Distortion, Intrinsics};
 pub use pose::Pose;

@@ -2,8 +2,8 @@
 //! look from at first.
 
 use super::orbit::Orbit;
-use crate::geometry::{Intrinsics, Pose};
-use glam::{DMat3, DVec2, DVec3};
+use crate::geometry::{Intrinsics, Pose, rig};
+use glam::{DVec2, DVec3};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
@@ -47,8 +47,7 @@ pub struct Framing {
 impl Framing {
     pub fn of(cameras: &[CameraGlyph]) -> Option<Framing> {
         let first = cameras.first()?;
-        let n = cameras.len() as f64;
-        let centroid = cameras.iter().map(|c| c.pose.center).sum::<DVec3>() / n;
+        let poses: Vec<Pose> = cameras.iter().map(|c| c.pose).collect();
         let up = cameras
             .iter()
             .map(|c| -c.pose.rotation.y_axis)
@@ -61,30 +60,9 @@ impl Framing {
             .sum::<DVec3>()
             .try_normalize()
             .unwrap_or(first.pose.forward());
-        let spread = cameras
-            .iter()
-            .map(|c| (c.pose.center - centroid).length())
-            .fold(0.0, f64::max);
-        // Least-squares point nearest to every optical axis.
-        let (mut a, mut b) = (DMat3::ZERO, DVec3::ZERO);
-        for c in cameras {
-            let d = c.pose.forward();
-            let m = DMat3::IDENTITY - DMat3::from_cols(d * d.x, d * d.y, d * d.z);
-            a += m;
-            b += m * c.pose.center;
-        }
-        let meet = (a.determinant().abs() > 1e-6 * n.powi(3)).then(|| a.inverse() * b);
-        let in_front = |x: DVec3| {
-            cameras
-                .iter()
-                .filter(|c| (x - c.pose.center).dot(c.pose.forward()) > 0.0)
-                .count() as f64
-                >= 0.8 * n
-        };
-        let scale = spread.max(1e-3);
-        let target = meet
-            .filter(|&x| in_front(x) && (x - centroid).length() < 10.0 * scale)
-            .unwrap_or(centroid + mean_dir * 2.0 * scale);
+        let scale = rig::spread(&poses).max(1e-3);
+        let target =
+            rig::look_at_point(&poses).unwrap_or(rig::centroid(&poses) + mean_dir * 2.0 * scale);
         let radius = cameras
             .iter()
             .map(|c| (c.pose.center - target).length())

@@ -8,6 +8,7 @@ pub mod compute;
 pub mod field;
 pub mod geometry;
 pub mod io;
+pub mod mesh;
 pub mod scene;
 pub mod train;
 pub mod view;

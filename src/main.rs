@@ -5,8 +5,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use weave::geometry::rig::Layout;
 use weave::io::{Dataset, convert};
 use weave::scene;
+use weave::train::{Preset, TrainConfig, Trainer, checkpoint, outputs};
 
 /// Weave: photos in; cameras, a neural surface, a mesh and poses out.
 ///
@@ -42,6 +44,72 @@ enum Command {
     },
     /// Write a procedural scene with exact ground truth (images, cameras, mesh).
     Scene(SceneArgs),
+    /// Train a neural surface on a folder with known poses; writes mesh, poses, renders, metrics.
+    Train(TrainArgs),
+    /// Extract the mesh of a checkpoint, e.g. at another resolution.
+    Export {
+        checkpoint: PathBuf,
+        #[arg(long, value_name = "OUT.ply")]
+        mesh: PathBuf,
+        /// Marching resolution (cells per side of the normalised cube).
+        #[arg(long, default_value_t = 256)]
+        resolution: usize,
+    },
+    /// Measure speed: `weave bench train` times training steps on a fixed procedural scene.
+    Bench {
+        #[arg(value_enum)]
+        what: BenchTarget,
+        #[arg(long, default_value_t = 1024)]
+        rays: usize,
+        #[arg(long, default_value_t = 20)]
+        steps: u32,
+        /// Steps before timing starts (the occupancy grid settles on the surface).
+        #[arg(long, default_value_t = 150)]
+        warmup: u32,
+    },
+    /// Render the cameras of a transforms.json or COLMAP model from a checkpoint to PNGs.
+    Render {
+        checkpoint: PathBuf,
+        #[arg(long)]
+        cameras: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Photo folder with poses (COLMAP model or transforms.json).
+    path: PathBuf,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Preset::Fast)]
+    preset: Preset,
+    /// Training steps (default: the preset's).
+    #[arg(long)]
+    iterations: Option<u32>,
+    /// Rays per step (default: the preset's).
+    #[arg(long)]
+    rays: Option<usize>,
+    /// Scale of the photos' resolution used for training, e.g. 0.5.
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Capture layout (default: detected from the cameras).
+    #[arg(long, value_enum)]
+    layout: Option<Layout>,
+    /// Marching resolution of the exported mesh (default: the preset's).
+    #[arg(long)]
+    mesh_resolution: Option<usize>,
+    /// Continue from this checkpoint (its settings are kept; --iterations may extend them).
+    #[arg(long, value_name = "CHECKPOINT")]
+    resume: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchTarget {
+    /// Training steps on the CPU backend, one thread and all threads.
+    Train,
 }
 
 #[derive(clap::Args)]
@@ -83,6 +151,10 @@ fn main() -> ExitCode {
         Some(Command::Info { path, images }) => info(&path, images),
         Some(Command::Convert { path, to, out }) => convert_cmd(&path, to, &out),
         Some(Command::Scene(args)) => scene_cmd(args),
+        Some(Command::Train(args)) => train_cmd(args),
+        Some(Command::Export { checkpoint: ckpt, mesh, resolution }) => export_cmd(&ckpt, &mesh, resolution),
+        Some(Command::Render { checkpoint: ckpt, cameras, out }) => render_cmd(&ckpt, &cameras, &out),
+        Some(Command::Bench { what: BenchTarget::Train, rays, steps, warmup }) => bench_cmd(rays, steps, warmup),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,16 +167,11 @@ fn main() -> ExitCode {
 
 /// The small scene committed under `scenes/`, found next to the sources or the binary.
 fn default_scene() -> Option<PathBuf> {
-    let beside_exe = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|p| p.join("scenes/object")));
-    [
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenes/object")),
-        beside_exe,
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.is_dir())
+    let beside_exe = std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.join("scenes/object")));
+    [Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenes/object")), beside_exe]
+        .into_iter()
+        .flatten()
+        .find(|p| p.is_dir())
 }
 
 fn open(path: &std::path::Path) -> Result<Dataset> {
@@ -119,25 +186,13 @@ fn info(path: &std::path::Path, list_images: bool) -> Result<()> {
     let ds = open(path)?;
     println!("folder:      {}", ds.root.display());
     println!("poses:       {}", ds.pose_source);
-    println!(
-        "images:      {} in {}",
-        ds.views.len(),
-        ds.images_dir.display()
-    );
-    let mut sizes: Vec<(u32, u32)> = ds
-        .views
-        .iter()
-        .map(|v| (v.intrinsics.width, v.intrinsics.height))
-        .collect();
+    println!("images:      {} in {}", ds.views.len(), ds.images_dir.display());
+    let mut sizes: Vec<(u32, u32)> = ds.views.iter().map(|v| (v.intrinsics.width, v.intrinsics.height)).collect();
     sizes.sort();
     sizes.dedup();
     let sizes: Vec<String> = sizes.iter().map(|(w, h)| format!("{w}x{h}")).collect();
     println!("sizes:       {}", sizes.join(", "));
-    let mut sources: Vec<String> = ds
-        .views
-        .iter()
-        .map(|v| v.intrinsics_source.to_string())
-        .collect();
+    let mut sources: Vec<String> = ds.views.iter().map(|v| v.intrinsics_source.to_string()).collect();
     sources.dedup();
     println!("intrinsics:  {}", sources.join("; "));
     let k = &ds.views[0].intrinsics;
@@ -149,39 +204,20 @@ fn info(path: &std::path::Path, list_images: bool) -> Result<()> {
         k.cx,
         k.cy,
         k.distortion,
-        if shared {
-            ""
-        } else {
-            "  (first image; cameras differ per image)"
-        }
+        if shared { "" } else { "  (first image; cameras differ per image)" }
     );
     let masks = ds.views.iter().filter(|v| v.mask.is_some()).count();
     if masks > 0 {
         println!("masks:       {masks}");
     }
     if !ds.test_views.is_empty() {
-        println!(
-            "test views:  {} (transforms_test.json)",
-            ds.test_views.len()
-        );
+        println!("test views:  {} (transforms_test.json)", ds.test_views.len());
     }
     if list_images {
         for v in &ds.views {
             let k = &v.intrinsics;
-            let c = v.pose.map(|p| {
-                format!(
-                    "  centre {:.4} {:.4} {:.4}",
-                    p.center.x, p.center.y, p.center.z
-                )
-            });
-            println!(
-                "  {}  {}x{}  f {:.2}{}",
-                v.name,
-                k.width,
-                k.height,
-                k.fx,
-                c.unwrap_or_default()
-            );
+            let c = v.pose.map(|p| format!("  centre {:.4} {:.4} {:.4}", p.center.x, p.center.y, p.center.z));
+            println!("  {}  {}x{}  f {:.2}{}", v.name, k.width, k.height, k.fx, c.unwrap_or_default());
         }
     }
     Ok(())
@@ -200,10 +236,7 @@ fn convert_cmd(path: &std::path::Path, to: convert::Format, out: &std::path::Pat
 fn scene_cmd(args: SceneArgs) -> Result<()> {
     if args.list {
         for s in scene::SCENES {
-            println!(
-                "{:<8} {} ({} views + {} test)",
-                s.name, s.summary, s.default_views, s.default_test_views
-            );
+            println!("{:<8} {} ({} views + {} test)", s.name, s.summary, s.default_views, s.default_test_views);
         }
         return Ok(());
     }
@@ -223,8 +256,7 @@ fn scene_cmd(args: SceneArgs) -> Result<()> {
         seed: args.seed,
     };
     let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} views, ETA {eta}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} views, ETA {eta}").expect("valid template"),
     );
     bar.set_message(format!("rendering {name}"));
     let written = scene::generate(entry, &opts, &out, &|done, total| {
@@ -240,5 +272,158 @@ fn scene_cmd(args: SceneArgs) -> Result<()> {
         written.test_views,
         written.dir.display()
     );
+    Ok(())
+}
+
+fn train_cmd(args: TrainArgs) -> Result<()> {
+    let ds = open(&args.path)?;
+    if !ds.has_poses() {
+        bail!(
+            "{}: has no camera poses; training needs them (the pose-free path is not available yet)",
+            ds.root.display()
+        );
+    }
+    if ds.views.len() < 3 {
+        bail!("{}: only {} usable images; training needs at least 3", ds.root.display(), ds.views.len());
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut trainer = match &args.resume {
+        Some(ckpt) => {
+            // The checkpoint's settings (image scale among them) decide how the photos load.
+            let probe = checkpoint::load(ckpt, Vec::new())?;
+            let views = weave::train::data::load(&ds.views, probe.cfg.image_scale)?;
+            let mut t = checkpoint::load(ckpt, views)?;
+            t.cfg.iterations = args.iterations.unwrap_or(t.cfg.iterations);
+            println!("resuming from {} at step {}", ckpt.display(), t.step);
+            t
+        }
+        None => {
+            let mut cfg = TrainConfig::preset(args.preset);
+            cfg.iterations = args.iterations.unwrap_or(cfg.iterations);
+            cfg.rays = args.rays.unwrap_or(cfg.rays);
+            cfg.image_scale = args.scale.unwrap_or(cfg.image_scale);
+            cfg.layout = args.layout;
+            cfg.mesh_resolution = args.mesh_resolution.unwrap_or(cfg.mesh_resolution);
+            let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
+            Trainer::new(cfg, views)
+        }
+    };
+    println!(
+        "training on {} views ({:?} layout, {} rays/step, {} steps, {} threads)",
+        trainer.views.len(),
+        trainer.layout,
+        trainer.cfg.rays,
+        trainer.cfg.iterations,
+        rayon::current_num_threads()
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
+            .context("installing the Ctrl-C handler")?;
+    }
+    let bar = ProgressBar::new(trainer.cfg.iterations as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]").expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let mut metrics = outputs::Metrics {
+        layout: format!("{:?}", trainer.layout),
+        rays_per_step: trainer.cfg.rays,
+        ..Default::default()
+    };
+    while trainer.step < trainer.cfg.iterations {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            bar.println("stopping: writing what has been trained so far");
+            metrics.stopped_early = true;
+            break;
+        }
+        match trainer.step() {
+            Ok(s) => {
+                bar.set_position(s.step as u64);
+                if s.step % 10 == 0 {
+                    bar.set_message(format!(
+                        "loss {:.4}  psnr {:.2}  s {:.0}  {:.0} samples/ray",
+                        s.loss, s.psnr, s.inv_s, s.samples_per_ray
+                    ));
+                }
+                metrics.final_loss = s.loss;
+                metrics.train_psnr = s.psnr;
+            }
+            Err(r) => {
+                metrics.rollbacks += 1;
+                bar.println(format!(
+                    "warning: non-finite loss at step {}: rolled back to step {} and halved the learning rate",
+                    r.failed_step, r.restored_step
+                ));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    metrics.iterations = trainer.step;
+    metrics.seconds = started.elapsed().as_secs_f64();
+    println!("trained {} steps in {:.1} s; writing outputs", trainer.step, metrics.seconds);
+    checkpoint::save(&trainer, &args.out.join("checkpoint.weave"))?;
+    outputs::write_all(&trainer, &ds, &args.out, &mut metrics)?;
+    println!(
+        "mesh {} triangles; held-out PSNR {}; wrote {}",
+        metrics.mesh_triangles,
+        metrics.test_psnr.map_or("n/a".into(), |p| format!("{p:.2} dB")),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn export_cmd(ckpt: &std::path::Path, mesh_path: &std::path::Path, resolution: usize) -> Result<()> {
+    if !(16..=2048).contains(&resolution) {
+        bail!("--resolution {resolution} is out of range (16 to 2048)");
+    }
+    let t = checkpoint::load(ckpt, Vec::new())?;
+    let mesh = weave::mesh::from_trainer(&t, resolution);
+    weave::io::ply::write(mesh_path, &mesh)?;
+    println!("wrote {} ({} vertices, {} triangles)", mesh_path.display(), mesh.vertices.len(), mesh.triangles.len());
+    Ok(())
+}
+
+fn render_cmd(ckpt: &std::path::Path, cameras: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let t = checkpoint::load(ckpt, Vec::new())?;
+    let cams = weave::io::dataset::read_cameras(cameras)?;
+    let bar = ProgressBar::new(cams.len() as u64).with_style(
+        ProgressStyle::with_template("rendering [{bar:30}] {pos}/{len} views, ETA {eta}").expect("valid template"),
+    );
+    for c in &cams {
+        let img = t.render(&c.intrinsics, &c.pose);
+        let file = out.join(std::path::Path::new(&c.name).with_extension("png").file_name().expect("a file name"));
+        let mut bytes = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+        weave::io::atomic::write_bytes(&file, &bytes)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("rendered {} views into {}", cams.len(), out.display());
+    Ok(())
+}
+
+fn bench_cmd(rays: usize, steps: u32, warmup: u32) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("weave-bench-{}", std::process::id()));
+    let opts = scene::Options { width: 160, height: 120, views: Some(24), test_views: Some(0), ..Default::default() };
+    scene::generate(scene::find("object").expect("object scene exists"), &opts, &dir, &|_, _| {})?;
+    let ds = Dataset::open(&dir)?;
+    println!(
+        "bench train: procedural object, 24 views at 160x120, {rays} rays/step, {warmup} warm-up + {steps} timed steps"
+    );
+    let all = rayon::current_num_threads();
+    let mut results = Vec::new();
+    for threads in if all > 1 { vec![1, all] } else { vec![1] } {
+        let r = weave::train::bench::run(&ds, rays, warmup, steps, threads)?;
+        println!(
+            "  {} thread(s): {:8.1} ms/step  {:10.0} rays/s  {:12.0} samples/s",
+            r.threads, r.ms_per_step, r.rays_per_s, r.samples_per_s
+        );
+        results.push(r);
+    }
+    if let [one, many] = results[..] {
+        println!("  speed-up {} threads over 1: {:.2}x", many.threads, one.ms_per_step / many.ms_per_step);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

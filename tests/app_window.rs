@@ -14,21 +14,11 @@ struct Xvfb {
 impl Xvfb {
     fn start() -> Xvfb {
         let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1600x1000x24",
-                "-nolisten",
-                "tcp",
-            ])
+            .args(["-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start Xvfb ({e}): install it with `apt-get install xvfb`")
-            });
+            .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}): install it with `apt-get install xvfb`"));
         let mut out = child.stdout.take().unwrap();
         let mut buf = Vec::new();
         let mut byte = [0u8; 1];
@@ -60,19 +50,10 @@ fn screenshot(x: &Xvfb, path: &Path, shot: &Path) -> (image::RgbImage, String) {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "weave failed: {stderr}");
-    (
-        image::open(shot)
-            .unwrap_or_else(|e| panic!("no screenshot: {e}\n{stderr}"))
-            .into_rgb8(),
-        stderr,
-    )
+    (image::open(shot).unwrap_or_else(|e| panic!("no screenshot: {e}\n{stderr}")).into_rgb8(), stderr)
 }
 
-fn count(
-    img: &image::RgbImage,
-    region: (u32, u32, u32, u32),
-    pred: impl Fn(&image::Rgb<u8>) -> bool,
-) -> usize {
+fn count(img: &image::RgbImage, region: (u32, u32, u32, u32), pred: impl Fn(&image::Rgb<u8>) -> bool) -> usize {
     let (x0, y0, x1, y1) = region;
     (y0..y1.min(img.height()))
         .flat_map(|y| (x0..x1.min(img.width())).map(move |x| (x, y)))
@@ -84,13 +65,8 @@ fn count(
 fn window_shows_a_procedural_scene() {
     let dir = tempfile::tempdir().unwrap();
     let entry = weave::scene::find("object").unwrap();
-    let opts = weave::scene::Options {
-        width: 96,
-        height: 72,
-        views: Some(12),
-        test_views: Some(0),
-        ..Default::default()
-    };
+    let opts =
+        weave::scene::Options { width: 96, height: 72, views: Some(12), test_views: Some(0), ..Default::default() };
     weave::scene::generate(entry, &opts, &dir.path().join("scene"), &|_, _| {}).unwrap();
     let x = Xvfb::start();
     let (img, stderr) = screenshot(&x, &dir.path().join("scene"), &dir.path().join("shot.png"));
@@ -101,24 +77,14 @@ fn window_shows_a_procedural_scene() {
     let panel = (0, 40, 240, 300);
     let dark = count(&img, panel, |p| p.0.iter().all(|&c| (20..=40).contains(&c)));
     let text = count(&img, panel, |p| p.0.iter().all(|&c| c > 120));
-    assert!(
-        dark > 20_000 && text > 200,
-        "no side panel: {dark} dark, {text} text pixels"
-    );
+    assert!(dark > 20_000 && text > 200, "no side panel: {dark} dark, {text} text pixels");
     // Centre: the viewport shows the cameras' orange frusta.
     let viewport = (260, 60, w - 20, h - 150);
-    let orange = count(&img, viewport, |p| {
-        p[0] > 180 && p[1] > 90 && p[1] < 210 && p[2] < 120
-    });
-    assert!(
-        orange > 300,
-        "no camera frusta in the viewport: {orange} orange pixels"
-    );
+    let orange = count(&img, viewport, |p| p[0] > 180 && p[1] > 90 && p[1] < 210 && p[2] < 120);
+    assert!(orange > 300, "no camera frusta in the viewport: {orange} orange pixels");
     // Bottom: the photo strip shows the scene's sky-blue photos.
     let strip = (250, h - 130, w, h);
-    let sky = count(&img, strip, |p| {
-        p[2] > 170 && p[2] as i32 > p[0] as i32 + 20
-    });
+    let sky = count(&img, strip, |p| p[2] > 170 && p[2] as i32 > p[0] as i32 + 20);
     assert!(sky > 500, "no photos in the strip: {sky} sky pixels");
 }
 
@@ -128,13 +94,8 @@ fn window_reports_a_missing_folder_and_keeps_running() {
     let missing = dir.path().join("no-such-folder");
     let x = Xvfb::start();
     let (img, stderr) = screenshot(&x, &missing, &dir.path().join("shot.png"));
-    assert!(
-        stderr.contains("error shown in the window") && stderr.contains("no-such-folder"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("error shown in the window") && stderr.contains("no-such-folder"), "{stderr}");
     // The red notice frame is on screen (the app did not exit on the error).
-    let red = count(&img, (0, 0, img.width(), img.height()), |p| {
-        p[0] > 200 && p[1] < 120 && p[2] < 110
-    });
+    let red = count(&img, (0, 0, img.width(), img.height()), |p| p[0] > 200 && p[1] < 120 && p[2] < 110);
     assert!(red > 100, "no error notice visible: {red} red pixels");
 }

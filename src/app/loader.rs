@@ -2,6 +2,7 @@
 //! as messages the UI drains each frame. A newer load makes older ones stop early.
 
 use crate::io::Dataset;
+use crate::train::{TrainConfig, Trainer, checkpoint, outputs};
 use image::RgbaImage;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ pub enum Message {
         generation: u64,
         dataset: Box<Dataset>,
     },
-    Failed {
+    OpenFailed {
         generation: u64,
         error: String,
     },
@@ -35,22 +36,36 @@ pub enum Message {
     Picked(PathBuf),
     /// The folder dialog closed at once without a choice: no dialog service is running.
     DialogUnavailable,
+    /// Photos decoded and the trainer built: training can start.
+    TrainerReady(Box<Trainer>),
+    /// A folder to save training results into was chosen.
+    PickedSaveFolder(PathBuf),
+    /// Results were written (or not); the trainer comes back for further saves.
+    Saved {
+        trainer: Box<Trainer>,
+        result: Result<PathBuf, String>,
+    },
+    /// Something failed in the background; the text says what and where.
+    Failed(String),
+}
+
+/// What a folder dialog is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Open,
+    SaveResults,
 }
 
 #[derive(Clone)]
 pub struct Loader {
     generation: Arc<AtomicU64>,
     tx: Sender<Message>,
-    wake: Arc<dyn Fn() + Send + Sync>,
+    pub wake: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl Loader {
     pub fn new(tx: Sender<Message>, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
-        Self {
-            generation: Arc::new(AtomicU64::new(0)),
-            tx,
-            wake,
-        }
+        Self { generation: Arc::new(AtomicU64::new(0)), tx, wake }
     }
 
     pub fn is_current(&self, generation: u64) -> bool {
@@ -68,16 +83,10 @@ impl Loader {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let this = self.clone();
         std::thread::spawn(move || match Dataset::open(&path) {
-            Err(e) => this.send(Message::Failed {
-                generation,
-                error: e.to_string(),
-            }),
+            Err(e) => this.send(Message::OpenFailed { generation, error: e.to_string() }),
             Ok(dataset) => {
                 let images: Vec<PathBuf> = dataset.views.iter().map(|v| v.image.clone()).collect();
-                this.send(Message::Opened {
-                    generation,
-                    dataset: Box::new(dataset),
-                });
+                this.send(Message::Opened { generation, dataset: Box::new(dataset) });
                 for (index, path) in images.into_iter().enumerate() {
                     if !this.is_current(generation) {
                         return;
@@ -92,16 +101,9 @@ impl Loader {
                             );
                             let thumb = image::imageops::thumbnail(&img, tw, th);
                             let image = image::DynamicImage::ImageRgb8(thumb).into_rgba8();
-                            this.send(Message::Thumbnail {
-                                generation,
-                                index,
-                                image,
-                            });
+                            this.send(Message::Thumbnail { generation, index, image });
                         }
-                        Err(e) => this.send(Message::ThumbnailFailed {
-                            generation,
-                            error: e.to_string(),
-                        }),
+                        Err(e) => this.send(Message::ThumbnailFailed { generation, error: e.to_string() }),
                     }
                 }
             }
@@ -109,20 +111,47 @@ impl Loader {
         generation
     }
 
+    /// Decodes the dataset's photos and builds a trainer, off the UI thread.
+    pub fn prepare_training(&self, dataset: Dataset, cfg: TrainConfig) {
+        let this = self.clone();
+        std::thread::spawn(move || match crate::train::data::load(&dataset.views, cfg.image_scale) {
+            Ok(views) => this.send(Message::TrainerReady(Box::new(Trainer::new(cfg, views)))),
+            Err(e) => this.send(Message::Failed(e.to_string())),
+        });
+    }
+
+    /// Writes checkpoint, mesh, poses, test renders and metrics into `dir`.
+    pub fn save_results(&self, trainer: Box<Trainer>, dataset: Dataset, dir: PathBuf) {
+        let this = self.clone();
+        std::thread::spawn(move || {
+            let mut metrics = outputs::Metrics {
+                iterations: trainer.step,
+                layout: format!("{:?}", trainer.layout),
+                rays_per_step: trainer.cfg.rays,
+                ..Default::default()
+            };
+            let result = checkpoint::save(&trainer, &dir.join("checkpoint.weave"))
+                .and_then(|_| outputs::write_all(&trainer, &dataset, &dir, &mut metrics))
+                .map(|_| dir)
+                .map_err(|e| e.to_string());
+            this.send(Message::Saved { trainer, result });
+        });
+    }
+
     /// Shows the system folder dialog without blocking the event loop.
-    pub fn pick_folder(&self) {
+    pub fn pick_folder(&self, purpose: Purpose) {
         let this = self.clone();
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            match rfd::FileDialog::new()
-                .set_title("Open a photo folder")
-                .pick_folder()
-            {
-                Some(dir) => this.send(Message::Picked(dir)),
+            let title = match purpose {
+                Purpose::Open => "Open a photo folder",
+                Purpose::SaveResults => "Save training results into a folder",
+            };
+            match rfd::FileDialog::new().set_title(title).pick_folder() {
+                Some(dir) if purpose == Purpose::Open => this.send(Message::Picked(dir)),
+                Some(dir) => this.send(Message::PickedSaveFolder(dir)),
                 // Nobody cancels a dialog within a fraction of a second: it never opened.
-                None if started.elapsed().as_millis() < 300 => {
-                    this.send(Message::DialogUnavailable)
-                }
+                None if started.elapsed().as_millis() < 300 => this.send(Message::DialogUnavailable),
                 None => {}
             }
         });

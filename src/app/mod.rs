@@ -4,6 +4,7 @@
 mod loader;
 mod notices;
 mod screenshot;
+mod training;
 mod workspace;
 
 use crate::view::{self, Gpu};
@@ -53,9 +54,9 @@ struct App {
 /// Opens the window (on `path` if given) and runs until it is closed. With `screenshot`, saves
 /// the window to that PNG once the folder has loaded and exits.
 pub fn run(path: Option<PathBuf>, screenshot: Option<PathBuf>) -> Result<()> {
-    let event_loop = EventLoop::<Wake>::with_user_event().build().context(
-        "cannot open a window: no display (set DISPLAY or WAYLAND_DISPLAY, or run under Xvfb)",
-    )?;
+    let event_loop = EventLoop::<Wake>::with_user_event()
+        .build()
+        .context("cannot open a window: no display (set DISPLAY or WAYLAND_DISPLAY, or run under Xvfb)")?;
     let mut app = App {
         ctx: egui::Context::default(),
         proxy: event_loop.create_proxy(),
@@ -67,9 +68,7 @@ pub fn run(path: Option<PathBuf>, screenshot: Option<PathBuf>) -> Result<()> {
         workspace: None,
         fatal: None,
     };
-    event_loop
-        .run_app(&mut app)
-        .context("window event loop failed")?;
+    event_loop.run_app(&mut app).context("window event loop failed")?;
     app.fatal.map_or(Ok(()), Err)
 }
 
@@ -79,18 +78,11 @@ impl App {
             .with_title("Weave")
             .with_inner_size(winit::dpi::LogicalSize::new(1360.0, 860.0))
             .with_min_inner_size(winit::dpi::LogicalSize::new(640.0, 420.0));
-        let window = Arc::new(
-            event_loop
-                .create_window(attrs)
-                .context("cannot create the window")?,
-        );
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle_from_env(
-                Box::new(event_loop.owned_display_handle()),
-            ));
-        let surface = instance
-            .create_surface(window.clone())
-            .context("cannot draw into the window")?;
+        let window = Arc::new(event_loop.create_window(attrs).context("cannot create the window")?);
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle_from_env(Box::new(
+            event_loop.owned_display_handle(),
+        )));
+        let surface = instance.create_surface(window.clone()).context("cannot draw into the window")?;
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             compatible_surface: Some(&surface),
@@ -129,8 +121,7 @@ impl App {
             None,
             Some(gpu.device.limits().max_texture_dimension_2d as usize),
         );
-        let egui_renderer =
-            egui_wgpu::Renderer::new(&gpu.device, config.format, Default::default());
+        let egui_renderer = egui_wgpu::Renderer::new(&gpu.device, config.format, Default::default());
         let viewport = view::Renderer::new(&gpu.device);
 
         let (tx, rx) = std::sync::mpsc::channel();
@@ -139,10 +130,9 @@ impl App {
         let mut workspace = Workspace::new(loader, rx, gpu.adapter.clone());
         match self.initial.take() {
             Some(path) => workspace.open(path),
-            None => workspace.notices.push(
-                notices::Level::Info,
-                "The bundled default scene was not found: open a folder to start.",
-            ),
+            None => workspace
+                .notices
+                .push(notices::Level::Info, "The bundled default scene was not found: open a folder to start."),
         }
         self.workspace = Some(workspace);
         self.gfx = Some(Graphics {
@@ -167,16 +157,11 @@ impl App {
 
         // The 3D view first, at the size its widget had last frame; egui then shows it.
         if let Some(orbit) = ws.orbit {
-            let view = g
-                .viewport
-                .render(&g.gpu.device, &g.gpu.queue, &orbit, ws.viewport_px);
+            let view = g.viewport.render(&g.gpu.device, &g.gpu.queue, &orbit, ws.viewport_px);
             match g.viewport_texture {
                 None => {
-                    g.viewport_texture = Some(g.egui_renderer.register_native_texture(
-                        &g.gpu.device,
-                        view,
-                        wgpu::FilterMode::Linear,
-                    ))
+                    g.viewport_texture =
+                        Some(g.egui_renderer.register_native_texture(&g.gpu.device, view, wgpu::FilterMode::Linear))
                 }
                 Some(id) => g.egui_renderer.update_egui_texture_from_wgpu_texture(
                     &g.gpu.device,
@@ -189,8 +174,7 @@ impl App {
         let input = g.egui_state.take_egui_input(&g.window);
         let texture = g.viewport_texture;
         let mut out = self.ctx.run_ui(input, |ui| ws.ui(ui, texture));
-        g.egui_state
-            .handle_platform_output(&g.window, out.platform_output);
+        g.egui_state.handle_platform_output(&g.window, out.platform_output);
         if ws.orbit.is_none()
             && let Some(f) = g.viewport.framing()
         {
@@ -206,13 +190,11 @@ impl App {
         // Texture changes are applied before anything can skip the frame: egui forgets them.
         for (id, deltas) in out.textures_delta.set.drain() {
             for delta in &deltas {
-                g.egui_renderer
-                    .update_texture(&g.gpu.device, &g.gpu.queue, id, delta);
+                g.egui_renderer.update_texture(&g.gpu.device, &g.gpu.queue, id, delta);
             }
         }
         let frame = match g.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(f)
-            | wgpu::CurrentSurfaceTexture::Suboptimal(f) => f,
+            wgpu::CurrentSurfaceTexture::Success(f) | wgpu::CurrentSurfaceTexture::Suboptimal(f) => f,
             wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
                 g.surface.configure(&g.gpu.device, &g.config);
                 g.window.request_redraw();
@@ -225,13 +207,7 @@ impl App {
             }
         };
         let mut encoder = g.gpu.device.create_command_encoder(&Default::default());
-        let extra = g.egui_renderer.update_buffers(
-            &g.gpu.device,
-            &g.gpu.queue,
-            &mut encoder,
-            &prims,
-            &screen,
-        );
+        let extra = g.egui_renderer.update_buffers(&g.gpu.device, &g.gpu.queue, &mut encoder, &prims, &screen);
         let target = frame.texture.create_view(&Default::default());
         {
             let pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
@@ -247,12 +223,9 @@ impl App {
                 })],
                 ..Default::default()
             });
-            g.egui_renderer
-                .render(&mut pass.forget_lifetime(), &prims, &screen);
+            g.egui_renderer.render(&mut pass.forget_lifetime(), &prims, &screen);
         }
-        g.gpu
-            .queue
-            .submit(extra.into_iter().chain([encoder.finish()]));
+        g.gpu.queue.submit(extra.into_iter().chain([encoder.finish()]));
         for id in out.textures_delta.free.drain() {
             g.egui_renderer.free_texture(&id);
         }
@@ -274,11 +247,8 @@ impl App {
             g.window.request_redraw();
         }
         g.gpu.queue.present(frame);
-        let animating = ws.notices.expire() || !ws.settled();
-        let repaint = out
-            .viewport_output
-            .get(&egui::ViewportId::ROOT)
-            .is_some_and(|v| v.repaint_delay.is_zero());
+        let animating = ws.notices.expire() || !ws.settled() || ws.training.is_running();
+        let repaint = out.viewport_output.get(&egui::ViewportId::ROOT).is_some_and(|v| v.repaint_delay.is_zero());
         if repaint || animating {
             g.window.request_redraw();
         }

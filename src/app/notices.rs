@@ -30,17 +30,12 @@ impl Notices {
             Level::Warning => log::warn!("{text}"),
             Level::Info => log::info!("{text}"),
         }
-        self.list.push(Notice {
-            level,
-            text,
-            shown: Instant::now(),
-        });
+        self.list.push(Notice { level, text, shown: Instant::now() });
     }
 
     /// Drops expired info notices; returns whether any remain that will expire later.
     pub fn expire(&mut self) -> bool {
-        self.list
-            .retain(|n| n.level != Level::Info || n.shown.elapsed() < INFO_LIFETIME);
+        self.list.retain(|n| n.level != Level::Info || n.shown.elapsed() < INFO_LIFETIME);
         self.list.iter().any(|n| n.level == Level::Info)
     }
 

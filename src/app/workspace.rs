@@ -1,8 +1,9 @@
 //! What the window shows and does: the loaded folder, selection, the viewport's camera,
 //! notices, and the panels that present them.
 
-use super::loader::{Loader, Message};
+use super::loader::{Loader, Message, Purpose};
 use super::notices::{Level, Notices};
+use super::training::{Action, TrainingPanel};
 use crate::io::{Dataset, IntrinsicsSource, PoseSource};
 use crate::view::{CameraGlyph, Orbit, Renderer};
 use egui::{Color32, RichText, Sense, Vec2};
@@ -31,6 +32,8 @@ pub struct Workspace {
     pub adapter: String,
     pub frame_ms: f32,
     scroll_strip_to_selected: bool,
+    pub training: TrainingPanel,
+    preparing_training: bool,
 }
 
 impl Workspace {
@@ -51,10 +54,13 @@ impl Workspace {
             adapter,
             frame_ms: 0.0,
             scroll_strip_to_selected: false,
+            training: TrainingPanel::default(),
+            preparing_training: false,
         }
     }
 
     pub fn open(&mut self, path: PathBuf) {
+        self.training.reset();
         self.generation = self.loader.open(path.clone());
         self.loading = Some(path);
     }
@@ -72,33 +78,15 @@ impl Workspace {
 
     /// Whether loading has finished: the folder is read (or failed) and every photo is shown.
     pub fn settled(&self) -> bool {
-        self.loading.is_none()
-            && self
-                .dataset
-                .as_ref()
-                .is_none_or(|d| self.thumbs_done >= d.views.len())
+        self.loading.is_none() && self.dataset.as_ref().is_none_or(|d| self.thumbs_done >= d.views.len())
     }
 
     fn glyphs(ds: &Dataset) -> Vec<CameraGlyph> {
-        ds.views
-            .iter()
-            .filter_map(|v| {
-                v.pose.map(|pose| CameraGlyph {
-                    pose,
-                    intrinsics: v.intrinsics,
-                })
-            })
-            .collect()
+        ds.views.iter().filter_map(|v| v.pose.map(|pose| CameraGlyph { pose, intrinsics: v.intrinsics })).collect()
     }
 
     /// Applies what the loader sent since the last frame.
-    pub fn poll(
-        &mut self,
-        ctx: &egui::Context,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        renderer: &mut Renderer,
-    ) {
+    pub fn poll(&mut self, ctx: &egui::Context, device: &wgpu::Device, queue: &wgpu::Queue, renderer: &mut Renderer) {
         while let Ok(msg) = self.rx.try_recv() {
             match msg {
                 Message::Picked(path) => self.open(path),
@@ -107,7 +95,35 @@ impl Workspace {
                     "No folder dialog is available on this desktop (xdg-desktop-portal is not running). \
                      Drop a folder on the window, or start Weave with `weave PATH`.",
                 ),
-                Message::Failed { generation, error } if generation == self.generation => {
+                Message::TrainerReady(trainer) => {
+                    self.preparing_training = false;
+                    self.training.start(*trainer, self.loader.wake.clone());
+                }
+                Message::PickedSaveFolder(dir) => match (self.training.finished.take(), &self.dataset) {
+                    (Some(t), Some(ds)) => {
+                        self.notices.push(Level::Info, format!("Saving results to {}…", dir.display()));
+                        self.loader.save_results(Box::new(t), ds.clone(), dir);
+                    }
+                    (t, _) => {
+                        self.training.finished = t;
+                        self.notices.push(Level::Warning, "Nothing to save: no finished training run for this folder");
+                    }
+                },
+                Message::Saved { trainer, result } => {
+                    self.training.finished = Some(*trainer);
+                    match result {
+                        Ok(dir) => self.notices.push(
+                            Level::Info,
+                            format!("Saved mesh, poses, renders and checkpoint to {}", dir.display()),
+                        ),
+                        Err(e) => self.notices.push(Level::Error, format!("Saving failed: {e}")),
+                    }
+                }
+                Message::Failed(error) => {
+                    self.preparing_training = false;
+                    self.notices.push(Level::Error, error);
+                }
+                Message::OpenFailed { generation, error } if generation == self.generation => {
                     self.loading = None;
                     self.notices.push(Level::Error, error);
                 }
@@ -118,7 +134,12 @@ impl Workspace {
                     }
                     self.notices.push(
                         Level::Info,
-                        format!("Opened {}: {} photos, poses from {}", dataset.root.display(), dataset.views.len(), pose_kind(&dataset.pose_source)),
+                        format!(
+                            "Opened {}: {} photos, poses from {}",
+                            dataset.root.display(),
+                            dataset.views.len(),
+                            pose_kind(&dataset.pose_source)
+                        ),
                     );
                     let glyphs = Self::glyphs(&dataset);
                     let framing = renderer.set_cameras(device, glyphs);
@@ -132,11 +153,15 @@ impl Workspace {
                 Message::Thumbnail { generation, index, image } if generation == self.generation => {
                     let size = [image.width() as usize, image.height() as usize];
                     let color = egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw());
-                    self.thumbs[index] = Some(ctx.load_texture(format!("thumb{index}"), color, egui::TextureOptions::LINEAR));
+                    self.thumbs[index] =
+                        Some(ctx.load_texture(format!("thumb{index}"), color, egui::TextureOptions::LINEAR));
                     self.thumbs_done += 1;
                     if self.dataset.as_ref().is_some_and(|d| d.views[index].pose.is_some()) {
                         // Frusta exist only for posed views, numbered among those.
-                        let posed = self.dataset.as_ref().map_or(0, |d| d.views[..index].iter().filter(|v| v.pose.is_some()).count());
+                        let posed = self
+                            .dataset
+                            .as_ref()
+                            .map_or(0, |d| d.views[..index].iter().filter(|v| v.pose.is_some()).count());
                         renderer.set_photo(device, queue, posed, &image);
                     }
                 }
@@ -147,22 +172,19 @@ impl Workspace {
                 _ => {} // from a load that a newer one replaced
             }
         }
+        for note in self.training.poll() {
+            self.notices.push(Level::Info, note);
+        }
         renderer.select(device, self.selected);
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, viewport: Option<egui::TextureId>) {
         egui::Panel::top("menu").show(ui, |ui| self.menu(ui));
-        egui::Panel::left("dataset")
-            .default_size(300.0)
-            .min_size(260.0)
-            .resizable(true)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.side_panel(ui));
-            });
+        egui::Panel::left("dataset").default_size(300.0).min_size(260.0).resizable(true).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.side_panel(ui));
+        });
         if self.dataset.is_some() {
-            egui::Panel::bottom("photos")
-                .exact_size(132.0)
-                .show(ui, |ui| self.photo_strip(ui));
+            egui::Panel::bottom("photos").exact_size(132.0).show(ui, |ui| self.photo_strip(ui));
         }
         egui::CentralPanel::no_frame().show(ui, |ui| self.viewport(ui, viewport));
         self.notices_ui(ui);
@@ -174,7 +196,7 @@ impl Workspace {
             ui.separator();
             ui.menu_button("File", |ui| {
                 if ui.button("Open folder…").clicked() {
-                    self.loader.pick_folder();
+                    self.loader.pick_folder(Purpose::Open);
                     ui.close();
                 }
                 if let Some(ds) = &self.dataset
@@ -196,11 +218,7 @@ impl Workspace {
                 }
             });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(
-                    RichText::new(format!("{}  ·  {:.1} ms", self.adapter, self.frame_ms))
-                        .weak()
-                        .small(),
-                );
+                ui.label(RichText::new(format!("{}  ·  {:.1} ms", self.adapter, self.frame_ms)).weak().small());
             });
         });
     }
@@ -219,207 +237,186 @@ impl Workspace {
             if self.loading.is_none() {
                 ui.label("No folder open.");
                 if ui.button("Open folder…").clicked() {
-                    self.loader.pick_folder();
+                    self.loader.pick_folder(Purpose::Open);
                 }
             }
             return;
         };
-        ui.label(
-            RichText::new(ds.root.display().to_string())
-                .monospace()
-                .small(),
-        );
+        ui.label(RichText::new(ds.root.display().to_string()).monospace().small());
         ui.add_space(6.0);
         let views = &ds.views;
-        egui::Grid::new("facts")
-            .num_columns(2)
-            .spacing([12.0, 4.0])
-            .striped(true)
-            .show(ui, |ui| {
-                ui.label("Poses");
-                ui.label(pose_kind(&ds.pose_source))
-                    .on_hover_text(ds.pose_source.to_string());
-                ui.end_row();
-                ui.label("Photos");
-                ui.label(format!("{}", views.len()));
-                ui.end_row();
-                ui.label("Size");
-                let mut sizes: Vec<String> = views
-                    .iter()
-                    .map(|v| format!("{}×{}", v.intrinsics.width, v.intrinsics.height))
-                    .collect();
-                sizes.sort();
-                sizes.dedup();
-                ui.label(sizes.join(", "));
-                ui.end_row();
-                ui.label("Intrinsics");
-                let src = views[0].intrinsics_source;
-                match src {
-                    IntrinsicsSource::Guess => ui
-                        .label(RichText::new("guessed").color(WARN))
-                        .on_hover_text(src.to_string()),
-                    _ => ui.label(src.to_string()),
-                };
-                ui.end_row();
-                ui.label("Focal");
-                ui.label(format!("{:.1} px", views[0].intrinsics.fx));
-                ui.end_row();
-                let masks = views.iter().filter(|v| v.mask.is_some()).count();
-                if masks > 0 {
-                    ui.label("Masks");
-                    ui.label(format!("{masks}"));
-                    ui.end_row();
+        egui::Grid::new("facts").num_columns(2).spacing([12.0, 4.0]).striped(true).show(ui, |ui| {
+            ui.label("Poses");
+            ui.label(pose_kind(&ds.pose_source)).on_hover_text(ds.pose_source.to_string());
+            ui.end_row();
+            ui.label("Photos");
+            ui.label(format!("{}", views.len()));
+            ui.end_row();
+            ui.label("Size");
+            let mut sizes: Vec<String> =
+                views.iter().map(|v| format!("{}×{}", v.intrinsics.width, v.intrinsics.height)).collect();
+            sizes.sort();
+            sizes.dedup();
+            ui.label(sizes.join(", "));
+            ui.end_row();
+            ui.label("Intrinsics");
+            let src = views[0].intrinsics_source;
+            match src {
+                IntrinsicsSource::Guess => {
+                    ui.label(RichText::new("guessed").color(WARN)).on_hover_text(src.to_string())
                 }
-                if !ds.test_views.is_empty() {
-                    ui.label("Test views");
-                    ui.label(format!("{}", ds.test_views.len()));
-                    ui.end_row();
-                }
-            });
+                _ => ui.label(src.to_string()),
+            };
+            ui.end_row();
+            ui.label("Focal");
+            ui.label(format!("{:.1} px", views[0].intrinsics.fx));
+            ui.end_row();
+            let masks = views.iter().filter(|v| v.mask.is_some()).count();
+            if masks > 0 {
+                ui.label("Masks");
+                ui.label(format!("{masks}"));
+                ui.end_row();
+            }
+            if !ds.test_views.is_empty() {
+                ui.label("Test views");
+                ui.label(format!("{}", ds.test_views.len()));
+                ui.end_row();
+            }
+        });
         if self.thumbs_done < views.len() {
             ui.add_space(6.0);
             let frac = self.thumbs_done as f32 / views.len() as f32;
-            ui.add(egui::ProgressBar::new(frac).text(format!(
-                "Loading photos {}/{}",
-                self.thumbs_done,
-                views.len()
-            )));
+            ui.add(egui::ProgressBar::new(frac).text(format!("Loading photos {}/{}", self.thumbs_done, views.len())));
         }
         if !ds.warnings.is_empty() {
             ui.add_space(6.0);
-            egui::CollapsingHeader::new(
-                RichText::new(format!("{} warnings", ds.warnings.len())).color(WARN),
-            )
-            .show(ui, |ui| {
-                for w in &ds.warnings {
-                    ui.label(RichText::new(w).small());
-                }
+            egui::CollapsingHeader::new(RichText::new(format!("{} warnings", ds.warnings.len())).color(WARN)).show(
+                ui,
+                |ui| {
+                    for w in &ds.warnings {
+                        ui.label(RichText::new(w).small());
+                    }
+                },
+            );
+        }
+        ui.add_space(10.0);
+        ui.separator();
+        if self.preparing_training {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Loading photos for training…");
             });
+        } else {
+            match self.training.ui(ui, ds) {
+                Action::Start(cfg) => {
+                    self.preparing_training = true;
+                    self.loader.prepare_training(ds.clone(), cfg);
+                }
+                Action::SaveResults => self.loader.pick_folder(Purpose::SaveResults),
+                Action::None => {}
+            }
         }
         if let Some(i) = self.selected {
             let v = &views[i];
             ui.add_space(10.0);
             ui.separator();
             ui.heading("Photo");
-            egui::Grid::new("photo")
-                .num_columns(2)
-                .spacing([12.0, 4.0])
-                .show(ui, |ui| {
-                    ui.label("Name");
-                    ui.label(&v.name);
+            egui::Grid::new("photo").num_columns(2).spacing([12.0, 4.0]).show(ui, |ui| {
+                ui.label("Name");
+                ui.label(&v.name);
+                ui.end_row();
+                ui.label("Camera");
+                let k = &v.intrinsics;
+                ui.label(format!("f {:.1}, {:.1}  c {:.1}, {:.1}", k.fx, k.fy, k.cx, k.cy));
+                ui.end_row();
+                if let Some(p) = v.pose {
+                    ui.label("Centre");
+                    ui.label(format!("{:.3}, {:.3}, {:.3}", p.center.x, p.center.y, p.center.z));
                     ui.end_row();
-                    ui.label("Camera");
-                    let k = &v.intrinsics;
-                    ui.label(format!(
-                        "f {:.1}, {:.1}  c {:.1}, {:.1}",
-                        k.fx, k.fy, k.cx, k.cy
-                    ));
-                    ui.end_row();
-                    if let Some(p) = v.pose {
-                        ui.label("Centre");
-                        ui.label(format!(
-                            "{:.3}, {:.3}, {:.3}",
-                            p.center.x, p.center.y, p.center.z
-                        ));
-                        ui.end_row();
-                    }
-                });
+                }
+            });
             if let (Some(p), Some(o)) = (v.pose, self.orbit)
                 && ui.button("Look through this camera").clicked()
             {
                 let eye = p.center.as_vec3();
-                let ahead = eye
-                    + p.forward().as_vec3() * o.distance.min((o.target - eye).length()).max(1e-3);
+                let ahead = eye + p.forward().as_vec3() * o.distance.min((o.target - eye).length()).max(1e-3);
                 self.orbit = Some(o.looking(eye, ahead, v.intrinsics.fov_y() as f32));
             }
         }
         ui.add_space(10.0);
         ui.separator();
-        ui.label(RichText::new("Drag: orbit · right/middle drag: pan · scroll: zoom · double-click: reset · click a camera to select").small().weak());
+        ui.label(
+            RichText::new(
+                "Drag: orbit · right/middle drag: pan · scroll: zoom · double-click: reset · click a camera to select",
+            )
+            .small()
+            .weak(),
+        );
     }
 
     fn photo_strip(&mut self, ui: &mut egui::Ui) {
         let Some(ds) = &self.dataset else { return };
         let scroll_to = std::mem::take(&mut self.scroll_strip_to_selected);
-        egui::ScrollArea::horizontal()
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    for (i, v) in ds.views.iter().enumerate() {
-                        let selected = self.selected == Some(i);
-                        let (rect, resp) =
-                            ui.allocate_exact_size(Vec2::new(128.0, 112.0), Sense::click());
-                        let img_rect = egui::Rect::from_min_size(
-                            rect.min + Vec2::new(4.0, 4.0),
-                            Vec2::new(120.0, 88.0),
+        egui::ScrollArea::horizontal().auto_shrink([false, false]).show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for (i, v) in ds.views.iter().enumerate() {
+                    let selected = self.selected == Some(i);
+                    let (rect, resp) = ui.allocate_exact_size(Vec2::new(128.0, 112.0), Sense::click());
+                    let img_rect = egui::Rect::from_min_size(rect.min + Vec2::new(4.0, 4.0), Vec2::new(120.0, 88.0));
+                    let painter = ui.painter_at(rect);
+                    if selected || resp.hovered() {
+                        painter.rect_filled(
+                            rect,
+                            4.0,
+                            if selected { ACCENT.gamma_multiply(0.35) } else { Color32::from_gray(45) },
                         );
-                        let painter = ui.painter_at(rect);
-                        if selected || resp.hovered() {
-                            painter.rect_filled(
-                                rect,
-                                4.0,
-                                if selected {
-                                    ACCENT.gamma_multiply(0.35)
-                                } else {
-                                    Color32::from_gray(45)
-                                },
+                    }
+                    match &self.thumbs[i] {
+                        Some(t) => {
+                            let s = t.size_vec2();
+                            let fit = (img_rect.width() / s.x).min(img_rect.height() / s.y);
+                            let r = egui::Rect::from_center_size(img_rect.center(), s * fit);
+                            painter.image(
+                                t.id(),
+                                r,
+                                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                                Color32::WHITE,
                             );
                         }
-                        match &self.thumbs[i] {
-                            Some(t) => {
-                                let s = t.size_vec2();
-                                let fit = (img_rect.width() / s.x).min(img_rect.height() / s.y);
-                                let r = egui::Rect::from_center_size(img_rect.center(), s * fit);
-                                painter.image(
-                                    t.id(),
-                                    r,
-                                    egui::Rect::from_min_max(
-                                        egui::pos2(0.0, 0.0),
-                                        egui::pos2(1.0, 1.0),
-                                    ),
-                                    Color32::WHITE,
-                                );
-                            }
-                            None => {
-                                painter.rect_filled(img_rect, 2.0, Color32::from_gray(35));
-                            }
+                        None => {
+                            painter.rect_filled(img_rect, 2.0, Color32::from_gray(35));
                         }
-                        let chars: Vec<char> = v.name.chars().collect();
-                        let name = if chars.len() > 18 {
-                            format!("…{}", chars[chars.len() - 16..].iter().collect::<String>())
-                        } else {
-                            v.name.clone()
-                        };
-                        painter.text(
-                            egui::pos2(rect.center().x, rect.max.y - 9.0),
-                            egui::Align2::CENTER_CENTER,
-                            name,
-                            egui::FontId::proportional(11.0),
-                            if selected {
-                                Color32::WHITE
-                            } else {
-                                Color32::from_gray(170)
-                            },
-                        );
-                        if resp.clicked() {
-                            self.selected = if selected { None } else { Some(i) };
-                        }
-                        if selected && scroll_to {
-                            resp.scroll_to_me(Some(egui::Align::Center));
-                        }
-                        resp.on_hover_text(v.image.display().to_string());
                     }
-                });
+                    let chars: Vec<char> = v.name.chars().collect();
+                    let name = if chars.len() > 18 {
+                        format!("…{}", chars[chars.len() - 16..].iter().collect::<String>())
+                    } else {
+                        v.name.clone()
+                    };
+                    painter.text(
+                        egui::pos2(rect.center().x, rect.max.y - 9.0),
+                        egui::Align2::CENTER_CENTER,
+                        name,
+                        egui::FontId::proportional(11.0),
+                        if selected { Color32::WHITE } else { Color32::from_gray(170) },
+                    );
+                    if resp.clicked() {
+                        self.selected = if selected { None } else { Some(i) };
+                    }
+                    if selected && scroll_to {
+                        resp.scroll_to_me(Some(egui::Align::Center));
+                    }
+                    resp.on_hover_text(v.image.display().to_string());
+                }
             });
+        });
     }
 
     fn viewport(&mut self, ui: &mut egui::Ui, texture: Option<egui::TextureId>) {
         let rect = ui.available_rect_before_wrap();
         let ppp = ui.ctx().pixels_per_point();
-        self.viewport_px = (
-            (rect.width() * ppp).round().max(1.0) as u32,
-            (rect.height() * ppp).round().max(1.0) as u32,
-        );
+        self.viewport_px =
+            ((rect.width() * ppp).round().max(1.0) as u32, (rect.height() * ppp).round().max(1.0) as u32);
         let resp = ui.allocate_rect(rect, Sense::click_and_drag());
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 0.0, Color32::from_rgb(28, 31, 36));
@@ -437,9 +434,7 @@ impl Workspace {
                 let d = resp.drag_delta();
                 o.rotate(d.x / h, d.y / h);
             }
-            if resp.dragged_by(egui::PointerButton::Secondary)
-                || resp.dragged_by(egui::PointerButton::Middle)
-            {
+            if resp.dragged_by(egui::PointerButton::Secondary) || resp.dragged_by(egui::PointerButton::Middle) {
                 let d = resp.drag_delta();
                 o.pan(d.x / h, d.y / h);
             }
@@ -490,21 +485,10 @@ impl Workspace {
     fn viewport_hints(&self, ui: &egui::Ui, rect: egui::Rect) {
         let painter = ui.painter_at(rect);
         let centre_text = |text: &str, color: Color32| {
-            painter.text(
-                rect.center(),
-                egui::Align2::CENTER_CENTER,
-                text,
-                egui::FontId::proportional(18.0),
-                color,
-            );
+            painter.text(rect.center(), egui::Align2::CENTER_CENTER, text, egui::FontId::proportional(18.0), color);
         };
         if self.hovering_drop {
-            painter.rect_stroke(
-                rect.shrink(8.0),
-                8.0,
-                egui::Stroke::new(3.0, ACCENT),
-                egui::StrokeKind::Inside,
-            );
+            painter.rect_stroke(rect.shrink(8.0), 8.0, egui::Stroke::new(3.0, ACCENT), egui::StrokeKind::Inside);
             centre_text("Drop to open this folder", ACCENT);
         } else if self.loading.is_some() && self.dataset.is_none() {
             centre_text("Reading folder…", Color32::from_gray(200));
@@ -522,11 +506,7 @@ impl Workspace {
         if let Some(ds) = &self.dataset
             && ds.has_poses()
         {
-            let label = format!(
-                "{} cameras · {}",
-                ds.views.len(),
-                pose_kind(&ds.pose_source)
-            );
+            let label = format!("{} cameras · {}", ds.views.len(), pose_kind(&ds.pose_source));
             painter.text(
                 rect.left_top() + Vec2::new(12.0, 10.0),
                 egui::Align2::LEFT_TOP,
@@ -550,22 +530,15 @@ impl Workspace {
                         Level::Warning => (WARN, "Warning"),
                         Level::Info => (Color32::from_rgb(120, 190, 240), "Info"),
                     };
-                    egui::Frame::popup(ui.style())
-                        .stroke(egui::Stroke::new(1.0, color))
-                        .show(ui, |ui| {
-                            ui.horizontal_top(|ui| {
-                                ui.label(RichText::new(title).color(color).strong());
-                                ui.add(
-                                    egui::Label::new(
-                                        RichText::new(&n.text).color(Color32::from_gray(225)),
-                                    )
-                                    .wrap(),
-                                );
-                                if ui.small_button("×").on_hover_text("Dismiss").clicked() {
-                                    dismissed = Some(i);
-                                }
-                            });
+                    egui::Frame::popup(ui.style()).stroke(egui::Stroke::new(1.0, color)).show(ui, |ui| {
+                        ui.horizontal_top(|ui| {
+                            ui.label(RichText::new(title).color(color).strong());
+                            ui.add(egui::Label::new(RichText::new(&n.text).color(Color32::from_gray(225))).wrap());
+                            if ui.small_button("×").on_hover_text("Dismiss").clicked() {
+                                dismissed = Some(i);
+                            }
                         });
+                    });
                     ui.add_space(4.0);
                 }
             });
@@ -579,15 +552,9 @@ pub fn pose_kind(source: &PoseSource) -> String {
     match source {
         PoseSource::Transforms(_) => "transforms.json".into(),
         PoseSource::Colmap(dir) => {
-            let parent = dir
-                .parent()
-                .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let parent =
+                dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             format!("COLMAP model ({parent}/{name})")
         }
         PoseSource::None => "none (images only)".into(),

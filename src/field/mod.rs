@@ -20,12 +20,7 @@ const COLOR_IN: usize = 3 + sh::COEFFS + GEO_FEATURES;
 
 /// Tetrahedron vertices for finite-difference gradients: Σ v vᵀ = 4 I and Σ v = 0, so four
 /// SDF values give both the value (their mean) and the gradient.
-const TETRA: [[f32; 3]; 4] = [
-    [1.0, -1.0, -1.0],
-    [-1.0, -1.0, 1.0],
-    [-1.0, 1.0, -1.0],
-    [1.0, 1.0, 1.0],
-];
+const TETRA: [[f32; 3]; 4] = [[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0], [-1.0, 1.0, -1.0], [1.0, 1.0, 1.0]];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldConfig {
@@ -38,33 +33,19 @@ pub struct FieldConfig {
 
 impl FieldConfig {
     pub fn sdf_shape(&self) -> MlpShape {
-        MlpShape {
-            input: 3 + self.grid.output_dim(),
-            hidden: self.hidden,
-            hidden_layers: 1,
-            output: SDF_OUT,
-        }
+        MlpShape { input: 3 + self.grid.output_dim(), hidden: self.hidden, hidden_layers: 1, output: SDF_OUT }
     }
     pub fn color_shape(&self) -> MlpShape {
-        MlpShape {
-            input: COLOR_IN,
-            hidden: self.hidden,
-            hidden_layers: 2,
-            output: 3,
-        }
+        MlpShape { input: COLOR_IN, hidden: self.hidden, hidden_layers: 2, output: 3 }
     }
     pub fn bg_shape(&self) -> MlpShape {
-        MlpShape {
-            input: sh::COEFFS,
-            hidden: 32,
-            hidden_layers: 1,
-            output: 3,
-        }
+        MlpShape { input: sh::COEFFS, hidden: 32, hidden_layers: 1, output: 3 }
     }
 }
 
 pub struct Field {
     pub cfg: FieldConfig,
+    grid: hashgrid::Grid,
     sdf_shape: MlpShape,
     color_shape: MlpShape,
     bg_shape: MlpShape,
@@ -112,6 +93,7 @@ pub struct Scratch {
 impl Field {
     pub fn new(cfg: FieldConfig) -> Self {
         Self {
+            grid: hashgrid::Grid::new(cfg.grid),
             sdf_shape: cfg.sdf_shape(),
             color_shape: cfg.color_shape(),
             bg_shape: cfg.bg_shape(),
@@ -147,10 +129,7 @@ impl Field {
     fn prior(&self, x: [f32; 3]) -> (f32, [f32; 3]) {
         let r = (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt().max(1e-9);
         let o = self.cfg.orientation;
-        (
-            o * (r - self.cfg.init_radius),
-            [o * x[0] / r, o * x[1] / r, o * x[2] / r],
-        )
+        (o * (r - self.cfg.init_radius), [o * x[0] / r, o * x[1] / r, o * x[2] / r])
     }
 
     /// SDF network at one point: returns [residual sdf, features...] in `e.acts`' tail.
@@ -161,7 +140,7 @@ impl Field {
         e.acts.resize(self.sdf_shape.activation_count(), 0.0);
         e.input[..3].copy_from_slice(&x);
         let u = [(x[0] + 1.0) * 0.5, (x[1] + 1.0) * 0.5, (x[2] + 1.0) * 0.5];
-        hashgrid::encode(&self.cfg.grid, &p.grid, u, active, &mut e.input[3..]);
+        hashgrid::encode(&self.grid, &p.grid, u, active, &mut e.input[3..]);
         mlp::forward(&self.sdf_shape, &p.sdf, &e.input, &mut e.acts);
         let out = &e.acts[e.acts.len() - SDF_OUT..];
         self.prior(x).0 + out[0]
@@ -177,29 +156,9 @@ impl Field {
         s: &mut Scratch,
     ) {
         s.dinput.resize(self.sdf_shape.input, 0.0);
-        mlp::backward(
-            &self.sdf_shape,
-            &p.sdf,
-            &e.input,
-            &e.acts,
-            dout,
-            &mut g.sdf,
-            &mut s.dinput,
-            &mut s.mlp,
-        );
-        let u = [
-            (e.x[0] + 1.0) * 0.5,
-            (e.x[1] + 1.0) * 0.5,
-            (e.x[2] + 1.0) * 0.5,
-        ];
-        hashgrid::backward(
-            &self.cfg.grid,
-            &p.grid,
-            u,
-            active,
-            &s.dinput[3..],
-            &mut g.grid,
-        );
+        mlp::backward(&self.sdf_shape, &p.sdf, &e.input, &e.acts, dout, &mut g.sdf, &mut s.dinput, &mut s.mlp);
+        let u = [(e.x[0] + 1.0) * 0.5, (e.x[1] + 1.0) * 0.5, (e.x[2] + 1.0) * 0.5];
+        hashgrid::backward(&self.grid, &p.grid, u, active, &s.dinput[3..], &mut g.grid);
     }
 
     /// Signed distance alone (meshing, occupancy): one network evaluation.
@@ -247,8 +206,7 @@ impl Field {
         for (k, v) in TETRA.iter().enumerate() {
             let mut dout = [0.0f32; SDF_OUT];
             // The prior is parameter-free: only the network's residual needs gradients.
-            dout[0] = 0.25 * dsdf
-                + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0 * sample.h);
+            dout[0] = 0.25 * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0 * sample.h);
             for i in 0..GEO_FEATURES {
                 dout[1 + i] = 0.25 * dfeat[i];
             }
@@ -257,17 +215,8 @@ impl Field {
     }
 
     /// Colour (in [0, 1]) seen along `dir_sh` at a point with SDF gradient `grad`.
-    pub fn color(
-        &self,
-        p: &Params,
-        grad: [f32; 3],
-        dir_sh: &[f32],
-        feat: &[f32; GEO_FEATURES],
-        e: &mut ColorEval,
-    ) {
-        let n = (grad[0] * grad[0] + grad[1] * grad[1] + grad[2] * grad[2])
-            .sqrt()
-            .max(1e-6);
+    pub fn color(&self, p: &Params, grad: [f32; 3], dir_sh: &[f32], feat: &[f32; GEO_FEATURES], e: &mut ColorEval) {
+        let n = (grad[0] * grad[0] + grad[1] * grad[1] + grad[2] * grad[2]).sqrt().max(1e-6);
         e.grad_norm = n;
         e.normal = [grad[0] / n, grad[1] / n, grad[2] / n];
         e.input.resize(COLOR_IN, 0.0);
@@ -291,16 +240,7 @@ impl Field {
     ) -> ([f32; 3], [f32; GEO_FEATURES]) {
         let dout: [f32; 3] = std::array::from_fn(|i| drgb[i] * e.rgb[i] * (1.0 - e.rgb[i]));
         s.dinput.resize(COLOR_IN, 0.0);
-        mlp::backward(
-            &self.color_shape,
-            &p.color,
-            &e.input,
-            &e.acts,
-            &dout,
-            &mut g.color,
-            &mut s.dinput,
-            &mut s.mlp,
-        );
+        mlp::backward(&self.color_shape, &p.color, &e.input, &e.acts, &dout, &mut g.color, &mut s.dinput, &mut s.mlp);
         let dn = [s.dinput[0], s.dinput[1], s.dinput[2]];
         let ndot = dn[0] * e.normal[0] + dn[1] * e.normal[1] + dn[2] * e.normal[2];
         let dgrad = std::array::from_fn(|a| (dn[a] - e.normal[a] * ndot) / e.grad_norm);
@@ -318,25 +258,9 @@ impl Field {
         e.rgb = [sigmoid(out[0]), sigmoid(out[1]), sigmoid(out[2])];
     }
 
-    pub fn background_backward(
-        &self,
-        p: &Params,
-        e: &ColorEval,
-        drgb: [f32; 3],
-        g: &mut Params,
-        s: &mut Scratch,
-    ) {
+    pub fn background_backward(&self, p: &Params, e: &ColorEval, drgb: [f32; 3], g: &mut Params, s: &mut Scratch) {
         let dout: [f32; 3] = std::array::from_fn(|i| drgb[i] * e.rgb[i] * (1.0 - e.rgb[i]));
         s.dinput.resize(sh::COEFFS, 0.0);
-        mlp::backward(
-            &self.bg_shape,
-            &p.bg,
-            &e.input,
-            &e.acts,
-            &dout,
-            &mut g.bg,
-            &mut s.dinput,
-            &mut s.mlp,
-        );
+        mlp::backward(&self.bg_shape, &p.bg, &e.input, &e.acts, &dout, &mut g.bg, &mut s.dinput, &mut s.mlp);
     }
 }

@@ -10,10 +10,7 @@ pub struct Occupancy {
 
 impl Occupancy {
     pub fn full(res: usize) -> Self {
-        Self {
-            res,
-            cells: vec![true; res * res * res],
-        }
+        Self { res, cells: vec![true; res * res * res] }
     }
 
     pub fn cell_size(&self) -> f32 {

@@ -34,17 +34,15 @@ impl Params {
     pub fn accumulate(&mut self, other: &Params) {
         use rayon::prelude::*;
         for (a, b) in self.arrays_mut().into_iter().zip(other.arrays()) {
-            a.par_iter_mut()
-                .zip(b)
-                .with_min_len(1 << 14)
-                .for_each(|(x, y)| *x += y);
+            a.par_iter_mut().zip(b).with_min_len(1 << 14).for_each(|(x, y)| *x += y);
         }
         self.variance += other.variance;
     }
 
     pub fn scale(&mut self, k: f32) {
+        use rayon::prelude::*;
         for v in self.arrays_mut() {
-            v.iter_mut().for_each(|x| *x *= k);
+            v.par_iter_mut().with_min_len(1 << 14).for_each(|x| *x *= k);
         }
         self.variance *= k;
     }
@@ -58,10 +56,7 @@ impl Params {
     }
 
     pub fn is_finite(&self) -> bool {
-        self.variance.is_finite()
-            && self
-                .arrays()
-                .iter()
-                .all(|a| a.iter().all(|x| x.is_finite()))
+        use rayon::prelude::*;
+        self.variance.is_finite() && self.arrays().iter().all(|a| a.par_iter().with_min_len(1 << 14).all(|x| x.is_finite()))
     }
 }

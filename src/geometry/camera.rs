@@ -98,9 +98,7 @@ impl Intrinsics {
         if p_cam.z <= 1e-12 {
             return None;
         }
-        let n = self
-            .distortion
-            .apply(DVec2::new(p_cam.x / p_cam.z, p_cam.y / p_cam.z));
+        let n = self.distortion.apply(DVec2::new(p_cam.x / p_cam.z, p_cam.y / p_cam.z));
         Some(DVec2::new(self.fx * n.x + self.cx, self.fy * n.y + self.cy))
     }
 
@@ -141,19 +139,11 @@ mod tests {
     #[test]
     fn project_unproject_round_trip_with_distortion() {
         let mut k = Intrinsics::centered(640, 480, 500.0);
-        k.distortion = Distortion::OpenCv {
-            k1: -0.1,
-            k2: 0.02,
-            p1: 0.001,
-            p2: -0.002,
-        };
+        k.distortion = Distortion::OpenCv { k1: -0.1, k2: 0.02, p1: 0.001, p2: -0.002 };
         for &(x, y) in &[(10.5, 20.5), (320.0, 240.0), (630.0, 470.0)] {
             let d = k.unproject(DVec2::new(x, y));
             let back = k.project(d * 3.0).unwrap();
-            assert!(
-                (back - DVec2::new(x, y)).length() < 1e-6,
-                "{back:?} vs {x},{y}"
-            );
+            assert!((back - DVec2::new(x, y)).length() < 1e-6, "{back:?} vs {x},{y}");
         }
     }
 

@@ -1,11 +1,8 @@
 use glam::{DMat3, DMat4, DQuat, DVec3, DVec4};
 
 /// Flips camera y and z: OpenGL camera axes (y up, looking down -z) ↔ OpenCV axes.
-const GL_TO_CV: DMat3 = DMat3::from_cols(
-    DVec3::new(1.0, 0.0, 0.0),
-    DVec3::new(0.0, -1.0, 0.0),
-    DVec3::new(0.0, 0.0, -1.0),
-);
+const GL_TO_CV: DMat3 =
+    DMat3::from_cols(DVec3::new(1.0, 0.0, 0.0), DVec3::new(0.0, -1.0, 0.0), DVec3::new(0.0, 0.0, -1.0));
 
 /// A rigid camera-to-world pose in OpenCV camera axes: `x_world = rotation · x_cam + center`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -15,10 +12,7 @@ pub struct Pose {
 }
 
 impl Pose {
-    pub const IDENTITY: Pose = Pose {
-        rotation: DMat3::IDENTITY,
-        center: DVec3::ZERO,
-    };
+    pub const IDENTITY: Pose = Pose { rotation: DMat3::IDENTITY, center: DVec3::ZERO };
 
     pub fn new(rotation: DMat3, center: DVec3) -> Self {
         Self { rotation, center }
@@ -27,10 +21,7 @@ impl Pose {
     /// A camera at `eye` looking at `target`, its image "up" as close to `up` as possible.
     pub fn look_at(eye: DVec3, target: DVec3, up: DVec3) -> Self {
         let z = (target - eye).normalize();
-        let x = z
-            .cross(up)
-            .try_normalize()
-            .unwrap_or_else(|| z.any_orthonormal_vector());
+        let x = z.cross(up).try_normalize().unwrap_or_else(|| z.any_orthonormal_vector());
         let y = z.cross(x);
         Self::new(DMat3::from_cols(x, y, z), eye)
     }
@@ -87,13 +78,7 @@ impl Pose {
         // atan2 of the sine and cosine parts stays accurate for tiny angles, unlike acos.
         let r = self.rotation.transpose() * other.rotation;
         let cos = (r.x_axis.x + r.y_axis.y + r.z_axis.z - 1.0) / 2.0;
-        let sin = DVec3::new(
-            r.y_axis.z - r.z_axis.y,
-            r.z_axis.x - r.x_axis.z,
-            r.x_axis.y - r.y_axis.x,
-        )
-        .length()
-            / 2.0;
+        let sin = DVec3::new(r.y_axis.z - r.z_axis.y, r.z_axis.x - r.x_axis.z, r.x_axis.y - r.y_axis.x).length() / 2.0;
         sin.atan2(cos)
     }
 
@@ -118,22 +103,12 @@ mod tests {
     use super::*;
 
     fn sample_pose() -> Pose {
-        Pose::look_at(
-            DVec3::new(1.0, -2.0, 3.0),
-            DVec3::new(0.1, 0.2, -0.3),
-            DVec3::Z,
-        )
+        Pose::look_at(DVec3::new(1.0, -2.0, 3.0), DVec3::new(0.1, 0.2, -0.3), DVec3::Z)
     }
 
     fn assert_close(a: &Pose, b: &Pose) {
-        assert!(
-            a.rotation_angle_to(b) < 1e-9,
-            "rotation differs: {a:?} {b:?}"
-        );
-        assert!(
-            (a.center - b.center).length() < 1e-9,
-            "centre differs: {a:?} {b:?}"
-        );
+        assert!(a.rotation_angle_to(b) < 1e-9, "rotation differs: {a:?} {b:?}");
+        assert!((a.center - b.center).length() < 1e-9, "centre differs: {a:?} {b:?}");
     }
 
     #[test]
@@ -175,12 +150,7 @@ mod tests {
         let p = sample_pose();
         let (q, t) = p.to_colmap();
         let r = DMat3::from_quat(DQuat::from_xyzw(q[1], q[2], q[3], q[0]));
-        let w2c = DMat4::from_cols(
-            r.x_axis.extend(0.0),
-            r.y_axis.extend(0.0),
-            r.z_axis.extend(0.0),
-            t.extend(1.0),
-        );
+        let w2c = DMat4::from_cols(r.x_axis.extend(0.0), r.y_axis.extend(0.0), r.z_axis.extend(0.0), t.extend(1.0));
         let expected = w2c.inverse() * DMat4::from_diagonal(DVec4::new(1.0, -1.0, -1.0, 1.0));
         assert!(expected.abs_diff_eq(p.to_opengl_c2w(), 1e-12));
     }

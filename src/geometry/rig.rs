@@ -22,10 +22,7 @@ pub fn centroid(poses: &[Pose]) -> DVec3 {
 /// Largest distance of a camera from the cameras' centroid.
 pub fn spread(poses: &[Pose]) -> f64 {
     let c = centroid(poses);
-    poses
-        .iter()
-        .map(|p| (p.center - c).length())
-        .fold(0.0, f64::max)
+    poses.iter().map(|p| (p.center - c).length()).fold(0.0, f64::max)
 }
 
 /// The point nearest to every optical axis (least squares), if the axes meet in front of
@@ -46,10 +43,7 @@ pub fn look_at_point(poses: &[Pose]) -> Option<DVec3> {
         return None;
     }
     let x = a.inverse() * b;
-    let in_front = poses
-        .iter()
-        .filter(|p| (x - p.center).dot(p.forward()) > 0.0)
-        .count() as f64;
+    let in_front = poses.iter().filter(|p| (x - p.center).dot(p.forward()) > 0.0).count() as f64;
     let near = (x - centroid(poses)).length() < 10.0 * spread(poses).max(1e-9);
     (in_front >= 0.8 * n && near).then_some(x)
 }
@@ -58,30 +52,16 @@ pub fn look_at_point(poses: &[Pose]) -> Option<DVec3> {
 /// looks within 30° of their mean direction, an object when the cameras look at a common
 /// point (median miss under 10°), a room otherwise.
 pub fn detect_layout(poses: &[Pose]) -> Layout {
-    let mean = poses
-        .iter()
-        .map(|p| p.forward())
-        .sum::<DVec3>()
-        .normalize_or_zero();
-    if poses
-        .iter()
-        .all(|p| p.forward().dot(mean) > 30f64.to_radians().cos())
-    {
+    let mean = poses.iter().map(|p| p.forward()).sum::<DVec3>().normalize_or_zero();
+    if poses.iter().all(|p| p.forward().dot(mean) > 30f64.to_radians().cos()) {
         return Layout::Forward;
     }
     let Some(target) = look_at_point(poses) else {
         return Layout::Room;
     };
-    let mut miss: Vec<f64> = poses
-        .iter()
-        .map(|p| p.forward().angle_between(target - p.center))
-        .collect();
+    let mut miss: Vec<f64> = poses.iter().map(|p| p.forward().angle_between(target - p.center)).collect();
     miss.sort_by(f64::total_cmp);
-    if miss[miss.len() / 2] < 10f64.to_radians() {
-        Layout::Object
-    } else {
-        Layout::Room
-    }
+    if miss[miss.len() / 2] < 10f64.to_radians() { Layout::Object } else { Layout::Room }
 }
 
 #[cfg(test)]
@@ -90,11 +70,7 @@ mod tests {
 
     #[test]
     fn layouts_of_the_procedural_rigs() {
-        for (entry, layout) in
-            crate::scene::SCENES
-                .iter()
-                .zip([Layout::Object, Layout::Room, Layout::Forward])
-        {
+        for (entry, layout) in crate::scene::SCENES.iter().zip([Layout::Object, Layout::Room, Layout::Forward]) {
             let poses = (entry.rig)(24);
             assert_eq!(detect_layout(&poses), layout, "{}", entry.name);
         }
@@ -105,24 +81,13 @@ mod tests {
         let poses: Vec<Pose> = (0..8)
             .map(|i| {
                 let a = i as f64;
-                Pose::look_at(
-                    DVec3::new(3.0 * a.cos(), 3.0 * a.sin(), 1.0),
-                    DVec3::new(0.1, 0.2, 0.3),
-                    DVec3::Z,
-                )
+                Pose::look_at(DVec3::new(3.0 * a.cos(), 3.0 * a.sin(), 1.0), DVec3::new(0.1, 0.2, 0.3), DVec3::Z)
             })
             .collect();
         assert!((look_at_point(&poses).unwrap() - DVec3::new(0.1, 0.2, 0.3)).length() < 1e-9);
         // Parallel cameras have no such point.
-        let parallel: Vec<Pose> = (0..4)
-            .map(|i| {
-                Pose::look_at(
-                    DVec3::X * i as f64,
-                    DVec3::new(i as f64, 1.0, 0.0),
-                    DVec3::Z,
-                )
-            })
-            .collect();
+        let parallel: Vec<Pose> =
+            (0..4).map(|i| Pose::look_at(DVec3::X * i as f64, DVec3::new(i as f64, 1.0, 0.0), DVec3::Z)).collect();
         assert!(look_at_point(&parallel).is_none());
     }
 }

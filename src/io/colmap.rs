@@ -52,10 +52,7 @@ pub fn read(dir: &Path) -> Result<Model> {
         if !model.cameras.contains_key(&img.camera_id) {
             return Err(Error::format(
                 dir,
-                format!(
-                    "image {} uses camera {}, which the model does not define",
-                    img.name, img.camera_id
-                ),
+                format!("image {} uses camera {}, which the model does not define", img.name, img.camera_id),
             ));
         }
     }
@@ -77,86 +74,39 @@ const MODELS: &[(&str, usize)] = &[
     ("THIN_PRISM_FISHEYE", 12),
 ];
 
-fn intrinsics(
-    model: &str,
-    width: u32,
-    height: u32,
-    p: &[f64],
-) -> std::result::Result<Intrinsics, String> {
+fn intrinsics(model: &str, width: u32, height: u32, p: &[f64]) -> std::result::Result<Intrinsics, String> {
     let expected = MODELS.iter().find(|(name, _)| *name == model).map(|m| m.1);
     match expected {
         None => return Err(format!("unknown camera model {model}")),
         Some(n) if n != p.len() => {
-            return Err(format!(
-                "camera model {model} needs {n} parameters, found {}",
-                p.len()
-            ));
+            return Err(format!("camera model {model} needs {n} parameters, found {}", p.len()));
         }
         _ => {}
     }
     let (fx, fy, cx, cy, distortion) = match model {
         "SIMPLE_PINHOLE" => (p[0], p[0], p[1], p[2], Distortion::None),
         "PINHOLE" => (p[0], p[1], p[2], p[3], Distortion::None),
-        "SIMPLE_RADIAL" => (
-            p[0],
-            p[0],
-            p[1],
-            p[2],
-            Distortion::Radial { k1: p[3], k2: 0.0 },
-        ),
-        "RADIAL" => (
-            p[0],
-            p[0],
-            p[1],
-            p[2],
-            Distortion::Radial { k1: p[3], k2: p[4] },
-        ),
-        "OPENCV" => (
-            p[0],
-            p[1],
-            p[2],
-            p[3],
-            Distortion::OpenCv {
-                k1: p[4],
-                k2: p[5],
-                p1: p[6],
-                p2: p[7],
-            },
-        ),
+        "SIMPLE_RADIAL" => (p[0], p[0], p[1], p[2], Distortion::Radial { k1: p[3], k2: 0.0 }),
+        "RADIAL" => (p[0], p[0], p[1], p[2], Distortion::Radial { k1: p[3], k2: p[4] }),
+        "OPENCV" => (p[0], p[1], p[2], p[3], Distortion::OpenCv { k1: p[4], k2: p[5], p1: p[6], p2: p[7] }),
         other => {
-            return Err(format!(
-                "camera model {other} is not supported (use a pinhole, radial or OPENCV model)"
-            ));
+            return Err(format!("camera model {other} is not supported (use a pinhole, radial or OPENCV model)"));
         }
     };
     if !(fx > 0.0 && fy > 0.0 && width > 0 && height > 0) {
-        return Err(format!(
-            "camera has a non-positive size or focal length ({width}x{height}, f={fx},{fy})"
-        ));
+        return Err(format!("camera has a non-positive size or focal length ({width}x{height}, f={fx},{fy})"));
     }
-    Ok(Intrinsics {
-        width,
-        height,
-        fx,
-        fy,
-        cx,
-        cy,
-        distortion,
-    })
+    Ok(Intrinsics { width, height, fx, fy, cx, cy, distortion })
 }
 
 /// COLMAP's model name and parameters for intrinsics.
 fn model_params(k: &Intrinsics) -> (&'static str, Vec<f64>) {
     match k.distortion {
         Distortion::None => ("PINHOLE", vec![k.fx, k.fy, k.cx, k.cy]),
-        Distortion::Radial { k1, k2: 0.0 } if k.fx == k.fy => {
-            ("SIMPLE_RADIAL", vec![k.fx, k.cx, k.cy, k1])
-        }
+        Distortion::Radial { k1, k2: 0.0 } if k.fx == k.fy => ("SIMPLE_RADIAL", vec![k.fx, k.cx, k.cy, k1]),
         Distortion::Radial { k1, k2 } if k.fx == k.fy => ("RADIAL", vec![k.fx, k.cx, k.cy, k1, k2]),
         Distortion::Radial { k1, k2 } => ("OPENCV", vec![k.fx, k.fy, k.cx, k.cy, k1, k2, 0.0, 0.0]),
-        Distortion::OpenCv { k1, k2, p1, p2 } => {
-            ("OPENCV", vec![k.fx, k.fy, k.cx, k.cy, k1, k2, p1, p2])
-        }
+        Distortion::OpenCv { k1, k2, p1, p2 } => ("OPENCV", vec![k.fx, k.fy, k.cx, k.cy, k1, k2, p1, p2]),
     }
 }
 
@@ -172,8 +122,7 @@ fn data_lines(path: &Path) -> Result<Vec<(usize, String)>> {
 }
 
 fn parse_num<T: std::str::FromStr>(path: &Path, line: usize, tok: &str, what: &str) -> Result<T> {
-    tok.parse()
-        .map_err(|_| Error::parse(path, line, format!("{what} is not a number: {tok:?}")))
+    tok.parse().map_err(|_| Error::parse(path, line, format!("{what} is not a number: {tok:?}")))
 }
 
 fn read_cameras_txt(path: &Path) -> Result<BTreeMap<u32, Intrinsics>> {
@@ -184,21 +133,14 @@ fn read_cameras_txt(path: &Path) -> Result<BTreeMap<u32, Intrinsics>> {
         }
         let tok: Vec<&str> = text.split_whitespace().collect();
         if tok.len() < 5 {
-            return Err(Error::parse(
-                path,
-                line,
-                "expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS...",
-            ));
+            return Err(Error::parse(path, line, "expected CAMERA_ID MODEL WIDTH HEIGHT PARAMS..."));
         }
         let id = parse_num(path, line, tok[0], "camera id")?;
         let width = parse_num(path, line, tok[2], "width")?;
         let height = parse_num(path, line, tok[3], "height")?;
-        let params = tok[4..]
-            .iter()
-            .map(|t| parse_num(path, line, t, "camera parameter"))
-            .collect::<Result<Vec<f64>>>()?;
-        let k =
-            intrinsics(tok[1], width, height, &params).map_err(|r| Error::parse(path, line, r))?;
+        let params =
+            tok[4..].iter().map(|t| parse_num(path, line, t, "camera parameter")).collect::<Result<Vec<f64>>>()?;
+        let k = intrinsics(tok[1], width, height, &params).map_err(|r| Error::parse(path, line, r))?;
         cameras.insert(id, k);
     }
     Ok(cameras)
@@ -216,16 +158,9 @@ fn read_images_txt(path: &Path) -> Result<Vec<Image>> {
         }
         let tok: Vec<&str> = text.split_whitespace().collect();
         if tok.len() < 10 {
-            return Err(Error::parse(
-                path,
-                *line,
-                "expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME",
-            ));
+            return Err(Error::parse(path, *line, "expected IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME"));
         }
-        let nums = tok[1..8]
-            .iter()
-            .map(|t| parse_num(path, *line, t, "pose value"))
-            .collect::<Result<Vec<f64>>>()?;
+        let nums = tok[1..8].iter().map(|t| parse_num(path, *line, t, "pose value")).collect::<Result<Vec<f64>>>()?;
         images.push(Image {
             id: parse_num(path, *line, tok[0], "image id")?,
             camera_id: parse_num(path, *line, tok[8], "camera id")?,
@@ -241,16 +176,9 @@ fn read_images_txt(path: &Path) -> Result<Vec<Image>> {
 fn pose_from(path: &Path, line: usize, n: &[f64]) -> Result<Pose> {
     let qnorm = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2] + n[3] * n[3]).sqrt();
     if qnorm.is_nan() || qnorm <= 1e-6 || n.iter().any(|v| !v.is_finite()) {
-        return Err(Error::parse(
-            path,
-            line,
-            "pose has a zero quaternion or a non-finite value",
-        ));
+        return Err(Error::parse(path, line, "pose has a zero quaternion or a non-finite value"));
     }
-    Ok(Pose::from_colmap(
-        [n[0], n[1], n[2], n[3]],
-        DVec3::new(n[4], n[5], n[6]),
-    ))
+    Ok(Pose::from_colmap([n[0], n[1], n[2], n[3]], DVec3::new(n[4], n[5], n[6])))
 }
 
 /// A little-endian reader over a binary model file that names the file when it runs short.
@@ -262,22 +190,11 @@ struct Bin<'a> {
 
 impl<'a> Bin<'a> {
     fn open(path: &'a Path) -> Result<Self> {
-        Ok(Self {
-            path,
-            data: std::fs::read(path).map_err(|e| Error::io(path, e))?,
-            pos: 0,
-        })
+        Ok(Self { path, data: std::fs::read(path).map_err(|e| Error::io(path, e))?, pos: 0 })
     }
     fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
         let bytes = self.data.get(self.pos..self.pos + N).ok_or_else(|| {
-            Error::format(
-                self.path,
-                format!(
-                    "file ends early (at byte {} of {})",
-                    self.pos,
-                    self.data.len()
-                ),
-            )
+            Error::format(self.path, format!("file ends early (at byte {} of {})", self.pos, self.data.len()))
         })?;
         self.pos += N;
         Ok(bytes.try_into().expect("slice has N bytes"))
@@ -296,19 +213,14 @@ impl<'a> Bin<'a> {
         let n = self.u64()?;
         let left = (self.data.len() - self.pos) as u64;
         if n.saturating_mul(item_bytes as u64) > left {
-            return Err(Error::format(
-                self.path,
-                format!("corrupt: claims {n} entries but holds {left} bytes"),
-            ));
+            return Err(Error::format(self.path, format!("corrupt: claims {n} entries but holds {left} bytes")));
         }
         Ok(n as usize)
     }
     fn string(&mut self) -> Result<String> {
         let rest = &self.data[self.pos..];
-        let end = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| Error::format(self.path, "unterminated image name"))?;
+        let end =
+            rest.iter().position(|&b| b == 0).ok_or_else(|| Error::format(self.path, "unterminated image name"))?;
         let s = String::from_utf8_lossy(&rest[..end]).into_owned();
         self.pos += end + 1;
         Ok(s)
@@ -322,9 +234,9 @@ fn read_cameras_bin(path: &Path) -> Result<BTreeMap<u32, Intrinsics>> {
     for i in 0..n {
         let id = r.u32()?;
         let model_id = r.u32()? as usize;
-        let (name, n_params) = *MODELS.get(model_id).ok_or_else(|| {
-            Error::format(path, format!("camera {id}: unknown model id {model_id}"))
-        })?;
+        let (name, n_params) = *MODELS
+            .get(model_id)
+            .ok_or_else(|| Error::format(path, format!("camera {id}: unknown model id {model_id}")))?;
         let (w, h) = (r.u64()?, r.u64()?);
         let params = (0..n_params).map(|_| r.f64()).collect::<Result<Vec<_>>>()?;
         let k = intrinsics(name, w as u32, h as u32, &params)
@@ -345,14 +257,9 @@ fn read_images_bin(path: &Path) -> Result<Vec<Image>> {
         let name = r.string()?;
         let points = r.count(24)?;
         r.pos += points * 24;
-        let pose = pose_from(path, i + 1, &nums)
-            .map_err(|_| Error::format(path, format!("image {name}: invalid pose")))?;
-        images.push(Image {
-            id,
-            camera_id,
-            name,
-            pose,
-        });
+        let pose =
+            pose_from(path, i + 1, &nums).map_err(|_| Error::format(path, format!("image {name}: invalid pose")))?;
+        images.push(Image { id, camera_id, name, pose });
     }
     Ok(images)
 }
@@ -396,21 +303,11 @@ pub fn write_text(dir: &Path, views: &[(String, Intrinsics, Pose)]) -> Result<()
     for (i, k) in cameras.iter().enumerate() {
         let (model, params) = model_params(k);
         let params: Vec<String> = params.iter().map(|p| format!("{p:.17}")).collect();
-        let _ = writeln!(
-            cams,
-            "{} {model} {} {} {}",
-            i + 1,
-            k.width,
-            k.height,
-            params.join(" ")
-        );
+        let _ = writeln!(cams, "{} {model} {} {} {}", i + 1, k.width, k.height, params.join(" "));
     }
     atomic::write_bytes(&dir.join("cameras.txt"), cams.as_bytes())?;
     atomic::write_bytes(&dir.join("images.txt"), images.as_bytes())?;
-    atomic::write_bytes(
-        &dir.join("points3D.txt"),
-        b"# 3D point list (empty: no sparse points)\n",
-    )
+    atomic::write_bytes(&dir.join("points3D.txt"), b"# 3D point list (empty: no sparse points)\n")
 }
 
 #[cfg(test)]
@@ -426,11 +323,7 @@ mod tests {
                 Intrinsics::centered(640, 480, 520.0),
                 Pose::look_at(DVec3::new(3.0, 0.0, 1.0), DVec3::ZERO, DVec3::Z),
             ),
-            (
-                "sub/b.png".into(),
-                k2,
-                Pose::look_at(DVec3::new(0.0, -3.0, 1.0), DVec3::ZERO, DVec3::Z),
-            ),
+            ("sub/b.png".into(), k2, Pose::look_at(DVec3::new(0.0, -3.0, 1.0), DVec3::ZERO, DVec3::Z)),
         ]
     }
 
@@ -445,10 +338,7 @@ mod tests {
         for ((name, k, pose), img) in v.iter().zip(&m.images) {
             assert_eq!(&img.name, name);
             assert_eq!(&m.cameras[&img.camera_id], k);
-            assert!(
-                img.pose.rotation_angle_to(pose) < 1e-12
-                    && (img.pose.center - pose.center).length() < 1e-12
-            );
+            assert!(img.pose.rotation_angle_to(pose) < 1e-12 && (img.pose.center - pose.center).length() < 1e-12);
         }
     }
 
@@ -465,9 +355,7 @@ mod tests {
             params.iter().for_each(|p| cams.extend(p.to_le_bytes()));
             let (q, t) = pose.to_colmap();
             imgs.extend((i as u32 + 1).to_le_bytes());
-            q.iter()
-                .chain(&[t.x, t.y, t.z])
-                .for_each(|x| imgs.extend(x.to_le_bytes()));
+            q.iter().chain(&[t.x, t.y, t.z]).for_each(|x| imgs.extend(x.to_le_bytes()));
             imgs.extend((i as u32 + 1).to_le_bytes());
             imgs.extend(name.as_bytes());
             imgs.push(0);
@@ -504,34 +392,15 @@ mod tests {
     #[test]
     fn malformed_text_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("cameras.txt"),
-            "# c\n1 PINHOLE 640 480 500 500 320\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("cameras.txt"), "# c\n1 PINHOLE 640 480 500 500 320\n").unwrap();
         std::fs::write(dir.path().join("images.txt"), "").unwrap();
         let msg = read(dir.path()).unwrap_err().to_string();
-        assert!(
-            msg.contains("cameras.txt:2") && msg.contains("4 parameters"),
-            "{msg}"
-        );
-        std::fs::write(
-            dir.path().join("cameras.txt"),
-            "1 PINHOLE 640 480 500 500 320 240\n",
-        )
-        .unwrap();
+        assert!(msg.contains("cameras.txt:2") && msg.contains("4 parameters"), "{msg}");
+        std::fs::write(dir.path().join("cameras.txt"), "1 PINHOLE 640 480 500 500 320 240\n").unwrap();
         std::fs::write(dir.path().join("images.txt"), "1 1 0 0 0 0 0 x 1 a.png\n\n").unwrap();
         let msg = read(dir.path()).unwrap_err().to_string();
-        assert!(
-            msg.contains("images.txt:1") && msg.contains("\"x\""),
-            "{msg}"
-        );
+        assert!(msg.contains("images.txt:1") && msg.contains("\"x\""), "{msg}");
         std::fs::write(dir.path().join("images.txt"), "1 1 0 0 0 0 0 0 7 a.png\n\n").unwrap();
-        assert!(
-            read(dir.path())
-                .unwrap_err()
-                .to_string()
-                .contains("camera 7")
-        );
+        assert!(read(dir.path()).unwrap_err().to_string().contains("camera 7"));
     }
 }

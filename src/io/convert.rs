@@ -14,16 +14,9 @@ pub enum Format {
 }
 
 fn posed(ds: &Dataset) -> Result<Vec<(&super::View, Pose)>> {
-    ds.views
-        .iter()
-        .map(|v| v.pose.map(|p| (v, p)))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            Error::format(
-                &ds.root,
-                "has no camera poses to convert (images only: poses must be estimated first)",
-            )
-        })
+    ds.views.iter().map(|v| v.pose.map(|p| (v, p))).collect::<Option<Vec<_>>>().ok_or_else(|| {
+        Error::format(&ds.root, "has no camera poses to convert (images only: poses must be estimated first)")
+    })
 }
 
 /// Writes the dataset's cameras into `out`; returns the file or folder written.
@@ -32,27 +25,17 @@ pub fn write(ds: &Dataset, format: Format, out: &Path) -> Result<PathBuf> {
     match format {
         Format::Colmap => {
             let dir = out.join("sparse/0");
-            let list: Vec<_> = views
-                .iter()
-                .map(|(v, p)| (v.name.clone(), v.intrinsics, *p))
-                .collect();
+            let list: Vec<_> = views.iter().map(|(v, p)| (v.name.clone(), v.intrinsics, *p)).collect();
             colmap::write_text(&dir, &list)?;
             Ok(dir)
         }
         Format::Transforms => {
             let file = out.join("transforms.json");
-            let paths: Vec<String> = views
-                .iter()
-                .map(|(v, _)| relative_path(out, &v.image))
-                .collect();
+            let paths: Vec<String> = views.iter().map(|(v, _)| relative_path(out, &v.image)).collect();
             let frames: Vec<_> = views
                 .iter()
                 .zip(&paths)
-                .map(|((v, p), f)| transforms::FrameOut {
-                    file_path: f,
-                    intrinsics: &v.intrinsics,
-                    pose: p,
-                })
+                .map(|((v, p), f)| transforms::FrameOut { file_path: f, intrinsics: &v.intrinsics, pose: p })
                 .collect();
             transforms::write(&file, &frames)?;
             Ok(file)

@@ -51,10 +51,7 @@ impl fmt::Display for IntrinsicsSource {
             IntrinsicsSource::Exif(FocalSource::FocalPlane { mm }) => {
                 write!(f, "EXIF ({mm} mm and sensor resolution)")
             }
-            IntrinsicsSource::Guess => write!(
-                f,
-                "GUESS (no EXIF focal length: {GUESSED_FOCAL_FACTOR} × longer side)"
-            ),
+            IntrinsicsSource::Guess => write!(f, "GUESS (no EXIF focal length: {GUESSED_FOCAL_FACTOR} × longer side)"),
         }
     }
 }
@@ -99,34 +96,17 @@ impl Dataset {
         let path = &paths::normalize(path);
         let (root, transforms_file) = if meta.is_file() {
             if path.extension().is_some_and(|e| e == "json") {
-                (
-                    path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-                    Some(path.to_path_buf()),
-                )
+                (path.parent().unwrap_or(Path::new(".")).to_path_buf(), Some(path.to_path_buf()))
             } else {
-                return Err(Error::format(
-                    path,
-                    "not a folder (open the folder that holds the photos)",
-                ));
+                return Err(Error::format(path, "not a folder (open the folder that holds the photos)"));
             }
         } else {
-            (
-                path.to_path_buf(),
-                Some(path.join("transforms.json")).filter(|p| p.is_file()),
-            )
+            (path.to_path_buf(), Some(path.join("transforms.json")).filter(|p| p.is_file()))
         };
-        if std::fs::read_dir(&root)
-            .map_err(|e| Error::io(&root, e))?
-            .next()
-            .is_none()
-        {
+        if std::fs::read_dir(&root).map_err(|e| Error::io(&root, e))?.next().is_none() {
             return Err(Error::EmptyFolder(root));
         }
-        let images_dir = if root.join("images").is_dir() {
-            root.join("images")
-        } else {
-            root.clone()
-        };
+        let images_dir = if root.join("images").is_dir() { root.join("images") } else { root.clone() };
         let mut warnings = Vec::new();
         let (pose_source, candidates, test) = if let Some(tf) = transforms_file {
             let frames = from_transforms(&tf, &root, &images_dir, &mut warnings)?;
@@ -149,23 +129,13 @@ impl Dataset {
         let views = check_images(candidates, &mut warnings);
         let test_views = check_images(test, &mut warnings);
         if views.is_empty() {
-            let reason = warnings
-                .first()
-                .cloned()
-                .unwrap_or_else(|| "every image failed".into());
+            let reason = warnings.first().cloned().unwrap_or_else(|| "every image failed".into());
             return Err(Error::NoUsableImages { path: root, reason });
         }
         if pose_source == PoseSource::None {
             warn_mixed_sizes(&views, &mut warnings);
         }
-        Ok(Dataset {
-            root,
-            images_dir,
-            pose_source,
-            views,
-            test_views,
-            warnings,
-        })
+        Ok(Dataset { root, images_dir, pose_source, views, test_views, warnings })
     }
 
     pub fn has_poses(&self) -> bool {
@@ -182,17 +152,11 @@ fn masks_for(root: &Path, image: &Path) -> Option<PathBuf> {
 /// An image path from a transforms.json, which may omit the extension (NeRF-synthetic style).
 fn resolve_image(root: &Path, file_path: &str) -> PathBuf {
     let p = paths::normalize(&root.join(file_path));
-    if p.is_file()
-        || p.extension()
-            .is_some_and(|e| images::is_image(Path::new(&format!("x.{}", e.to_string_lossy()))))
+    if p.is_file() || p.extension().is_some_and(|e| images::is_image(Path::new(&format!("x.{}", e.to_string_lossy()))))
     {
         return p;
     }
-    images::EXTENSIONS
-        .iter()
-        .map(|e| PathBuf::from(format!("{}.{e}", p.display())))
-        .find(|c| c.is_file())
-        .unwrap_or(p)
+    images::EXTENSIONS.iter().map(|e| PathBuf::from(format!("{}.{e}", p.display()))).find(|c| c.is_file()).unwrap_or(p)
 }
 
 fn name_in(images_dir: &Path, image: &Path) -> String {
@@ -201,12 +165,7 @@ fn name_in(images_dir: &Path, image: &Path) -> String {
     rel.to_string_lossy().replace('\\', "/")
 }
 
-fn from_transforms(
-    file: &Path,
-    root: &Path,
-    images_dir: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<Candidate>> {
+fn from_transforms(file: &Path, root: &Path, images_dir: &Path, warnings: &mut Vec<String>) -> Result<Vec<Candidate>> {
     let frames = transforms::read(file)?;
     Ok(frames
         .into_iter()
@@ -238,19 +197,12 @@ fn from_transforms(
         .collect())
 }
 
-fn from_colmap(
-    model_dir: &Path,
-    images_dir: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<Candidate>> {
+fn from_colmap(model_dir: &Path, images_dir: &Path, warnings: &mut Vec<String>) -> Result<Vec<Candidate>> {
     let model = colmap::read(model_dir)?;
     if model.images.is_empty() {
         return Err(Error::format(model_dir, "the COLMAP model has no images"));
     }
-    let root = images_dir
-        .parent()
-        .filter(|_| images_dir.ends_with("images"))
-        .unwrap_or(images_dir);
+    let root = images_dir.parent().filter(|_| images_dir.ends_with("images")).unwrap_or(images_dir);
     let mut out: Vec<Candidate> = model
         .images
         .into_iter()
@@ -282,15 +234,9 @@ fn from_colmap(
 fn from_folder(images_dir: &Path) -> Result<Vec<Candidate>> {
     let files = images::list(images_dir)?;
     if files.is_empty() {
-        return Err(Error::NoImages {
-            path: images_dir.to_path_buf(),
-            exts: images::EXTENSIONS.join(", "),
-        });
+        return Err(Error::NoImages { path: images_dir.to_path_buf(), exts: images::EXTENSIONS.join(", ") });
     }
-    let root = images_dir
-        .parent()
-        .filter(|_| images_dir.ends_with("images"))
-        .unwrap_or(images_dir);
+    let root = images_dir.parent().filter(|_| images_dir.ends_with("images")).unwrap_or(images_dir);
     Ok(files
         .into_iter()
         .map(|image| Candidate {
@@ -307,8 +253,7 @@ fn from_folder(images_dir: &Path) -> Result<Vec<Candidate>> {
 /// Decodes every image (in parallel) so that corrupt files are found now, not mid-training;
 /// reconciles the camera's size with the image's.
 fn check_images(candidates: Vec<Candidate>, warnings: &mut Vec<String>) -> Vec<View> {
-    let checked: Vec<std::result::Result<View, String>> =
-        candidates.into_par_iter().map(check_one).collect();
+    let checked: Vec<std::result::Result<View, String>> = candidates.into_par_iter().map(check_one).collect();
     let mut views = Vec::new();
     for c in checked {
         match c {
@@ -325,16 +270,10 @@ fn check_one(c: Candidate) -> std::result::Result<View, String> {
     let (w, h) = img.dimensions();
     let (intrinsics, source) = match (&c.camera, &c.spec) {
         (Some(k), _) => (*k, IntrinsicsSource::PoseFile),
-        (None, Some(spec)) => (
-            spec.resolve(w, h).map_err(skip)?,
-            IntrinsicsSource::PoseFile,
-        ),
+        (None, Some(spec)) => (spec.resolve(w, h).map_err(skip)?, IntrinsicsSource::PoseFile),
         (None, None) => match exif::focal_px(&c.image, w, h) {
             Some((f, src)) => (Intrinsics::centered(w, h, f), IntrinsicsSource::Exif(src)),
-            None => (
-                Intrinsics::centered(w, h, GUESSED_FOCAL_FACTOR * w.max(h) as f64),
-                IntrinsicsSource::Guess,
-            ),
+            None => (Intrinsics::centered(w, h, GUESSED_FOCAL_FACTOR * w.max(h) as f64), IntrinsicsSource::Guess),
         },
     };
     let intrinsics = if (intrinsics.width, intrinsics.height) == (w, h) {
@@ -348,14 +287,7 @@ fn check_one(c: Candidate) -> std::result::Result<View, String> {
             intrinsics.width, intrinsics.height
         )));
     };
-    Ok(View {
-        name: c.name,
-        image: c.image,
-        mask: c.mask,
-        intrinsics,
-        intrinsics_source: source,
-        pose: c.pose,
-    })
+    Ok(View { name: c.name, image: c.image, mask: c.mask, intrinsics, intrinsics_source: source, pose: c.pose })
 }
 
 fn warn_mixed_sizes(views: &[View], warnings: &mut Vec<String>) {
@@ -372,4 +304,51 @@ fn warn_mixed_sizes(views: &[View], warnings: &mut Vec<String>) {
             common.1
         ));
     }
+}
+
+/// A camera to render from: its image name (for naming the output), intrinsics and pose.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CameraSpecItem {
+    pub name: String,
+    pub intrinsics: Intrinsics,
+    pub pose: Pose,
+}
+
+/// The cameras of a transforms.json file or a COLMAP model folder, without needing their
+/// images (novel views have none); sizes missing from a transforms.json are read from the
+/// image headers when the images exist.
+pub fn read_cameras(path: &Path) -> Result<Vec<CameraSpecItem>> {
+    let path = &paths::normalize(path);
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() && !path.join("transforms.json").is_file() {
+        let dir = colmap::find_model(path)
+            .ok_or_else(|| Error::format(path, "holds neither a transforms.json nor a COLMAP model"))?;
+        let model = colmap::read(&dir)?;
+        return Ok(model
+            .images
+            .iter()
+            .map(|i| CameraSpecItem { name: i.name.clone(), intrinsics: model.cameras[&i.camera_id], pose: i.pose })
+            .collect());
+    }
+    let file = if meta.is_dir() { path.join("transforms.json") } else { path.clone() };
+    let root = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    transforms::read(&file)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let image = resolve_image(&root, &f.file_path);
+            let (w, h) = match (f.camera.w, f.camera.h) {
+                (Some(w), Some(h)) => (w, h),
+                _ => images::dimensions(&image).map_err(|_| {
+                    Error::format(
+                        &file,
+                        format!("frame {i}: no image size (w, h) and its image {} cannot be read", image.display()),
+                    )
+                })?,
+            };
+            let intrinsics = f.camera.resolve(w, h).map_err(|why| Error::format(&file, format!("frame {i}: {why}")))?;
+            let name = image.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| format!("{i:04}"));
+            Ok(CameraSpecItem { name, intrinsics, pose: f.pose })
+        })
+        .collect()
 }

@@ -14,18 +14,11 @@ pub enum Error {
     #[error("{}: cannot read image: {reason}", .path.display())]
     Image { path: PathBuf, reason: String },
     #[error("{}:{line}: {reason}", .path.display())]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
+    Parse { path: PathBuf, line: usize, reason: String },
     #[error("{}: {reason}", .path.display())]
     Format { path: PathBuf, reason: String },
     #[error("{}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -35,25 +28,15 @@ impl Error {
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::NotFound(path.to_path_buf())
         } else {
-            Error::Io {
-                path: path.to_path_buf(),
-                source,
-            }
+            Error::Io { path: path.to_path_buf(), source }
         }
     }
 
     pub fn format(path: &Path, reason: impl Into<String>) -> Self {
-        Error::Format {
-            path: path.to_path_buf(),
-            reason: reason.into(),
-        }
+        Error::Format { path: path.to_path_buf(), reason: reason.into() }
     }
 
     pub fn parse(path: &Path, line: usize, reason: impl Into<String>) -> Self {
-        Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason: reason.into(),
-        }
+        Error::Parse { path: path.to_path_buf(), line, reason: reason.into() }
     }
 }

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 pub const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp"];
 
 pub fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Image files directly inside `dir`, sorted by name (hidden files skipped).
@@ -18,10 +16,7 @@ pub fn list(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
         if !hidden && path.is_file() && is_image(&path) {
             out.push(path);
         }
@@ -37,10 +32,7 @@ pub fn dimensions(path: &Path) -> Result<(u32, u32)> {
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?
         .into_dimensions()
-        .map_err(|e| Error::Image {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| Error::Image { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// Decodes the whole image to 8-bit RGB (alpha, if any, is dropped), failing on truncated
@@ -52,32 +44,21 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?
         .decode()
-        .map_err(|e| Error::Image {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| Error::Image { path: path.to_path_buf(), reason: e.to_string() })?;
     Ok(img.into_rgb8())
 }
 
 /// sRGB transfer function (IEC 61966-2-1), for writing linear colour to disk.
 pub fn linear_to_srgb(c: f64) -> u8 {
     let c = c.clamp(0.0, 1.0);
-    let s = if c <= 0.003_130_8 {
-        12.92 * c
-    } else {
-        1.055 * c.powf(1.0 / 2.4) - 0.055
-    };
+    let s = if c <= 0.003_130_8 { 12.92 * c } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
     (s * 255.0).round() as u8
 }
 
 /// Inverse of [`linear_to_srgb`], for decoded 8-bit values.
 pub fn srgb_to_linear(v: u8) -> f64 {
     let s = v as f64 / 255.0;
-    if s <= 0.040_45 {
-        s / 12.92
-    } else {
-        ((s + 0.055) / 1.055).powf(2.4)
-    }
+    if s <= 0.040_45 { s / 12.92 } else { ((s + 0.055) / 1.055).powf(2.4) }
 }
 
 /// JPEG decoders fill a cut-off scan with grey instead of failing, so a JPEG must end with
@@ -91,10 +72,7 @@ fn check_not_truncated(path: &Path, bytes: &[u8]) -> Result<()> {
     if end >= 1 && bytes[end - 1] == 0xFF && bytes[end] == 0xD9 {
         Ok(())
     } else {
-        Err(Error::Image {
-            path: path.to_path_buf(),
-            reason: "truncated JPEG (no end-of-image marker)".into(),
-        })
+        Err(Error::Image { path: path.to_path_buf(), reason: "truncated JPEG (no end-of-image marker)".into() })
     }
 }
 
@@ -121,11 +99,8 @@ mod tests {
         for name in ["b.JPG", "a.png", "notes.txt", ".hidden.png"] {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
-        let names: Vec<_> = list(dir.path())
-            .unwrap()
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<_> =
+            list(dir.path()).unwrap().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["a.png", "b.JPG"]);
     }
 
@@ -141,18 +116,10 @@ mod tests {
         let cut = dir.path().join("cut.jpg");
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
         let msg = decode_rgb(&cut).unwrap_err().to_string();
-        assert!(
-            msg.contains("cut.jpg") && msg.contains("truncated"),
-            "{msg}"
-        );
+        assert!(msg.contains("cut.jpg") && msg.contains("truncated"), "{msg}");
 
         let junk = dir.path().join("junk.jpg");
         std::fs::write(&junk, b"definitely not an image").unwrap();
-        assert!(
-            decode_rgb(&junk)
-                .unwrap_err()
-                .to_string()
-                .contains("junk.jpg")
-        );
+        assert!(decode_rgb(&junk).unwrap_err().to_string().contains("junk.jpg"));
     }
 }

@@ -18,8 +18,7 @@ impl Mesh {
         let base = self.vertices.len() as u32;
         self.vertices.extend_from_slice(&other.vertices);
         self.colors.extend_from_slice(&other.colors);
-        self.triangles
-            .extend(other.triangles.iter().map(|t| t.map(|i| i + base)));
+        self.triangles.extend(other.triangles.iter().map(|t| t.map(|i| i + base)));
     }
 
     pub fn area(&self) -> f32 {
@@ -36,26 +35,12 @@ impl Mesh {
 pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {
     let with_colors = !mesh.colors.is_empty();
     atomic::write_file(path, |w| {
-        writeln!(
-            w,
-            "ply\nformat binary_little_endian 1.0\ncomment written by Weave"
-        )?;
-        writeln!(
-            w,
-            "element vertex {}\nproperty float x\nproperty float y\nproperty float z",
-            mesh.vertices.len()
-        )?;
+        writeln!(w, "ply\nformat binary_little_endian 1.0\ncomment written by Weave")?;
+        writeln!(w, "element vertex {}\nproperty float x\nproperty float y\nproperty float z", mesh.vertices.len())?;
         if with_colors {
-            writeln!(
-                w,
-                "property uchar red\nproperty uchar green\nproperty uchar blue"
-            )?;
+            writeln!(w, "property uchar red\nproperty uchar green\nproperty uchar blue")?;
         }
-        writeln!(
-            w,
-            "element face {}\nproperty list uchar int vertex_indices\nend_header",
-            mesh.triangles.len()
-        )?;
+        writeln!(w, "element face {}\nproperty list uchar int vertex_indices\nend_header", mesh.triangles.len())?;
         for (i, v) in mesh.vertices.iter().enumerate() {
             for c in v.to_array() {
                 w.write_all(&c.to_le_bytes())?;
@@ -90,11 +75,7 @@ mod tests {
         assert!((mesh.area() - 0.5).abs() < 1e-6);
         write(&path, &mesh).unwrap();
         let bytes = std::fs::read(&path).unwrap();
-        let header_end = bytes
-            .windows(11)
-            .position(|w| w == b"end_header\n")
-            .unwrap()
-            + 11;
+        let header_end = bytes.windows(11).position(|w| w == b"end_header\n").unwrap() + 11;
         let header = std::str::from_utf8(&bytes[..header_end]).unwrap();
         assert!(header.contains("element vertex 3") && header.contains("property uchar red"));
         assert_eq!(bytes.len() - header_end, 3 * (12 + 3) + (1 + 12));

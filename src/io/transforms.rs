@@ -58,16 +58,9 @@ impl CameraSpec {
             .or_else(|| self.angle_x.map(|a| 0.5 * w as f64 / (0.5 * a).tan()))
             .or(self.fl_y)
             .ok_or("no focal length (fl_x or camera_angle_x)")?;
-        let fy = self
-            .fl_y
-            .or_else(|| self.angle_y.map(|a| 0.5 * h as f64 / (0.5 * a).tan()))
-            .unwrap_or(fx);
-        let (k1, k2, p1, p2) = (
-            self.k1.unwrap_or(0.0),
-            self.k2.unwrap_or(0.0),
-            self.p1.unwrap_or(0.0),
-            self.p2.unwrap_or(0.0),
-        );
+        let fy = self.fl_y.or_else(|| self.angle_y.map(|a| 0.5 * h as f64 / (0.5 * a).tan())).unwrap_or(fx);
+        let (k1, k2, p1, p2) =
+            (self.k1.unwrap_or(0.0), self.k2.unwrap_or(0.0), self.p1.unwrap_or(0.0), self.p2.unwrap_or(0.0));
         let distortion = if p1 != 0.0 || p2 != 0.0 {
             Distortion::OpenCv { k1, k2, p1, p2 }
         } else if k1 != 0.0 || k2 != 0.0 {
@@ -101,36 +94,24 @@ pub struct Frame {
 
 pub fn read(path: &Path) -> Result<Vec<Frame>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let root: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::parse(path, e.line(), format!("malformed JSON: {e}")))?;
-    let top = root
-        .as_object()
-        .ok_or_else(|| Error::format(path, "expected a JSON object at the top level"))?;
+    let root: Value =
+        serde_json::from_str(&text).map_err(|e| Error::parse(path, e.line(), format!("malformed JSON: {e}")))?;
+    let top = root.as_object().ok_or_else(|| Error::format(path, "expected a JSON object at the top level"))?;
     let base = CameraSpec::from_json(top);
-    let frames = top
-        .get("frames")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::format(path, "missing \"frames\" array"))?;
+    let frames =
+        top.get("frames").and_then(Value::as_array).ok_or_else(|| Error::format(path, "missing \"frames\" array"))?;
     frames
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let bad = |why: &str| Error::format(path, format!("frame {i}: {why}"));
             let obj = f.as_object().ok_or_else(|| bad("not an object"))?;
-            let file_path = obj
-                .get("file_path")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bad("missing \"file_path\""))?;
-            let m = obj
-                .get("transform_matrix")
-                .ok_or_else(|| bad("missing \"transform_matrix\""))?;
+            let file_path = obj.get("file_path").and_then(Value::as_str).ok_or_else(|| bad("missing \"file_path\""))?;
+            let m = obj.get("transform_matrix").ok_or_else(|| bad("missing \"transform_matrix\""))?;
             let pose = parse_matrix(m).map_err(|why| bad(&format!("transform_matrix {why}")))?;
             Ok(Frame {
                 file_path: file_path.to_string(),
-                mask_path: obj
-                    .get("mask_path")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                mask_path: obj.get("mask_path").and_then(Value::as_str).map(str::to_string),
                 pose,
                 camera: CameraSpec::from_json(obj).over(&base),
             })
@@ -146,15 +127,9 @@ fn parse_matrix(v: &Value) -> std::result::Result<Pose, String> {
     let mut m = [[0.0f64; 4]; 4];
     m[3][3] = 1.0;
     for (r, row) in rows.iter().enumerate() {
-        let row = row
-            .as_array()
-            .filter(|a| a.len() == 4)
-            .ok_or("rows must hold 4 numbers")?;
+        let row = row.as_array().filter(|a| a.len() == 4).ok_or("rows must hold 4 numbers")?;
         for (c, x) in row.iter().enumerate() {
-            m[r][c] = x
-                .as_f64()
-                .filter(|x| x.is_finite())
-                .ok_or("holds a non-number")?;
+            m[r][c] = x.as_f64().filter(|x| x.is_finite()).ok_or("holds a non-number")?;
         }
     }
     let cols = |c: usize| DVec4::new(m[0][c], m[1][c], m[2][c], m[3][c]);
@@ -190,10 +165,7 @@ fn intrinsics_json(k: &Intrinsics) -> Map<String, Value> {
 /// Writes a transforms.json: shared intrinsics at the top level when all frames agree,
 /// otherwise per frame.
 pub fn write(path: &Path, frames: &[FrameOut]) -> Result<()> {
-    let shared = frames
-        .first()
-        .map(|f| f.intrinsics)
-        .filter(|k| frames.iter().all(|f| f.intrinsics == *k));
+    let shared = frames.first().map(|f| f.intrinsics).filter(|k| frames.iter().all(|f| f.intrinsics == *k));
     let mut top = Map::new();
     top.insert("camera_model".into(), json!("OPENCV"));
     if let Some(k) = shared {
@@ -203,9 +175,7 @@ pub fn write(path: &Path, frames: &[FrameOut]) -> Result<()> {
         .iter()
         .map(|f| {
             let m = f.pose.to_opengl_c2w();
-            let rows: Vec<Vec<f64>> = (0..4)
-                .map(|r| (0..4).map(|c| m.col(c)[r]).collect())
-                .collect();
+            let rows: Vec<Vec<f64>> = (0..4).map(|r| (0..4).map(|c| m.col(c)[r]).collect()).collect();
             let mut obj = Map::new();
             obj.insert("file_path".into(), json!(f.file_path));
             obj.insert("transform_matrix".into(), json!(rows));
@@ -231,36 +201,20 @@ mod tests {
         let path = dir.path().join("transforms.json");
         let k1 = Intrinsics::centered(400, 300, 350.0);
         let mut k2 = Intrinsics::centered(400, 300, 360.0);
-        k2.distortion = Distortion::OpenCv {
-            k1: 0.1,
-            k2: 0.0,
-            p1: 0.01,
-            p2: 0.0,
-        };
+        k2.distortion = Distortion::OpenCv { k1: 0.1, k2: 0.0, p1: 0.01, p2: 0.0 };
         let p1 = Pose::look_at(DVec3::new(2.0, 1.0, 0.5), DVec3::ZERO, DVec3::Z);
         let p2 = Pose::look_at(DVec3::new(-2.0, 1.0, 0.5), DVec3::ZERO, DVec3::Z);
         for ks in [[&k1, &k1], [&k1, &k2]] {
             let frames = [
-                FrameOut {
-                    file_path: "images/a.png",
-                    intrinsics: ks[0],
-                    pose: &p1,
-                },
-                FrameOut {
-                    file_path: "images/b.png",
-                    intrinsics: ks[1],
-                    pose: &p2,
-                },
+                FrameOut { file_path: "images/a.png", intrinsics: ks[0], pose: &p1 },
+                FrameOut { file_path: "images/b.png", intrinsics: ks[1], pose: &p2 },
             ];
             write(&path, &frames).unwrap();
             let back = read(&path).unwrap();
             for (f, b) in frames.iter().zip(&back) {
                 assert_eq!(b.file_path, f.file_path);
                 assert_eq!(&b.camera.resolve(1, 1).unwrap(), f.intrinsics);
-                assert!(
-                    b.pose.rotation_angle_to(f.pose) < 1e-12
-                        && (b.pose.center - f.pose.center).length() < 1e-12
-                );
+                assert!(b.pose.rotation_angle_to(f.pose) < 1e-12 && (b.pose.center - f.pose.center).length() < 1e-12);
             }
         }
     }
@@ -270,7 +224,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.json");
         let m = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 4], [0, 0, 0, 1]];
-        std::fs::write(&path, json!({"camera_angle_x": 0.6911112, "frames": [{"file_path": "./train/r_0", "transform_matrix": m}]}).to_string()).unwrap();
+        std::fs::write(
+            &path,
+            json!({"camera_angle_x": 0.6911112, "frames": [{"file_path": "./train/r_0", "transform_matrix": m}]})
+                .to_string(),
+        )
+        .unwrap();
         let f = &read(&path).unwrap()[0];
         let k = f.camera.resolve(400, 400).unwrap();
         assert!((k.fx - 555.5555).abs() < 1e-2 && k.fy == k.fx && k.cx == 200.0);
@@ -284,20 +243,11 @@ mod tests {
         let path = dir.path().join("transforms.json");
         std::fs::write(&path, "{\"frames\": [ {\"file_path\": \"a.png\", ").unwrap();
         let msg = read(&path).unwrap_err().to_string();
-        assert!(
-            msg.contains("transforms.json") && msg.contains("malformed JSON"),
-            "{msg}"
-        );
-        std::fs::write(
-            &path,
-            r#"{"frames": [{"file_path": "a.png", "transform_matrix": [[1,0,0],[0,1,0]]}]}"#,
-        )
-        .unwrap();
+        assert!(msg.contains("transforms.json") && msg.contains("malformed JSON"), "{msg}");
+        std::fs::write(&path, r#"{"frames": [{"file_path": "a.png", "transform_matrix": [[1,0,0],[0,1,0]]}]}"#)
+            .unwrap();
         let msg = read(&path).unwrap_err().to_string();
-        assert!(
-            msg.contains("frame 0") && msg.contains("transform_matrix"),
-            "{msg}"
-        );
+        assert!(msg.contains("frame 0") && msg.contains("transform_matrix"), "{msg}");
         std::fs::write(&path, r#"{"fl_x": 100, "frames": []}"#).unwrap();
         assert!(read(&path).unwrap().is_empty());
     }

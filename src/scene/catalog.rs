@@ -63,60 +63,25 @@ fn object() -> World {
     World {
         objects: vec![
             Object {
-                shape: Shape::Cuboid {
-                    min: DVec3::new(-0.6, -0.6, -0.8),
-                    max: DVec3::new(0.6, 0.6, -0.4),
-                },
-                material: Material::Speckled {
-                    a: rgb(0.55, 0.3, 0.15),
-                    b: rgb(0.9, 0.75, 0.5),
-                    scale: 6.0,
-                },
+                shape: Shape::Cuboid { min: DVec3::new(-0.6, -0.6, -0.8), max: DVec3::new(0.6, 0.6, -0.4) },
+                material: Material::Speckled { a: rgb(0.55, 0.3, 0.15), b: rgb(0.9, 0.75, 0.5), scale: 6.0 },
             },
             Object {
-                shape: Shape::Sphere {
-                    center: DVec3::new(0.0, 0.0, 0.1),
-                    radius: 0.5,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.1, 0.25, 0.6),
-                    b: rgb(0.85, 0.9, 0.95),
-                    scale: 5.0,
-                },
+                shape: Shape::Sphere { center: DVec3::new(0.0, 0.0, 0.1), radius: 0.5 },
+                material: Material::Speckled { a: rgb(0.1, 0.25, 0.6), b: rgb(0.85, 0.9, 0.95), scale: 5.0 },
             },
             Object {
-                shape: Shape::Sphere {
-                    center: DVec3::new(0.42, 0.42, -0.25),
-                    radius: 0.15,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.7, 0.1, 0.1),
-                    b: rgb(0.95, 0.8, 0.2),
-                    scale: 12.0,
-                },
+                shape: Shape::Sphere { center: DVec3::new(0.42, 0.42, -0.25), radius: 0.15 },
+                material: Material::Speckled { a: rgb(0.7, 0.1, 0.1), b: rgb(0.95, 0.8, 0.2), scale: 12.0 },
             },
             Object {
-                shape: Shape::Column {
-                    base: DVec3::new(-0.45, 0.3, -0.4),
-                    radius: 0.1,
-                    height: 0.7,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.1, 0.45, 0.15),
-                    b: rgb(0.8, 0.95, 0.6),
-                    scale: 14.0,
-                },
+                shape: Shape::Column { base: DVec3::new(-0.45, 0.3, -0.4), radius: 0.1, height: 0.7 },
+                material: Material::Speckled { a: rgb(0.1, 0.45, 0.15), b: rgb(0.8, 0.95, 0.6), scale: 14.0 },
             },
         ],
         lights: vec![
-            Light::Directional {
-                dir: DVec3::new(-0.4, 0.3, -1.0),
-                color: DVec3::splat(0.75),
-            },
-            Light::Directional {
-                dir: DVec3::new(0.6, -0.5, -0.2),
-                color: DVec3::splat(0.25),
-            },
+            Light::Directional { dir: DVec3::new(-0.4, 0.3, -1.0), color: DVec3::splat(0.75) },
+            Light::Directional { dir: DVec3::new(0.6, -0.5, -0.2), color: DVec3::splat(0.25) },
         ],
         ambient: 0.25,
         background: Background::Sky,
@@ -141,10 +106,7 @@ fn object_rig(n: usize) -> Vec<Pose> {
 const ROOM: DVec3 = DVec3::new(2.5, 2.0, 2.6);
 
 fn wall(center: DVec3, u: DVec3, v: DVec3, color: DVec3) -> Object {
-    Object {
-        shape: Shape::Quad { center, u, v },
-        material: Material::Solid(color),
-    }
+    Object { shape: Shape::Quad { center, u, v }, material: Material::Solid(color) }
 }
 
 fn room() -> World {
@@ -152,114 +114,38 @@ fn room() -> World {
     World {
         objects: vec![
             Object {
-                shape: Shape::Quad {
-                    center: DVec3::ZERO,
-                    u: DVec3::X * x,
-                    v: DVec3::Y * y,
-                },
-                material: Material::Tiles {
-                    a: rgb(0.55, 0.4, 0.25),
-                    b: rgb(0.4, 0.28, 0.17),
-                    size: 0.5,
-                },
+                shape: Shape::Quad { center: DVec3::ZERO, u: DVec3::X * x, v: DVec3::Y * y },
+                material: Material::Tiles { a: rgb(0.55, 0.4, 0.25), b: rgb(0.4, 0.28, 0.17), size: 0.5 },
             },
-            wall(
-                DVec3::new(0.0, 0.0, ROOM.z),
-                DVec3::Y * y,
-                DVec3::X * x,
-                rgb(0.85, 0.85, 0.83),
-            ),
-            wall(
-                DVec3::new(-x, 0.0, h),
-                DVec3::Y * y,
-                DVec3::Z * h,
-                rgb(0.75, 0.72, 0.6),
-            ),
-            wall(
-                DVec3::new(x, 0.0, h),
-                DVec3::Z * h,
-                DVec3::Y * y,
-                rgb(0.6, 0.7, 0.75),
-            ),
-            wall(
-                DVec3::new(0.0, -y, h),
-                DVec3::Z * h,
-                DVec3::X * x,
-                rgb(0.78, 0.68, 0.68),
-            ),
-            wall(
-                DVec3::new(0.0, y, h),
-                DVec3::X * x,
-                DVec3::Z * h,
-                rgb(0.7, 0.75, 0.65),
-            ),
+            wall(DVec3::new(0.0, 0.0, ROOM.z), DVec3::Y * y, DVec3::X * x, rgb(0.85, 0.85, 0.83)),
+            wall(DVec3::new(-x, 0.0, h), DVec3::Y * y, DVec3::Z * h, rgb(0.75, 0.72, 0.6)),
+            wall(DVec3::new(x, 0.0, h), DVec3::Z * h, DVec3::Y * y, rgb(0.6, 0.7, 0.75)),
+            wall(DVec3::new(0.0, -y, h), DVec3::Z * h, DVec3::X * x, rgb(0.78, 0.68, 0.68)),
+            wall(DVec3::new(0.0, y, h), DVec3::X * x, DVec3::Z * h, rgb(0.7, 0.75, 0.65)),
             Object {
-                shape: Shape::Quad {
-                    center: DVec3::new(x - 0.002, 0.3, 1.5),
-                    u: DVec3::Z * 0.4,
-                    v: DVec3::Y * 0.55,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.15, 0.2, 0.5),
-                    b: rgb(0.9, 0.6, 0.3),
-                    scale: 8.0,
-                },
+                shape: Shape::Quad { center: DVec3::new(x - 0.002, 0.3, 1.5), u: DVec3::Z * 0.4, v: DVec3::Y * 0.55 },
+                material: Material::Speckled { a: rgb(0.15, 0.2, 0.5), b: rgb(0.9, 0.6, 0.3), scale: 8.0 },
             },
             Object {
-                shape: Shape::Cuboid {
-                    min: DVec3::new(-0.5, -0.35, 0.0),
-                    max: DVec3::new(0.5, 0.35, 0.75),
-                },
-                material: Material::Speckled {
-                    a: rgb(0.35, 0.2, 0.1),
-                    b: rgb(0.7, 0.5, 0.3),
-                    scale: 7.0,
-                },
+                shape: Shape::Cuboid { min: DVec3::new(-0.5, -0.35, 0.0), max: DVec3::new(0.5, 0.35, 0.75) },
+                material: Material::Speckled { a: rgb(0.35, 0.2, 0.1), b: rgb(0.7, 0.5, 0.3), scale: 7.0 },
             },
             Object {
-                shape: Shape::Sphere {
-                    center: DVec3::new(0.1, 0.0, 1.0),
-                    radius: 0.25,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.7, 0.15, 0.1),
-                    b: rgb(0.95, 0.9, 0.7),
-                    scale: 10.0,
-                },
+                shape: Shape::Sphere { center: DVec3::new(0.1, 0.0, 1.0), radius: 0.25 },
+                material: Material::Speckled { a: rgb(0.7, 0.15, 0.1), b: rgb(0.95, 0.9, 0.7), scale: 10.0 },
             },
             Object {
-                shape: Shape::Column {
-                    base: DVec3::new(1.6, 1.2, 0.0),
-                    radius: 0.25,
-                    height: 1.2,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.2, 0.4, 0.2),
-                    b: rgb(0.8, 0.85, 0.6),
-                    scale: 9.0,
-                },
+                shape: Shape::Column { base: DVec3::new(1.6, 1.2, 0.0), radius: 0.25, height: 1.2 },
+                material: Material::Speckled { a: rgb(0.2, 0.4, 0.2), b: rgb(0.8, 0.85, 0.6), scale: 9.0 },
             },
             Object {
-                shape: Shape::Cuboid {
-                    min: DVec3::new(-2.2, -1.7, 0.0),
-                    max: DVec3::new(-1.4, -1.0, 1.0),
-                },
-                material: Material::Speckled {
-                    a: rgb(0.25, 0.25, 0.3),
-                    b: rgb(0.75, 0.75, 0.8),
-                    scale: 6.0,
-                },
+                shape: Shape::Cuboid { min: DVec3::new(-2.2, -1.7, 0.0), max: DVec3::new(-1.4, -1.0, 1.0) },
+                material: Material::Speckled { a: rgb(0.25, 0.25, 0.3), b: rgb(0.75, 0.75, 0.8), scale: 6.0 },
             },
         ],
         lights: vec![
-            Light::Point {
-                pos: DVec3::new(0.0, 0.0, 2.4),
-                color: DVec3::splat(0.9),
-            },
-            Light::Directional {
-                dir: DVec3::new(0.3, 0.2, -1.0),
-                color: DVec3::splat(0.2),
-            },
+            Light::Point { pos: DVec3::new(0.0, 0.0, 2.4), color: DVec3::splat(0.9) },
+            Light::Directional { dir: DVec3::new(0.3, 0.2, -1.0), color: DVec3::splat(0.2) },
         ],
         ambient: 0.3,
         background: Background::Sky,
@@ -283,84 +169,33 @@ fn forward() -> World {
     World {
         objects: vec![
             Object {
-                shape: Shape::Quad {
-                    center: DVec3::new(0.0, 2.5, 0.0),
-                    u: DVec3::X * 3.0,
-                    v: DVec3::Y * 2.5,
-                },
-                material: Material::Tiles {
-                    a: rgb(0.6, 0.6, 0.55),
-                    b: rgb(0.3, 0.32, 0.35),
-                    size: 0.6,
-                },
+                shape: Shape::Quad { center: DVec3::new(0.0, 2.5, 0.0), u: DVec3::X * 3.0, v: DVec3::Y * 2.5 },
+                material: Material::Tiles { a: rgb(0.6, 0.6, 0.55), b: rgb(0.3, 0.32, 0.35), size: 0.6 },
             },
             Object {
-                shape: Shape::Quad {
-                    center: DVec3::new(0.0, 5.0, 1.5),
-                    u: DVec3::X * 3.0,
-                    v: DVec3::Z * 1.5,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.5, 0.2, 0.15),
-                    b: rgb(0.9, 0.8, 0.6),
-                    scale: 3.0,
-                },
+                shape: Shape::Quad { center: DVec3::new(0.0, 5.0, 1.5), u: DVec3::X * 3.0, v: DVec3::Z * 1.5 },
+                material: Material::Speckled { a: rgb(0.5, 0.2, 0.15), b: rgb(0.9, 0.8, 0.6), scale: 3.0 },
             },
             Object {
-                shape: Shape::Sphere {
-                    center: DVec3::new(-0.8, 3.0, 0.5),
-                    radius: 0.5,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.1, 0.3, 0.6),
-                    b: rgb(0.8, 0.9, 0.95),
-                    scale: 6.0,
-                },
+                shape: Shape::Sphere { center: DVec3::new(-0.8, 3.0, 0.5), radius: 0.5 },
+                material: Material::Speckled { a: rgb(0.1, 0.3, 0.6), b: rgb(0.8, 0.9, 0.95), scale: 6.0 },
             },
             Object {
-                shape: Shape::Cuboid {
-                    min: DVec3::new(0.3, 2.0, 0.0),
-                    max: DVec3::new(1.1, 2.8, 0.9),
-                },
-                material: Material::Speckled {
-                    a: rgb(0.2, 0.5, 0.2),
-                    b: rgb(0.9, 0.9, 0.5),
-                    scale: 7.0,
-                },
+                shape: Shape::Cuboid { min: DVec3::new(0.3, 2.0, 0.0), max: DVec3::new(1.1, 2.8, 0.9) },
+                material: Material::Speckled { a: rgb(0.2, 0.5, 0.2), b: rgb(0.9, 0.9, 0.5), scale: 7.0 },
             },
             Object {
-                shape: Shape::Column {
-                    base: DVec3::new(0.0, 4.0, 0.0),
-                    radius: 0.3,
-                    height: 1.8,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.6, 0.5, 0.1),
-                    b: rgb(0.95, 0.95, 0.85),
-                    scale: 8.0,
-                },
+                shape: Shape::Column { base: DVec3::new(0.0, 4.0, 0.0), radius: 0.3, height: 1.8 },
+                material: Material::Speckled { a: rgb(0.6, 0.5, 0.1), b: rgb(0.95, 0.95, 0.85), scale: 8.0 },
             },
             Object {
-                shape: Shape::Sphere {
-                    center: DVec3::new(1.5, 3.8, 0.35),
-                    radius: 0.35,
-                },
-                material: Material::Speckled {
-                    a: rgb(0.6, 0.1, 0.4),
-                    b: rgb(0.95, 0.7, 0.8),
-                    scale: 10.0,
-                },
+                shape: Shape::Sphere { center: DVec3::new(1.5, 3.8, 0.35), radius: 0.35 },
+                material: Material::Speckled { a: rgb(0.6, 0.1, 0.4), b: rgb(0.95, 0.7, 0.8), scale: 10.0 },
             },
         ],
         lights: vec![
-            Light::Directional {
-                dir: DVec3::new(-0.3, 0.6, -1.0),
-                color: DVec3::splat(0.75),
-            },
-            Light::Directional {
-                dir: DVec3::new(0.5, 0.2, -0.3),
-                color: DVec3::splat(0.2),
-            },
+            Light::Directional { dir: DVec3::new(-0.3, 0.6, -1.0), color: DVec3::splat(0.75) },
+            Light::Directional { dir: DVec3::new(0.5, 0.2, -0.3), color: DVec3::splat(0.2) },
         ],
         ambient: 0.3,
         background: Background::Sky,
@@ -374,16 +209,8 @@ fn forward_rig(n: usize) -> Vec<Pose> {
     (0..n)
         .map(|i| {
             let (c, r) = (i % cols, i / cols);
-            let u = if cols > 1 {
-                c as f64 / (cols - 1) as f64 - 0.5
-            } else {
-                0.0
-            };
-            let v = if rows > 1 {
-                r as f64 / (rows - 1) as f64 - 0.5
-            } else {
-                0.0
-            };
+            let u = if cols > 1 { c as f64 / (cols - 1) as f64 - 0.5 } else { 0.0 };
+            let v = if rows > 1 { r as f64 / (rows - 1) as f64 - 0.5 } else { 0.0 };
             let eye = DVec3::new(1.0 * u, -0.5 + 0.1 * (7.0 * i as f64).sin(), 1.2 + 0.4 * v);
             let target = DVec3::new(0.3 * u, 3.5, 0.8);
             Pose::look_at(eye, target, DVec3::Z)

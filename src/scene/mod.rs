@@ -29,15 +29,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self {
-            width: 320,
-            height: 240,
-            views: None,
-            test_views: None,
-            rot_noise_deg: 0.0,
-            trans_noise: 0.0,
-            seed: 1,
-        }
+        Self { width: 320, height: 240, views: None, test_views: None, rot_noise_deg: 0.0, trans_noise: 0.0, seed: 1 }
     }
 }
 
@@ -76,19 +68,11 @@ impl Rng {
 /// `sparse/0/` (COLMAP text), `ground_truth/transforms.json` (exact poses, even when the
 /// given ones are noisy), `gt_mesh.ply`, and `masks/` where the scene has an object.
 /// `progress(done, total)` is called as views finish.
-pub fn generate(
-    entry: &Entry,
-    opts: &Options,
-    out: &Path,
-    progress: &dyn Fn(usize, usize),
-) -> io::Result<Written> {
+pub fn generate(entry: &Entry, opts: &Options, out: &Path, progress: &dyn Fn(usize, usize)) -> io::Result<Written> {
     if opts.width < 8 || opts.height < 8 {
         return Err(io::Error::format(
             out,
-            format!(
-                "resolution {}x{} is too small (at least 8x8)",
-                opts.width, opts.height
-            ),
+            format!("resolution {}x{} is too small (at least 8x8)", opts.width, opts.height),
         ));
     }
     let n_train = opts.views.unwrap_or(entry.default_views).max(1);
@@ -97,105 +81,55 @@ pub fn generate(
     let k = Intrinsics::from_fov_x(opts.width, opts.height, entry.fov_x_deg.to_radians());
     // Test views are interleaved along the same capture path, never at training positions.
     let all = (entry.rig)(n_train + n_test);
-    let stride = if n_test > 0 {
-        (n_train + n_test) as f64 / n_test as f64
-    } else {
-        f64::INFINITY
-    };
-    let is_test = |i: usize| {
-        n_test > 0 && ((i as f64 + 0.5) / stride).floor() != ((i as f64 + 1.5) / stride).floor()
-    };
+    let stride = if n_test > 0 { (n_train + n_test) as f64 / n_test as f64 } else { f64::INFINITY };
+    let is_test = |i: usize| n_test > 0 && ((i as f64 + 0.5) / stride).floor() != ((i as f64 + 1.5) / stride).floor();
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (i, pose) in all.into_iter().enumerate() {
-        if is_test(i) && test.len() < n_test {
-            test.push(pose)
-        } else {
-            train.push(pose)
-        }
+        if is_test(i) && test.len() < n_test { test.push(pose) } else { train.push(pose) }
     }
 
     let total = train.len() + test.len();
     let mut done = 0;
-    let mut render_set =
-        |poses: &[Pose], folder: &str, prefix: &str, masks: bool| -> io::Result<Vec<String>> {
-            let mut names = Vec::new();
-            for (i, pose) in poses.iter().enumerate() {
-                let (rgb, mask) = world.render(&k, pose);
-                let rel = format!("{folder}/{prefix}{i:03}.png");
-                save_png(&out.join(&rel), &image::DynamicImage::ImageRgb8(rgb))?;
-                if masks {
-                    save_png(
-                        &out.join(format!("masks/{prefix}{i:03}.png")),
-                        &image::DynamicImage::ImageLuma8(mask),
-                    )?;
-                }
-                names.push(rel);
-                done += 1;
-                progress(done, total);
+    let mut render_set = |poses: &[Pose], folder: &str, prefix: &str, masks: bool| -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for (i, pose) in poses.iter().enumerate() {
+            let (rgb, mask) = world.render(&k, pose);
+            let rel = format!("{folder}/{prefix}{i:03}.png");
+            save_png(&out.join(&rel), &image::DynamicImage::ImageRgb8(rgb))?;
+            if masks {
+                save_png(&out.join(format!("masks/{prefix}{i:03}.png")), &image::DynamicImage::ImageLuma8(mask))?;
             }
-            Ok(names)
-        };
+            names.push(rel);
+            done += 1;
+            progress(done, total);
+        }
+        Ok(names)
+    };
     let train_files = render_set(&train, "images", "", entry.masks)?;
     let test_files = render_set(&test, "test", "test_", false)?;
 
     let mut rng = Rng(opts.seed);
     let given: Vec<Pose> = train
         .iter()
-        .map(|p| {
-            p.perturbed(
-                rng.gaussian3(opts.rot_noise_deg.to_radians()),
-                rng.gaussian3(opts.trans_noise),
-            )
-        })
+        .map(|p| p.perturbed(rng.gaussian3(opts.rot_noise_deg.to_radians()), rng.gaussian3(opts.trans_noise)))
         .collect();
-    fn frames<'a>(
-        files: &'a [String],
-        k: &'a Intrinsics,
-        poses: &'a [Pose],
-    ) -> Vec<transforms::FrameOut<'a>> {
-        files
-            .iter()
-            .zip(poses)
-            .map(|(f, p)| transforms::FrameOut {
-                file_path: f,
-                intrinsics: k,
-                pose: p,
-            })
-            .collect()
+    fn frames<'a>(files: &'a [String], k: &'a Intrinsics, poses: &'a [Pose]) -> Vec<transforms::FrameOut<'a>> {
+        files.iter().zip(poses).map(|(f, p)| transforms::FrameOut { file_path: f, intrinsics: k, pose: p }).collect()
     }
     let gt_files: Vec<String> = train_files.iter().map(|f| format!("../{f}")).collect();
-    transforms::write(
-        &out.join("transforms.json"),
-        &frames(&train_files, &k, &given),
-    )?;
-    transforms::write(
-        &out.join("transforms_test.json"),
-        &frames(&test_files, &k, &test),
-    )?;
-    transforms::write(
-        &out.join("ground_truth/transforms.json"),
-        &frames(&gt_files, &k, &train),
-    )?;
-    let colmap_views: Vec<(String, Intrinsics, Pose)> = train_files
-        .iter()
-        .zip(&given)
-        .map(|(f, p)| (f.trim_start_matches("images/").to_string(), k, *p))
-        .collect();
+    transforms::write(&out.join("transforms.json"), &frames(&train_files, &k, &given))?;
+    transforms::write(&out.join("transforms_test.json"), &frames(&test_files, &k, &test))?;
+    transforms::write(&out.join("ground_truth/transforms.json"), &frames(&gt_files, &k, &train))?;
+    let colmap_views: Vec<(String, Intrinsics, Pose)> =
+        train_files.iter().zip(&given).map(|(f, p)| (f.trim_start_matches("images/").to_string(), k, *p)).collect();
     colmap::write_text(&out.join("sparse/0"), &colmap_views)?;
     ply::write(&out.join("gt_mesh.ply"), &world.mesh())?;
-    Ok(Written {
-        dir: out.to_path_buf(),
-        views: train.len(),
-        test_views: test.len(),
-    })
+    Ok(Written { dir: out.to_path_buf(), views: train.len(), test_views: test.len() })
 }
 
 fn save_png(path: &Path, img: &image::DynamicImage) -> io::Result<()> {
     let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| io::Error::format(path, e.to_string()))?;
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| io::Error::format(path, e.to_string()))?;
     io::atomic::write_bytes(path, &bytes)
 }

@@ -50,10 +50,7 @@ impl Shape {
                 }
                 let s = disc.sqrt();
                 let t = if -b - s > EPS { -b - s } else { -b + s };
-                (t > EPS).then(|| Hit {
-                    t,
-                    normal: (o + d * t - center) / radius,
-                })
+                (t > EPS).then(|| Hit { t, normal: (o + d * t - center) / radius })
             }
             Shape::Cuboid { min, max } => {
                 let inv = d.recip();
@@ -78,11 +75,7 @@ impl Shape {
                 };
                 Some(Hit { t, normal })
             }
-            Shape::Column {
-                base,
-                radius,
-                height,
-            } => {
+            Shape::Column { base, radius, height } => {
                 let mut best: Option<Hit> = None;
                 let mut consider = |t: f64, normal: DVec3| {
                     if t > EPS && best.as_ref().is_none_or(|b| t < b.t) {
@@ -122,8 +115,7 @@ impl Shape {
                 }
                 let t = (center - o).dot(n) / denom;
                 let rel = o + d * t - center;
-                let inside = rel.dot(u).abs() <= u.length_squared()
-                    && rel.dot(v).abs() <= v.length_squared();
+                let inside = rel.dot(u).abs() <= u.length_squared() && rel.dot(v).abs() <= v.length_squared();
                 (t > EPS && inside).then_some(Hit { t, normal: n })
             }
         }
@@ -143,30 +135,17 @@ impl Shape {
                 let (nu, nv) = (2 * segments, segments);
                 let at = |i: usize, j: usize| {
                     let (phi, theta) = (TAU * i as f64 / nu as f64, PI * j as f64 / nv as f64);
-                    center
-                        + radius
-                            * DVec3::new(
-                                theta.sin() * phi.cos(),
-                                theta.sin() * phi.sin(),
-                                theta.cos(),
-                            )
+                    center + radius * DVec3::new(theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos())
                 };
                 for j in 0..nv {
                     for i in 0..nu {
-                        quad(
-                            &mut m,
-                            at(i, j),
-                            at(i, j + 1),
-                            at(i + 1, j + 1),
-                            at(i + 1, j),
-                        );
+                        quad(&mut m, at(i, j), at(i, j + 1), at(i + 1, j + 1), at(i + 1, j));
                     }
                 }
             }
             Shape::Cuboid { min, max } => {
-                let c = |x: usize, y: usize, z: usize| {
-                    DVec3::new([min.x, max.x][x], [min.y, max.y][y], [min.z, max.z][z])
-                };
+                let c =
+                    |x: usize, y: usize, z: usize| DVec3::new([min.x, max.x][x], [min.y, max.y][y], [min.z, max.z][z]);
                 quad(&mut m, c(0, 0, 0), c(0, 1, 0), c(1, 1, 0), c(1, 0, 0)); // -z
                 quad(&mut m, c(0, 0, 1), c(1, 0, 1), c(1, 1, 1), c(0, 1, 1)); // +z
                 quad(&mut m, c(0, 0, 0), c(1, 0, 0), c(1, 0, 1), c(0, 0, 1)); // -y
@@ -174,11 +153,7 @@ impl Shape {
                 quad(&mut m, c(0, 0, 0), c(0, 0, 1), c(0, 1, 1), c(0, 1, 0)); // -x
                 quad(&mut m, c(1, 0, 0), c(1, 1, 0), c(1, 1, 1), c(1, 0, 1)); // +x
             }
-            Shape::Column {
-                base,
-                radius,
-                height,
-            } => {
+            Shape::Column { base, radius, height } => {
                 let n = 2 * segments;
                 let ring = |i: usize, z: f64| {
                     let a = TAU * i as f64 / n as f64;
@@ -186,24 +161,12 @@ impl Shape {
                 };
                 let top = base + DVec3::Z * height;
                 for i in 0..n {
-                    quad(
-                        &mut m,
-                        ring(i, 0.0),
-                        ring(i + 1, 0.0),
-                        ring(i + 1, height),
-                        ring(i, height),
-                    );
+                    quad(&mut m, ring(i, 0.0), ring(i + 1, 0.0), ring(i + 1, height), ring(i, height));
                     quad(&mut m, top, ring(i, height), ring(i + 1, height), top);
                 }
             }
             Shape::Quad { center, u, v } => {
-                quad(
-                    &mut m,
-                    center - u - v,
-                    center + u - v,
-                    center + u + v,
-                    center - u + v,
-                );
+                quad(&mut m, center - u - v, center + u - v, center + u + v, center - u + v);
             }
         }
         m.triangles.retain(|t| {
@@ -220,24 +183,10 @@ mod tests {
 
     fn shapes() -> Vec<Shape> {
         vec![
-            Shape::Sphere {
-                center: DVec3::new(0.1, 0.2, 0.3),
-                radius: 0.7,
-            },
-            Shape::Cuboid {
-                min: DVec3::new(-0.5, -0.4, -0.3),
-                max: DVec3::new(0.6, 0.5, 0.4),
-            },
-            Shape::Column {
-                base: DVec3::new(0.0, 0.1, -0.5),
-                radius: 0.4,
-                height: 1.0,
-            },
-            Shape::Quad {
-                center: DVec3::ZERO,
-                u: DVec3::X * 0.8,
-                v: DVec3::Y * 0.5,
-            },
+            Shape::Sphere { center: DVec3::new(0.1, 0.2, 0.3), radius: 0.7 },
+            Shape::Cuboid { min: DVec3::new(-0.5, -0.4, -0.3), max: DVec3::new(0.6, 0.5, 0.4) },
+            Shape::Column { base: DVec3::new(0.0, 0.1, -0.5), radius: 0.4, height: 1.0 },
+            Shape::Quad { center: DVec3::ZERO, u: DVec3::X * 0.8, v: DVec3::Y * 0.5 },
         ]
     }
 
@@ -252,9 +201,7 @@ mod tests {
                 let centroid = (a + b + c) / 3.0;
                 let normal = (b - a).cross(c - a).normalize();
                 let origin = centroid + normal * 3.0;
-                let hit = s
-                    .intersect(origin, -normal)
-                    .unwrap_or_else(|| panic!("{s:?} missed"));
+                let hit = s.intersect(origin, -normal).unwrap_or_else(|| panic!("{s:?} missed"));
                 assert!((hit.t - 3.0).abs() < 0.01, "{s:?}: t = {}", hit.t);
                 assert!(hit.normal.dot(normal) > 0.95, "{s:?}: normal disagrees");
             }
@@ -275,17 +222,11 @@ mod tests {
     #[test]
     fn misses_and_inside_hits() {
         let s = shapes();
-        assert!(
-            s[0].intersect(DVec3::new(5.0, 5.0, 5.0), DVec3::X)
-                .is_none()
-        );
+        assert!(s[0].intersect(DVec3::new(5.0, 5.0, 5.0), DVec3::X).is_none());
         // From inside the box the ray leaves through the far wall.
         let h = s[1].intersect(DVec3::ZERO, DVec3::X).unwrap();
         assert!((h.t - 0.6).abs() < 1e-12 && h.normal == DVec3::X);
         // The quad is one-sided only for meshing; rays from behind still hit it.
-        assert!(
-            s[3].intersect(DVec3::new(0.0, 0.0, -1.0), DVec3::Z)
-                .is_some()
-        );
+        assert!(s[3].intersect(DVec3::new(0.0, 0.0, -1.0), DVec3::Z).is_some());
     }
 }

@@ -47,9 +47,7 @@ impl World {
     }
 
     fn occluded(&self, o: DVec3, d: DVec3, max_t: f64) -> bool {
-        self.objects
-            .iter()
-            .any(|obj| obj.shape.intersect(o, d).is_some_and(|h| h.t < max_t))
+        self.objects.iter().any(|obj| obj.shape.intersect(o, d).is_some_and(|h| h.t < max_t))
     }
 
     fn background(&self, d: DVec3) -> DVec3 {
@@ -60,9 +58,7 @@ impl World {
                     let horizon = DVec3::new(0.75, 0.82, 0.9);
                     let zenith = DVec3::new(0.25, 0.42, 0.75);
                     let cloud = fbm(d * 6.0);
-                    horizon
-                        .lerp(zenith, up.sqrt())
-                        .lerp(DVec3::splat(0.95), ((cloud - 0.5) * 2.5).clamp(0.0, 0.8))
+                    horizon.lerp(zenith, up.sqrt()).lerp(DVec3::splat(0.95), ((cloud - 0.5) * 2.5).clamp(0.0, 0.8))
                 } else {
                     DVec3::new(0.35, 0.32, 0.27) * (0.7 + 0.6 * fbm(d * 20.0))
                 }
@@ -109,19 +105,14 @@ impl World {
                     let mut color = DVec3::ZERO;
                     let mut hits = 0;
                     for (sx, sy) in SUBPIXELS {
-                        let dir =
-                            pose.rotation * k.unproject(DVec2::new(x as f64 + sx, y as f64 + sy));
+                        let dir = pose.rotation * k.unproject(DVec2::new(x as f64 + sx, y as f64 + sy));
                         let (c, hit) = self.trace(pose.center, dir.normalize());
                         color += c;
                         hits += hit as u32;
                     }
                     color /= SUBPIXELS.len() as f64;
                     rgb.extend(color.to_array().map(linear_to_srgb));
-                    mask.push(if hits * 2 >= SUBPIXELS.len() as u32 {
-                        255
-                    } else {
-                        0
-                    });
+                    mask.push(if hits * 2 >= SUBPIXELS.len() as u32 { 255 } else { 0 });
                 }
                 (rgb, mask)
             })
@@ -153,33 +144,22 @@ mod tests {
     fn silhouette_matches_projection() {
         let world = World {
             objects: vec![Object {
-                shape: Shape::Sphere {
-                    center: DVec3::new(0.3, 0.1, 0.0),
-                    radius: 0.3,
-                },
+                shape: Shape::Sphere { center: DVec3::new(0.3, 0.1, 0.0), radius: 0.3 },
                 material: Material::Solid(DVec3::splat(0.5)),
             }],
-            lights: vec![Light::Directional {
-                dir: DVec3::new(0.0, 0.0, -1.0),
-                color: DVec3::ONE,
-            }],
+            lights: vec![Light::Directional { dir: DVec3::new(0.0, 0.0, -1.0), color: DVec3::ONE }],
             ambient: 0.2,
             background: Background::Sky,
         };
         let k = Intrinsics::centered(80, 60, 70.0);
         let pose = Pose::look_at(DVec3::new(0.0, -3.0, 0.5), DVec3::ZERO, DVec3::Z);
         let (_, mask) = world.render(&k, &pose);
-        let c = k
-            .project(pose.to_camera(DVec3::new(0.3, 0.1, 0.0)))
-            .unwrap();
+        let c = k.project(pose.to_camera(DVec3::new(0.3, 0.1, 0.0))).unwrap();
         assert_eq!(mask.get_pixel(c.x as u32, c.y as u32)[0], 255);
         let covered = mask.pixels().filter(|p| p[0] == 255).count() as f64;
         // Projected disc area ≈ π (f r / depth)², depth ≈ distance to the centre.
         let depth = (DVec3::new(0.3, 0.1, 0.0) - pose.center).length();
         let expected = std::f64::consts::PI * (70.0 * 0.3 / depth).powi(2);
-        assert!(
-            (covered - expected).abs() / expected < 0.1,
-            "{covered} vs {expected}"
-        );
+        assert!((covered - expected).abs() / expected < 0.1, "{covered} vs {expected}");
     }
 }

@@ -21,14 +21,9 @@ impl Material {
                 let q = p * scale;
                 let n = fbm(q);
                 let hue = fbm(q * 0.37 + DVec3::splat(17.0));
-                let checker = if (q.x.floor() + q.y.floor() + q.z.floor()) as i64 % 2 == 0 {
-                    1.0
-                } else {
-                    0.8
-                };
+                let checker = if (q.x.floor() + q.y.floor() + q.z.floor()) as i64 % 2 == 0 { 1.0 } else { 0.8 };
                 let tint = DVec3::new(1.0, 0.85 + 0.3 * hue, 1.15 - 0.3 * hue);
-                (a.lerp(b, smooth((n - 0.25) * 2.0)) * tint * checker)
-                    .clamp(DVec3::ZERO, DVec3::ONE)
+                (a.lerp(b, smooth((n - 0.25) * 2.0)) * tint * checker).clamp(DVec3::ZERO, DVec3::ONE)
             }
             Material::Tiles { a, b, size } => {
                 let q = p / size;
@@ -87,16 +82,11 @@ mod tests {
 
     #[test]
     fn noise_is_bounded_deterministic_and_varied() {
-        let samples: Vec<f64> = (0..500)
-            .map(|i| fbm(DVec3::new(i as f64 * 0.173, i as f64 * 0.071, 1.3)))
-            .collect();
+        let samples: Vec<f64> = (0..500).map(|i| fbm(DVec3::new(i as f64 * 0.173, i as f64 * 0.071, 1.3))).collect();
         assert!(samples.iter().all(|v| (0.0..=1.0).contains(v)));
         let mean = samples.iter().sum::<f64>() / samples.len() as f64;
         let var = samples.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / samples.len() as f64;
         assert!(var > 1e-3, "noise is nearly flat: var {var}");
-        assert_eq!(
-            fbm(DVec3::new(0.3, 0.4, 0.5)),
-            fbm(DVec3::new(0.3, 0.4, 0.5))
-        );
+        assert_eq!(fbm(DVec3::new(0.3, 0.4, 0.5)), fbm(DVec3::new(0.3, 0.4, 0.5)));
     }
 }

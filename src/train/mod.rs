@@ -1,3 +1,13 @@
 //! Training: rays from photos, NeuS volume rendering, losses, Adam, schedules, snapshots.
 
+pub mod bench;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod outputs;
 pub mod render;
+pub mod session;
+pub mod trainer;
+
+pub use config::{Preset, TrainConfig};
+pub use trainer::{Rollback, StepStats, Trainer};

@@ -93,22 +93,12 @@ fn neus_alpha(f_prev: f32, f_next: f32, s: f32) -> Alpha {
     let n = sigmoid(f_next * s);
     let raw = (p - n + EPS) / (p + EPS);
     if !(0.0..=1.0).contains(&raw) {
-        return Alpha {
-            value: raw.clamp(0.0, 1.0),
-            d_prev: 0.0,
-            d_next: 0.0,
-            d_s: 0.0,
-        };
+        return Alpha { value: raw.clamp(0.0, 1.0), d_prev: 0.0, d_next: 0.0, d_s: 0.0 };
     }
     let da_dp = n / ((p + EPS) * (p + EPS));
     let da_dn = -1.0 / (p + EPS);
     let (dp, dn) = (p * (1.0 - p), n * (1.0 - n));
-    Alpha {
-        value: raw,
-        d_prev: da_dp * dp * s,
-        d_next: da_dn * dn * s,
-        d_s: da_dp * dp * f_prev + da_dn * dn * f_next,
-    }
+    Alpha { value: raw, d_prev: da_dp * dp * s, d_next: da_dn * dn * s, d_s: da_dp * dp * f_prev + da_dn * dn * f_next }
 }
 
 /// Renders one ray; with a target, also its loss, and with `grads`, accumulates dLoss/dparams.
@@ -131,11 +121,7 @@ pub fn trace(
     if let Some((t0, t1)) = sphere_span(ray) {
         let mut t = t0 + jitter * cfg.step;
         while t < t1 && ws.ts.len() < cfg.max_samples {
-            let x = [
-                ray.origin[0] + t * ray.dir[0],
-                ray.origin[1] + t * ray.dir[1],
-                ray.origin[2] + t * ray.dir[2],
-            ];
+            let x = [ray.origin[0] + t * ray.dir[0], ray.origin[1] + t * ray.dir[1], ray.origin[2] + t * ray.dir[2]];
             if occ.occupied(x) {
                 ws.ts.push(t);
             }
@@ -153,11 +139,7 @@ pub fn trace(
     let mut trans = 1.0f32;
     let mut n = 0;
     for (i, &t) in ws.ts.iter().enumerate() {
-        let x = [
-            ray.origin[0] + t * ray.dir[0],
-            ray.origin[1] + t * ray.dir[1],
-            ray.origin[2] + t * ray.dir[2],
-        ];
+        let x = [ray.origin[0] + t * ray.dir[0], ray.origin[1] + t * ray.dir[1], ray.origin[2] + t * ray.dir[2]];
         let sample = &mut ws.samples[i];
         field.surface(p, x, cfg.fd_h, cfg.active_levels, sample);
         field.color(p, sample.grad, &dir_sh, &sample.feat, &mut ws.colors[i]);
@@ -204,11 +186,7 @@ pub fn trace(
         out.loss += cfg.mask_weight * -(m * o.ln() + (1.0 - m) * (1.0 - o).ln());
         d_opacity = cfg.mask_weight * (o - m) / (o * (1.0 - o));
     }
-    let eik_w = if n > 0 {
-        cfg.eikonal_weight / n as f32
-    } else {
-        0.0
-    };
+    let eik_w = if n > 0 { cfg.eikonal_weight / n as f32 } else { 0.0 };
     for sample in &ws.samples[..n] {
         let len = dot(sample.grad, sample.grad).sqrt();
         out.loss += eik_w * (len - 1.0) * (len - 1.0);
@@ -217,68 +195,41 @@ pub fn trace(
 
     // Backward. Colour after sample i, seen through it: R_i = α_i c_i + (1 − α_i) R_{i+1},
     // starting from the background; opacity likewise with c = 1 and background 0.
-    field.background_backward(
-        p,
-        &ws.bg,
-        std::array::from_fn(|k| d_rgb[k] * trans),
-        g,
-        &mut ws.scratch,
-    );
+    field.background_backward(p, &ws.bg, std::array::from_fn(|k| d_rgb[k] * trans), g, &mut ws.scratch);
     let mut after = ws.bg.rgb;
     let mut after_opacity = 0.0f32;
     let mut trans_i = trans;
     for i in (0..n).rev() {
         let a = ws.alpha[i];
         // Transmittance before sample i, recovered from the one after it.
-        trans_i = if a < 1.0 {
-            trans_i / (1.0 - a)
-        } else {
-            recompute_transmittance(&ws.alpha[..i])
-        };
+        trans_i = if a < 1.0 { trans_i / (1.0 - a) } else { recompute_transmittance(&ws.alpha[..i]) };
         let c = ws.colors[i].rgb;
         let w = trans_i * a;
         let d_alpha = trans_i
-            * (dot(d_rgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]])
-                + d_opacity * (1.0 - after_opacity));
+            * (dot(d_rgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]]) + d_opacity * (1.0 - after_opacity));
         for k in 0..3 {
             after[k] = a * c[k] + (1.0 - a) * after[k];
         }
         after_opacity = a + (1.0 - a) * after_opacity;
 
         let sample = &ws.samples[i];
-        let (dgrad_color, dfeat) = field.color_backward(
-            p,
-            &ws.colors[i],
-            std::array::from_fn(|k| w * d_rgb[k]),
-            g,
-            &mut ws.scratch,
-        );
+        let (dgrad_color, dfeat) =
+            field.color_backward(p, &ws.colors[i], std::array::from_fn(|k| w * d_rgb[k]), g, &mut ws.scratch);
         let true_cos = dot(ray.dir, sample.grad);
         let iter_cos = -((0.5 - 0.5 * true_cos).max(0.0) * (1.0 - r) + (-true_cos).max(0.0) * r);
         let half = iter_cos * cfg.step * 0.5;
         let al = neus_alpha(sample.sdf - half, sample.sdf + half, s);
         let d_sdf = d_alpha * (al.d_prev + al.d_next);
         let d_iter_cos = d_alpha * (al.d_next - al.d_prev) * cfg.step * 0.5;
-        let d_true_cos = d_iter_cos
-            * (if true_cos < 1.0 { 0.5 * (1.0 - r) } else { 0.0 }
-                + if true_cos < 0.0 { r } else { 0.0 });
+        let d_true_cos =
+            d_iter_cos * (if true_cos < 1.0 { 0.5 * (1.0 - r) } else { 0.0 } + if true_cos < 0.0 { r } else { 0.0 });
         g.variance += d_alpha * al.d_s * 10.0 * s;
         let len = dot(sample.grad, sample.grad).sqrt().max(1e-9);
         let d_eik = eik_w * 2.0 * (len - 1.0) / len;
-        let dgrad: [f32; 3] = std::array::from_fn(|a| {
-            dgrad_color[a] + d_true_cos * ray.dir[a] + d_eik * sample.grad[a]
-        });
+        let dgrad: [f32; 3] =
+            std::array::from_fn(|a| dgrad_color[a] + d_true_cos * ray.dir[a] + d_eik * sample.grad[a]);
         let dfeat: [f32; GEO_FEATURES] = dfeat;
-        field.surface_backward(
-            p,
-            sample,
-            cfg.active_levels,
-            d_sdf,
-            dgrad,
-            &dfeat,
-            g,
-            &mut ws.scratch,
-        );
+        field.surface_backward(p, sample, cfg.active_levels, d_sdf, dgrad, &dfeat, g, &mut ws.scratch);
     }
     out
 }
@@ -296,12 +247,7 @@ mod tests {
 
     fn setup() -> (Field, Params) {
         let field = Field::new(FieldConfig {
-            grid: HashGridConfig {
-                levels: 4,
-                log2_table: 12,
-                base_resolution: 4.0,
-                max_resolution: 32.0,
-            },
+            grid: HashGridConfig { levels: 4, log2_table: 12, base_resolution: 4.0, max_resolution: 32.0 },
             hidden: 16,
             orientation: 1.0,
             init_radius: 0.5,
@@ -346,57 +292,22 @@ mod tests {
                 [d[0] / n, d[1] / n, d[2] / n]
             },
         };
-        let target = Target {
-            rgb: [0.8, 0.3, 0.5],
-            mask: Some(1.0),
-        };
+        let target = Target { rgb: [0.8, 0.3, 0.5], mask: Some(1.0) };
         let cfg = settings();
         let mut ws = RayScratch::default();
         let mut g = p.zeros_like();
-        let out = trace(
-            &field,
-            &p,
-            &occ,
-            &ray,
-            &cfg,
-            0.3,
-            &mut ws,
-            Some(&target),
-            Some(&mut g),
-        );
-        assert!(
-            out.samples > 10 && out.opacity > 0.05,
-            "ray misses the surface: {out:?}"
-        );
+        let out = trace(&field, &p, &occ, &ray, &cfg, 0.3, &mut ws, Some(&target), Some(&mut g));
+        assert!(out.samples > 10 && out.opacity > 0.05, "ray misses the surface: {out:?}");
         let loss = |p: &Params| {
             let mut ws = RayScratch::default();
-            trace(
-                &field,
-                p,
-                &occ,
-                &ray,
-                &cfg,
-                0.3,
-                &mut ws,
-                Some(&target),
-                None,
-            )
-            .loss as f64
+            trace(&field, p, &occ, &ray, &cfg, 0.3, &mut ws, Some(&target), None).loss as f64
         };
         let mut checked = 0;
         let h = 1e-3f32;
         for group in 0..5 {
-            let n = if group < 4 {
-                p.arrays()[group].len()
-            } else {
-                1
-            };
+            let n = if group < 4 { p.arrays()[group].len() } else { 1 };
             let grad_of = |g: &Params, i: usize| {
-                if group < 4 {
-                    g.arrays()[group][i]
-                } else {
-                    g.variance
-                }
+                if group < 4 { g.arrays()[group][i] } else { g.variance }
             };
             // The parameters with the largest gradients are the informative ones to check.
             let mut idx: Vec<usize> = (0..n).collect();
@@ -407,11 +318,7 @@ mod tests {
                     continue;
                 }
                 let get = |p: &mut Params| -> *mut f32 {
-                    if group < 4 {
-                        &mut p.arrays_mut()[group][i]
-                    } else {
-                        &mut p.variance
-                    }
+                    if group < 4 { &mut p.arrays_mut()[group][i] } else { &mut p.variance }
                 };
                 let slot = get(&mut p);
                 let old = unsafe { *slot };
@@ -422,17 +329,11 @@ mod tests {
                 unsafe { *get(&mut p) = old };
                 let fd = (lp - lm) / (2.0 * h as f64);
                 let tol = 0.05 * analytic.abs().max(fd.abs()) + 2e-4;
-                assert!(
-                    (fd - analytic).abs() < tol,
-                    "group {group} param {i}: fd {fd} vs analytic {analytic}"
-                );
+                assert!((fd - analytic).abs() < tol, "group {group} param {i}: fd {fd} vs analytic {analytic}");
                 checked += 1;
             }
         }
-        assert!(
-            checked >= 15,
-            "only {checked} gradients were large enough to check"
-        );
+        assert!(checked >= 15, "only {checked} gradients were large enough to check");
     }
 
     #[test]
@@ -440,21 +341,8 @@ mod tests {
         let (field, p) = setup();
         let mut occ = Occupancy::full(4);
         occ.cells.fill(false);
-        let ray = Ray {
-            origin: [0.0, -2.0, 0.0],
-            dir: [0.0, 1.0, 0.0],
-        };
-        let out = trace(
-            &field,
-            &p,
-            &occ,
-            &ray,
-            &settings(),
-            0.5,
-            &mut RayScratch::default(),
-            None,
-            None,
-        );
+        let ray = Ray { origin: [0.0, -2.0, 0.0], dir: [0.0, 1.0, 0.0] };
+        let out = trace(&field, &p, &occ, &ray, &settings(), 0.5, &mut RayScratch::default(), None, None);
         assert_eq!(out.samples, 0);
         assert_eq!(out.opacity, 0.0);
     }

@@ -11,24 +11,21 @@ impl Gpu {
     /// Any adapter wgpu can find, software ones (lavapipe, llvmpipe) included; honours
     /// `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`.
     pub fn headless() -> Result<Gpu, String> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = pollster::block_on(wgpu::util::initialize_adapter_from_env_or_default(
-            &instance, None,
-        ))
-        .or_else(|_| {
-            pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
-                force_fallback_adapter: true,
-                ..Default::default()
-            }))
-        })
-        .map_err(|e| {
-            format!(
-                "no GPU adapter found ({e}). Without a GPU, install a software one: \
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = pollster::block_on(wgpu::util::initialize_adapter_from_env_or_default(&instance, None))
+            .or_else(|_| {
+                pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+                    force_fallback_adapter: true,
+                    ..Default::default()
+                }))
+            })
+            .map_err(|e| {
+                format!(
+                    "no GPU adapter found ({e}). Without a GPU, install a software one: \
                      `apt-get install mesa-vulkan-drivers libvulkan1` (Vulkan lavapipe) or Mesa's \
                      llvmpipe OpenGL (`libegl1 libgl1-mesa-dri`)"
-            )
-        })?;
+                )
+            })?;
         Self::from_adapter(&adapter)
     }
 
@@ -40,10 +37,6 @@ impl Gpu {
             ..Default::default()
         }))
         .map_err(|e| format!("the adapter {} refused a device: {e}", info.name))?;
-        Ok(Gpu {
-            device,
-            queue,
-            adapter: format!("{} ({:?})", info.name, info.backend),
-        })
+        Ok(Gpu { device, queue, adapter: format!("{} ({:?})", info.name, info.backend) })
     }
 }

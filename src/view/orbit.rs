@@ -41,12 +41,7 @@ impl Orbit {
 
     /// An orbit whose eye is at `eye` looking at `target`, keeping `up` and the field of view.
     pub fn looking(&self, eye: Vec3, target: Vec3, fov_y: f32) -> Orbit {
-        let mut o = Orbit {
-            target,
-            distance: (eye - target).length().max(1e-6),
-            fov_y,
-            ..*self
-        };
+        let mut o = Orbit { target, distance: (eye - target).length().max(1e-6), fov_y, ..*self };
         let dir = (eye - target) / o.distance;
         let (e1, e2) = o.basis();
         o.pitch = dir.dot(o.up).clamp(-1.0, 1.0).asin().clamp(-1.55, 1.55);
@@ -80,14 +75,7 @@ mod tests {
     use super::*;
 
     fn orbit() -> Orbit {
-        Orbit {
-            target: Vec3::new(1.0, 2.0, 3.0),
-            up: Vec3::Z,
-            distance: 5.0,
-            yaw: 0.3,
-            pitch: 0.4,
-            fov_y: 0.8,
-        }
+        Orbit { target: Vec3::new(1.0, 2.0, 3.0), up: Vec3::Z, distance: 5.0, yaw: 0.3, pitch: 0.4, fov_y: 0.8 }
     }
 
     #[test]

@@ -10,12 +10,7 @@ pub const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
 const SAMPLES: u32 = 4;
 const ATLAS_SIZE: u32 = 2048;
-const BACKGROUND: wgpu::Color = wgpu::Color {
-    r: 0.075,
-    g: 0.08,
-    b: 0.095,
-    a: 1.0,
-};
+const BACKGROUND: wgpu::Color = wgpu::Color { r: 0.075, g: 0.08, b: 0.095, a: 1.0 };
 
 struct Target {
     size: (u32, u32),
@@ -71,10 +66,7 @@ fn pipeline(
             compilation_options: Default::default(),
             buffers: &[Some(vertex)],
         },
-        primitive: wgpu::PrimitiveState {
-            topology,
-            ..Default::default()
-        },
+        primitive: wgpu::PrimitiveState { topology, ..Default::default() },
         depth_stencil: Some(wgpu::DepthStencilState {
             format: DEPTH_FORMAT,
             depth_write_enabled: Some(true),
@@ -82,10 +74,7 @@ fn pipeline(
             stencil: Default::default(),
             bias: Default::default(),
         }),
-        multisample: wgpu::MultisampleState {
-            count: SAMPLES,
-            ..Default::default()
-        },
+        multisample: wgpu::MultisampleState { count: SAMPLES, ..Default::default() },
         fragment: Some(wgpu::FragmentState {
             module: &module,
             entry_point: Some("fs_main"),
@@ -125,18 +114,11 @@ impl Renderer {
         let globals_bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("globals"),
             layout: &globals_layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: globals.as_entire_binding(),
-            }],
+            entries: &[wgpu::BindGroupEntry { binding: 0, resource: globals.as_entire_binding() }],
         });
         let atlas = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("photo atlas"),
-            size: wgpu::Extent3d {
-                width: ATLAS_SIZE,
-                height: ATLAS_SIZE,
-                depth_or_array_layers: 1,
-            },
+            size: wgpu::Extent3d { width: ATLAS_SIZE, height: ATLAS_SIZE, depth_or_array_layers: 1 },
             mip_level_count: 1,
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
@@ -176,14 +158,9 @@ impl Renderer {
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: wgpu::BindingResource::TextureView(
-                        &atlas.create_view(&Default::default()),
-                    ),
+                    resource: wgpu::BindingResource::TextureView(&atlas.create_view(&Default::default())),
                 },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::Sampler(&sampler),
-                },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::Sampler(&sampler) },
             ],
         });
         let lines = pipeline(
@@ -231,11 +208,7 @@ impl Renderer {
     }
 
     /// Replaces the cameras (and forgets their photos); returns how the rig is framed.
-    pub fn set_cameras(
-        &mut self,
-        device: &wgpu::Device,
-        cameras: Vec<CameraGlyph>,
-    ) -> Option<Framing> {
+    pub fn set_cameras(&mut self, device: &wgpu::Device, cameras: Vec<CameraGlyph>) -> Option<Framing> {
         let cols = (cameras.len().max(1) as f64).sqrt().ceil() as u32;
         let w = (ATLAS_SIZE / cols).min(256);
         self.cell = (w, w * 3 / 4);
@@ -259,13 +232,7 @@ impl Renderer {
     }
 
     /// Puts camera `i`'s photo into the atlas so it shows on its frustum.
-    pub fn set_photo(
-        &mut self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        i: usize,
-        photo: &RgbaImage,
-    ) {
+    pub fn set_photo(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, i: usize, photo: &RgbaImage) {
         let (cw, ch) = self.cell;
         if i >= self.cells.len() || cw == 0 {
             return;
@@ -284,16 +251,8 @@ impl Renderer {
                 aspect: wgpu::TextureAspect::All,
             },
             cell.as_raw(),
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(4 * cw),
-                rows_per_image: Some(ch),
-            },
-            wgpu::Extent3d {
-                width: cw,
-                height: ch,
-                depth_or_array_layers: 1,
-            },
+            wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(4 * cw), rows_per_image: Some(ch) },
+            wgpu::Extent3d { width: cw, height: ch, depth_or_array_layers: 1 },
         );
         // Half a texel inset keeps linear filtering from bleeding in neighbouring cells.
         let a = ATLAS_SIZE as f32;
@@ -312,16 +271,8 @@ impl Renderer {
             self.photo_buf = None;
             return;
         };
-        let mut lines = if self.show_grid {
-            rig::grid_lines(&framing)
-        } else {
-            Vec::new()
-        };
-        lines.extend(rig::frustum_lines(
-            &self.cameras,
-            framing.frustum_depth,
-            self.selected,
-        ));
+        let mut lines = if self.show_grid { rig::grid_lines(&framing) } else { Vec::new() };
+        lines.extend(rig::frustum_lines(&self.cameras, framing.frustum_depth, self.selected));
         let photos = rig::photo_quads(&self.cameras, framing.frustum_depth, &self.cells, 0.92);
         let upload = |label, data: &[u8], n: usize| {
             (n > 0).then(|| {
@@ -351,11 +302,7 @@ impl Renderer {
         let make = |label, format, samples, usage| {
             device.create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
-                size: wgpu::Extent3d {
-                    width: size.0,
-                    height: size.1,
-                    depth_or_array_layers: 1,
-                },
+                size: wgpu::Extent3d { width: size.0, height: size.1, depth_or_array_layers: 1 },
                 mip_level_count: 1,
                 sample_count: samples,
                 dimension: wgpu::TextureDimension::D2,
@@ -393,11 +340,7 @@ impl Renderer {
         let size = (size.0.max(1), size.1.max(1));
         self.ensure_target(device, size);
         let view_proj = orbit.view_proj(size.0 as f32 / size.1 as f32);
-        queue.write_buffer(
-            &self.globals,
-            0,
-            bytemuck::cast_slice(&view_proj.to_cols_array()),
-        );
+        queue.write_buffer(&self.globals, 0, bytemuck::cast_slice(&view_proj.to_cols_array()));
         let target = self.target.as_ref().expect("target was just ensured");
         let mut encoder = device.create_command_encoder(&Default::default());
         {
@@ -407,17 +350,11 @@ impl Renderer {
                     view: &target.msaa,
                     depth_slice: None,
                     resolve_target: Some(&target.resolved_view),
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(BACKGROUND),
-                        store: wgpu::StoreOp::Discard,
-                    },
+                    ops: wgpu::Operations { load: wgpu::LoadOp::Clear(BACKGROUND), store: wgpu::StoreOp::Discard },
                 })],
                 depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
                     view: &target.depth,
-                    depth_ops: Some(wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(1.0),
-                        store: wgpu::StoreOp::Discard,
-                    }),
+                    depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
                     stencil_ops: None,
                 }),
                 ..Default::default()
@@ -443,8 +380,7 @@ impl Renderer {
     pub fn read_pixels(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<RgbaImage> {
         let target = self.target.as_ref()?;
         let (w, h) = target.size;
-        let row = (4 * w).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let row = (4 * w).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
         let buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: (row * h) as u64,
@@ -456,27 +392,14 @@ impl Renderer {
             target.resolved.as_image_copy(),
             wgpu::TexelCopyBufferInfo {
                 buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(row),
-                    rows_per_image: Some(h),
-                },
+                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(row), rows_per_image: Some(h) },
             },
-            wgpu::Extent3d {
-                width: w,
-                height: h,
-                depth_or_array_layers: 1,
-            },
+            wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
         );
         queue.submit([encoder.finish()]);
         let slice = buffer.slice(..);
         slice.map_async(wgpu::MapMode::Read, |_| {});
-        device
-            .poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: None,
-            })
-            .ok()?;
+        device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).ok()?;
         let data = slice.get_mapped_range().ok()?;
         let mut pixels = Vec::with_capacity((4 * w * h) as usize);
         for r in 0..h as usize {

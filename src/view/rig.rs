@@ -48,30 +48,13 @@ impl Framing {
     pub fn of(cameras: &[CameraGlyph]) -> Option<Framing> {
         let first = cameras.first()?;
         let poses: Vec<Pose> = cameras.iter().map(|c| c.pose).collect();
-        let up = cameras
-            .iter()
-            .map(|c| -c.pose.rotation.y_axis)
-            .sum::<DVec3>()
-            .try_normalize()
-            .unwrap_or(DVec3::Z);
-        let mean_dir = cameras
-            .iter()
-            .map(|c| c.pose.forward())
-            .sum::<DVec3>()
-            .try_normalize()
-            .unwrap_or(first.pose.forward());
+        let up = cameras.iter().map(|c| -c.pose.rotation.y_axis).sum::<DVec3>().try_normalize().unwrap_or(DVec3::Z);
+        let mean_dir =
+            cameras.iter().map(|c| c.pose.forward()).sum::<DVec3>().try_normalize().unwrap_or(first.pose.forward());
         let scale = rig::spread(&poses).max(1e-3);
-        let target =
-            rig::look_at_point(&poses).unwrap_or(rig::centroid(&poses) + mean_dir * 2.0 * scale);
-        let radius = cameras
-            .iter()
-            .map(|c| (c.pose.center - target).length())
-            .fold(0.0, f64::max)
-            .max(1e-3);
-        let mut to_target: Vec<f64> = cameras
-            .iter()
-            .map(|c| (c.pose.center - target).length())
-            .collect();
+        let target = rig::look_at_point(&poses).unwrap_or(rig::centroid(&poses) + mean_dir * 2.0 * scale);
+        let radius = cameras.iter().map(|c| (c.pose.center - target).length()).fold(0.0, f64::max).max(1e-3);
+        let mut to_target: Vec<f64> = cameras.iter().map(|c| (c.pose.center - target).length()).collect();
         let mut nearest: Vec<f64> = cameras
             .iter()
             .enumerate()
@@ -89,15 +72,8 @@ impl Framing {
             v.get(v.len() / 2).copied()
         };
         let by_target = 0.1 * median(&mut to_target).unwrap_or(radius);
-        let frustum_depth = median(&mut nearest)
-            .map_or(by_target, |nn| by_target.min(0.8 * nn))
-            .max(1e-4 * radius);
-        Some(Framing {
-            up,
-            target,
-            radius,
-            frustum_depth,
-        })
+        let frustum_depth = median(&mut nearest).map_or(by_target, |nn| by_target.min(0.8 * nn)).max(1e-4 * radius);
+        Some(Framing { up, target, radius, frustum_depth })
     }
 
     /// A view from behind and above the cameras that shows them all.
@@ -119,38 +95,19 @@ impl Framing {
 pub fn frustum_corners(c: &CameraGlyph, depth: f64) -> [DVec3; 4] {
     let k = &c.intrinsics;
     let (w, h) = (k.width as f64, k.height as f64);
-    [
-        DVec2::ZERO,
-        DVec2::new(w, 0.0),
-        DVec2::new(w, h),
-        DVec2::new(0.0, h),
-    ]
-    .map(|px| c.pose.to_world(k.unproject(px) * depth))
+    [DVec2::ZERO, DVec2::new(w, 0.0), DVec2::new(w, h), DVec2::new(0.0, h)]
+        .map(|px| c.pose.to_world(k.unproject(px) * depth))
 }
 
 /// Line segments of every frustum (apex to corners, image rectangle, an "up" tick).
-pub fn frustum_lines(
-    cameras: &[CameraGlyph],
-    depth: f64,
-    selected: Option<usize>,
-) -> Vec<LineVertex> {
+pub fn frustum_lines(cameras: &[CameraGlyph], depth: f64, selected: Option<usize>) -> Vec<LineVertex> {
     let mut out = Vec::with_capacity(cameras.len() * 24);
     for (i, c) in cameras.iter().enumerate() {
-        let color = if Some(i) == selected {
-            SELECTED_COLOR
-        } else {
-            FRUSTUM_COLOR
-        };
+        let color = if Some(i) == selected { SELECTED_COLOR } else { FRUSTUM_COLOR };
         let corners = frustum_corners(c, depth);
         let mut seg = |a: DVec3, b: DVec3| {
-            out.push(LineVertex {
-                pos: a.as_vec3().to_array(),
-                color,
-            });
-            out.push(LineVertex {
-                pos: b.as_vec3().to_array(),
-                color,
-            });
+            out.push(LineVertex { pos: a.as_vec3().to_array(), color });
+            out.push(LineVertex { pos: b.as_vec3().to_array(), color });
         };
         for j in 0..4 {
             seg(c.pose.center, corners[j]);
@@ -168,12 +125,7 @@ pub fn frustum_lines(
 
 /// Photo quads on the image planes (slightly in front of the frustum's rectangle);
 /// `cells[i]` is camera i's (u0, v0, u1, v1) in the atlas, or None while it is not loaded.
-pub fn photo_quads(
-    cameras: &[CameraGlyph],
-    depth: f64,
-    cells: &[Option<[f32; 4]>],
-    opacity: f32,
-) -> Vec<PhotoVertex> {
+pub fn photo_quads(cameras: &[CameraGlyph], depth: f64, cells: &[Option<[f32; 4]>], opacity: f32) -> Vec<PhotoVertex> {
     let mut out = Vec::new();
     for (c, cell) in cameras.iter().zip(cells) {
         let Some([u0, v0, u1, v1]) = *cell else {
@@ -182,11 +134,7 @@ pub fn photo_quads(
         let p = frustum_corners(c, depth * 0.995).map(|p| p.as_vec3().to_array());
         let uv = [[u0, v0], [u1, v0], [u1, v1], [u0, v1]];
         for i in [0, 1, 2, 0, 2, 3] {
-            out.push(PhotoVertex {
-                pos: p[i],
-                uv: uv[i],
-                opacity,
-            });
+            out.push(PhotoVertex { pos: p[i], uv: uv[i], opacity });
         }
     }
     out
@@ -204,18 +152,9 @@ pub fn grid_lines(framing: &Framing) -> Vec<LineVertex> {
     for i in -half..=half {
         let o = i as f32 * step;
         let ext = half as f32 * step;
-        for (a, b) in [
-            (e1 * o - e2 * ext, e1 * o + e2 * ext),
-            (e2 * o - e1 * ext, e2 * o + e1 * ext),
-        ] {
-            out.push(LineVertex {
-                pos: (centre + a).to_array(),
-                color: GRID_COLOR,
-            });
-            out.push(LineVertex {
-                pos: (centre + b).to_array(),
-                color: GRID_COLOR,
-            });
+        for (a, b) in [(e1 * o - e2 * ext, e1 * o + e2 * ext), (e2 * o - e1 * ext, e2 * o + e1 * ext)] {
+            out.push(LineVertex { pos: (centre + a).to_array(), color: GRID_COLOR });
+            out.push(LineVertex { pos: (centre + b).to_array(), color: GRID_COLOR });
         }
     }
     out
@@ -241,11 +180,7 @@ mod tests {
     #[test]
     fn framing_finds_the_looked_at_point_and_up() {
         let f = Framing::of(&ring(12, 3.0)).unwrap();
-        assert!(
-            (f.target - DVec3::new(0.0, 0.0, 0.2)).length() < 1e-6,
-            "{:?}",
-            f.target
-        );
+        assert!((f.target - DVec3::new(0.0, 0.0, 0.2)).length() < 1e-6, "{:?}", f.target);
         assert!(f.up.dot(DVec3::Z) > 0.9);
         assert!(f.frustum_depth > 0.0 && f.frustum_depth < f.radius);
     }
@@ -273,9 +208,6 @@ mod tests {
         let px = c.intrinsics.project(c.pose.to_camera(corners[2])).unwrap();
         assert!((px - DVec2::new(64.0, 48.0)).length() < 1e-9);
         assert_eq!(frustum_lines(&[c], 0.5, None).len(), 2 * 10);
-        assert_eq!(
-            photo_quads(&[c, c], 0.5, &[Some([0.0, 0.0, 1.0, 1.0]), None], 1.0).len(),
-            6
-        );
+        assert_eq!(photo_quads(&[c, c], 0.5, &[Some([0.0, 0.0, 1.0, 1.0]), None], 1.0).len(), 6);
     }
 }

@@ -16,11 +16,7 @@ pub const EPS: f32 = 1e-15;
 
 impl Adam {
     pub fn new(n: usize) -> Self {
-        Self {
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            step: 0,
-        }
+        Self { m: vec![0.0; n], v: vec![0.0; n], step: 0 }
     }
 
     /// One update with learning rate `lr`; entries whose gradient is exactly zero (hash-table
@@ -30,20 +26,16 @@ impl Adam {
         let c1 = 1.0 - BETA1.powi(self.step as i32);
         let c2 = 1.0 - BETA2.powi(self.step as i32);
         let step = lr * c2.sqrt() / c1;
-        params
-            .par_iter_mut()
-            .zip(&mut self.m)
-            .zip(&mut self.v)
-            .zip(grad)
-            .with_min_len(4096)
-            .for_each(|(((p, m), v), &g)| {
+        params.par_iter_mut().zip(&mut self.m).zip(&mut self.v).zip(grad).with_min_len(4096).for_each(
+            |(((p, m), v), &g)| {
                 if g == 0.0 {
                     return;
                 }
                 *m = BETA1 * *m + (1.0 - BETA1) * g;
                 *v = BETA2 * *v + (1.0 - BETA2) * g * g;
                 *p -= step * *m / (v.sqrt() + EPS);
-            });
+            },
+        );
     }
 }
 

@@ -32,14 +32,33 @@ impl HashGridConfig {
         if self.levels <= 1 {
             1.0
         } else {
-            ((self.max_resolution.ln() - self.base_resolution.ln()) / (self.levels - 1) as f32)
-                .exp()
+            ((self.max_resolution.ln() - self.base_resolution.ln()) / (self.levels - 1) as f32).exp()
         }
     }
 
     /// Grid cells per unit along each axis at `level`.
     pub fn resolution(&self, level: usize) -> f32 {
         (self.base_resolution * self.growth().powi(level as i32)).floor()
+    }
+}
+
+/// Per-level constants derived once from the configuration (the hot loop must not
+/// recompute powers and logarithms).
+#[derive(Clone, Debug)]
+pub struct Grid {
+    pub cfg: HashGridConfig,
+    res: Vec<f32>,
+    side: Vec<u64>,
+    dense: Vec<bool>,
+    mask: u64,
+}
+
+impl Grid {
+    pub fn new(cfg: HashGridConfig) -> Self {
+        let res: Vec<f32> = (0..cfg.levels).map(|l| cfg.resolution(l)).collect();
+        let side: Vec<u64> = res.iter().map(|&r| r as u64 + 2).collect();
+        let dense = side.iter().map(|&s| s * s * s <= cfg.table_size() as u64).collect();
+        Self { res, side, dense, mask: cfg.table_size() as u64 - 1, cfg }
     }
 }
 
@@ -52,11 +71,11 @@ struct Corners {
     dweight: [[f32; 3]; 8],
 }
 
-fn corners(cfg: &HashGridConfig, level: usize, x: [f32; 3]) -> Corners {
-    let res = cfg.resolution(level);
-    let t = cfg.table_size() as u64;
-    let side = res as u64 + 2;
-    let dense = side * side * side <= t;
+fn corners(grid: &Grid, level: usize, x: [f32; 3]) -> Corners {
+    let res = grid.res[level];
+    let t = grid.mask + 1;
+    let side = grid.side[level];
+    let dense = grid.dense[level];
     let mut base = [0i64; 3];
     let mut frac = [0f32; 3];
     for a in 0..3 {
@@ -72,30 +91,23 @@ fn corners(cfg: &HashGridConfig, level: usize, x: [f32; 3]) -> Corners {
         let idx = if dense {
             (g[0] as u64) + side * ((g[1] as u64) + side * (g[2] as u64))
         } else {
-            ((g[0] as u64)
-                ^ (g[1] as u64).wrapping_mul(2_654_435_761)
-                ^ (g[2] as u64).wrapping_mul(805_459_861))
-                % t
+            ((g[0] as u64) ^ (g[1] as u64).wrapping_mul(2_654_435_761) ^ (g[2] as u64).wrapping_mul(805_459_861)) % t
         };
         c.index[k] = (level as u64 * t + idx) as u32;
         let w: [f32; 3] = std::array::from_fn(|a| if o[a] == 1 { frac[a] } else { 1.0 - frac[a] });
         let dw: [f32; 3] = std::array::from_fn(|a| if o[a] == 1 { res } else { -res });
         c.weight[k] = w[0] * w[1] * w[2];
-        c.dweight[k] = [
-            dw[0] * w[1] * w[2],
-            w[0] * dw[1] * w[2],
-            w[0] * w[1] * dw[2],
-        ];
+        c.dweight[k] = [dw[0] * w[1] * w[2], w[0] * dw[1] * w[2], w[0] * w[1] * dw[2]];
     }
     c
 }
 
 /// Encodes a position in [0, 1]³ into `out` (`levels × FEATURES`); levels at or above
 /// `active` output zero (coarse-to-fine training).
-pub fn encode(cfg: &HashGridConfig, params: &[f32], x: [f32; 3], active: usize, out: &mut [f32]) {
+pub fn encode(grid: &Grid, params: &[f32], x: [f32; 3], active: usize, out: &mut [f32]) {
     out.fill(0.0);
-    for level in 0..active.min(cfg.levels) {
-        let c = corners(cfg, level, x);
+    for level in 0..active.min(grid.cfg.levels) {
+        let c = corners(grid, level, x);
         for k in 0..8 {
             let i = c.index[k] as usize * FEATURES;
             for f in 0..FEATURES {
@@ -107,18 +119,11 @@ pub fn encode(cfg: &HashGridConfig, params: &[f32], x: [f32; 3], active: usize, 
 
 /// Accumulates dL/dparams into `grad` given dL/dout; returns dL/dx (needed when the
 /// position itself is optimised, as pose refinement does).
-pub fn backward(
-    cfg: &HashGridConfig,
-    params: &[f32],
-    x: [f32; 3],
-    active: usize,
-    dout: &[f32],
-    grad: &mut [f32],
-) -> [f32; 3] {
+pub fn backward(grid: &Grid, params: &[f32], x: [f32; 3], active: usize, dout: &[f32], grad: &mut [f32]) -> [f32; 3] {
     let mut dx = [0f32; 3];
     let inside: [bool; 3] = std::array::from_fn(|a| (0.0..=1.0).contains(&x[a]));
-    for level in 0..active.min(cfg.levels) {
-        let c = corners(cfg, level, x);
+    for level in 0..active.min(grid.cfg.levels) {
+        let c = corners(grid, level, x);
         for k in 0..8 {
             let i = c.index[k] as usize * FEATURES;
             for f in 0..FEATURES {
@@ -140,18 +145,11 @@ mod tests {
     use super::*;
 
     fn cfg() -> HashGridConfig {
-        HashGridConfig {
-            levels: 4,
-            log2_table: 10,
-            base_resolution: 4.0,
-            max_resolution: 64.0,
-        }
+        HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 64.0 }
     }
 
     fn params(cfg: &HashGridConfig) -> Vec<f32> {
-        (0..cfg.param_count())
-            .map(|i| ((i as f32 * 0.618).fract() - 0.5) * 0.2)
-            .collect()
+        (0..cfg.param_count()).map(|i| ((i as f32 * 0.618).fract() - 0.5) * 0.2).collect()
     }
 
     #[test]
@@ -167,25 +165,16 @@ mod tests {
         let c = cfg();
         let mut p = params(&c);
         let x = [0.31, 0.57, 0.83];
-        let dout: Vec<f32> = (0..c.output_dim())
-            .map(|i| (i as f32 * 0.37).sin())
-            .collect();
+        let dout: Vec<f32> = (0..c.output_dim()).map(|i| (i as f32 * 0.37).sin()).collect();
         let loss = |p: &[f32], x: [f32; 3]| {
             let mut out = vec![0.0; c.output_dim()];
-            encode(&c, p, x, 3, &mut out);
-            out.iter()
-                .zip(&dout)
-                .map(|(a, b)| (a * b) as f64)
-                .sum::<f64>()
+            encode(&Grid::new(c), p, x, 3, &mut out);
+            out.iter().zip(&dout).map(|(a, b)| (a * b) as f64).sum::<f64>()
         };
         let mut grad = vec![0.0; p.len()];
-        let dx = backward(&c, &p, x, 3, &dout, &mut grad);
+        let dx = backward(&Grid::new(c), &p, x, 3, &dout, &mut grad);
         let touched: Vec<usize> = (0..p.len()).filter(|&i| grad[i] != 0.0).collect();
-        assert!(
-            touched.len() >= 8 * 3,
-            "only {} entries touched",
-            touched.len()
-        );
+        assert!(touched.len() >= 8 * 3, "only {} entries touched", touched.len());
         for &i in touched.iter().step_by(3) {
             let h = 1e-2;
             let old = p[i];
@@ -195,11 +184,7 @@ mod tests {
             let lm = loss(&p, x);
             p[i] = old;
             let fd = (lp - lm) / (2.0 * h as f64);
-            assert!(
-                (fd - grad[i] as f64).abs() < 1e-4,
-                "param {i}: fd {fd} vs {}",
-                grad[i]
-            );
+            assert!((fd - grad[i] as f64).abs() < 1e-4, "param {i}: fd {fd} vs {}", grad[i]);
         }
         for a in 0..3 {
             let h = 1e-4;
@@ -207,11 +192,7 @@ mod tests {
             xp[a] += h;
             xm[a] -= h;
             let fd = (loss(&p, xp) - loss(&p, xm)) / (2.0 * h as f64);
-            assert!(
-                (fd - dx[a] as f64).abs() < 2e-2 * fd.abs().max(0.1),
-                "dx[{a}]: fd {fd} vs {}",
-                dx[a]
-            );
+            assert!((fd - dx[a] as f64).abs() < 2e-2 * fd.abs().max(0.1), "dx[{a}]: fd {fd} vs {}", dx[a]);
         }
     }
 
@@ -219,7 +200,7 @@ mod tests {
     fn inactive_levels_are_zero() {
         let c = cfg();
         let mut out = vec![1.0; c.output_dim()];
-        encode(&c, &params(&c), [0.2, 0.2, 0.2], 1, &mut out);
+        encode(&Grid::new(c), &params(&c), [0.2, 0.2, 0.2], 1, &mut out);
         assert!(out[..FEATURES].iter().any(|&v| v != 0.0));
         assert!(out[FEATURES..].iter().all(|&v| v == 0.0));
     }

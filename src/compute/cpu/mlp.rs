@@ -12,12 +12,20 @@ pub struct MlpShape {
 }
 
 impl MlpShape {
+    pub fn layer_count(&self) -> usize {
+        self.hidden_layers + 1
+    }
+
+    /// (inputs, outputs) of layer `i` (no allocation: this runs per sample).
+    pub fn layer(&self, i: usize) -> (usize, usize) {
+        let ni = if i == 0 { self.input } else { self.hidden };
+        let no = if i == self.hidden_layers { self.output } else { self.hidden };
+        (ni, no)
+    }
+
     /// (inputs, outputs) of each layer.
     pub fn layers(&self) -> Vec<(usize, usize)> {
-        let mut dims = vec![self.input];
-        dims.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
-        dims.push(self.output);
-        dims.windows(2).map(|w| (w[0], w[1])).collect()
+        (0..self.layer_count()).map(|i| self.layer(i)).collect()
     }
 
     pub fn param_count(&self) -> usize {
@@ -26,7 +34,7 @@ impl MlpShape {
 
     /// Floats of activations kept for the backward pass (every layer's output).
     pub fn activation_count(&self) -> usize {
-        self.layers().iter().map(|l| l.1).sum()
+        (0..self.layer_count()).map(|i| self.layer(i).1).sum()
     }
 
     /// He-uniform weights, zero biases; the last layer is scaled by `last_scale`.
@@ -41,12 +49,7 @@ impl MlpShape {
         let layers = self.layers();
         let mut p = Vec::with_capacity(self.param_count());
         for (li, &(i, o)) in layers.iter().enumerate() {
-            let scale = (6.0 / i as f32).sqrt()
-                * if li + 1 == layers.len() {
-                    last_scale
-                } else {
-                    1.0
-                };
+            let scale = (6.0 / i as f32).sqrt() * if li + 1 == layers.len() { last_scale } else { 1.0 };
             p.extend((0..i * o).map(|_| rand() * scale));
             p.extend(std::iter::repeat_n(0.0, o));
         }
@@ -54,20 +57,35 @@ impl MlpShape {
     }
 }
 
+/// Dot product in eight independent lanes, which the compiler turns into SIMD (a plain
+/// float sum must keep its order and stays scalar).
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Forward pass; `acts` receives every layer's output (post-ReLU for hidden layers), the
 /// last `shape.output` floats being the network output.
 pub fn forward(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]) {
-    let layers = shape.layers();
+    let n_layers = shape.layer_count();
     let (mut p_off, mut a_off) = (0, 0);
-    for (li, &(ni, no)) in layers.iter().enumerate() {
+    for li in 0..n_layers {
+        let (ni, no) = shape.layer(li);
         let (w, rest) = params[p_off..].split_at(ni * no);
         let b = &rest[..no];
         let (prev, cur) = acts.split_at_mut(a_off);
         let x: &[f32] = if li == 0 { input } else { &prev[a_off - ni..] };
-        let last = li + 1 == layers.len();
+        let last = li + 1 == n_layers;
         for o in 0..no {
-            let row = &w[o * ni..(o + 1) * ni];
-            let s = b[o] + row.iter().zip(x).map(|(a, b)| a * b).sum::<f32>();
+            let s = b[o] + dot(&w[o * ni..(o + 1) * ni], x);
             cur[o] = if last { s } else { s.max(0.0) };
         }
         p_off += ni * no + no;
@@ -88,18 +106,18 @@ pub fn backward(
     dinput: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
-    let layers = shape.layers();
-    let width = layers.iter().map(|l| l.0.max(l.1)).max().unwrap_or(0);
+    let n_layers = shape.layer_count();
+    let width = shape.input.max(shape.hidden).max(shape.output);
     scratch.resize(2 * width, 0.0);
     let (cur, next) = scratch.split_at_mut(width);
     cur[..shape.output].copy_from_slice(dout);
     let mut p_end = params.len();
     let mut a_end = acts.len();
-    for li in (0..layers.len()).rev() {
-        let (ni, no) = layers[li];
+    for li in (0..n_layers).rev() {
+        let (ni, no) = shape.layer(li);
         let p_off = p_end - (ni * no + no);
         let a_off = a_end - no;
-        let last = li + 1 == layers.len();
+        let last = li + 1 == n_layers;
         // Through the ReLU of hidden layers.
         if !last {
             for o in 0..no {
@@ -108,11 +126,7 @@ pub fn backward(
                 }
             }
         }
-        let x: &[f32] = if li == 0 {
-            input
-        } else {
-            &acts[a_off - ni..a_off]
-        };
+        let x: &[f32] = if li == 0 { input } else { &acts[a_off - ni..a_off] };
         let w = &params[p_off..p_off + ni * no];
         let (gw, gb) = grad[p_off..p_end].split_at_mut(ni * no);
         next[..ni].fill(0.0);
@@ -124,9 +138,11 @@ pub fn backward(
             gb[o] += d;
             let row = &w[o * ni..(o + 1) * ni];
             let grow = &mut gw[o * ni..(o + 1) * ni];
-            for i in 0..ni {
-                grow[i] += d * x[i];
-                next[i] += d * row[i];
+            for (g, xi) in grow.iter_mut().zip(&x[..ni]) {
+                *g += d * xi;
+            }
+            for (nx, r) in next[..ni].iter_mut().zip(row) {
+                *nx += d * r;
             }
         }
         cur[..ni].copy_from_slice(&next[..ni]);
@@ -142,12 +158,7 @@ mod tests {
 
     #[test]
     fn backward_matches_finite_differences() {
-        let shape = MlpShape {
-            input: 5,
-            hidden: 8,
-            hidden_layers: 2,
-            output: 3,
-        };
+        let shape = MlpShape { input: 5, hidden: 8, hidden_layers: 2, output: 3 };
         let mut p = shape.init(7, 1.0);
         for (i, v) in p.iter_mut().enumerate() {
             *v += 0.01 * (i as f32 * 0.3).sin(); // non-zero biases
@@ -157,26 +168,13 @@ mod tests {
         let loss = |p: &[f32], x: &[f32]| {
             let mut acts = vec![0.0; shape.activation_count()];
             forward(&shape, p, x, &mut acts);
-            acts[acts.len() - 3..]
-                .iter()
-                .zip(&dout)
-                .map(|(a, b)| (a * b) as f64)
-                .sum::<f64>()
+            acts[acts.len() - 3..].iter().zip(&dout).map(|(a, b)| (a * b) as f64).sum::<f64>()
         };
         let mut acts = vec![0.0; shape.activation_count()];
         forward(&shape, &p, &input, &mut acts);
         let mut grad = vec![0.0; p.len()];
         let mut dinput = vec![0.0; 5];
-        backward(
-            &shape,
-            &p,
-            &input,
-            &acts,
-            &dout,
-            &mut grad,
-            &mut dinput,
-            &mut Vec::new(),
-        );
+        backward(&shape, &p, &input, &acts, &dout, &mut grad, &mut dinput, &mut Vec::new());
         let h = 1e-3;
         for i in (0..p.len()).step_by(5) {
             let old = p[i];
@@ -186,11 +184,7 @@ mod tests {
             let lm = loss(&p, &input);
             p[i] = old;
             let fd = (lp - lm) / (2.0 * h as f64);
-            assert!(
-                (fd - grad[i] as f64).abs() < 2e-3,
-                "param {i}: fd {fd} vs {}",
-                grad[i]
-            );
+            assert!((fd - grad[i] as f64).abs() < 2e-3, "param {i}: fd {fd} vs {}", grad[i]);
         }
         for a in 0..5 {
             let mut xp = input;
@@ -198,11 +192,7 @@ mod tests {
             xp[a] += h;
             xm[a] -= h;
             let fd = (loss(&p, &xp) - loss(&p, &xm)) / (2.0 * h as f64);
-            assert!(
-                (fd - dinput[a] as f64).abs() < 2e-3,
-                "input {a}: fd {fd} vs {}",
-                dinput[a]
-            );
+            assert!((fd - dinput[a] as f64).abs() < 2e-3, "input {a}: fd {fd} vs {}", dinput[a]);
         }
     }
 }

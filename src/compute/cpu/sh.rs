@@ -38,11 +38,7 @@ mod tests {
             for j in 0..2 * n {
                 let theta = std::f64::consts::PI * (i as f64 + 0.5) / n as f64;
                 let phi = std::f64::consts::PI * (j as f64 + 0.5) / n as f64;
-                let d = [
-                    (theta.sin() * phi.cos()) as f32,
-                    (theta.sin() * phi.sin()) as f32,
-                    theta.cos() as f32,
-                ];
+                let d = [(theta.sin() * phi.cos()) as f32, (theta.sin() * phi.sin()) as f32, theta.cos() as f32];
                 encode(d, &mut out);
                 let w = theta.sin() * (std::f64::consts::PI / n as f64).powi(2);
                 for a in 0..COEFFS {
@@ -55,11 +51,7 @@ mod tests {
         for a in 0..COEFFS {
             for b in 0..COEFFS {
                 let expect = if a == b { 1.0 } else { 0.0 };
-                assert!(
-                    (gram[a][b] - expect).abs() < 1e-3,
-                    "<Y{a}, Y{b}> = {}",
-                    gram[a][b]
-                );
+                assert!((gram[a][b] - expect).abs() < 1e-3, "<Y{a}, Y{b}> = {}", gram[a][b]);
             }
         }
     }

@@ -1,0 +1,43 @@
+//! `weave bench train`: speed of a training step on a fixed procedural scene.
+
+use super::{Preset, TrainConfig, Trainer};
+use crate::io::Dataset;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug)]
+pub struct BenchResult {
+    pub threads: usize,
+    pub ms_per_step: f64,
+    pub rays_per_s: f64,
+    /// Points evaluated along rays per second (each costs four SDF evaluations).
+    pub samples_per_s: f64,
+}
+
+/// Trains a fresh field on `ds` for `warmup` steps, then times `steps` steps, on a pool of
+/// `threads` threads.
+pub fn run(ds: &Dataset, rays: usize, warmup: u32, steps: u32, threads: usize) -> crate::io::Result<BenchResult> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+    pool.install(|| {
+        let mut cfg = TrainConfig::preset(Preset::Fast);
+        cfg.rays = rays;
+        cfg.iterations = warmup + steps;
+        let mut t = Trainer::new(cfg, super::data::load(&ds.views, 1.0)?);
+        for _ in 0..warmup {
+            let _ = t.step();
+        }
+        let started = Instant::now();
+        let mut samples = 0.0;
+        for _ in 0..steps {
+            if let Ok(s) = t.step() {
+                samples += s.samples_per_ray as f64 * rays as f64;
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        Ok(BenchResult {
+            threads,
+            ms_per_step: secs * 1e3 / steps as f64,
+            rays_per_s: (rays as f64 * steps as f64) / secs,
+            samples_per_s: samples / secs,
+        })
+    })
+}

@@ -1,0 +1,181 @@
+//! Checkpoints: everything needed to resume training, re-extract a mesh or render views.
+//!
+//! Layout: magic, format version, a JSON header (settings, normalisation, step, array
+//! lengths), the arrays as little-endian f32, and an FNV-1a checksum of all that precedes it,
+//! so that a truncated or corrupted file is refused with a clear message.
+
+use super::config::TrainConfig;
+use super::data::{Normalization, TrainView};
+use super::trainer::{Optimizer, Trainer};
+use crate::compute::cpu::adam::Adam;
+use crate::field::{Field, FieldConfig, Occupancy, Params};
+use crate::geometry::rig::Layout;
+use crate::io::{self, Error, atomic};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"WEAVECKP";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    weave_version: String,
+    config: TrainConfig,
+    field: FieldConfig,
+    layout: Layout,
+    normalization: Normalization,
+    step: u32,
+    lr_scale: f32,
+    variance: f32,
+    occupancy_resolution: usize,
+    /// Lengths of grid, sdf, color, bg arrays.
+    lengths: [usize; 4],
+    adam_steps: [u32; 5],
+    variance_moments: [f32; 2],
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn push_f32s(out: &mut Vec<u8>, v: &[f32]) {
+    out.reserve(v.len() * 4);
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+pub fn save(t: &Trainer, path: &Path) -> io::Result<()> {
+    let o = &t.optimizer;
+    let header = Header {
+        weave_version: env!("CARGO_PKG_VERSION").into(),
+        config: t.cfg.clone(),
+        field: t.field.cfg.clone(),
+        layout: t.layout,
+        normalization: t.norm,
+        step: t.step,
+        lr_scale: t.lr_scale,
+        variance: t.params.variance,
+        occupancy_resolution: t.occupancy.res,
+        lengths: t.params.arrays().map(|a| a.len()),
+        adam_steps: [o.groups[0].step, o.groups[1].step, o.groups[2].step, o.groups[3].step, o.variance.step],
+        variance_moments: [o.variance.m[0], o.variance.v[0]],
+    };
+    let json = serde_json::to_vec(&header).expect("header serialises");
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    for (i, a) in t.params.arrays().into_iter().enumerate() {
+        push_f32s(&mut out, a);
+        push_f32s(&mut out, &o.groups[i].m);
+        push_f32s(&mut out, &o.groups[i].v);
+    }
+    out.extend(t.occupancy.cells.iter().map(|&c| c as u8));
+    let sum = fnv1a(&out);
+    out.extend_from_slice(&sum.to_le_bytes());
+    atomic::write_bytes(path, &out)
+}
+
+/// Reads a checkpoint into a trainer over `views` (empty to only export or render).
+pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |why: &str| Error::format(path, format!("not a usable Weave checkpoint: {why}"));
+    if bytes.len() < 28 || &bytes[..8] != MAGIC {
+        return Err(bad("wrong file type"));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(bad(&format!("format version {version}, this Weave reads version {FORMAT_VERSION}")));
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if fnv1a(body) != u64::from_le_bytes(sum.try_into().expect("8 bytes")) {
+        return Err(bad("checksum mismatch (truncated or corrupted)"));
+    }
+    let json_len = u64::from_le_bytes(body[12..20].try_into().expect("8 bytes")) as usize;
+    let json = body.get(20..20 + json_len).ok_or_else(|| bad("header runs past the end"))?;
+    let h: Header = serde_json::from_slice(json).map_err(|e| bad(&format!("header: {e}")))?;
+    let mut pos = 20 + json_len;
+    let mut take = |n: usize| -> io::Result<Vec<f32>> {
+        let end = pos + n * 4;
+        let chunk = body.get(pos..end).ok_or_else(|| bad("arrays run past the end"))?;
+        pos = end;
+        Ok(chunk.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    };
+    let mut arrays = Vec::new();
+    let mut groups = Vec::new();
+    for (i, &n) in h.lengths.iter().enumerate() {
+        arrays.push(take(n)?);
+        groups.push(Adam { m: take(n)?, v: take(n)?, step: h.adam_steps[i] });
+    }
+    let cells_n = h.occupancy_resolution.pow(3);
+    let cells = body.get(pos..pos + cells_n).ok_or_else(|| bad("occupancy runs past the end"))?;
+    let occupancy = Occupancy { res: h.occupancy_resolution, cells: cells.iter().map(|&b| b != 0).collect() };
+    let field = Field::new(h.field);
+    let expected = field.init_params(0);
+    let [grid, sdf, color, bg]: [Vec<f32>; 4] = arrays.try_into().expect("four arrays");
+    let params = Params { grid, sdf, color, bg, variance: h.variance };
+    if params.arrays().map(|a| a.len()) != expected.arrays().map(|a| a.len()) {
+        return Err(bad("array sizes do not match its own settings"));
+    }
+    let groups: [Adam; 4] = groups.try_into().expect("four groups");
+    let variance = Adam { m: vec![h.variance_moments[0]], v: vec![h.variance_moments[1]], step: h.adam_steps[4] };
+    let mut t = Trainer::from_state(
+        h.config,
+        h.layout,
+        h.normalization,
+        field,
+        params,
+        Some(Optimizer { groups, variance }),
+        Some(occupancy),
+        h.step,
+        views,
+    );
+    t.lr_scale = h.lr_scale;
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::cpu::hashgrid::HashGridConfig;
+    use crate::train::Preset;
+
+    fn small_trainer() -> Trainer {
+        let mut cfg = TrainConfig::preset(Preset::Fast);
+        cfg.grid = HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 };
+        cfg.occupancy_resolution = 8;
+        let field = Field::new(FieldConfig { grid: cfg.grid, hidden: 8, orientation: 1.0, init_radius: 0.5 });
+        let mut params = field.init_params(5);
+        params.sdf.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32 * 1e-3);
+        let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 0.5 };
+        let mut t = Trainer::from_state(cfg, Layout::Object, norm, field, params, None, None, 42, Vec::new());
+        t.occupancy.cells[3] = false;
+        t
+    }
+
+    #[test]
+    fn round_trip_and_corruption_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.weave");
+        let t = small_trainer();
+        save(&t, &path).unwrap();
+        let back = load(&path, Vec::new()).unwrap();
+        assert_eq!(back.params, t.params);
+        assert_eq!((back.step, back.layout, back.norm), (42, Layout::Object, t.norm));
+        assert_eq!(back.occupancy.cells, t.occupancy.cells);
+        assert_eq!(back.cfg, t.cfg);
+
+        let mut bytes = std::fs::read(&path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let msg = load(&path, Vec::new()).err().unwrap().to_string();
+        assert!(msg.contains("c.weave") && msg.contains("checksum"), "{msg}");
+        std::fs::write(&path, &bytes[..100]).unwrap();
+        assert!(load(&path, Vec::new()).is_err());
+        std::fs::write(&path, b"not a checkpoint at all, just text").unwrap();
+        assert!(load(&path, Vec::new()).err().unwrap().to_string().contains("wrong file type"));
+    }
+}

@@ -1,0 +1,86 @@
+//! Training settings, with presets.
+
+use crate::compute::cpu::hashgrid::HashGridConfig;
+use crate::geometry::rig::Layout;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Preset {
+    /// A usable mesh quickly: smaller hash tables, fewer steps.
+    Fast,
+    /// More steps, larger tables and batches.
+    Quality,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub iterations: u32,
+    /// Rays per step.
+    pub rays: usize,
+    /// Scale applied to the photos' resolution.
+    pub image_scale: f64,
+    pub grid: HashGridConfig,
+    pub hidden: usize,
+    pub lr: f32,
+    pub warmup: u32,
+    /// Learning rate at the end, as a fraction of `lr` (exponential decay).
+    pub final_lr_fraction: f32,
+    pub eikonal_weight: f32,
+    pub mask_weight: f32,
+    pub huber_delta: f32,
+    /// Ray-marching step in normalised units (the scene spans 2).
+    pub march_step: f32,
+    pub max_samples: usize,
+    /// Steps over which NeuS's cos-anneal ratio goes from 0 to 1.
+    pub anneal_steps: u32,
+    /// Hash levels enabled at the start, and steps between enabling the next one.
+    pub initial_levels: usize,
+    pub level_interval: u32,
+    pub occupancy_resolution: usize,
+    pub occupancy_interval: u32,
+    /// Forced capture layout; detected from the cameras when None.
+    pub layout: Option<Layout>,
+    pub mesh_resolution: usize,
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    pub fn preset(p: Preset) -> TrainConfig {
+        let fast = TrainConfig {
+            iterations: 3000,
+            rays: 1024,
+            image_scale: 1.0,
+            grid: HashGridConfig { levels: 16, log2_table: 17, base_resolution: 16.0, max_resolution: 1024.0 },
+            hidden: 64,
+            lr: 1e-2,
+            warmup: 100,
+            final_lr_fraction: 0.1,
+            eikonal_weight: 0.1,
+            mask_weight: 0.1,
+            huber_delta: 0.1,
+            march_step: 2.0 / 128.0,
+            max_samples: 128,
+            anneal_steps: 1000,
+            initial_levels: 4,
+            level_interval: 100,
+            occupancy_resolution: 64,
+            occupancy_interval: 16,
+            layout: None,
+            mesh_resolution: 256,
+            seed: 1,
+        };
+        match p {
+            Preset::Fast => fast,
+            Preset::Quality => TrainConfig {
+                iterations: 10000,
+                rays: 2048,
+                grid: HashGridConfig { log2_table: 19, max_resolution: 2048.0, ..fast.grid },
+                march_step: 2.0 / 256.0,
+                max_samples: 256,
+                anneal_steps: 2000,
+                mesh_resolution: 512,
+                ..fast
+            },
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Training data in memory: photos (sRGB values in [0, 1], as NeRF methods fit them), masks,
+//! cameras, and the similarity that maps the scene into the unit sphere and back.
+
+use super::render::Ray;
+use crate::geometry::rig::{self, Layout};
+use crate::geometry::{Intrinsics, Pose};
+use crate::io::{self, View};
+use glam::{DVec2, DVec3};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// `x_normalised = (x_world − center) / scale`: the scene fits in the unit sphere.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    pub center: [f64; 3],
+    pub scale: f64,
+}
+
+/// Camera distance from the centre, in normalised units, for object captures: the object
+/// (which fills the middle of the photos) then sits well inside the unit sphere.
+const OBJECT_CAMERA_DISTANCE: f64 = 2.5;
+/// Largest camera distance from the centre, in normalised units, for rooms: the walls
+/// around the cameras then fit in the unit sphere.
+const ROOM_CAMERA_RADIUS: f64 = 0.25;
+
+impl Normalization {
+    pub fn of(poses: &[Pose], layout: Layout) -> Normalization {
+        let centroid = rig::centroid(poses);
+        let (center, scale) = match layout {
+            Layout::Object | Layout::Forward => {
+                let mean_dir = poses.iter().map(|p| p.forward()).sum::<DVec3>().normalize_or_zero();
+                let target =
+                    rig::look_at_point(poses).unwrap_or(centroid + mean_dir * 2.0 * rig::spread(poses).max(1e-6));
+                let dist = poses.iter().map(|p| (p.center - target).length()).sum::<f64>() / poses.len() as f64;
+                (target, dist / OBJECT_CAMERA_DISTANCE)
+            }
+            Layout::Room => (centroid, rig::spread(poses).max(1e-6) / ROOM_CAMERA_RADIUS),
+        };
+        Normalization { center: center.to_array(), scale: scale.max(1e-12) }
+    }
+
+    pub fn to_normalized(&self, x: DVec3) -> [f32; 3] {
+        ((x - DVec3::from(self.center)) / self.scale).as_vec3().to_array()
+    }
+
+    pub fn to_world(&self, x: [f32; 3]) -> DVec3 {
+        DVec3::new(x[0] as f64, x[1] as f64, x[2] as f64) * self.scale + DVec3::from(self.center)
+    }
+}
+
+pub struct TrainView {
+    pub name: String,
+    pub intrinsics: Intrinsics,
+    pub pose: Pose,
+    pub rgb: Vec<[f32; 3]>,
+    pub mask: Option<Vec<f32>>,
+}
+
+impl TrainView {
+    pub fn width(&self) -> u32 {
+        self.intrinsics.width
+    }
+
+    pub fn height(&self) -> u32 {
+        self.intrinsics.height
+    }
+
+    /// The ray through pixel position (x, y) (pixel centres at +0.5), in normalised space.
+    pub fn ray(&self, norm: &Normalization, x: f64, y: f64) -> Ray {
+        let d = (self.pose.rotation * self.intrinsics.unproject(DVec2::new(x, y))).normalize();
+        Ray { origin: norm.to_normalized(self.pose.center), dir: d.as_vec3().to_array() }
+    }
+}
+
+/// Decodes the views' photos (and masks), resized by `scale`, in parallel. Images with an
+/// alpha channel are composited on white and their alpha becomes the mask.
+pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
+    views
+        .par_iter()
+        .map(|v| {
+            let pose = v
+                .pose
+                .ok_or_else(|| io::Error::format(&v.image, "has no camera pose (the pose-free path is needed)"))?;
+            let img =
+                image::open(&v.image).map_err(|e| io::Error::Image { path: v.image.clone(), reason: e.to_string() })?;
+            let k = &v.intrinsics;
+            let (w, h) =
+                (((k.width as f64 * scale).round() as u32).max(1), ((k.height as f64 * scale).round() as u32).max(1));
+            let intrinsics = k.resized(w, h);
+            let rgba = image::imageops::resize(&img.to_rgba8(), w, h, image::imageops::FilterType::Triangle);
+            let has_alpha = img.color().has_alpha();
+            let rgb = rgba
+                .pixels()
+                .map(|p| {
+                    let a = if has_alpha { p[3] as f32 / 255.0 } else { 1.0 };
+                    std::array::from_fn(|c| p[c] as f32 / 255.0 * a + (1.0 - a))
+                })
+                .collect();
+            let mask = if has_alpha {
+                Some(rgba.pixels().map(|p| p[3] as f32 / 255.0).collect())
+            } else if let Some(m) = &v.mask {
+                let mi = image::open(m).map_err(|e| io::Error::Image { path: m.clone(), reason: e.to_string() })?;
+                let mi = image::imageops::resize(&mi.to_luma8(), w, h, image::imageops::FilterType::Triangle);
+                Some(mi.pixels().map(|p| p[0] as f32 / 255.0).collect())
+            } else {
+                None
+            };
+            Ok(TrainView { name: v.name.clone(), intrinsics, pose, rgb, mask })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_round_trips_and_fits_object_cameras() {
+        let poses: Vec<Pose> = (0..12)
+            .map(|i| {
+                let a = i as f64 * 0.5;
+                Pose::look_at(
+                    DVec3::new(10.0 * a.cos() + 1.0, 10.0 * a.sin() + 2.0, 3.0),
+                    DVec3::new(1.0, 2.0, 0.0),
+                    DVec3::Z,
+                )
+            })
+            .collect();
+        let n = Normalization::of(&poses, Layout::Object);
+        let c = n.to_normalized(poses[0].center);
+        let r = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt() as f64;
+        assert!((r - OBJECT_CAMERA_DISTANCE).abs() < 1e-4);
+        let x = DVec3::new(0.3, -0.2, 1.1);
+        assert!((n.to_world(n.to_normalized(x)) - x).length() < 1e-5);
+    }
+}

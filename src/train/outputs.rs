@@ -1,0 +1,73 @@
+//! What a training run leaves in its output folder: mesh, poses, test renders, metrics.
+
+use super::Trainer;
+use super::trainer::psnr;
+use crate::io::{self, Dataset, View, atomic, colmap, ply, transforms};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Metrics {
+    pub iterations: u32,
+    pub seconds: f64,
+    pub final_loss: f32,
+    pub train_psnr: f32,
+    /// Mean PSNR over held-out views (None without `transforms_test.json`).
+    pub test_psnr: Option<f64>,
+    pub test_views: usize,
+    pub layout: String,
+    pub rays_per_step: usize,
+    pub mesh_vertices: usize,
+    pub mesh_triangles: usize,
+    pub rollbacks: u32,
+    pub stopped_early: bool,
+}
+
+/// Renders the views at their cameras (scaled like the training images) into `dir`, named
+/// as their photos; returns the mean PSNR against the photos.
+pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> io::Result<Option<f64>> {
+    let mut scores = Vec::new();
+    for v in views {
+        let pose = v.pose.ok_or_else(|| io::Error::format(&v.image, "has no pose to render from"))?;
+        let k = &v.intrinsics;
+        let s = t.cfg.image_scale;
+        let k = k.resized(((k.width as f64 * s).round() as u32).max(1), ((k.height as f64 * s).round() as u32).max(1));
+        let img = t.render(&k, &pose);
+        let name = Path::new(&v.name).with_extension("png");
+        let file = dir.join(name.file_name().unwrap_or(name.as_os_str()));
+        let mut bytes = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .map_err(|e| io::Error::format(&file, e.to_string()))?;
+        atomic::write_bytes(&file, &bytes)?;
+        if compare {
+            let gt = io::images::decode_rgb(&v.image)?;
+            let gt = image::imageops::resize(&gt, k.width, k.height, image::imageops::FilterType::Triangle);
+            scores.push(psnr(&img, &gt));
+        }
+    }
+    Ok((!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64))
+}
+
+/// Writes the mesh, the poses (transforms.json and COLMAP text) and the test renders.
+pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<()> {
+    let mesh = crate::mesh::from_trainer(t, t.cfg.mesh_resolution);
+    metrics.mesh_vertices = mesh.vertices.len();
+    metrics.mesh_triangles = mesh.triangles.len();
+    ply::write(&out.join("mesh.ply"), &mesh)?;
+    let posed: Vec<(&View, crate::geometry::Pose)> = ds.views.iter().filter_map(|v| v.pose.map(|p| (v, p))).collect();
+    let paths: Vec<String> = posed.iter().map(|(v, _)| io::paths::relative_path(out, &v.image)).collect();
+    let frames: Vec<_> = posed
+        .iter()
+        .zip(&paths)
+        .map(|((v, p), f)| transforms::FrameOut { file_path: f, intrinsics: &v.intrinsics, pose: p })
+        .collect();
+    transforms::write(&out.join("transforms.json"), &frames)?;
+    let list: Vec<_> = posed.iter().map(|(v, p)| (v.name.clone(), v.intrinsics, *p)).collect();
+    colmap::write_text(&out.join("colmap"), &list)?;
+    if !ds.test_views.is_empty() {
+        metrics.test_psnr = render_views(t, &ds.test_views, &out.join("test"), true)?;
+        metrics.test_views = ds.test_views.len();
+    }
+    let json = serde_json::to_string_pretty(metrics).expect("metrics serialise");
+    atomic::write_bytes(&out.join("metrics.json"), json.as_bytes())
+}

@@ -1,0 +1,120 @@
+//! Training on its own thread, steered over a channel: the app sends commands, the trainer
+//! sends typed events and publishes snapshots that a viewer reads without blocking it.
+
+use super::trainer::{StepStats, Trainer};
+use crate::field::{Occupancy, Params};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+
+pub enum Command {
+    Pause,
+    Resume,
+    Stop,
+}
+
+pub enum Event {
+    Step(StepStats),
+    /// A non-finite loss: the state went back and the learning rate was halved.
+    RolledBack {
+        failed_step: u32,
+        restored_step: u32,
+    },
+    /// Training ended (finished, or stopped by a command) at this step.
+    Finished {
+        step: u32,
+        stopped: bool,
+    },
+}
+
+/// The state a viewer needs to draw the current reconstruction.
+pub struct Snapshot {
+    pub step: u32,
+    pub params: Params,
+    pub occupancy: Occupancy,
+    pub stats: StepStats,
+}
+
+/// The latest snapshot, swapped in whole so readers never wait on training.
+#[derive(Clone, Default)]
+pub struct SnapshotSlot(Arc<Mutex<Option<Arc<Snapshot>>>>);
+
+impl SnapshotSlot {
+    pub fn latest(&self) -> Option<Arc<Snapshot>> {
+        self.0.lock().ok().and_then(|s| s.clone())
+    }
+    fn publish(&self, s: Snapshot) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(Arc::new(s));
+        }
+    }
+}
+
+pub struct Session {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    pub snapshots: SnapshotSlot,
+    thread: Option<std::thread::JoinHandle<Trainer>>,
+}
+
+/// Steps between published snapshots.
+const SNAPSHOT_INTERVAL: u32 = 25;
+
+impl Session {
+    /// Starts training `trainer` on a new thread; `wake` is called after each event.
+    pub fn start(mut trainer: Trainer, wake: Arc<dyn Fn() + Send + Sync>) -> Session {
+        let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
+        let (ev_tx, ev_rx) = std::sync::mpsc::channel();
+        let snapshots = SnapshotSlot::default();
+        let slot = snapshots.clone();
+        let thread = std::thread::spawn(move || {
+            let send = |e: Event| {
+                let _ = ev_tx.send(e);
+                wake();
+            };
+            let mut paused = false;
+            let mut stopped = false;
+            while trainer.step < trainer.cfg.iterations {
+                let cmd =
+                    if paused { cmd_rx.recv().map_err(|_| TryRecvError::Disconnected) } else { cmd_rx.try_recv() };
+                match cmd {
+                    Ok(Command::Pause) => paused = true,
+                    Ok(Command::Resume) => paused = false,
+                    Ok(Command::Stop) | Err(TryRecvError::Disconnected) => {
+                        stopped = true;
+                        break;
+                    }
+                    Err(TryRecvError::Empty) => {}
+                }
+                if paused {
+                    continue;
+                }
+                match trainer.step() {
+                    Ok(stats) => {
+                        if stats.step % SNAPSHOT_INTERVAL == 0 || stats.step == trainer.cfg.iterations {
+                            slot.publish(Snapshot {
+                                step: stats.step,
+                                params: trainer.params.clone(),
+                                occupancy: trainer.occupancy.clone(),
+                                stats,
+                            });
+                        }
+                        send(Event::Step(stats));
+                    }
+                    Err(r) => send(Event::RolledBack { failed_step: r.failed_step, restored_step: r.restored_step }),
+                }
+            }
+            send(Event::Finished { step: trainer.step, stopped });
+            trainer
+        });
+        Session { commands: cmd_tx, events: ev_rx, snapshots, thread: Some(thread) }
+    }
+
+    pub fn send(&self, c: Command) {
+        let _ = self.commands.send(c);
+    }
+
+    /// Waits for the training thread and returns the trainer (for export).
+    pub fn join(mut self) -> Option<Trainer> {
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+}

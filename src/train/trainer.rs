@@ -1,0 +1,291 @@
+//! The training loop's state and one step of it.
+
+use super::config::TrainConfig;
+use super::data::{Normalization, TrainView};
+use super::render::{self, RayScratch, RenderSettings, Target};
+use crate::compute::cpu::adam::Adam;
+use crate::field::{Field, FieldConfig, Occupancy, Params};
+use crate::geometry::rig::{self, Layout};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What one step did, for the progress bar, plots and metrics.json.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct StepStats {
+    pub step: u32,
+    pub loss: f32,
+    /// PSNR of the batch's colours (dB), a running estimate of the training fit.
+    pub psnr: f32,
+    pub lr: f32,
+    pub samples_per_ray: f32,
+    pub inv_s: f32,
+    pub occupancy: f32,
+}
+
+/// A step whose loss or gradients were not finite: the state went back to `restored_step`
+/// and the learning rate was halved.
+#[derive(Clone, Copy, Debug)]
+pub struct Rollback {
+    pub failed_step: u32,
+    pub restored_step: u32,
+}
+
+/// Small, fast, seedable random numbers for ray sampling.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn uniform(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Optimizer {
+    pub groups: [Adam; 4],
+    pub variance: Adam,
+}
+
+pub struct Trainer {
+    pub cfg: TrainConfig,
+    pub layout: Layout,
+    pub norm: Normalization,
+    pub field: Field,
+    pub params: Params,
+    pub optimizer: Optimizer,
+    pub occupancy: Occupancy,
+    pub step: u32,
+    /// Multiplies the learning rate; halved at every rollback.
+    pub lr_scale: f32,
+    pub views: Vec<TrainView>,
+    part_grads: Vec<Params>,
+    last_good: (u32, Params),
+}
+
+const GOOD_STATE_INTERVAL: u32 = 100;
+
+impl Trainer {
+    pub fn new(cfg: TrainConfig, views: Vec<TrainView>) -> Trainer {
+        let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
+        let layout = cfg.layout.unwrap_or_else(|| rig::detect_layout(&poses));
+        let norm = Normalization::of(&poses, layout);
+        let field = Field::new(FieldConfig {
+            grid: cfg.grid,
+            hidden: cfg.hidden,
+            orientation: if layout == Layout::Room { -1.0 } else { 1.0 },
+            init_radius: if layout == Layout::Room { 0.9 } else { 0.5 },
+        });
+        let params = field.init_params(cfg.seed);
+        let mut t = Self::from_state(cfg, layout, norm, field, params, None, None, 0, views);
+        t.update_occupancy();
+        t
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_state(
+        cfg: TrainConfig,
+        layout: Layout,
+        norm: Normalization,
+        field: Field,
+        params: Params,
+        optimizer: Option<Optimizer>,
+        occupancy: Option<Occupancy>,
+        step: u32,
+        views: Vec<TrainView>,
+    ) -> Trainer {
+        let optimizer = optimizer.unwrap_or_else(|| Optimizer {
+            groups: params.arrays().map(|a| Adam::new(a.len())),
+            variance: Adam::new(1),
+        });
+        let parts = rayon::current_num_threads().max(1);
+        Trainer {
+            occupancy: occupancy.unwrap_or_else(|| Occupancy::full(cfg.occupancy_resolution)),
+            part_grads: (0..parts).map(|_| params.zeros_like()).collect(),
+            last_good: (step, params.clone()),
+            cfg,
+            layout,
+            norm,
+            field,
+            params,
+            optimizer,
+            step,
+            lr_scale: 1.0,
+            views,
+        }
+    }
+
+    pub fn active_levels(&self) -> usize {
+        let extra = (self.step / self.cfg.level_interval.max(1)) as usize;
+        (self.cfg.initial_levels + extra).min(self.cfg.grid.levels)
+    }
+
+    pub fn learning_rate(&self) -> f32 {
+        let c = &self.cfg;
+        let warm = ((self.step + 1) as f32 / c.warmup.max(1) as f32).min(1.0);
+        let decay = c.final_lr_fraction.powf(self.step as f32 / c.iterations.max(1) as f32);
+        c.lr * warm * decay * self.lr_scale
+    }
+
+    /// Rendering settings at the current step (rendering views uses them too).
+    pub fn render_settings(&self) -> RenderSettings {
+        let active = self.active_levels();
+        // Finite differences at the finest active cell size: coarse early, fine later.
+        let finest = self.cfg.grid.resolution(active.saturating_sub(1));
+        RenderSettings {
+            step: self.cfg.march_step,
+            max_samples: self.cfg.max_samples,
+            active_levels: active,
+            fd_h: (2.0 / finest).max(1e-3) * 0.5,
+            anneal: (self.step as f32 / self.cfg.anneal_steps.max(1) as f32).min(1.0),
+            eikonal_weight: self.cfg.eikonal_weight,
+            mask_weight: self.cfg.mask_weight,
+            huber_delta: self.cfg.huber_delta,
+        }
+    }
+
+    /// One optimisation step; Err when it had to roll back.
+    pub fn step(&mut self) -> Result<StepStats, Rollback> {
+        let settings = self.render_settings();
+        let parts = self.part_grads.len();
+        let per_part = self.cfg.rays.div_ceil(parts);
+        let (field, params, occ, views, norm) = (&self.field, &self.params, &self.occupancy, &self.views, &self.norm);
+        let seed = self.cfg.seed ^ ((self.step as u64) << 20);
+        let sums: Vec<(f64, f64, usize)> = self
+            .part_grads
+            .par_iter_mut()
+            .enumerate()
+            .map(|(part, g)| {
+                g.clear();
+                let mut rng = Rng::new(seed + part as u64);
+                let mut ws = RayScratch::default();
+                let (mut loss, mut sq, mut samples) = (0.0f64, 0.0f64, 0usize);
+                for _ in 0..per_part {
+                    let v = &views[rng.below(views.len())];
+                    let (x, y) = (rng.below(v.width() as usize), rng.below(v.height() as usize));
+                    let ray = v.ray(norm, x as f64 + rng.uniform() as f64, y as f64 + rng.uniform() as f64);
+                    let i = y * v.width() as usize + x;
+                    let target = Target { rgb: v.rgb[i], mask: v.mask.as_ref().map(|m| m[i]) };
+                    let out = render::trace(
+                        field,
+                        params,
+                        occ,
+                        &ray,
+                        &settings,
+                        rng.uniform(),
+                        &mut ws,
+                        Some(&target),
+                        Some(g),
+                    );
+                    loss += out.loss as f64;
+                    sq += (0..3).map(|c| ((out.rgb[c] - target.rgb[c]) as f64).powi(2)).sum::<f64>() / 3.0;
+                    samples += out.samples;
+                }
+                (loss, sq, samples)
+            })
+            .collect();
+        let n = (per_part * parts) as f64;
+        let loss = sums.iter().map(|s| s.0).sum::<f64>() / n;
+        let mse = sums.iter().map(|s| s.1).sum::<f64>() / n;
+        let samples = sums.iter().map(|s| s.2).sum::<usize>() as f64 / n;
+        let (first, rest) = self.part_grads.split_at_mut(1);
+        for g in rest.iter() {
+            first[0].accumulate(g);
+        }
+        first[0].scale(1.0 / n as f32);
+        if !loss.is_finite() || !first[0].is_finite() {
+            return Err(self.roll_back());
+        }
+        let lr = self.learning_rate();
+        let grads = &self.part_grads[0];
+        for ((adam, p), g) in self.optimizer.groups.iter_mut().zip(self.params.arrays_mut()).zip(grads.arrays()) {
+            adam.update(p, g, lr);
+        }
+        let mut v = [self.params.variance];
+        self.optimizer.variance.update(&mut v, &[grads.variance], lr);
+        self.params.variance = v[0];
+        if !self.params.is_finite() {
+            return Err(self.roll_back());
+        }
+        self.step += 1;
+        if self.step % self.cfg.occupancy_interval == 0 {
+            self.update_occupancy();
+        }
+        if self.step % GOOD_STATE_INTERVAL == 0 {
+            self.last_good = (self.step, self.params.clone());
+        }
+        Ok(StepStats {
+            step: self.step,
+            loss: loss as f32,
+            psnr: (-10.0 * mse.max(1e-10).log10()) as f32,
+            lr,
+            samples_per_ray: samples as f32,
+            inv_s: Field::inv_s(&self.params),
+            occupancy: self.occupancy.fraction(),
+        })
+    }
+
+    fn roll_back(&mut self) -> Rollback {
+        let failed_step = self.step;
+        self.params = self.last_good.1.clone();
+        self.step = self.last_good.0;
+        self.optimizer.groups = self.params.arrays().map(|a| Adam::new(a.len()));
+        self.optimizer.variance = Adam::new(1);
+        self.lr_scale *= 0.5;
+        Rollback { failed_step, restored_step: self.step }
+    }
+
+    /// Marks the cells whose centre is within reach of the surface: the SDF there is below a
+    /// cell diagonal plus the width of NeuS's density.
+    pub fn update_occupancy(&mut self) {
+        let active = self.active_levels();
+        let occ = &self.occupancy;
+        let reach = occ.cell_size() * 3f32.sqrt() + 4.0 / Field::inv_s(&self.params);
+        let (field, params) = (&self.field, &self.params);
+        let cells: Vec<bool> = (0..occ.cells.len())
+            .into_par_iter()
+            .map_init(Default::default, |e, i| field.sdf(params, occ.center(i), active, e).abs() < reach)
+            .collect();
+        self.occupancy.cells = cells;
+    }
+
+    /// Renders a view of the current field (sRGB bytes), at that view's camera.
+    pub fn render(&self, intrinsics: &crate::geometry::Intrinsics, pose: &crate::geometry::Pose) -> image::RgbImage {
+        let view = TrainView { name: String::new(), intrinsics: *intrinsics, pose: *pose, rgb: Vec::new(), mask: None };
+        let settings = self.render_settings();
+        let (w, h) = (intrinsics.width as usize, intrinsics.height as usize);
+        let rows: Vec<Vec<u8>> = (0..h)
+            .into_par_iter()
+            .map_init(RayScratch::default, |ws, y| {
+                let mut row = Vec::with_capacity(w * 3);
+                for x in 0..w {
+                    let ray = view.ray(&self.norm, x as f64 + 0.5, y as f64 + 0.5);
+                    let out =
+                        render::trace(&self.field, &self.params, &self.occupancy, &ray, &settings, 0.5, ws, None, None);
+                    row.extend(out.rgb.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8));
+                }
+                row
+            })
+            .collect();
+        image::RgbImage::from_raw(intrinsics.width, intrinsics.height, rows.concat())
+            .expect("rows have the image's size")
+    }
+}
+
+/// PSNR (dB) between two images of the same size.
+pub fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    let mse = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| ((*x as f64 - *y as f64) / 255.0).powi(2)).sum::<f64>()
+        / a.as_raw().len().max(1) as f64;
+    -10.0 * mse.max(1e-12).log10()
+}

@@ -57,6 +57,7 @@ impl Params {
 
     pub fn is_finite(&self) -> bool {
         use rayon::prelude::*;
-        self.variance.is_finite() && self.arrays().iter().all(|a| a.par_iter().with_min_len(1 << 14).all(|x| x.is_finite()))
+        self.variance.is_finite()
+            && self.arrays().iter().all(|a| a.par_iter().with_min_len(1 << 14).all(|x| x.is_finite()))
     }
 }

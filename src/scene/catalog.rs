@@ -91,7 +91,7 @@ fn object() -> World {
 /// Points spread evenly over a band of elevations on a sphere (Fibonacci spiral).
 fn object_rig(n: usize) -> Vec<Pose> {
     let golden = PI * (3.0 - 5f64.sqrt());
-    let (lo, hi) = ((-15f64).to_radians().sin(), 65f64.to_radians().sin());
+    let (lo, hi) = ((-40f64).to_radians().sin(), 70f64.to_radians().sin());
     (0..n)
         .map(|i| {
             let z = lo + (hi - lo) * (i as f64 + 0.5) / n as f64;

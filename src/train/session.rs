@@ -90,7 +90,7 @@ impl Session {
                 }
                 match trainer.step() {
                     Ok(stats) => {
-                        if stats.step % SNAPSHOT_INTERVAL == 0 || stats.step == trainer.cfg.iterations {
+                        if stats.step.is_multiple_of(SNAPSHOT_INTERVAL) || stats.step == trainer.cfg.iterations {
                             slot.publish(Snapshot {
                                 step: stats.step,
                                 params: trainer.params.clone(),

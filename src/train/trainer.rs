@@ -219,10 +219,10 @@ impl Trainer {
             return Err(self.roll_back());
         }
         self.step += 1;
-        if self.step % self.cfg.occupancy_interval == 0 {
+        if self.step.is_multiple_of(self.cfg.occupancy_interval) {
             self.update_occupancy();
         }
-        if self.step % GOOD_STATE_INTERVAL == 0 {
+        if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
             self.last_good = (self.step, self.params.clone());
         }
         Ok(StepStats {
@@ -288,4 +288,60 @@ pub fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     let mse = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| ((*x as f64 - *y as f64) / 255.0).powi(2)).sum::<f64>()
         / a.as_raw().len().max(1) as f64;
     -10.0 * mse.max(1e-12).log10()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::cpu::hashgrid::HashGridConfig;
+    use crate::geometry::{Intrinsics, Pose};
+    use crate::train::Preset;
+    use glam::DVec3;
+
+    fn tiny() -> Trainer {
+        let views = (0..4)
+            .map(|i| {
+                let a = i as f64 * 1.5;
+                TrainView {
+                    name: format!("{i}"),
+                    intrinsics: Intrinsics::centered(8, 6, 8.0),
+                    pose: Pose::look_at(DVec3::new(3.0 * a.cos(), 3.0 * a.sin(), 1.0), DVec3::ZERO, DVec3::Z),
+                    rgb: vec![[0.6, 0.4, 0.2]; 48],
+                    mask: None,
+                }
+            })
+            .collect();
+        let mut cfg = TrainConfig::preset(Preset::Fast);
+        cfg.grid = HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 };
+        cfg.rays = 64;
+        cfg.occupancy_resolution = 8;
+        Trainer::new(cfg, views)
+    }
+
+    #[test]
+    fn non_finite_state_rolls_back_and_lowers_the_learning_rate() {
+        let mut t = tiny();
+        for _ in 0..3 {
+            t.step().unwrap();
+        }
+        let lr = t.learning_rate();
+        t.params.sdf[0] = f32::NAN;
+        let r = t.step().unwrap_err();
+        assert_eq!((r.failed_step, r.restored_step), (3, 0));
+        assert!(t.params.is_finite());
+        assert!(t.lr_scale == 0.5 && t.learning_rate() < lr);
+        // Training goes on from the restored state.
+        t.step().unwrap();
+    }
+
+    #[test]
+    fn loss_falls_on_a_constant_colour_scene() {
+        let mut t = tiny();
+        let first = t.step().unwrap().loss;
+        let mut last = first;
+        for _ in 0..60 {
+            last = t.step().unwrap().loss;
+        }
+        assert!(last < 0.5 * first, "loss {first} → {last}");
+    }
 }

@@ -21,6 +21,9 @@ struct Cli {
     /// Save a screenshot of the window to this PNG once the folder has loaded, then exit.
     #[arg(long, value_name = "OUT.png")]
     screenshot: Option<PathBuf>,
+    /// Start training in the window for this many steps once the folder has loaded (fast preset).
+    #[arg(long, value_name = "STEPS")]
+    train: Option<u32>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -147,7 +150,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => weave::app::run(cli.path.or_else(default_scene), cli.screenshot),
+        None => weave::app::run(cli.path.or_else(default_scene), cli.screenshot, cli.train),
         Some(Command::Info { path, images }) => info(&path, images),
         Some(Command::Convert { path, to, out }) => convert_cmd(&path, to, &out),
         Some(Command::Scene(args)) => scene_cmd(args),

@@ -38,12 +38,17 @@ impl Drop for Xvfb {
     }
 }
 
-/// Runs `weave [path] --screenshot shot` in the window; returns the screenshot and stderr.
+/// Runs `weave [path] --screenshot shot [extra]` in the window; returns the screenshot and stderr.
 fn screenshot(x: &Xvfb, path: &Path, shot: &Path) -> (image::RgbImage, String) {
+    screenshot_with(x, path, shot, &[])
+}
+
+fn screenshot_with(x: &Xvfb, path: &Path, shot: &Path, extra: &[&str]) -> (image::RgbImage, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_weave"))
         .arg(path)
         .arg("--screenshot")
         .arg(shot)
+        .args(extra)
         .env("DISPLAY", &x.display)
         .env_remove("WAYLAND_DISPLAY")
         .output()
@@ -98,4 +103,22 @@ fn window_reports_a_missing_folder_and_keeps_running() {
     // The red notice frame is on screen (the app did not exit on the error).
     let red = count(&img, (0, 0, img.width(), img.height()), |p| p[0] > 200 && p[1] < 120 && p[2] < 110);
     assert!(red > 100, "no error notice visible: {red} red pixels");
+}
+
+#[test]
+fn window_trains_and_plots_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = weave::scene::find("object").unwrap();
+    let opts =
+        weave::scene::Options { width: 48, height: 36, views: Some(8), test_views: Some(0), ..Default::default() };
+    weave::scene::generate(entry, &opts, &dir.path().join("scene"), &|_, _| {}).unwrap();
+    let x = Xvfb::start();
+    let (img, stderr) =
+        screenshot_with(&x, &dir.path().join("scene"), &dir.path().join("shot.png"), &["--train", "12"]);
+    assert!(!stderr.contains("error shown in the window"), "{stderr}");
+    // The training panel's plots: an orange loss line and a blue PSNR line in the side panel.
+    let panel = (0, 200, 260, img.height().min(700));
+    let orange = count(&img, panel, |p| p[0] > 200 && p[1] > 120 && p[1] < 190 && p[2] < 100);
+    let blue = count(&img, panel, |p| p[2] > 200 && p[1] > 150 && p[0] < 140);
+    assert!(orange > 60 && blue > 60, "no live plots: {orange} orange, {blue} blue pixels");
 }

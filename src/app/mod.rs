@@ -22,7 +22,7 @@ use workspace::Workspace;
 /// Frames to wait after loading settles before a requested screenshot, so the UI has laid out.
 const SCREENSHOT_SETTLE_FRAMES: u32 = 5;
 /// Screenshot anyway after this long, showing whatever state the app reached.
-const SCREENSHOT_TIMEOUT_S: u64 = 120;
+const SCREENSHOT_TIMEOUT_S: u64 = 300;
 
 /// Sent by worker threads to wake the event loop.
 #[derive(Debug)]
@@ -44,6 +44,8 @@ struct App {
     proxy: EventLoopProxy<Wake>,
     initial: Option<PathBuf>,
     screenshot: Option<PathBuf>,
+    /// Training to start once the initial folder has loaded (scripting and tests).
+    train_steps: Option<u32>,
     started: Instant,
     settled_frames: u32,
     gfx: Option<Graphics>,
@@ -53,7 +55,7 @@ struct App {
 
 /// Opens the window (on `path` if given) and runs until it is closed. With `screenshot`, saves
 /// the window to that PNG once the folder has loaded and exits.
-pub fn run(path: Option<PathBuf>, screenshot: Option<PathBuf>) -> Result<()> {
+pub fn run(path: Option<PathBuf>, screenshot: Option<PathBuf>, train_steps: Option<u32>) -> Result<()> {
     let event_loop = EventLoop::<Wake>::with_user_event()
         .build()
         .context("cannot open a window: no display (set DISPLAY or WAYLAND_DISPLAY, or run under Xvfb)")?;
@@ -62,6 +64,7 @@ pub fn run(path: Option<PathBuf>, screenshot: Option<PathBuf>) -> Result<()> {
         proxy: event_loop.create_proxy(),
         initial: path,
         screenshot,
+        train_steps,
         started: Instant::now(),
         settled_frames: 0,
         gfx: None,
@@ -154,6 +157,12 @@ impl App {
         };
         let t0 = Instant::now();
         ws.poll(&self.ctx, &g.gpu.device, &g.gpu.queue, &mut g.viewport);
+        if ws.settled()
+            && ws.dataset.is_some()
+            && let Some(steps) = self.train_steps.take()
+        {
+            ws.start_training(steps);
+        }
 
         // The 3D view first, at the size its widget had last frame; egui then shows it.
         if let Some(orbit) = ws.orbit {
@@ -233,7 +242,7 @@ impl App {
 
         if let Some(path) = &self.screenshot {
             let timed_out = self.started.elapsed().as_secs() > SCREENSHOT_TIMEOUT_S;
-            if ws.settled() || timed_out {
+            if (ws.settled() && self.train_steps.is_none()) || timed_out {
                 self.settled_frames += 1;
             }
             if self.settled_frames > SCREENSHOT_SETTLE_FRAMES {

@@ -28,8 +28,8 @@ struct Run {
 
 pub enum Action {
     None,
-    /// Load the photos and build a trainer with this configuration (off the UI thread).
-    Start(TrainConfig),
+    /// Load the photos and train for this many steps with the chosen preset.
+    Start(u32),
     SaveResults,
 }
 
@@ -174,9 +174,7 @@ impl TrainingPanel {
         if !running {
             ui.horizontal(|ui| {
                 if ui.button(if self.run.is_some() { "Train again" } else { "Train" }).clicked() {
-                    let mut cfg = TrainConfig::preset(self.preset);
-                    cfg.iterations = self.iterations;
-                    action = Action::Start(cfg);
+                    action = Action::Start(self.iterations);
                 }
                 if self.finished.is_some() && ui.button("Save results…").clicked() {
                     action = Action::SaveResults;

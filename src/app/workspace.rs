@@ -76,9 +76,27 @@ impl Workspace {
         self.open(target);
     }
 
-    /// Whether loading has finished: the folder is read (or failed) and every photo is shown.
+    /// Whether background work has finished: the folder is read (or failed), every photo is
+    /// shown, and no training is being prepared or running.
     pub fn settled(&self) -> bool {
-        self.loading.is_none() && self.dataset.as_ref().is_none_or(|d| self.thumbs_done >= d.views.len())
+        self.loading.is_none()
+            && self.dataset.as_ref().is_none_or(|d| self.thumbs_done >= d.views.len())
+            && !self.preparing_training
+            && !self.training.is_running()
+    }
+
+    /// Starts training the open folder with the fast preset for `steps` steps.
+    pub fn start_training(&mut self, steps: u32) {
+        let Some(ds) = &self.dataset else { return };
+        if !ds.has_poses() {
+            self.notices.push(Level::Error, "This folder has no camera poses: training needs them");
+            return;
+        }
+        let mut cfg = crate::train::TrainConfig::preset(self.training.preset);
+        cfg.iterations = steps;
+        self.training.iterations = steps;
+        self.preparing_training = true;
+        self.loader.prepare_training(ds.clone(), cfg);
     }
 
     fn glyphs(ds: &Dataset) -> Vec<CameraGlyph> {
@@ -301,6 +319,7 @@ impl Workspace {
         }
         ui.add_space(10.0);
         ui.separator();
+        let mut pending_start = None;
         if self.preparing_training {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -308,13 +327,14 @@ impl Workspace {
             });
         } else {
             match self.training.ui(ui, ds) {
-                Action::Start(cfg) => {
-                    self.preparing_training = true;
-                    self.loader.prepare_training(ds.clone(), cfg);
-                }
+                Action::Start(steps) => pending_start = Some(steps),
                 Action::SaveResults => self.loader.pick_folder(Purpose::SaveResults),
                 Action::None => {}
             }
+        }
+        if let Some(steps) = pending_start {
+            self.start_training(steps);
+            return;
         }
         if let Some(i) = self.selected {
             let v = &views[i];

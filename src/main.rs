@@ -104,9 +104,18 @@ struct TrainArgs {
     /// Marching resolution of the exported mesh (default: the preset's).
     #[arg(long)]
     mesh_resolution: Option<usize>,
+    /// Compute backend (the CUDA one is not built yet).
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
     /// Continue from this checkpoint (its settings are kept; --iterations may extend them).
     #[arg(long, value_name = "CHECKPOINT")]
     resume: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Backend {
+    /// Rust + rayon on all cores.
+    Cpu,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -312,8 +321,9 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         }
     };
     println!(
-        "training on {} views ({:?} layout, {} rays/step, {} steps, {} threads)",
+        "training on {} views ({:?} backend, {:?} layout, {} rays/step, {} steps, {} threads)",
         trainer.views.len(),
+        args.backend,
         trainer.layout,
         trainer.cfg.rays,
         trainer.cfg.iterations,

@@ -406,9 +406,7 @@ fn render_cmd(ckpt: &std::path::Path, cameras: &std::path::Path, out: &std::path
     for c in &cams {
         let img = t.render(&c.intrinsics, &c.pose);
         let file = out.join(std::path::Path::new(&c.name).with_extension("png").file_name().expect("a file name"));
-        let mut bytes = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
-        weave::io::atomic::write_bytes(&file, &bytes)?;
+        weave::io::images::write_png(&file, &image::DynamicImage::ImageRgb8(img))?;
         bar.inc(1);
     }
     bar.finish_and_clear();

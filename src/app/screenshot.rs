@@ -40,8 +40,6 @@ pub fn save(gpu: &Gpu, texture: &wgpu::Texture, path: &Path) -> Result<()> {
         }
     }
     let img = image::RgbImage::from_raw(w, h, rgb).context("screenshot size")?;
-    let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
-    crate::io::atomic::write_bytes(path, &bytes)?;
+    crate::io::images::write_png(path, &image::DynamicImage::ImageRgb8(img))?;
     Ok(())
 }

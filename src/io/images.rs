@@ -48,6 +48,14 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
     Ok(img.into_rgb8())
 }
 
+/// Writes an image as PNG, atomically (a full disk leaves the old file, or none).
+pub fn write_png(path: &Path, img: &image::DynamicImage) -> Result<()> {
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| Error::format(path, e.to_string()))?;
+    super::atomic::write_bytes(path, &bytes)
+}
+
 /// sRGB transfer function (IEC 61966-2-1), for writing linear colour to disk.
 pub fn linear_to_srgb(c: f64) -> u8 {
     let c = c.clamp(0.0, 1.0);

@@ -95,9 +95,12 @@ pub fn generate(entry: &Entry, opts: &Options, out: &Path, progress: &dyn Fn(usi
         for (i, pose) in poses.iter().enumerate() {
             let (rgb, mask) = world.render(&k, pose);
             let rel = format!("{folder}/{prefix}{i:03}.png");
-            save_png(&out.join(&rel), &image::DynamicImage::ImageRgb8(rgb))?;
+            io::images::write_png(&out.join(&rel), &image::DynamicImage::ImageRgb8(rgb))?;
             if masks {
-                save_png(&out.join(format!("masks/{prefix}{i:03}.png")), &image::DynamicImage::ImageLuma8(mask))?;
+                io::images::write_png(
+                    &out.join(format!("masks/{prefix}{i:03}.png")),
+                    &image::DynamicImage::ImageLuma8(mask),
+                )?;
             }
             names.push(rel);
             done += 1;
@@ -125,11 +128,4 @@ pub fn generate(entry: &Entry, opts: &Options, out: &Path, progress: &dyn Fn(usi
     colmap::write_text(&out.join("sparse/0"), &colmap_views)?;
     ply::write(&out.join("gt_mesh.ply"), &world.mesh())?;
     Ok(Written { dir: out.to_path_buf(), views: train.len(), test_views: test.len() })
-}
-
-fn save_png(path: &Path, img: &image::DynamicImage) -> io::Result<()> {
-    let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| io::Error::format(path, e.to_string()))?;
-    io::atomic::write_bytes(path, &bytes)
 }

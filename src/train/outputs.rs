@@ -35,15 +35,12 @@ pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> i
         let img = t.render(&k, &pose);
         let name = Path::new(&v.name).with_extension("png");
         let file = dir.join(name.file_name().unwrap_or(name.as_os_str()));
-        let mut bytes = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(|e| io::Error::format(&file, e.to_string()))?;
-        atomic::write_bytes(&file, &bytes)?;
         if compare {
             let gt = io::images::decode_rgb(&v.image)?;
             let gt = image::imageops::resize(&gt, k.width, k.height, image::imageops::FilterType::Triangle);
             scores.push(psnr(&img, &gt));
         }
+        io::images::write_png(&file, &image::DynamicImage::ImageRgb8(img))?;
     }
     Ok((!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64))
 }

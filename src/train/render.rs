@@ -317,16 +317,15 @@ mod tests {
                 if analytic.abs() < 1e-5 {
                     continue;
                 }
-                let get = |p: &mut Params| -> *mut f32 {
-                    if group < 4 { &mut p.arrays_mut()[group][i] } else { &mut p.variance }
-                };
-                let slot = get(&mut p);
-                let old = unsafe { *slot };
-                unsafe { *slot = old + h };
+                fn set(p: &mut Params, group: usize, i: usize, v: f32) {
+                    if group < 4 { p.arrays_mut()[group][i] = v } else { p.variance = v }
+                }
+                let old = if group < 4 { p.arrays()[group][i] } else { p.variance };
+                set(&mut p, group, i, old + h);
                 let lp = loss(&p);
-                unsafe { *get(&mut p) = old - h };
+                set(&mut p, group, i, old - h);
                 let lm = loss(&p);
-                unsafe { *get(&mut p) = old };
+                set(&mut p, group, i, old);
                 let fd = (lp - lm) / (2.0 * h as f64);
                 let tol = 0.05 * analytic.abs().max(fd.abs()) + 2e-4;
                 assert!((fd - analytic).abs() < tol, "group {group} param {i}: fd {fd} vs analytic {analytic}");

@@ -404,9 +404,7 @@ fn render_cmd(ckpt: &std::path::Path, cameras: &std::path::Path, out: &std::path
         ProgressStyle::with_template("rendering [{bar:30}] {pos}/{len} views, ETA {eta}").expect("valid template"),
     );
     for c in &cams {
-        let img = t.render(&c.intrinsics, &c.pose);
-        let file = out.join(std::path::Path::new(&c.name).with_extension("png").file_name().expect("a file name"));
-        weave::io::images::write_png(&file, &image::DynamicImage::ImageRgb8(img))?;
+        outputs::render_png(&t, &c.intrinsics, &c.pose, out, &c.name)?;
         bar.inc(1);
     }
     bar.finish_and_clear();

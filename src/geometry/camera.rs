@@ -124,6 +124,12 @@ impl Intrinsics {
         }
     }
 
+    /// The same camera for the image scaled by `s` (sizes rounded, at least one pixel).
+    pub fn scaled(&self, s: f64) -> Self {
+        let size = |n: u32| ((n as f64 * s).round() as u32).max(1);
+        self.resized(size(self.width), size(self.height))
+    }
+
     /// Whether an image of the given size has this camera's aspect ratio (to one pixel), so
     /// that the intrinsics can be rescaled to it.
     pub fn same_aspect(&self, width: u32, height: u32) -> bool {
@@ -154,6 +160,7 @@ mod tests {
         assert!((k.fov_x() - 0.6911112).abs() < 1e-12);
         let half = k.resized(200, 150);
         assert_eq!((half.fx, half.cx, half.cy), (k.fx / 2.0, 100.0, 75.0));
+        assert_eq!(k.scaled(0.5), half);
         assert!(k.same_aspect(200, 150));
         assert!(!k.same_aspect(200, 200));
     }

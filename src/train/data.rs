@@ -83,10 +83,8 @@ pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
                 .ok_or_else(|| io::Error::format(&v.image, "has no camera pose (the pose-free path is needed)"))?;
             let img =
                 image::open(&v.image).map_err(|e| io::Error::Image { path: v.image.clone(), reason: e.to_string() })?;
-            let k = &v.intrinsics;
-            let (w, h) =
-                (((k.width as f64 * scale).round() as u32).max(1), ((k.height as f64 * scale).round() as u32).max(1));
-            let intrinsics = k.resized(w, h);
+            let intrinsics = v.intrinsics.scaled(scale);
+            let (w, h) = (intrinsics.width, intrinsics.height);
             let rgba = image::imageops::resize(&img.to_rgba8(), w, h, image::imageops::FilterType::Triangle);
             let has_alpha = img.color().has_alpha();
             let rgb = rgba

@@ -2,6 +2,7 @@
 
 use super::Trainer;
 use super::trainer::psnr;
+use crate::geometry::{Intrinsics, Pose};
 use crate::io::{self, Dataset, View, atomic, colmap, ply, transforms};
 use serde::Serialize;
 use std::path::Path;
@@ -23,24 +24,28 @@ pub struct Metrics {
     pub stopped_early: bool,
 }
 
+/// Renders one camera into `dir`, as a PNG named like the image `name`; returns the image.
+pub fn render_png(t: &Trainer, k: &Intrinsics, pose: &Pose, dir: &Path, name: &str) -> io::Result<image::RgbImage> {
+    let img = t.render(k, pose);
+    let png = Path::new(name).with_extension("png");
+    let file = dir.join(png.file_name().unwrap_or(png.as_os_str()));
+    io::images::write_png(&file, &image::DynamicImage::ImageRgb8(img.clone()))?;
+    Ok(img)
+}
+
 /// Renders the views at their cameras (scaled like the training images) into `dir`, named
 /// as their photos; returns the mean PSNR against the photos.
 pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> io::Result<Option<f64>> {
     let mut scores = Vec::new();
     for v in views {
         let pose = v.pose.ok_or_else(|| io::Error::format(&v.image, "has no pose to render from"))?;
-        let k = &v.intrinsics;
-        let s = t.cfg.image_scale;
-        let k = k.resized(((k.width as f64 * s).round() as u32).max(1), ((k.height as f64 * s).round() as u32).max(1));
-        let img = t.render(&k, &pose);
-        let name = Path::new(&v.name).with_extension("png");
-        let file = dir.join(name.file_name().unwrap_or(name.as_os_str()));
+        let k = v.intrinsics.scaled(t.cfg.image_scale);
+        let img = render_png(t, &k, &pose, dir, &v.name)?;
         if compare {
             let gt = io::images::decode_rgb(&v.image)?;
             let gt = image::imageops::resize(&gt, k.width, k.height, image::imageops::FilterType::Triangle);
             scores.push(psnr(&img, &gt));
         }
-        io::images::write_png(&file, &image::DynamicImage::ImageRgb8(img))?;
     }
     Ok((!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64))
 }

@@ -104,6 +104,10 @@ struct TrainArgs {
     /// Marching resolution of the exported mesh (default: the preset's).
     #[arg(long)]
     mesh_resolution: Option<usize>,
+    /// Optimise every camera's pose along with the surface (for poses that are close but not
+    /// exact, e.g. from a phone's AR session or a rough COLMAP run).
+    #[arg(long)]
+    refine_poses: bool,
     /// Compute backend (the CUDA one is not built yet).
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
@@ -316,6 +320,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.image_scale = args.scale.unwrap_or(cfg.image_scale);
             cfg.layout = args.layout;
             cfg.mesh_resolution = args.mesh_resolution.unwrap_or(cfg.mesh_resolution);
+            cfg.refine_poses = args.refine_poses;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
             Trainer::new(cfg, views)
         }

@@ -1,12 +1,14 @@
 //! The neural field: a signed distance (hash grid + small MLP) with a colour network on top,
-//! a learned sharpness of the surface (NeuS variance), and a background colour by direction.
-//! Positions are in the normalised scene frame, where the scene fits in the unit sphere.
+//! a learned sharpness of the surface (NeuS variance), and a background field beyond the unit
+//! sphere. Positions are in the normalised scene frame, where the scene fits in the unit sphere.
 
+mod background;
 mod occupancy;
 mod params;
 
+pub use background::{Background, BackgroundRay};
 pub use occupancy::Occupancy;
-pub use params::Params;
+pub use params::{GROUPS, POSE_GROUP, Params};
 
 use crate::compute::cpu::hashgrid::{self, HashGridConfig};
 use crate::compute::cpu::{mlp, mlp::MlpShape, sh};
@@ -38,9 +40,6 @@ impl FieldConfig {
     pub fn color_shape(&self) -> MlpShape {
         MlpShape { input: COLOR_IN, hidden: self.hidden, hidden_layers: 2, output: 3 }
     }
-    pub fn bg_shape(&self) -> MlpShape {
-        MlpShape { input: sh::COEFFS, hidden: 32, hidden_layers: 1, output: 3 }
-    }
 }
 
 pub struct Field {
@@ -48,7 +47,7 @@ pub struct Field {
     grid: hashgrid::Grid,
     sdf_shape: MlpShape,
     color_shape: MlpShape,
-    bg_shape: MlpShape,
+    pub background: Background,
 }
 
 /// One SDF network evaluation, kept for its backward pass.
@@ -83,6 +82,27 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// Hash-table features start tiny (instant-ngp: U(-1e-4, 1e-4)).
+fn small_uniform(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2e-4
+        })
+        .collect()
+}
+
+/// What the colour network passes back: gradients of the SDF gradient, the geometry
+/// features and the view direction's SH encoding.
+pub struct ColorGrads {
+    pub grad: [f32; 3],
+    pub feat: [f32; GEO_FEATURES],
+    pub dir_sh: [f32; sh::COEFFS],
+}
+
 /// Scratch space reused across backward passes of one worker.
 #[derive(Default)]
 pub struct Scratch {
@@ -96,27 +116,23 @@ impl Field {
             grid: hashgrid::Grid::new(cfg.grid),
             sdf_shape: cfg.sdf_shape(),
             color_shape: cfg.color_shape(),
-            bg_shape: cfg.bg_shape(),
+            background: Background::new(),
             cfg,
         }
     }
 
     pub fn init_params(&self, seed: u64) -> Params {
-        // Hash features start tiny (instant-ngp: U(-1e-4, 1e-4)); the SDF residual starts at zero
-        // so the initial surface is exactly the prior sphere.
-        let mut grid = vec![0.0; self.cfg.grid.param_count()];
-        let mut s = seed | 1;
-        for g in &mut grid {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            *g = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2e-4;
-        }
+        // The SDF residual starts at zero so the initial surface is exactly the prior sphere.
+        // Pose corrections are sized by the trainer, which knows the views.
+        let (bg_grid, bg_density, bg_color) = self.background.init_params(seed + 3);
         Params {
-            grid,
+            grid: small_uniform(self.cfg.grid.param_count(), seed),
             sdf: self.sdf_shape.init(seed + 1, 0.0),
             color: self.color_shape.init(seed + 2, 1.0),
-            bg: self.bg_shape.init(seed + 3, 1.0),
+            bg_grid,
+            bg_density,
+            bg_color,
+            poses: Vec::new(),
             variance: 0.3,
         }
     }
@@ -146,6 +162,7 @@ impl Field {
         self.prior(x).0 + out[0]
     }
 
+    /// Accumulates parameter gradients from dL/d(network outputs); returns dL/dx.
     fn sdf_backward(
         &self,
         p: &Params,
@@ -154,11 +171,13 @@ impl Field {
         dout: &[f32; SDF_OUT],
         g: &mut Params,
         s: &mut Scratch,
-    ) {
+    ) -> [f32; 3] {
         s.dinput.resize(self.sdf_shape.input, 0.0);
         mlp::backward(&self.sdf_shape, &p.sdf, &e.input, &e.acts, dout, &mut g.sdf, &mut s.dinput, &mut s.mlp);
         let u = [(e.x[0] + 1.0) * 0.5, (e.x[1] + 1.0) * 0.5, (e.x[2] + 1.0) * 0.5];
-        hashgrid::backward(&self.grid, &p.grid, u, active, &s.dinput[3..], &mut g.grid);
+        let du = hashgrid::backward(&self.grid, &p.grid, u, active, &s.dinput[3..], &mut g.grid);
+        let prior = self.prior(e.x).1;
+        std::array::from_fn(|a| s.dinput[a] + 0.5 * du[a] + dout[0] * prior[a])
     }
 
     /// Signed distance alone (meshing, occupancy): one network evaluation.
@@ -190,7 +209,7 @@ impl Field {
         out.h = h;
     }
 
-    /// Backward of [`Field::surface`] from dL/dsdf, dL/dgrad, dL/dfeat.
+    /// Backward of [`Field::surface`] from dL/dsdf, dL/dgrad, dL/dfeat; returns dL/dx.
     #[allow(clippy::too_many_arguments)]
     pub fn surface_backward(
         &self,
@@ -202,7 +221,8 @@ impl Field {
         dfeat: &[f32; GEO_FEATURES],
         g: &mut Params,
         s: &mut Scratch,
-    ) {
+    ) -> [f32; 3] {
+        let mut dx = [0.0f32; 3];
         for (k, v) in TETRA.iter().enumerate() {
             let mut dout = [0.0f32; SDF_OUT];
             // The prior is parameter-free: only the network's residual needs gradients.
@@ -210,8 +230,12 @@ impl Field {
             for i in 0..GEO_FEATURES {
                 dout[1 + i] = 0.25 * dfeat[i];
             }
-            self.sdf_backward(p, &sample.evals[k], active, &dout, g, s);
+            let d = self.sdf_backward(p, &sample.evals[k], active, &dout, g, s);
+            for a in 0..3 {
+                dx[a] += d[a];
+            }
         }
+        dx
     }
 
     /// Colour (in [0, 1]) seen along `dir_sh` at a point with SDF gradient `grad`.
@@ -229,38 +253,18 @@ impl Field {
         e.rgb = [sigmoid(out[0]), sigmoid(out[1]), sigmoid(out[2])];
     }
 
-    /// Backward of [`Field::color`] from dL/drgb: returns dL/dgrad and dL/dfeat.
-    pub fn color_backward(
-        &self,
-        p: &Params,
-        e: &ColorEval,
-        drgb: [f32; 3],
-        g: &mut Params,
-        s: &mut Scratch,
-    ) -> ([f32; 3], [f32; GEO_FEATURES]) {
+    /// Backward of [`Field::color`] from dL/drgb.
+    pub fn color_backward(&self, p: &Params, e: &ColorEval, drgb: [f32; 3], g: &mut Params, s: &mut Scratch) -> ColorGrads {
         let dout: [f32; 3] = std::array::from_fn(|i| drgb[i] * e.rgb[i] * (1.0 - e.rgb[i]));
         s.dinput.resize(COLOR_IN, 0.0);
         mlp::backward(&self.color_shape, &p.color, &e.input, &e.acts, &dout, &mut g.color, &mut s.dinput, &mut s.mlp);
         let dn = [s.dinput[0], s.dinput[1], s.dinput[2]];
         let ndot = dn[0] * e.normal[0] + dn[1] * e.normal[1] + dn[2] * e.normal[2];
         let dgrad = std::array::from_fn(|a| (dn[a] - e.normal[a] * ndot) / e.grad_norm);
-        let dfeat = std::array::from_fn(|i| s.dinput[3 + sh::COEFFS + i]);
-        (dgrad, dfeat)
-    }
-
-    /// Background colour at infinity along a direction.
-    pub fn background(&self, p: &Params, dir_sh: &[f32], e: &mut ColorEval) {
-        e.input.clear();
-        e.input.extend_from_slice(dir_sh);
-        e.acts.resize(self.bg_shape.activation_count(), 0.0);
-        mlp::forward(&self.bg_shape, &p.bg, &e.input, &mut e.acts);
-        let out = &e.acts[e.acts.len() - 3..];
-        e.rgb = [sigmoid(out[0]), sigmoid(out[1]), sigmoid(out[2])];
-    }
-
-    pub fn background_backward(&self, p: &Params, e: &ColorEval, drgb: [f32; 3], g: &mut Params, s: &mut Scratch) {
-        let dout: [f32; 3] = std::array::from_fn(|i| drgb[i] * e.rgb[i] * (1.0 - e.rgb[i]));
-        s.dinput.resize(sh::COEFFS, 0.0);
-        mlp::backward(&self.bg_shape, &p.bg, &e.input, &e.acts, &dout, &mut g.bg, &mut s.dinput, &mut s.mlp);
+        ColorGrads {
+            grad: dgrad,
+            feat: std::array::from_fn(|i| s.dinput[3 + sh::COEFFS + i]),
+            dir_sh: std::array::from_fn(|i| s.dinput[3 + i]),
+        }
     }
 }

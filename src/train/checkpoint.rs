@@ -8,14 +8,15 @@ use super::config::TrainConfig;
 use super::data::{Normalization, TrainView};
 use super::trainer::{Optimizer, Trainer};
 use crate::compute::cpu::adam::Adam;
-use crate::field::{Field, FieldConfig, Occupancy, Params};
+use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
 use crate::geometry::rig::Layout;
 use crate::io::{self, Error, atomic};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"WEAVECKP";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: background field and pose corrections joined the parameters.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -28,9 +29,10 @@ struct Header {
     lr_scale: f32,
     variance: f32,
     occupancy_resolution: usize,
-    /// Lengths of grid, sdf, color, bg arrays.
-    lengths: [usize; 4],
-    adam_steps: [u32; 5],
+    /// Lengths of the parameter arrays, in the order of `Params::arrays`.
+    lengths: Vec<usize>,
+    /// Adam steps of each array, then of the variance.
+    adam_steps: Vec<u32>,
     variance_moments: [f32; 2],
 }
 
@@ -57,8 +59,8 @@ pub fn save(t: &Trainer, path: &Path) -> io::Result<()> {
         lr_scale: t.lr_scale,
         variance: t.params.variance,
         occupancy_resolution: t.occupancy.res,
-        lengths: t.params.arrays().map(|a| a.len()),
-        adam_steps: [o.groups[0].step, o.groups[1].step, o.groups[2].step, o.groups[3].step, o.variance.step],
+        lengths: t.params.arrays().map(|a| a.len()).to_vec(),
+        adam_steps: o.groups.iter().chain([&o.variance]).map(|a| a.step).collect(),
         variance_moments: [o.variance.m[0], o.variance.v[0]],
     };
     let json = serde_json::to_vec(&header).expect("header serialises");
@@ -96,6 +98,9 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
     let json_len = u64::from_le_bytes(body[12..20].try_into().expect("8 bytes")) as usize;
     let json = body.get(20..20 + json_len).ok_or_else(|| bad("header runs past the end"))?;
     let h: Header = serde_json::from_slice(json).map_err(|e| bad(&format!("header: {e}")))?;
+    if h.lengths.len() != GROUPS || h.adam_steps.len() != GROUPS + 1 {
+        return Err(bad("header lists the wrong number of arrays"));
+    }
     let mut pos = 20 + json_len;
     let mut take = |n: usize| -> io::Result<Vec<f32>> {
         let end = pos + n * 4;
@@ -114,13 +119,13 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
     let occupancy = Occupancy { res: h.occupancy_resolution, cells: cells.iter().map(|&b| b != 0).collect() };
     let field = Field::new(h.field);
     let expected = field.init_params(0);
-    let [grid, sdf, color, bg]: [Vec<f32>; 4] = arrays.try_into().expect("four arrays");
-    let params = Params { grid, sdf, color, bg, variance: h.variance };
-    if params.arrays().map(|a| a.len()) != expected.arrays().map(|a| a.len()) {
+    let params = Params::from_arrays(arrays.try_into().expect("checked count"), h.variance);
+    let sizes_match = (0..GROUPS).all(|i| i == POSE_GROUP || params.arrays()[i].len() == expected.arrays()[i].len());
+    if !sizes_match || !params.poses.len().is_multiple_of(crate::train::poses::PER_VIEW) {
         return Err(bad("array sizes do not match its own settings"));
     }
-    let groups: [Adam; 4] = groups.try_into().expect("four groups");
-    let variance = Adam { m: vec![h.variance_moments[0]], v: vec![h.variance_moments[1]], step: h.adam_steps[4] };
+    let groups: [Adam; GROUPS] = groups.try_into().expect("checked count");
+    let variance = Adam { m: vec![h.variance_moments[0]], v: vec![h.variance_moments[1]], step: h.adam_steps[GROUPS] };
     let mut t = Trainer::from_state(
         h.config,
         h.layout,

@@ -42,6 +42,10 @@ pub struct TrainConfig {
     pub layout: Option<Layout>,
     pub mesh_resolution: usize,
     pub seed: u64,
+    /// Optimise a correction of every training camera's pose along with the field.
+    pub refine_poses: bool,
+    /// Peak learning rate of the pose corrections (radians and normalised units per step).
+    pub pose_lr: f32,
 }
 
 impl TrainConfig {
@@ -68,6 +72,8 @@ impl TrainConfig {
             layout: None,
             mesh_resolution: 256,
             seed: 1,
+            refine_poses: false,
+            pose_lr: 1e-3,
         };
         match p {
             Preset::Fast => fast,

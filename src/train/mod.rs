@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod outputs;
+pub mod poses;
 pub mod render;
 pub mod session;
 pub mod trainer;

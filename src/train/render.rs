@@ -2,10 +2,12 @@
 //!
 //! Samples are marched at a fixed step through occupied cells of the unit sphere; each gets
 //! an SDF value and finite-difference gradient; NeuS's unbiased alpha turns neighbouring SDF
-//! estimates into opacity; what is left of the ray sees the background at infinity.
+//! estimates into opacity; what is left of the ray sees the background field beyond the sphere.
+//! The backward pass also returns the gradient with respect to the ray itself, through which
+//! camera poses are refined.
 
 use crate::compute::cpu::sh;
-use crate::field::{ColorEval, Field, GEO_FEATURES, Occupancy, Params, Scratch, SurfaceSample};
+use crate::field::{BackgroundRay, ColorEval, Field, Occupancy, Params, Scratch, SurfaceSample};
 
 #[derive(Clone, Copy, Debug)]
 pub struct RenderSettings {
@@ -43,6 +45,9 @@ pub struct RayOutput {
     pub depth: f32,
     pub loss: f32,
     pub samples: usize,
+    /// dLoss/d(ray origin) and dLoss/d(ray direction), filled when gradients are asked for.
+    pub d_origin: [f32; 3],
+    pub d_dir: [f32; 3],
 }
 
 /// Per-worker buffers, reused from ray to ray.
@@ -52,7 +57,7 @@ pub struct RayScratch {
     colors: Vec<ColorEval>,
     ts: Vec<f32>,
     alpha: Vec<f32>,
-    bg: ColorEval,
+    bg: BackgroundRay,
     scratch: Scratch,
 }
 
@@ -102,7 +107,9 @@ fn neus_alpha(f_prev: f32, f_next: f32, s: f32) -> Alpha {
 }
 
 /// Renders one ray; with a target, also its loss, and with `grads`, accumulates dLoss/dparams.
-/// `jitter` in [0, 1) offsets the sample positions (stratified sampling).
+/// `jitter` in [0, 1) offsets the sample positions (stratified sampling). Samples lie on a grid
+/// of distances along the ray that does not move with it, so the ray's gradient is that of the
+/// sample positions.
 #[allow(clippy::too_many_arguments)]
 pub fn trace(
     field: &Field,
@@ -119,7 +126,7 @@ pub fn trace(
     sh::encode(ray.dir, &mut dir_sh);
     ws.ts.clear();
     if let Some((t0, t1)) = sphere_span(ray) {
-        let mut t = t0 + jitter * cfg.step;
+        let mut t = ((t0 / cfg.step - jitter).ceil() + jitter) * cfg.step;
         while t < t1 && ws.ts.len() < cfg.max_samples {
             let x = [ray.origin[0] + t * ray.dir[0], ray.origin[1] + t * ray.dir[1], ray.origin[2] + t * ray.dir[2]];
             if occ.occupied(x) {
@@ -161,9 +168,9 @@ pub fn trace(
             break;
         }
     }
-    field.background(p, &dir_sh, &mut ws.bg);
+    let bg_rgb = field.background.render(p, ray.origin, ray.dir, &dir_sh, jitter, &mut ws.bg);
     for k in 0..3 {
-        out.rgb[k] += trans * ws.bg.rgb[k];
+        out.rgb[k] += trans * bg_rgb[k];
     }
     out.samples = n;
     let Some(target) = target else { return out };
@@ -195,8 +202,9 @@ pub fn trace(
 
     // Backward. Colour after sample i, seen through it: R_i = α_i c_i + (1 − α_i) R_{i+1},
     // starting from the background; opacity likewise with c = 1 and background 0.
-    field.background_backward(p, &ws.bg, std::array::from_fn(|k| d_rgb[k] * trans), g, &mut ws.scratch);
-    let mut after = ws.bg.rgb;
+    let bg = field.background.backward(p, &ws.bg, std::array::from_fn(|k| d_rgb[k] * trans), g, &mut ws.scratch);
+    let (mut d_origin, mut d_dir, mut d_dir_sh) = (bg.origin, bg.dir, bg.dir_sh);
+    let mut after = bg_rgb;
     let mut after_opacity = 0.0f32;
     let mut trans_i = trans;
     for i in (0..n).rev() {
@@ -213,8 +221,10 @@ pub fn trace(
         after_opacity = a + (1.0 - a) * after_opacity;
 
         let sample = &ws.samples[i];
-        let (dgrad_color, dfeat) =
-            field.color_backward(p, &ws.colors[i], std::array::from_fn(|k| w * d_rgb[k]), g, &mut ws.scratch);
+        let cg = field.color_backward(p, &ws.colors[i], std::array::from_fn(|k| w * d_rgb[k]), g, &mut ws.scratch);
+        for (a, b) in d_dir_sh.iter_mut().zip(&cg.dir_sh) {
+            *a += b;
+        }
         let true_cos = dot(ray.dir, sample.grad);
         let iter_cos = -((0.5 - 0.5 * true_cos).max(0.0) * (1.0 - r) + (-true_cos).max(0.0) * r);
         let half = iter_cos * cfg.step * 0.5;
@@ -226,11 +236,17 @@ pub fn trace(
         g.variance += d_alpha * al.d_s * 10.0 * s;
         let len = dot(sample.grad, sample.grad).sqrt().max(1e-9);
         let d_eik = eik_w * 2.0 * (len - 1.0) / len;
-        let dgrad: [f32; 3] =
-            std::array::from_fn(|a| dgrad_color[a] + d_true_cos * ray.dir[a] + d_eik * sample.grad[a]);
-        let dfeat: [f32; GEO_FEATURES] = dfeat;
-        field.surface_backward(p, sample, cfg.active_levels, d_sdf, dgrad, &dfeat, g, &mut ws.scratch);
+        let dgrad: [f32; 3] = std::array::from_fn(|a| cg.grad[a] + d_true_cos * ray.dir[a] + d_eik * sample.grad[a]);
+        let dx = field.surface_backward(p, sample, cfg.active_levels, d_sdf, dgrad, &cg.feat, g, &mut ws.scratch);
+        let t = ws.ts[i];
+        for a in 0..3 {
+            d_origin[a] += dx[a];
+            d_dir[a] += t * dx[a] + d_true_cos * sample.grad[a];
+        }
     }
+    let d_sh_dir = sh::backward(ray.dir, &d_dir_sh);
+    out.d_origin = d_origin;
+    out.d_dir = std::array::from_fn(|a| d_dir[a] + d_sh_dir[a]);
     out
 }
 
@@ -243,7 +259,7 @@ fn recompute_transmittance(alphas: &[f32]) -> f32 {
 mod tests {
     use super::*;
     use crate::compute::cpu::hashgrid::HashGridConfig;
-    use crate::field::FieldConfig;
+    use crate::field::{FieldConfig, GROUPS};
 
     fn setup() -> (Field, Params) {
         let field = Field::new(FieldConfig {
@@ -304,10 +320,10 @@ mod tests {
         };
         let mut checked = 0;
         let h = 1e-3f32;
-        for group in 0..5 {
-            let n = if group < 4 { p.arrays()[group].len() } else { 1 };
+        for group in 0..=GROUPS {
+            let n = if group < GROUPS { p.arrays()[group].len() } else { 1 };
             let grad_of = |g: &Params, i: usize| {
-                if group < 4 { g.arrays()[group][i] } else { g.variance }
+                if group < GROUPS { g.arrays()[group][i] } else { g.variance }
             };
             // The parameters with the largest gradients are the informative ones to check.
             let mut idx: Vec<usize> = (0..n).collect();
@@ -318,9 +334,9 @@ mod tests {
                     continue;
                 }
                 fn set(p: &mut Params, group: usize, i: usize, v: f32) {
-                    if group < 4 { p.arrays_mut()[group][i] = v } else { p.variance = v }
+                    if group < GROUPS { p.arrays_mut()[group][i] = v } else { p.variance = v }
                 }
-                let old = if group < 4 { p.arrays()[group][i] } else { p.variance };
+                let old = if group < GROUPS { p.arrays()[group][i] } else { p.variance };
                 set(&mut p, group, i, old + h);
                 let lp = loss(&p);
                 set(&mut p, group, i, old - h);
@@ -332,7 +348,29 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked >= 15, "only {checked} gradients were large enough to check");
+        assert!(checked >= 25, "only {checked} gradients were large enough to check");
+
+        // The ray's own gradient, through which poses are refined.
+        let ray_loss = |origin: [f32; 3], dir: [f32; 3]| {
+            let mut ws = RayScratch::default();
+            trace(&field, &p, &occ, &Ray { origin, dir }, &cfg, 0.3, &mut ws, Some(&target), None).loss as f64
+        };
+        for a in 0..6 {
+            let h = 1e-3f32;
+            let (mut op, mut om, mut dp, mut dm) = (ray.origin, ray.origin, ray.dir, ray.dir);
+            if a < 3 {
+                op[a] += h;
+                om[a] -= h;
+            } else {
+                dp[a - 3] += h;
+                dm[a - 3] -= h;
+            }
+            let fd = (ray_loss(op, dp) - ray_loss(om, dm)) / (2.0 * h as f64);
+            let analytic = if a < 3 { out.d_origin[a] } else { out.d_dir[a - 3] } as f64;
+            let tol = 0.05 * analytic.abs().max(fd.abs()) + 1e-3;
+            assert!((fd - analytic).abs() < tol, "ray component {a}: fd {fd} vs analytic {analytic}");
+        }
+        assert!(out.d_dir.iter().chain(&out.d_origin).any(|v| v.abs() > 1e-2), "ray gradient vanishes: {out:?}");
     }
 
     #[test]

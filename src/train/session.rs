@@ -31,6 +31,8 @@ pub struct Snapshot {
     pub step: u32,
     pub params: Params,
     pub occupancy: Occupancy,
+    /// The training views' current poses (refined when poses are optimised), input frame.
+    pub poses: Vec<crate::geometry::Pose>,
     pub stats: StepStats,
 }
 
@@ -95,6 +97,7 @@ impl Session {
                                 step: stats.step,
                                 params: trainer.params.clone(),
                                 occupancy: trainer.occupancy.clone(),
+                                poses: trainer.refined_poses(),
                                 stats,
                             });
                         }

@@ -2,9 +2,11 @@
 
 use super::config::TrainConfig;
 use super::data::{Normalization, TrainView};
+use super::poses;
 use super::render::{self, RayScratch, RenderSettings, Target};
 use crate::compute::cpu::adam::Adam;
-use crate::field::{Field, FieldConfig, Occupancy, Params};
+use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
+use crate::geometry::Pose;
 use crate::geometry::rig::{self, Layout};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -54,7 +56,7 @@ impl Rng {
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Optimizer {
-    pub groups: [Adam; 4],
+    pub groups: [Adam; GROUPS],
     pub variance: Adam,
 }
 
@@ -87,7 +89,8 @@ impl Trainer {
             orientation: if layout == Layout::Room { -1.0 } else { 1.0 },
             init_radius: if layout == Layout::Room { 0.9 } else { 0.5 },
         });
-        let params = field.init_params(cfg.seed);
+        let mut params = field.init_params(cfg.seed);
+        params.poses = vec![0.0; poses::PER_VIEW * views.len()];
         let mut t = Self::from_state(cfg, layout, norm, field, params, None, None, 0, views);
         t.update_occupancy();
         t
@@ -105,6 +108,16 @@ impl Trainer {
         step: u32,
         views: Vec<TrainView>,
     ) -> Trainer {
+        let mut params = params;
+        let mut optimizer = optimizer;
+        // Corrections belong to the views they were trained with; resuming on another set of
+        // views starts them afresh.
+        if !views.is_empty() && params.poses.len() != poses::PER_VIEW * views.len() {
+            params.poses = vec![0.0; poses::PER_VIEW * views.len()];
+            if let Some(o) = optimizer.as_mut() {
+                o.groups[POSE_GROUP] = Adam::new(params.poses.len());
+            }
+        }
         let optimizer = optimizer.unwrap_or_else(|| Optimizer {
             groups: params.arrays().map(|a| Adam::new(a.len())),
             variance: Adam::new(1),
@@ -132,10 +145,27 @@ impl Trainer {
     }
 
     pub fn learning_rate(&self) -> f32 {
+        self.cfg.lr * self.schedule()
+    }
+
+    /// Warm-up, exponential decay and the rollbacks' reductions, shared by all groups.
+    fn schedule(&self) -> f32 {
         let c = &self.cfg;
         let warm = ((self.step + 1) as f32 / c.warmup.max(1) as f32).min(1.0);
         let decay = c.final_lr_fraction.powf(self.step as f32 / c.iterations.max(1) as f32);
-        c.lr * warm * decay * self.lr_scale
+        warm * decay * self.lr_scale
+    }
+
+    /// The training views' poses with their current corrections, in the input frame.
+    pub fn refined_poses(&self) -> Vec<Pose> {
+        self.views
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let delta = &self.params.poses[i * poses::PER_VIEW..(i + 1) * poses::PER_VIEW];
+                poses::refined(&v.pose, &self.norm, delta)
+            })
+            .collect()
     }
 
     /// Rendering settings at the current step (rendering views uses them too).
@@ -161,6 +191,7 @@ impl Trainer {
         let parts = self.part_grads.len();
         let per_part = self.cfg.rays.div_ceil(parts);
         let (field, params, occ, views, norm) = (&self.field, &self.params, &self.occupancy, &self.views, &self.norm);
+        let refine = self.cfg.refine_poses;
         let seed = self.cfg.seed ^ ((self.step as u64) << 20);
         let sums: Vec<(f64, f64, usize)> = self
             .part_grads
@@ -172,9 +203,14 @@ impl Trainer {
                 let mut ws = RayScratch::default();
                 let (mut loss, mut sq, mut samples) = (0.0f64, 0.0f64, 0usize);
                 for _ in 0..per_part {
-                    let v = &views[rng.below(views.len())];
+                    let vi = rng.below(views.len());
+                    let v = &views[vi];
                     let (x, y) = (rng.below(v.width() as usize), rng.below(v.height() as usize));
-                    let ray = v.ray(norm, x as f64 + rng.uniform() as f64, y as f64 + rng.uniform() as f64);
+                    let mut ray = v.ray(norm, x as f64 + rng.uniform() as f64, y as f64 + rng.uniform() as f64);
+                    let pose_range = vi * poses::PER_VIEW..(vi + 1) * poses::PER_VIEW;
+                    if refine {
+                        ray = poses::correct(&ray, &params.poses[pose_range.clone()]);
+                    }
                     let i = y * v.width() as usize + x;
                     let target = Target { rgb: v.rgb[i], mask: v.mask.as_ref().map(|m| m[i]) };
                     let out = render::trace(
@@ -188,6 +224,9 @@ impl Trainer {
                         Some(&target),
                         Some(g),
                     );
+                    if refine {
+                        poses::accumulate_gradient(&ray, out.d_origin, out.d_dir, &mut g.poses[pose_range]);
+                    }
                     loss += out.loss as f64;
                     sq += (0..3).map(|c| ((out.rgb[c] - target.rgb[c]) as f64).powi(2)).sum::<f64>() / 3.0;
                     samples += out.samples;
@@ -208,9 +247,15 @@ impl Trainer {
             return Err(self.roll_back());
         }
         let lr = self.learning_rate();
+        let pose_lr = if refine { self.cfg.pose_lr * self.schedule() } else { 0.0 };
         let grads = &self.part_grads[0];
-        for ((adam, p), g) in self.optimizer.groups.iter_mut().zip(self.params.arrays_mut()).zip(grads.arrays()) {
-            adam.update(p, g, lr);
+        let groups = self.optimizer.groups.iter_mut().zip(self.params.arrays_mut()).zip(grads.arrays());
+        for (i, ((adam, p), g)) in groups.enumerate() {
+            if i != POSE_GROUP {
+                adam.update(p, g, lr);
+            } else if pose_lr > 0.0 {
+                adam.update(p, g, pose_lr);
+            }
         }
         let mut v = [self.params.variance];
         self.optimizer.variance.update(&mut v, &[grads.variance], lr);

@@ -24,9 +24,70 @@ pub fn encode(d: [f32; 3], out: &mut [f32]) {
     out[15] = -0.590_043_6 * x * (xx - 3.0 * yy);
 }
 
+/// dL/dd given dL/dout (the direction's components treated as independent), for pose
+/// refinement, which rotates view directions.
+pub fn backward(d: [f32; 3], dout: &[f32]) -> [f32; 3] {
+    const A: f32 = 0.488_602_5;
+    const B: f32 = 1.092_548_4;
+    const C: f32 = 0.315_391_57;
+    const D: f32 = 0.546_274_2;
+    const E: f32 = 0.590_043_6;
+    const F: f32 = 2.890_611_4;
+    const G: f32 = 0.457_045_8;
+    const H: f32 = 0.373_176_33;
+    const I: f32 = 1.445_305_7;
+    let [x, y, z] = d;
+    let (xx, yy, zz) = (x * x, y * y, z * z);
+    // ∂out[k]/∂(x, y, z) for k = 1..15 (out[0] is constant).
+    let jac: [[f32; 3]; 15] = [
+        [0.0, -A, 0.0],
+        [0.0, 0.0, A],
+        [-A, 0.0, 0.0],
+        [B * y, B * x, 0.0],
+        [0.0, -B * z, -B * y],
+        [0.0, 0.0, 6.0 * C * z],
+        [-B * z, 0.0, -B * x],
+        [2.0 * D * x, -2.0 * D * y, 0.0],
+        [-6.0 * E * x * y, -3.0 * E * (xx - yy), 0.0],
+        [F * y * z, F * x * z, F * x * y],
+        [0.0, -G * (5.0 * zz - 1.0), -10.0 * G * y * z],
+        [0.0, 0.0, H * (15.0 * zz - 3.0)],
+        [-G * (5.0 * zz - 1.0), 0.0, -10.0 * G * x * z],
+        [2.0 * I * x * z, -2.0 * I * y * z, I * (xx - yy)],
+        [-3.0 * E * (xx - yy), 6.0 * E * x * y, 0.0],
+    ];
+    let mut g = [0.0f32; 3];
+    for (row, &d) in jac.iter().zip(&dout[1..]) {
+        for a in 0..3 {
+            g[a] += row[a] * d;
+        }
+    }
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backward_matches_finite_differences() {
+        let d = [0.36f32, -0.48, 0.8];
+        let dout: Vec<f32> = (0..COEFFS).map(|i| (i as f32 * 0.77).cos()).collect();
+        let loss = |d: [f32; 3]| {
+            let mut out = [0f32; COEFFS];
+            encode(d, &mut out);
+            out.iter().zip(&dout).map(|(a, b)| (a * b) as f64).sum::<f64>()
+        };
+        let g = backward(d, &dout);
+        for a in 0..3 {
+            let h = 1e-3;
+            let (mut p, mut m) = (d, d);
+            p[a] += h;
+            m[a] -= h;
+            let fd = (loss(p) - loss(m)) / (2.0 * h as f64);
+            assert!((fd - g[a] as f64).abs() < 1e-3 * fd.abs().max(1.0), "axis {a}: fd {fd} vs {}", g[a]);
+        }
+    }
 
     /// The basis is orthonormal on the sphere: check by Monte-Carlo-free quadrature.
     #[test]

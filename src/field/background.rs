@@ -1,0 +1,219 @@
+//! What lies outside the unit sphere (NeRF++): a density and colour field over the contracted
+//! space beyond it, sampled along each ray at even steps of inverse distance. Walls, tables and
+//! sky then have somewhere to go other than the surface.
+//!
+//! A sample at inverse distance u = 1/r sits where the ray leaves the sphere of radius r; its
+//! contracted position x·u·(2 − u) lies in the ball of radius 2 (mip-NeRF 360's contraction,
+//! exact here because |x| = r by construction).
+
+use super::{Params, Scratch, sigmoid};
+use crate::compute::cpu::hashgrid::{self, HashGridConfig};
+use crate::compute::cpu::{mlp, mlp::MlpShape, sh};
+
+/// Samples per ray, from the unit sphere out to (nearly) infinity.
+pub const SAMPLES: usize = 16;
+const GRID: HashGridConfig = HashGridConfig { levels: 8, log2_table: 15, base_resolution: 4.0, max_resolution: 128.0 };
+const FEATURES: usize = 15;
+/// Step between samples in inverse distance: the density integrates over u, not over t.
+const DELTA: f32 = 1.0 / SAMPLES as f32;
+
+pub struct Background {
+    grid: hashgrid::Grid,
+    density_shape: MlpShape,
+    color_shape: MlpShape,
+}
+
+/// One background sample, kept for the backward pass.
+#[derive(Clone, Default)]
+struct Sample {
+    t: f32,
+    u: f32,
+    /// Position in [0, 1]³ for the hash grid.
+    g: [f32; 3],
+    density_in: Vec<f32>,
+    density_acts: Vec<f32>,
+    color_in: Vec<f32>,
+    color_acts: Vec<f32>,
+    raw_sigma: f32,
+    alpha: f32,
+    rgb: [f32; 3],
+}
+
+/// Per-ray state of the background, reused from ray to ray.
+#[derive(Default)]
+pub struct BackgroundRay {
+    samples: Vec<Sample>,
+    /// Dir and origin of the ray, for the position gradients.
+    origin: [f32; 3],
+    dir: [f32; 3],
+}
+
+/// What the background passes back to the ray: gradients with respect to the ray's origin,
+/// its direction, and the direction's SH encoding.
+pub struct RayGrads {
+    pub origin: [f32; 3],
+    pub dir: [f32; 3],
+    pub dir_sh: [f32; sh::COEFFS],
+}
+
+fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn softplus(x: f32) -> f32 {
+    if x > 15.0 { x } else { x.exp().ln_1p() }
+}
+
+/// Distance along the ray to where it leaves the sphere of radius r, when it does ahead.
+fn exit_distance(origin: [f32; 3], dir: [f32; 3], r: f32) -> Option<(f32, f32)> {
+    let b = dot(origin, dir);
+    let disc = b * b - (dot(origin, origin) - r * r);
+    if disc <= 1e-8 {
+        return None;
+    }
+    let s = disc.sqrt();
+    let t = -b + s;
+    (t > 0.0).then_some((t, s))
+}
+
+impl Background {
+    pub fn new() -> Background {
+        Background {
+            grid: hashgrid::Grid::new(GRID),
+            density_shape: MlpShape { input: GRID.output_dim(), hidden: 32, hidden_layers: 1, output: 1 + FEATURES },
+            color_shape: MlpShape { input: FEATURES + sh::COEFFS, hidden: 32, hidden_layers: 1, output: 3 },
+        }
+    }
+
+    /// Fresh parameters: (grid, density net, colour net).
+    pub fn init_params(&self, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        (
+            super::small_uniform(GRID.param_count(), seed),
+            self.density_shape.init(seed + 1, 1.0),
+            self.color_shape.init(seed + 2, 1.0),
+        )
+    }
+
+    /// Composites the background along a ray; `jitter` in [0, 1) offsets the samples. The
+    /// last sample is opaque: whatever is left of the ray ends there.
+    pub fn render(
+        &self,
+        p: &Params,
+        origin: [f32; 3],
+        dir: [f32; 3],
+        dir_sh: &[f32],
+        jitter: f32,
+        ws: &mut BackgroundRay,
+    ) -> [f32; 3] {
+        ws.origin = origin;
+        ws.dir = dir;
+        ws.samples.clear();
+        for j in 0..SAMPLES {
+            let u = (SAMPLES as f32 - j as f32 - jitter) / SAMPLES as f32;
+            let Some((t, _)) = exit_distance(origin, dir, 1.0 / u) else { continue };
+            let x = [origin[0] + t * dir[0], origin[1] + t * dir[1], origin[2] + t * dir[2]];
+            let k = u * (2.0 - u) * 0.25;
+            let mut s = Sample { t, u, g: x.map(|v| v * k + 0.5), ..Default::default() };
+            s.density_in.resize(self.density_shape.input, 0.0);
+            hashgrid::encode(&self.grid, &p.bg_grid, s.g, GRID.levels, &mut s.density_in);
+            s.density_acts.resize(self.density_shape.activation_count(), 0.0);
+            mlp::forward(&self.density_shape, &p.bg_density, &s.density_in, &mut s.density_acts);
+            let out = &s.density_acts[s.density_acts.len() - (1 + FEATURES)..];
+            s.raw_sigma = out[0];
+            s.color_in.extend_from_slice(&out[1..]);
+            s.color_in.extend_from_slice(dir_sh);
+            s.color_acts.resize(self.color_shape.activation_count(), 0.0);
+            mlp::forward(&self.color_shape, &p.bg_color, &s.color_in, &mut s.color_acts);
+            let c = &s.color_acts[s.color_acts.len() - 3..];
+            s.rgb = [sigmoid(c[0]), sigmoid(c[1]), sigmoid(c[2])];
+            s.alpha = 1.0 - (-softplus(s.raw_sigma) * DELTA).exp();
+            ws.samples.push(s);
+        }
+        if let Some(last) = ws.samples.last_mut() {
+            last.alpha = 1.0;
+        }
+        let mut rgb = [0.0f32; 3];
+        let mut trans = 1.0f32;
+        for s in &ws.samples {
+            for k in 0..3 {
+                rgb[k] += trans * s.alpha * s.rgb[k];
+            }
+            trans *= 1.0 - s.alpha;
+        }
+        rgb
+    }
+
+    /// Backward of [`Background::render`] from dL/drgb: accumulates parameter gradients and
+    /// returns those of the ray.
+    pub fn backward(&self, p: &Params, ws: &BackgroundRay, drgb: [f32; 3], g: &mut Params, s: &mut Scratch) -> RayGrads {
+        let mut grads = RayGrads { origin: [0.0; 3], dir: [0.0; 3], dir_sh: [0.0; sh::COEFFS] };
+        let n = ws.samples.len();
+        // Transmittance before each sample, and the colour composited behind it.
+        let mut trans = Vec::with_capacity(n);
+        let mut tr = 1.0f32;
+        for smp in &ws.samples {
+            trans.push(tr);
+            tr *= 1.0 - smp.alpha;
+        }
+        let mut after = [0.0f32; 3];
+        let (o, d) = (ws.origin, ws.dir);
+        for j in (0..n).rev() {
+            let smp = &ws.samples[j];
+            let w = trans[j] * smp.alpha;
+            let c = smp.rgb;
+            let d_alpha = if j + 1 == n {
+                0.0
+            } else {
+                trans[j] * dot(drgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]])
+            };
+            for k in 0..3 {
+                after[k] = smp.alpha * c[k] + (1.0 - smp.alpha) * after[k];
+            }
+            // Colour network.
+            let dc: [f32; 3] = std::array::from_fn(|k| w * drgb[k] * c[k] * (1.0 - c[k]));
+            s.dinput.resize(self.color_shape.input, 0.0);
+            mlp::backward(
+                &self.color_shape,
+                &p.bg_color,
+                &smp.color_in,
+                &smp.color_acts,
+                &dc,
+                &mut g.bg_color,
+                &mut s.dinput,
+                &mut s.mlp,
+            );
+            let mut dout = [0.0f32; 1 + FEATURES];
+            dout[1..].copy_from_slice(&s.dinput[..FEATURES]);
+            for (a, b) in grads.dir_sh.iter_mut().zip(&s.dinput[FEATURES..]) {
+                *a += b;
+            }
+            // Density: α = 1 − exp(−softplus(raw) δ).
+            dout[0] = d_alpha * DELTA * (1.0 - smp.alpha) * sigmoid(smp.raw_sigma);
+            s.dinput.resize(self.density_shape.input, 0.0);
+            mlp::backward(
+                &self.density_shape,
+                &p.bg_density,
+                &smp.density_in,
+                &smp.density_acts,
+                &dout,
+                &mut g.bg_density,
+                &mut s.dinput,
+                &mut s.mlp,
+            );
+            let dg = hashgrid::backward(&self.grid, &p.bg_grid, smp.g, GRID.levels, &s.dinput, &mut g.bg_grid);
+            // x = o + t d on the sphere of radius r = 1/u, with t the far root.
+            let k = smp.u * (2.0 - smp.u) * 0.25;
+            let gx = dg.map(|v| v * k);
+            let Some((_, root)) = exit_distance(o, d, 1.0 / smp.u) else { continue };
+            let b = dot(o, d);
+            let gd = dot(gx, d);
+            for a in 0..3 {
+                let dt_do = (-1.0 + b / root) * d[a] - o[a] / root;
+                let dt_dd = (-1.0 + b / root) * o[a];
+                grads.origin[a] += gx[a] + gd * dt_do;
+                grads.dir[a] += smp.t * gx[a] + gd * dt_dd;
+            }
+        }
+        grads
+    }
+}

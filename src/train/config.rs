@@ -73,7 +73,7 @@ impl TrainConfig {
             mesh_resolution: 256,
             seed: 1,
             refine_poses: false,
-            pose_lr: 1e-3,
+            pose_lr: 3e-3,
         };
         match p {
             Preset::Fast => fast,

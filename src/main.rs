@@ -9,6 +9,7 @@ use weave::geometry::rig::Layout;
 use weave::io::{Dataset, convert};
 use weave::scene;
 use weave::train::{Preset, TrainConfig, Trainer, checkpoint, outputs};
+use weave::view::{FieldStyle, Gpu, ViewCamera, ViewMode};
 
 /// Weave: photos in; cameras, a neural surface, a mesh and poses out.
 ///
@@ -21,6 +22,9 @@ struct Cli {
     /// Save a screenshot of the window to this PNG once the folder has loaded, then exit.
     #[arg(long, value_name = "OUT.png")]
     screenshot: Option<PathBuf>,
+    /// With --screenshot: one screenshot per view mode (OUT-cameras.png, OUT-sdf.png, …).
+    #[arg(long, requires = "screenshot")]
+    all_modes: bool,
     /// Start training in the window for this many steps once the folder has loaded (fast preset).
     #[arg(long, value_name = "STEPS")]
     train: Option<u32>,
@@ -58,7 +62,8 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         resolution: usize,
     },
-    /// Measure speed: `weave bench train` times training steps on a fixed procedural scene.
+    /// Measure speed: `weave bench train` times training steps on a fixed procedural scene;
+    /// `weave bench view` times a frame of each view mode.
     Bench {
         #[arg(value_enum)]
         what: BenchTarget,
@@ -69,7 +74,20 @@ enum Command {
         /// Steps before timing starts (the occupancy grid settles on the surface).
         #[arg(long, default_value_t = 150)]
         warmup: u32,
+        /// View: the field to draw (default: a short training run on the procedural object).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// View: frame size.
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        #[arg(long, default_value_t = 720)]
+        height: u32,
+        /// View: timed frames per mode.
+        #[arg(long, default_value_t = 3)]
+        frames: u32,
     },
+    /// Draw one frame of a checkpoint's field through the viewer's shaders, offscreen, to a PNG.
+    View(ViewArgs),
     /// Render the cameras of a transforms.json or COLMAP model from a checkpoint to PNGs.
     Render {
         checkpoint: PathBuf,
@@ -126,6 +144,40 @@ enum Backend {
 enum BenchTarget {
     /// Training steps on the CPU backend, one thread and all threads.
     Train,
+    /// Frames of each view mode through the viewer's shaders on the wgpu adapter.
+    View,
+}
+
+#[derive(clap::Args)]
+struct ViewArgs {
+    /// A checkpoint, or a `weave train` output folder holding checkpoint.weave.
+    path: PathBuf,
+    #[arg(long, value_enum, default_value_t = ViewMode::Sdf)]
+    mode: ViewMode,
+    /// Cameras (transforms.json or a COLMAP model) to view from; the first unless --frame.
+    #[arg(long)]
+    camera: Option<PathBuf>,
+    /// Which of --camera's frames (image name, with or without extension).
+    #[arg(long, requires = "camera")]
+    frame: Option<String>,
+    #[arg(long, value_name = "OUT.png")]
+    screenshot: PathBuf,
+    /// Draw the cameras of --camera and the scene bounds over the view.
+    #[arg(long)]
+    overlays: bool,
+    /// Colour the shaded SDF with the radiance field.
+    #[arg(long)]
+    color: bool,
+    /// Slice plane: the axis it is perpendicular to (normalised frame) and its offset.
+    #[arg(long, default_value = "z", value_parser = ["x", "y", "z"])]
+    slice_axis: String,
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    slice_offset: f32,
+    /// Frame size without --camera.
+    #[arg(long, default_value_t = 960)]
+    width: u32,
+    #[arg(long, default_value_t = 720)]
+    height: u32,
 }
 
 #[derive(clap::Args)]
@@ -163,14 +215,21 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => weave::app::run(cli.path.or_else(default_scene), cli.screenshot, cli.train),
+        None => weave::app::run(
+            cli.path.or_else(default_scene),
+            weave::app::Script { screenshot: cli.screenshot, all_modes: cli.all_modes, train_steps: cli.train },
+        ),
         Some(Command::Info { path, images }) => info(&path, images),
         Some(Command::Convert { path, to, out }) => convert_cmd(&path, to, &out),
         Some(Command::Scene(args)) => scene_cmd(args),
         Some(Command::Train(args)) => train_cmd(args),
         Some(Command::Export { checkpoint: ckpt, mesh, resolution }) => export_cmd(&ckpt, &mesh, resolution),
         Some(Command::Render { checkpoint: ckpt, cameras, out }) => render_cmd(&ckpt, &cameras, &out),
-        Some(Command::Bench { what: BenchTarget::Train, rays, steps, warmup }) => bench_cmd(rays, steps, warmup),
+        Some(Command::View(args)) => view_cmd(args),
+        Some(Command::Bench { what: BenchTarget::Train, rays, steps, warmup, .. }) => bench_cmd(rays, steps, warmup),
+        Some(Command::Bench { what: BenchTarget::View, checkpoint, width, height, frames, .. }) => {
+            bench_view_cmd(checkpoint, width, height, frames)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -439,5 +498,88 @@ fn bench_cmd(rays: usize, steps: u32, warmup: u32) -> Result<()> {
         println!("  speed-up {} threads over 1: {:.2}x", many.threads, one.ms_per_step / many.ms_per_step);
     }
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A checkpoint path, or a training output folder's checkpoint.
+fn checkpoint_path(path: &std::path::Path) -> Result<PathBuf> {
+    let inside = path.join("checkpoint.weave");
+    if path.is_dir() {
+        if inside.is_file() {
+            return Ok(inside);
+        }
+        bail!("{} holds no checkpoint.weave: train first (`weave train PHOTOS --out DIR`)", path.display());
+    }
+    Ok(path.to_path_buf())
+}
+
+/// A view of the whole region the field covers, from above one side.
+fn overview_camera(t: &Trainer, width: u32, height: u32) -> ViewCamera {
+    let center = glam::DVec3::from(t.norm.center).as_vec3();
+    let orbit = weave::view::Orbit { target: center, up: glam::Vec3::Z, distance: 1.0, yaw: 0.0, pitch: 0.0, fov_y: 0.7 };
+    let eye = center + glam::Vec3::new(1.0, -1.2, 0.8).normalize() * (2.6 * t.norm.scale) as f32;
+    ViewCamera::from_orbit(&orbit.looking(eye, center, 0.7), width, height)
+}
+
+fn view_cmd(args: ViewArgs) -> Result<()> {
+    let t = checkpoint::load(&checkpoint_path(&args.path)?, Vec::new())?;
+    let depth = (3.0 * t.norm.scale) as f32;
+    let (cam, glyphs) = match &args.camera {
+        Some(file) => {
+            let cams = weave::io::dataset::read_cameras(file)?;
+            let stem = |n: &str| std::path::Path::new(n).file_stem().map(|s| s.to_string_lossy().into_owned());
+            let chosen = match &args.frame {
+                Some(f) => cams.iter().find(|c| c.name == *f || stem(&c.name) == stem(f)).with_context(|| {
+                    format!("{} has no frame named {f:?}", file.display())
+                })?,
+                None => cams.first().with_context(|| format!("{} lists no cameras", file.display()))?,
+            };
+            let glyphs =
+                cams.iter().map(|c| weave::view::CameraGlyph { pose: c.pose, intrinsics: c.intrinsics }).collect();
+            (ViewCamera::from_pose(&chosen.pose, &chosen.intrinsics, depth), glyphs)
+        }
+        None => (overview_camera(&t, args.width, args.height), Vec::new()),
+    };
+    let style = FieldStyle {
+        mode: args.mode,
+        color: args.color,
+        slice_axis: ["x", "y", "z"].iter().position(|a| *a == args.slice_axis).unwrap_or(2),
+        slice_offset: args.slice_offset,
+    };
+    let gpu = Gpu::headless().map_err(anyhow::Error::msg)?;
+    let img = weave::view::offscreen::render(&gpu, &t, &cam, &style, args.overlays.then_some(glyphs))
+        .map_err(anyhow::Error::msg)?;
+    let rgb = image::DynamicImage::ImageRgba8(img).to_rgb8();
+    weave::io::images::write_png(&args.screenshot, &image::DynamicImage::ImageRgb8(rgb))?;
+    println!("wrote {} ({}x{}, {:?}, on {})", args.screenshot.display(), cam.width, cam.height, args.mode, gpu.adapter);
+    Ok(())
+}
+
+fn bench_view_cmd(ckpt: Option<PathBuf>, width: u32, height: u32, frames: u32) -> Result<()> {
+    let t = match ckpt {
+        Some(p) => checkpoint::load(&checkpoint_path(&p)?, Vec::new())?,
+        None => {
+            println!("training the procedural object briefly (pass --checkpoint to draw another field)");
+            let dir = std::env::temp_dir().join(format!("weave-bench-view-{}", std::process::id()));
+            let opts =
+                scene::Options { width: 160, height: 120, views: Some(24), test_views: Some(0), ..Default::default() };
+            scene::generate(scene::find("object").expect("object scene exists"), &opts, &dir, &|_, _| {})?;
+            let ds = Dataset::open(&dir)?;
+            let mut cfg = TrainConfig::preset(Preset::Fast);
+            cfg.rays = 512;
+            let mut t = Trainer::new(cfg, weave::train::data::load(&ds.views, 1.0)?);
+            for _ in 0..200 {
+                let _ = t.step();
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            t
+        }
+    };
+    let gpu = Gpu::headless().map_err(anyhow::Error::msg)?;
+    let cam = overview_camera(&t, width, height);
+    println!("bench view: {width}x{height}, {frames} frames per mode, on {}", gpu.adapter);
+    for (mode, ms) in weave::view::offscreen::bench(&gpu, &t, &cam, frames).map_err(anyhow::Error::msg)? {
+        println!("  {:<11} {:9.1} ms/frame  {:7.2} frames/s", mode.label(), ms, 1e3 / ms);
+    }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use glam::Vec2;
 use weave::io::Dataset;
-use weave::view::{CameraGlyph, Gpu, Renderer};
+use weave::view::{CameraGlyph, Gpu, Renderer, ViewCamera};
 
 fn is_frustum(p: &image::Rgba<u8>) -> bool {
     p[0] > 110 && p[0] as i32 > p[2] as i32 + 50
@@ -31,7 +31,7 @@ fn frusta_appear_where_cameras_project() {
     let framing = r.set_cameras(&gpu.device, glyphs.clone()).unwrap();
     let (w, h) = (320u32, 240u32);
     let orbit = framing.orbit(w as f32 / h as f32);
-    r.render(&gpu.device, &gpu.queue, &orbit, (w, h));
+    r.render(&gpu.device, &gpu.queue, &ViewCamera::from_orbit(&orbit, w, h), 1.0);
     let img = r.read_pixels(&gpu.device, &gpu.queue).unwrap();
 
     let vp = orbit.view_proj(w as f32 / h as f32);
@@ -60,7 +60,7 @@ fn frusta_appear_where_cameras_project() {
 
     // Selecting a camera recolours its frustum, and only it.
     r.select(&gpu.device, Some(3));
-    r.render(&gpu.device, &gpu.queue, &orbit, (w, h));
+    r.render(&gpu.device, &gpu.queue, &ViewCamera::from_orbit(&orbit, w, h), 1.0);
     let img2 = r.read_pixels(&gpu.device, &gpu.queue).unwrap();
     let sel = to_pixel(glyphs[3].pose.center.as_vec3());
     let near2 = |c: Vec2| {

@@ -1,6 +1,7 @@
 //! The Weave window: winit + egui around the wgpu viewport. Long work runs on other threads
 //! and reaches the UI as messages (see `loader`), so the window never blocks.
 
+mod live_view;
 mod loader;
 mod notices;
 mod screenshot;
@@ -43,7 +44,8 @@ struct App {
     ctx: egui::Context,
     proxy: EventLoopProxy<Wake>,
     initial: Option<PathBuf>,
-    screenshot: Option<PathBuf>,
+    /// Screenshots still to take, in order; the app exits after the last.
+    shots: std::collections::VecDeque<Shot>,
     /// Training to start once the initial folder has loaded (scripting and tests).
     train_steps: Option<u32>,
     started: Instant,
@@ -53,9 +55,41 @@ struct App {
     fatal: Option<anyhow::Error>,
 }
 
-/// Opens the window (on `path` if given) and runs until it is closed. With `screenshot`, saves
-/// the window to that PNG once the folder has loaded and exits.
-pub fn run(path: Option<PathBuf>, screenshot: Option<PathBuf>, train_steps: Option<u32>) -> Result<()> {
+/// What to do unattended (scripts, tests, docs).
+#[derive(Default)]
+pub struct Script {
+    /// Save the window to this PNG once the folder has loaded (and training ended), then exit.
+    pub screenshot: Option<PathBuf>,
+    /// With `screenshot`: one screenshot per view mode, named `OUT-cameras.png`, `OUT-sdf.png`…
+    pub all_modes: bool,
+    /// Train this many steps once the folder has loaded.
+    pub train_steps: Option<u32>,
+}
+
+struct Shot {
+    path: PathBuf,
+    /// The view mode to switch to first (None: leave it as it is).
+    mode: Option<Option<view::ViewMode>>,
+}
+
+fn shots(script: &Script) -> std::collections::VecDeque<Shot> {
+    let Some(out) = &script.screenshot else { return Default::default() };
+    if !script.all_modes {
+        return [Shot { path: out.clone(), mode: None }].into();
+    }
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "screenshot".into());
+    let modes = [None].into_iter().chain(view::ViewMode::ALL.map(Some));
+    modes
+        .map(|m| {
+            let name = m.map_or("cameras".to_string(), |m| format!("{m:?}").to_lowercase());
+            Shot { path: out.with_file_name(format!("{stem}-{name}.png")), mode: Some(m) }
+        })
+        .collect()
+}
+
+/// Opens the window (on `path` if given) and runs until it is closed, or until the script's
+/// screenshots are taken.
+pub fn run(path: Option<PathBuf>, script: Script) -> Result<()> {
     let event_loop = EventLoop::<Wake>::with_user_event()
         .build()
         .context("cannot open a window: no display (set DISPLAY or WAYLAND_DISPLAY, or run under Xvfb)")?;
@@ -63,8 +97,8 @@ pub fn run(path: Option<PathBuf>, screenshot: Option<PathBuf>, train_steps: Opti
         ctx: egui::Context::default(),
         proxy: event_loop.create_proxy(),
         initial: path,
-        screenshot,
-        train_steps,
+        shots: shots(&script),
+        train_steps: script.train_steps,
         started: Instant::now(),
         settled_frames: 0,
         gfx: None,
@@ -166,7 +200,18 @@ impl App {
 
         // The 3D view first, at the size its widget had last frame; egui then shows it.
         if let Some(orbit) = ws.orbit {
-            let view = g.viewport.render(&g.gpu.device, &g.gpu.queue, &orbit, ws.viewport_px);
+            let (w, h) = (ws.viewport_px.0.max(1), ws.viewport_px.1.max(1));
+            let (style, scale) = ws.live.frame(w * h);
+            g.viewport.style = style;
+            let cam = view::ViewCamera::from_orbit(&orbit, w, h);
+            let t = Instant::now();
+            let (view, drew) = g.viewport.render(&g.gpu.device, &g.gpu.queue, &cam, scale);
+            if drew {
+                // Waiting here measures the field's cost, which sets the next frames' resolution.
+                let _ = g.gpu.device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None });
+                let scaled = cam.scaled(scale);
+                ws.live.drew(t.elapsed(), scaled.width * scaled.height);
+            }
             match g.viewport_texture {
                 None => {
                     g.viewport_texture =
@@ -240,23 +285,30 @@ impl App {
         }
         ws.frame_ms = 0.9 * ws.frame_ms + 0.1 * t0.elapsed().as_secs_f32() * 1e3;
 
-        if let Some(path) = &self.screenshot {
+        if let Some(shot) = self.shots.front_mut() {
             let timed_out = self.started.elapsed().as_secs() > SCREENSHOT_TIMEOUT_S;
             if (ws.settled() && self.train_steps.is_none()) || timed_out {
                 self.settled_frames += 1;
             }
-            if self.settled_frames > SCREENSHOT_SETTLE_FRAMES {
-                screenshot::save(&g.gpu, &frame.texture, path)?;
+            if let Some(mode) = shot.mode.take() {
+                ws.live.mode = mode;
+                self.settled_frames = 0;
+            } else if self.settled_frames > SCREENSHOT_SETTLE_FRAMES {
+                screenshot::save(&g.gpu, &frame.texture, &shot.path)?;
                 for e in ws.notices.errors() {
                     eprintln!("error shown in the window: {}", e.text);
                 }
-                println!("saved screenshot to {}", path.display());
-                event_loop.exit();
+                println!("saved screenshot to {}", shot.path.display());
+                self.shots.pop_front();
+                self.settled_frames = 0;
+                if self.shots.is_empty() {
+                    event_loop.exit();
+                }
             }
             g.window.request_redraw();
         }
         g.gpu.queue.present(frame);
-        let animating = ws.notices.expire() || !ws.settled() || ws.training.is_running();
+        let animating = ws.notices.expire() || !ws.settled() || ws.training.is_running() || ws.live.is_moving();
         let repaint = out.viewport_output.get(&egui::ViewportId::ROOT).is_some_and(|v| v.repaint_delay.is_zero());
         if repaint || animating {
             g.window.request_redraw();

@@ -1,7 +1,8 @@
-//! The training panel: start, pause, resume, stop; progress with ETA; live loss and PSNR.
+//! The training panel: start, pause, resume, stop; progress with ETA; live loss, PSNR and
+//! learning rate (egui_plot).
 
 use crate::io::Dataset;
-use crate::train::session::{Command, Event, Session};
+use crate::train::session::{Command, Event, Session, Snapshot, SnapshotSlot};
 use crate::train::{Preset, StepStats, TrainConfig, Trainer};
 use egui::{Color32, RichText};
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct TrainingPanel {
 struct Run {
     /// Taken (and joined) when training ends.
     session: Option<Session>,
+    /// Outlives the session, so the last snapshot stays visible after training ends.
+    snapshots: SnapshotSlot,
     history: Vec<StepStats>,
     started: Instant,
     total: u32,
@@ -61,8 +64,10 @@ impl TrainingPanel {
     pub fn start(&mut self, trainer: Trainer, wake: Arc<dyn Fn() + Send + Sync>) {
         self.finished = None;
         let total = trainer.cfg.iterations;
+        let session = Session::start(trainer, wake);
         self.run = Some(Run {
-            session: Some(Session::start(trainer, wake)),
+            snapshots: session.snapshots.clone(),
+            session: Some(session),
             history: Vec::new(),
             started: Instant::now(),
             total,
@@ -70,6 +75,11 @@ impl TrainingPanel {
             finished: false,
             rollbacks: 0,
         });
+    }
+
+    /// The latest state published by the current (or last) run.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.run.as_ref().and_then(|r| r.snapshots.latest())
     }
 
     /// Drains training events; returns notices for the user.
@@ -166,10 +176,10 @@ impl TrainingPanel {
                     last.loss, last.psnr, last.inv_s, last.samples_per_ray
                 ));
             }
-            let loss: Vec<f32> = run.history.iter().map(|s| s.loss.max(1e-6).log10()).collect();
-            let psnr: Vec<f32> = run.history.iter().map(|s| s.psnr).collect();
-            sparkline(ui, "loss (log10)", &loss, Color32::from_rgb(242, 160, 60));
-            sparkline(ui, "PSNR (dB)", &psnr, Color32::from_rgb(110, 190, 250));
+            let h = &run.history;
+            series_plot(ui, "loss (log10)", h, |s| (s.loss.max(1e-6) as f64).log10(), Color32::from_rgb(242, 160, 60));
+            series_plot(ui, "PSNR (dB)", h, |s| s.psnr as f64, Color32::from_rgb(110, 190, 250));
+            series_plot(ui, "learning rate", h, |s| s.lr as f64, Color32::from_rgb(150, 220, 140));
         }
         if !running {
             ui.horizontal(|ui| {
@@ -190,50 +200,19 @@ fn clock(seconds: f32) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
-/// A minimal line plot of a series, with its range.
-fn sparkline(ui: &mut egui::Ui, label: &str, values: &[f32], color: Color32) {
-    let width = ui.available_width().min(280.0);
-    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 56.0), egui::Sense::hover());
-    let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 3.0, Color32::from_gray(22));
-    painter.text(
-        rect.left_top() + egui::vec2(4.0, 2.0),
-        egui::Align2::LEFT_TOP,
-        label,
-        egui::FontId::proportional(10.0),
-        Color32::from_gray(150),
-    );
-    if values.len() < 2 {
-        return;
-    }
-    let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    let span = (hi - lo).max(1e-6);
-    let n = values.len();
-    let stride = n.div_ceil(400).max(1);
-    let points: Vec<egui::Pos2> = values
-        .iter()
-        .enumerate()
-        .step_by(stride)
-        .map(|(i, &v)| {
-            egui::pos2(
-                rect.left() + 4.0 + (rect.width() - 8.0) * i as f32 / (n - 1) as f32,
-                rect.bottom() - 4.0 - (rect.height() - 18.0) * (v - lo) / span,
-            )
-        })
-        .collect();
-    painter.add(egui::Shape::line(points, egui::Stroke::new(1.5, color)));
-    painter.text(
-        rect.right_top() + egui::vec2(-4.0, 2.0),
-        egui::Align2::RIGHT_TOP,
-        format!("{hi:.2}"),
-        egui::FontId::proportional(10.0),
-        Color32::from_gray(150),
-    );
-    painter.text(
-        rect.right_bottom() + egui::vec2(-4.0, -2.0),
-        egui::Align2::RIGHT_BOTTOM,
-        format!("{lo:.2}"),
-        egui::FontId::proportional(10.0),
-        Color32::from_gray(150),
-    );
+/// A live plot of one series over the training steps.
+fn series_plot(ui: &mut egui::Ui, title: &str, history: &[StepStats], value: fn(&StepStats) -> f64, color: Color32) {
+    ui.label(RichText::new(title).small().weak());
+    // Plotting every step of a long run costs more than it shows: keep at most ~1000 points.
+    let stride = history.len().div_ceil(1000).max(1);
+    let points: Vec<[f64; 2]> = history.iter().step_by(stride).map(|s| [s.step as f64, value(s)]).collect();
+    egui_plot::Plot::new(title)
+        .height(70.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .show_x(true)
+        .show_y(true)
+        .y_axis_min_width(36.0)
+        .show(ui, |plot| plot.line(egui_plot::Line::new(title, points).color(color).width(1.5)));
 }

@@ -1,6 +1,7 @@
 //! What the window shows and does: the loaded folder, selection, the viewport's camera,
 //! notices, and the panels that present them.
 
+use super::live_view::LiveView;
 use super::loader::{Loader, Message, Purpose};
 use super::notices::{Level, Notices};
 use super::training::{Action, TrainingPanel};
@@ -34,6 +35,7 @@ pub struct Workspace {
     scroll_strip_to_selected: bool,
     pub training: TrainingPanel,
     preparing_training: bool,
+    pub live: LiveView,
 }
 
 impl Workspace {
@@ -56,11 +58,13 @@ impl Workspace {
             scroll_strip_to_selected: false,
             training: TrainingPanel::default(),
             preparing_training: false,
+            live: LiveView::default(),
         }
     }
 
     pub fn open(&mut self, path: PathBuf) {
         self.training.reset();
+        self.live.reset();
         self.generation = self.loader.open(path.clone());
         self.loading = Some(path);
     }
@@ -192,6 +196,10 @@ impl Workspace {
         }
         for note in self.training.poll() {
             self.notices.push(Level::Info, note);
+        }
+        if let Err(e) = self.live.poll(self.training.snapshot(), renderer, device, queue) {
+            self.notices.push(Level::Warning, format!("The live view cannot draw this field: {e}"));
+            self.live.mode = None;
         }
         renderer.select(device, self.selected);
     }
@@ -336,6 +344,11 @@ impl Workspace {
             self.start_training(steps);
             return;
         }
+        if ds.has_poses() {
+            ui.add_space(10.0);
+            ui.separator();
+            self.live.ui(ui);
+        }
         if let Some(i) = self.selected {
             let v = &views[i];
             ui.add_space(10.0);
@@ -462,7 +475,11 @@ impl Workspace {
                 let scroll = ui.input(|i| i.smooth_scroll_delta.y);
                 if scroll != 0.0 {
                     o.zoom(scroll / 40.0);
+                    self.live.moved();
                 }
+            }
+            if resp.dragged() {
+                self.live.moved();
             }
         }
         if resp.double_clicked() {

@@ -12,8 +12,10 @@ use crate::compute::cpu::{mlp, mlp::MlpShape, sh};
 
 /// Samples per ray, from the unit sphere out to (nearly) infinity.
 pub const SAMPLES: usize = 16;
-const GRID: HashGridConfig = HashGridConfig { levels: 8, log2_table: 15, base_resolution: 4.0, max_resolution: 128.0 };
+pub const GRID: HashGridConfig = HashGridConfig { levels: 8, log2_table: 15, base_resolution: 4.0, max_resolution: 128.0 };
 const FEATURES: usize = 15;
+/// Width of the density and colour networks' hidden layer.
+pub const HIDDEN: usize = 32;
 /// Step between samples in inverse distance: the density integrates over u, not over t.
 const DELTA: f32 = 1.0 / SAMPLES as f32;
 
@@ -80,9 +82,13 @@ impl Background {
     pub fn new() -> Background {
         Background {
             grid: hashgrid::Grid::new(GRID),
-            density_shape: MlpShape { input: GRID.output_dim(), hidden: 32, hidden_layers: 1, output: 1 + FEATURES },
-            color_shape: MlpShape { input: FEATURES + sh::COEFFS, hidden: 32, hidden_layers: 1, output: 3 },
+            density_shape: MlpShape { input: GRID.output_dim(), hidden: HIDDEN, hidden_layers: 1, output: 1 + FEATURES },
+            color_shape: MlpShape { input: FEATURES + sh::COEFFS, hidden: HIDDEN, hidden_layers: 1, output: 3 },
         }
+    }
+
+    pub fn grid(&self) -> &hashgrid::Grid {
+        &self.grid
     }
 
     /// Fresh parameters: (grid, density net, colour net).

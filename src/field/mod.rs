@@ -2,7 +2,7 @@
 //! a learned sharpness of the surface (NeuS variance), and a background field beyond the unit
 //! sphere. Positions are in the normalised scene frame, where the scene fits in the unit sphere.
 
-mod background;
+pub mod background;
 mod occupancy;
 mod params;
 
@@ -135,6 +135,10 @@ impl Field {
             poses: Vec::new(),
             variance: 0.3,
         }
+    }
+
+    pub fn grid(&self) -> &hashgrid::Grid {
+        &self.grid
     }
 
     /// NeuS inverse standard deviation s = exp(10 v).

@@ -2,7 +2,9 @@
 //! sends typed events and publishes snapshots that a viewer reads without blocking it.
 
 use super::trainer::{StepStats, Trainer};
-use crate::field::{Occupancy, Params};
+use super::data::Normalization;
+use super::render::RenderSettings;
+use crate::field::{FieldConfig, Occupancy, Params};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 
@@ -29,8 +31,14 @@ pub enum Event {
 /// The state a viewer needs to draw the current reconstruction.
 pub struct Snapshot {
     pub step: u32,
+    pub field: FieldConfig,
     pub params: Params,
     pub occupancy: Occupancy,
+    pub norm: Normalization,
+    /// How the trainer renders at this step (the viewer draws the same way).
+    pub settings: RenderSettings,
+    /// Per training view, its current photometric error.
+    pub view_errors: Vec<f32>,
     /// The training views' current poses (refined when poses are optimised), input frame.
     pub poses: Vec<crate::geometry::Pose>,
     pub stats: StepStats,
@@ -95,7 +103,11 @@ impl Session {
                         if stats.step.is_multiple_of(SNAPSHOT_INTERVAL) || stats.step == trainer.cfg.iterations {
                             slot.publish(Snapshot {
                                 step: stats.step,
+                                field: trainer.field.cfg.clone(),
                                 params: trainer.params.clone(),
+                                norm: trainer.norm,
+                                settings: trainer.render_settings(),
+                                view_errors: trainer.view_errors.clone(),
                                 occupancy: trainer.occupancy.clone(),
                                 poses: trainer.refined_poses(),
                                 stats,

@@ -72,6 +72,8 @@ pub struct Trainer {
     /// Multiplies the learning rate; halved at every rollback.
     pub lr_scale: f32,
     pub views: Vec<TrainView>,
+    /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
+    pub view_errors: Vec<f32>,
     part_grads: Vec<Params>,
     last_good: (u32, Params),
 }
@@ -135,6 +137,7 @@ impl Trainer {
             optimizer,
             step,
             lr_scale: 1.0,
+            view_errors: vec![0.0; views.len()],
             views,
         }
     }
@@ -193,7 +196,8 @@ impl Trainer {
         let (field, params, occ, views, norm) = (&self.field, &self.params, &self.occupancy, &self.views, &self.norm);
         let refine = self.cfg.refine_poses;
         let seed = self.cfg.seed ^ ((self.step as u64) << 20);
-        let sums: Vec<(f64, f64, usize)> = self
+        let n_views = views.len();
+        let sums: Vec<(f64, f64, usize, Vec<(f32, u32)>)> = self
             .part_grads
             .par_iter_mut()
             .enumerate()
@@ -202,6 +206,7 @@ impl Trainer {
                 let mut rng = Rng::new(seed + part as u64);
                 let mut ws = RayScratch::default();
                 let (mut loss, mut sq, mut samples) = (0.0f64, 0.0f64, 0usize);
+                let mut per_view = vec![(0.0f32, 0u32); n_views];
                 for _ in 0..per_part {
                     let vi = rng.below(views.len());
                     let v = &views[vi];
@@ -228,16 +233,26 @@ impl Trainer {
                         poses::accumulate_gradient(&ray, out.d_origin, out.d_dir, &mut g.poses[pose_range]);
                     }
                     loss += out.loss as f64;
-                    sq += (0..3).map(|c| ((out.rgb[c] - target.rgb[c]) as f64).powi(2)).sum::<f64>() / 3.0;
+                    let se = (0..3).map(|c| (out.rgb[c] - target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
+                    sq += se as f64;
+                    per_view[vi].0 += se;
+                    per_view[vi].1 += 1;
                     samples += out.samples;
                 }
-                (loss, sq, samples)
+                (loss, sq, samples, per_view)
             })
             .collect();
         let n = (per_part * parts) as f64;
         let loss = sums.iter().map(|s| s.0).sum::<f64>() / n;
         let mse = sums.iter().map(|s| s.1).sum::<f64>() / n;
         let samples = sums.iter().map(|s| s.2).sum::<usize>() as f64 / n;
+        for (i, e) in self.view_errors.iter_mut().enumerate() {
+            let (sum, count) = sums.iter().fold((0.0, 0), |(a, b), s| (a + s.3[i].0, b + s.3[i].1));
+            if count > 0 {
+                let m = sum / count as f32;
+                *e = if *e == 0.0 { m } else { 0.9 * *e + 0.1 * m };
+            }
+        }
         let (first, rest) = self.part_grads.split_at_mut(1);
         for g in rest.iter() {
             first[0].accumulate(g);

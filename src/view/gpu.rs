@@ -33,10 +33,52 @@ impl Gpu {
         let info = adapter.get_info();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("weave"),
-            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
+            required_limits: limits(&adapter.limits()),
             ..Default::default()
         }))
         .map_err(|e| format!("the adapter {} refused a device: {e}", info.name))?;
         Ok(Gpu { device, queue, adapter: format!("{} ({:?})", info.name, info.backend) })
     }
+}
+
+/// Downlevel limits (any adapter meets them), raised where the field shaders need more: a few
+/// storage buffers per stage, as large as the adapter allows (hash tables are tens of MB).
+fn limits(adapter: &wgpu::Limits) -> wgpu::Limits {
+    wgpu::Limits {
+        max_storage_buffers_per_shader_stage: adapter.max_storage_buffers_per_shader_stage.min(8),
+        max_storage_buffer_binding_size: adapter.max_storage_buffer_binding_size,
+        max_buffer_size: adapter.max_buffer_size,
+        ..wgpu::Limits::downlevel_defaults().using_resolution(adapter.clone())
+    }
+}
+
+/// Reads an Rgba8 texture back to the CPU (tests, screenshots).
+pub fn read_texture(device: &wgpu::Device, queue: &wgpu::Queue, texture: &wgpu::Texture) -> Option<image::RgbaImage> {
+    let (w, h) = (texture.width(), texture.height());
+    let row = (4 * w).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: (row * h) as u64,
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_texture_to_buffer(
+        texture.as_image_copy(),
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(row), rows_per_image: Some(h) },
+        },
+        wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+    );
+    queue.submit([encoder.finish()]);
+    let slice = buffer.slice(..);
+    slice.map_async(wgpu::MapMode::Read, |_| {});
+    device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).ok()?;
+    let data = slice.get_mapped_range().ok()?;
+    let mut pixels = Vec::with_capacity((4 * w * h) as usize);
+    for r in 0..h as usize {
+        pixels.extend_from_slice(&data[r * row as usize..r * row as usize + 4 * w as usize]);
+    }
+    image::RgbaImage::from_raw(w, h, pixels)
 }

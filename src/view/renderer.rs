@@ -1,7 +1,9 @@
 //! GPU side of the viewport: pipelines, buffers, the photo atlas, and the offscreen target.
 
-use super::orbit::Orbit;
+use super::camera::ViewCamera;
+use super::field_view::{FieldStyle, FieldView};
 use super::rig::{self, CameraGlyph, Framing, LineVertex, PhotoVertex};
+use crate::geometry::Pose;
 use image::RgbaImage;
 use wgpu::util::DeviceExt;
 
@@ -38,6 +40,21 @@ pub struct Renderer {
     target: Option<Target>,
     pub show_photos: bool,
     pub show_grid: bool,
+    /// The trained field, drawn under the overlays when `style` is set.
+    pub field: FieldView,
+    pub style: Option<FieldStyle>,
+    overlay: Overlay,
+}
+
+/// What training adds to the cameras: their photometric errors, refined poses, the bounds.
+#[derive(Clone, Default, PartialEq)]
+pub struct Overlay {
+    /// Per camera, the current photometric error (MSE) of its photo.
+    pub errors: Option<Vec<f32>>,
+    /// Per camera, its refined pose (the original is then drawn faintly).
+    pub refined: Option<Vec<Pose>>,
+    /// Centre and radius of the region the field covers.
+    pub bounds: Option<(glam::DVec3, f64)>,
 }
 
 fn pipeline(
@@ -204,6 +221,21 @@ impl Renderer {
             target: None,
             show_photos: true,
             show_grid: true,
+            field: FieldView::new(device, COLOR_FORMAT, DEPTH_FORMAT, SAMPLES),
+            style: None,
+            overlay: Overlay::default(),
+        }
+    }
+
+    /// The cameras' poses as given (before any refinement).
+    pub fn initial_poses(&self) -> impl Iterator<Item = Pose> + '_ {
+        self.cameras.iter().map(|c| c.pose)
+    }
+
+    pub fn set_overlay(&mut self, device: &wgpu::Device, overlay: Overlay) {
+        if self.overlay != overlay {
+            self.overlay = overlay;
+            self.rebuild(device);
         }
     }
 
@@ -216,6 +248,8 @@ impl Renderer {
         self.framing = Framing::of(&cameras);
         self.cameras = cameras;
         self.selected = None;
+        self.overlay = Overlay::default();
+        self.field.clear();
         self.rebuild(device);
         self.framing
     }
@@ -266,14 +300,35 @@ impl Renderer {
     }
 
     fn rebuild(&mut self, device: &wgpu::Device) {
-        let Some(framing) = self.framing else {
-            self.line_buf = None;
-            self.photo_buf = None;
-            return;
-        };
-        let mut lines = if self.show_grid { rig::grid_lines(&framing) } else { Vec::new() };
-        lines.extend(rig::frustum_lines(&self.cameras, framing.frustum_depth, self.selected));
-        let photos = rig::photo_quads(&self.cameras, framing.frustum_depth, &self.cells, 0.92);
+        let mut lines = Vec::new();
+        let mut photos = Vec::new();
+        if let Some(framing) = self.framing {
+            if self.show_grid {
+                lines.extend(rig::grid_lines(&framing));
+            }
+            let depth = framing.frustum_depth;
+            let o = &self.overlay;
+            let colors: Vec<[f32; 4]> = match &o.errors {
+                Some(e) if e.len() == self.cameras.len() => {
+                    let (lo, hi) = e.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+                    e.iter().map(|&x| rig::error_color(x, lo, hi)).collect()
+                }
+                _ => Vec::new(),
+            };
+            let shown: Vec<CameraGlyph> = match &o.refined {
+                Some(r) if r.len() == self.cameras.len() => {
+                    let faint = vec![rig::INITIAL_COLOR; self.cameras.len()];
+                    lines.extend(rig::frustum_lines(&self.cameras, depth, &faint, None));
+                    self.cameras.iter().zip(r).map(|(c, p)| CameraGlyph { pose: *p, ..*c }).collect()
+                }
+                _ => self.cameras.clone(),
+            };
+            lines.extend(rig::frustum_lines(&shown, depth, &colors, self.selected));
+            photos = rig::photo_quads(&shown, depth, &self.cells, 0.92);
+        }
+        if let Some((center, radius)) = self.overlay.bounds {
+            lines.extend(rig::bounds_lines(center, radius));
+        }
         let upload = |label, data: &[u8], n: usize| {
             (n > 0).then(|| {
                 let buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -329,18 +384,22 @@ impl Renderer {
         });
     }
 
-    /// Draws the viewport at `size` pixels from `orbit`; returns the texture view to show.
+    /// Draws the viewport from `cam` at its resolution, the field (when styled) at `field_scale`
+    /// times that; returns the texture view to show and whether the field image was redrawn.
     pub fn render(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        orbit: &Orbit,
-        size: (u32, u32),
-    ) -> &wgpu::TextureView {
-        let size = (size.0.max(1), size.1.max(1));
-        self.ensure_target(device, size);
-        let view_proj = orbit.view_proj(size.0 as f32 / size.1 as f32);
-        queue.write_buffer(&self.globals, 0, bytemuck::cast_slice(&view_proj.to_cols_array()));
+        cam: &ViewCamera,
+        field_scale: f32,
+    ) -> (&wgpu::TextureView, bool) {
+        self.ensure_target(device, (cam.width.max(1), cam.height.max(1)));
+        queue.write_buffer(&self.globals, 0, bytemuck::cast_slice(&cam.view_proj().to_cols_array()));
+        let bg = [BACKGROUND.r as f32, BACKGROUND.g as f32, BACKGROUND.b as f32, 1.0];
+        let drew = match &self.style {
+            Some(style) => self.field.draw(device, queue, &cam.scaled(field_scale), style, bg),
+            None => false,
+        };
         let target = self.target.as_ref().expect("target was just ensured");
         let mut encoder = device.create_command_encoder(&Default::default());
         {
@@ -359,6 +418,9 @@ impl Renderer {
                 }),
                 ..Default::default()
             });
+            if self.style.is_some() && self.field.has_field() {
+                self.field.composite(&mut pass);
+            }
             pass.set_bind_group(0, &self.globals_bind, &[]);
             if let Some((buf, n)) = &self.line_buf {
                 pass.set_pipeline(&self.lines);
@@ -373,38 +435,11 @@ impl Renderer {
             }
         }
         queue.submit([encoder.finish()]);
-        &target.resolved_view
+        (&target.resolved_view, drew)
     }
 
     /// The last rendered frame, read back to the CPU (tests, screenshots).
     pub fn read_pixels(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<RgbaImage> {
-        let target = self.target.as_ref()?;
-        let (w, h) = target.size;
-        let row = (4 * w).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: (row * h) as u64,
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
-        let mut encoder = device.create_command_encoder(&Default::default());
-        encoder.copy_texture_to_buffer(
-            target.resolved.as_image_copy(),
-            wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(row), rows_per_image: Some(h) },
-            },
-            wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
-        );
-        queue.submit([encoder.finish()]);
-        let slice = buffer.slice(..);
-        slice.map_async(wgpu::MapMode::Read, |_| {});
-        device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).ok()?;
-        let data = slice.get_mapped_range().ok()?;
-        let mut pixels = Vec::with_capacity((4 * w * h) as usize);
-        for r in 0..h as usize {
-            pixels.extend_from_slice(&data[r * row as usize..r * row as usize + 4 * w as usize]);
-        }
-        RgbaImage::from_raw(w, h, pixels)
+        super::gpu::read_texture(device, queue, &self.target.as_ref()?.resolved)
     }
 }

@@ -99,11 +99,23 @@ pub fn frustum_corners(c: &CameraGlyph, depth: f64) -> [DVec3; 4] {
         .map(|px| c.pose.to_world(k.unproject(px) * depth))
 }
 
-/// Line segments of every frustum (apex to corners, image rectangle, an "up" tick).
-pub fn frustum_lines(cameras: &[CameraGlyph], depth: f64, selected: Option<usize>) -> Vec<LineVertex> {
+/// Faint frusta: where the cameras started, when training refines them.
+pub const INITIAL_COLOR: [f32; 4] = [0.45, 0.47, 0.52, 1.0];
+const BOUNDS_COLOR: [f32; 4] = [0.35, 0.55, 0.75, 1.0];
+
+/// Green (lowest error) through yellow to red (highest), for frusta by photometric error.
+pub fn error_color(error: f32, lo: f32, hi: f32) -> [f32; 4] {
+    let t = ((error - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
+    let (g, r) = if t < 0.5 { (0.85, 0.3 + 1.2 * t) } else { (0.85 - 1.3 * (t - 0.5), 0.9) };
+    [r, g, 0.2, 1.0]
+}
+
+/// Line segments of every frustum (apex to corners, image rectangle, an "up" tick), in each
+/// camera's colour, the selected one highlighted.
+pub fn frustum_lines(cameras: &[CameraGlyph], depth: f64, colors: &[[f32; 4]], selected: Option<usize>) -> Vec<LineVertex> {
     let mut out = Vec::with_capacity(cameras.len() * 24);
     for (i, c) in cameras.iter().enumerate() {
-        let color = if Some(i) == selected { SELECTED_COLOR } else { FRUSTUM_COLOR };
+        let color = if Some(i) == selected { SELECTED_COLOR } else { colors.get(i).copied().unwrap_or(FRUSTUM_COLOR) };
         let corners = frustum_corners(c, depth);
         let mut seg = |a: DVec3, b: DVec3| {
             out.push(LineVertex { pos: a.as_vec3().to_array(), color });
@@ -119,6 +131,27 @@ pub fn frustum_lines(cameras: &[CameraGlyph], depth: f64, selected: Option<usize
         let (l, r) = (tl.lerp(tr, 0.35), tl.lerp(tr, 0.65));
         seg(l, apex);
         seg(apex, r);
+    }
+    out
+}
+
+/// The scene bounds (the unit sphere of the normalised frame) as three great circles.
+pub fn bounds_lines(center: DVec3, radius: f64) -> Vec<LineVertex> {
+    const N: usize = 96;
+    let mut out = Vec::with_capacity(3 * N * 2);
+    for axis in 0..3 {
+        let point = |k: usize| {
+            let a = k as f64 / N as f64 * std::f64::consts::TAU;
+            let (s, c) = a.sin_cos();
+            let mut v = [0.0; 3];
+            v[(axis + 1) % 3] = c;
+            v[(axis + 2) % 3] = s;
+            (center + DVec3::from(v) * radius).as_vec3().to_array()
+        };
+        for k in 0..N {
+            out.push(LineVertex { pos: point(k), color: BOUNDS_COLOR });
+            out.push(LineVertex { pos: point(k + 1), color: BOUNDS_COLOR });
+        }
     }
     out
 }
@@ -207,7 +240,7 @@ mod tests {
         let corners = frustum_corners(&c, 0.5);
         let px = c.intrinsics.project(c.pose.to_camera(corners[2])).unwrap();
         assert!((px - DVec2::new(64.0, 48.0)).length() < 1e-9);
-        assert_eq!(frustum_lines(&[c], 0.5, None).len(), 2 * 10);
+        assert_eq!(frustum_lines(&[c], 0.5, &[], None).len(), 2 * 10);
         assert_eq!(photo_quads(&[c, c], 0.5, &[Some([0.0, 0.0, 1.0, 1.0]), None], 1.0).len(), 6);
     }
 }

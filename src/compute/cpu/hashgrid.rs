@@ -60,6 +60,12 @@ impl Grid {
         let dense = side.iter().map(|&s| s * s * s <= cfg.table_size() as u64).collect();
         Self { res, side, dense, mask: cfg.table_size() as u64 - 1, cfg }
     }
+
+    /// Level `l`'s cells per unit, corners per side, and whether it is stored densely (other
+    /// implementations of the encoding, such as the viewer's shaders, index the same way).
+    pub fn level(&self, l: usize) -> (f32, u64, bool) {
+        (self.res[l], self.side[l], self.dense[l])
+    }
 }
 
 /// Where one level's trilinear weights come from: 8 table entries and their weights, plus

@@ -1,0 +1,407 @@
+//! Drawing the field: one fragment pass per view mode into a field image (colour and depth)
+//! at a chosen resolution, then composited into the viewport under the overlays. The field
+//! image is kept until the camera, the field or the style changes, so overlays and UI stay
+//! fast while a slow mode (volume rendering on a software adapter) is on screen.
+
+use super::camera::ViewCamera;
+use super::field::{self, FieldData, FieldGpu};
+use crate::train::data::Normalization;
+use glam::Vec3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViewMode {
+    /// Sphere-traced surface of the SDF, lit.
+    Sdf,
+    /// Volume rendering of the radiance field.
+    Novel,
+    /// A plane through the scene coloured by signed distance, with the zero contour.
+    Slice,
+}
+
+impl ViewMode {
+    pub const ALL: [ViewMode; 3] = [ViewMode::Sdf, ViewMode::Novel, ViewMode::Slice];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ViewMode::Sdf => "Shaded SDF",
+            ViewMode::Novel => "Novel view",
+            ViewMode::Slice => "SDF slice",
+        }
+    }
+}
+
+/// How the field is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FieldStyle {
+    pub mode: ViewMode,
+    /// Colour the shaded SDF with the radiance field.
+    pub color: bool,
+    /// Axis the slice plane is perpendicular to (0 x, 1 y, 2 z, normalised frame).
+    pub slice_axis: usize,
+    /// Position of the slice plane along its axis, in [-1, 1].
+    pub slice_offset: f32,
+}
+
+impl Default for FieldStyle {
+    fn default() -> Self {
+        FieldStyle { mode: ViewMode::Sdf, color: false, slice_axis: 2, slice_offset: 0.0 }
+    }
+}
+
+/// Mirrors `ViewUniform` in field_view.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ViewUniform {
+    view_proj: [f32; 16],
+    right: [f32; 4],
+    down: [f32; 4],
+    forward: [f32; 4],
+    eye: [f32; 4],
+    intrinsics: [f32; 4],
+    norm: [f32; 4],
+    slice: [f32; 4],
+    light: [f32; 4],
+    background: [f32; 4],
+    flags: [u32; 4],
+}
+
+/// Towards the key light: from behind the viewer's left shoulder.
+pub fn light_direction(cam: &ViewCamera) -> Vec3 {
+    (-0.8 * cam.forward - 0.5 * cam.down - 0.3 * cam.right).normalize()
+}
+
+fn uniform(cam: &ViewCamera, norm: &Normalization, style: &FieldStyle, background: [f32; 4]) -> ViewUniform {
+    let v4 = |v: Vec3| [v.x, v.y, v.z, 0.0];
+    let mut slice = [0.0; 4];
+    slice[style.slice_axis.min(2)] = 1.0;
+    slice[3] = style.slice_offset;
+    let c = norm.center;
+    ViewUniform {
+        view_proj: cam.view_proj().to_cols_array(),
+        right: v4(cam.right),
+        down: v4(cam.down),
+        forward: v4(cam.forward),
+        eye: v4(cam.eye),
+        intrinsics: [cam.fx, cam.fy, cam.cx, cam.cy],
+        norm: [c[0] as f32, c[1] as f32, c[2] as f32, norm.scale as f32],
+        slice,
+        light: v4(light_direction(cam)),
+        background,
+        flags: [
+            match style.mode {
+                ViewMode::Sdf => 1,
+                ViewMode::Novel => 2,
+                ViewMode::Slice => 3,
+            },
+            style.color as u32,
+            0,
+            0,
+        ],
+    }
+}
+
+struct Target {
+    color: wgpu::Texture,
+    color_view: wgpu::TextureView,
+    depth_view: wgpu::TextureView,
+    composite_bind: wgpu::BindGroup,
+}
+
+/// What the field image currently shows; drawing again is skipped while it stays the same.
+#[derive(Clone, Copy, PartialEq)]
+struct Drawn {
+    camera: ViewCamera,
+    style: FieldStyle,
+    version: u64,
+}
+
+pub struct FieldView {
+    field_layout: wgpu::BindGroupLayout,
+    view_buf: wgpu::Buffer,
+    view_bind: wgpu::BindGroup,
+    pipeline: wgpu::RenderPipeline,
+    composite_layout: wgpu::BindGroupLayout,
+    composite: wgpu::RenderPipeline,
+    sampler: wgpu::Sampler,
+    field: Option<(FieldGpu, Normalization, u64)>,
+    target: Option<Target>,
+    drawn: Option<Drawn>,
+}
+
+const FIELD_DEPTH: wgpu::TextureFormat = wgpu::TextureFormat::R32Float;
+
+fn uniform_layout_entry(binding: u32, visibility: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+impl FieldView {
+    /// `color_format`, `depth_format` and `samples` are those of the viewport pass the field
+    /// image is composited into.
+    pub fn new(
+        device: &wgpu::Device,
+        color_format: wgpu::TextureFormat,
+        depth_format: wgpu::TextureFormat,
+        samples: u32,
+    ) -> FieldView {
+        let field_layout = field::layout(device);
+        let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("field view"),
+            entries: &[uniform_layout_entry(0, wgpu::ShaderStages::FRAGMENT)],
+        });
+        let view_buf = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("field view"),
+            size: size_of::<ViewUniform>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let view_bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("field view"),
+            layout: &view_layout,
+            entries: &[wgpu::BindGroupEntry { binding: 0, resource: view_buf.as_entire_binding() }],
+        });
+        let source = [include_str!("../../shaders/field.wgsl"), include_str!("../../shaders/field_view.wgsl")].concat();
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("field view"),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("field view"),
+            bind_group_layouts: &[Some(&view_layout), Some(&field_layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("field view"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: Default::default(),
+            depth_stencil: None,
+            multisample: Default::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[
+                    Some(wgpu::ColorTargetState {
+                        format: super::COLOR_FORMAT,
+                        blend: None,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    }),
+                    Some(wgpu::ColorTargetState { format: FIELD_DEPTH, blend: None, write_mask: wgpu::ColorWrites::ALL }),
+                ],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+
+        let tex_entry = |binding, filterable| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::FRAGMENT,
+            ty: wgpu::BindingType::Texture {
+                sample_type: wgpu::TextureSampleType::Float { filterable },
+                view_dimension: wgpu::TextureViewDimension::D2,
+                multisampled: false,
+            },
+            count: None,
+        };
+        let composite_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("field composite"),
+            entries: &[
+                tex_entry(0, true),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                    count: None,
+                },
+                tex_entry(2, false),
+            ],
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("field composite"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("../../shaders/field_composite.wgsl").into()),
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("field composite"),
+            bind_group_layouts: &[Some(&composite_layout)],
+            immediate_size: 0,
+        });
+        let composite = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("field composite"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: Default::default(),
+            depth_stencil: Some(wgpu::DepthStencilState {
+                format: depth_format,
+                depth_write_enabled: Some(true),
+                depth_compare: Some(wgpu::CompareFunction::Always),
+                stencil: Default::default(),
+                bias: Default::default(),
+            }),
+            multisample: wgpu::MultisampleState { count: samples, ..Default::default() },
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: color_format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            ..Default::default()
+        });
+        FieldView {
+            field_layout,
+            view_buf,
+            view_bind,
+            pipeline,
+            composite_layout,
+            composite,
+            sampler,
+            field: None,
+            target: None,
+            drawn: None,
+        }
+    }
+
+    /// Uploads a field (a new snapshot, a loaded checkpoint); the next draw shows it.
+    pub fn set_field(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, data: &FieldData, norm: Normalization) {
+        let version = self.field.as_ref().map_or(1, |f| f.2 + 1);
+        match &mut self.field {
+            Some((gpu, n, v)) => {
+                gpu.update(device, queue, &self.field_layout, data);
+                *n = norm;
+                *v = version;
+            }
+            None => self.field = Some((FieldGpu::new(device, &self.field_layout, data), norm, version)),
+        }
+    }
+
+    /// Forgets the field (another folder was opened).
+    pub fn clear(&mut self) {
+        self.field = None;
+        self.drawn = None;
+    }
+
+    pub fn has_field(&self) -> bool {
+        self.field.is_some()
+    }
+
+    fn ensure_target(&mut self, device: &wgpu::Device, size: (u32, u32)) {
+        if self.target.as_ref().is_some_and(|t| (t.color.width(), t.color.height()) == size) {
+            return;
+        }
+        let make = |label, format| {
+            device.create_texture(&wgpu::TextureDescriptor {
+                label: Some(label),
+                size: wgpu::Extent3d { width: size.0, height: size.1, depth_or_array_layers: 1 },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+                    | wgpu::TextureUsages::TEXTURE_BINDING
+                    | wgpu::TextureUsages::COPY_SRC,
+                view_formats: &[],
+            })
+        };
+        let color = make("field image", super::COLOR_FORMAT);
+        let depth = make("field depth", FIELD_DEPTH);
+        let color_view = color.create_view(&Default::default());
+        let depth_view = depth.create_view(&Default::default());
+        let composite_bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("field composite"),
+            layout: &self.composite_layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::TextureView(&color_view) },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::Sampler(&self.sampler) },
+                wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&depth_view) },
+            ],
+        });
+        self.target = Some(Target { color, color_view, depth_view, composite_bind });
+        self.drawn = None;
+    }
+
+    /// Draws the field image from `cam` (at the camera's resolution) unless it already shows
+    /// exactly that; returns whether it drew. Without a field there is nothing to draw.
+    pub fn draw(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        cam: &ViewCamera,
+        style: &FieldStyle,
+        background: [f32; 4],
+    ) -> bool {
+        let Some(version) = self.field.as_ref().map(|f| f.2) else { return false };
+        let drawn = Drawn { camera: *cam, style: *style, version };
+        self.ensure_target(device, (cam.width, cam.height));
+        if self.drawn == Some(drawn) {
+            return false;
+        }
+        let (gpu, norm, _) = self.field.as_ref().expect("checked above");
+        queue.write_buffer(&self.view_buf, 0, bytemuck::bytes_of(&uniform(cam, norm, style, background)));
+        let target = self.target.as_ref().expect("target was just ensured");
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let attach = |view| {
+                Some(wgpu::RenderPassColorAttachment {
+                    view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+                })
+            };
+            let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("field"),
+                color_attachments: &[attach(&target.color_view), attach(&target.depth_view)],
+                ..Default::default()
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &self.view_bind, &[]);
+            pass.set_bind_group(1, &gpu.bind, &[]);
+            pass.draw(0..3, 0..1);
+        }
+        queue.submit([encoder.finish()]);
+        self.drawn = Some(drawn);
+        true
+    }
+
+    /// Draws the field image (stretched to the viewport) with its depth into a viewport pass.
+    pub fn composite(&self, pass: &mut wgpu::RenderPass<'_>) {
+        if let (Some(t), Some(_)) = (&self.target, &self.drawn) {
+            pass.set_pipeline(&self.composite);
+            pass.set_bind_group(0, &t.composite_bind, &[]);
+            pass.draw(0..3, 0..1);
+        }
+    }
+
+    /// The last field image, read back (screenshots of the view alone).
+    pub fn read_image(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<image::RgbaImage> {
+        super::gpu::read_texture(device, queue, &self.target.as_ref()?.color)
+    }
+}

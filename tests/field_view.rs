@@ -1,0 +1,180 @@
+//! The field as the viewer's shaders draw it (WGSL through wgpu; lavapipe without a GPU, as
+//! `.ci/run` installs): point evaluations match the CPU backend, a known SDF renders with the
+//! silhouette and shading its geometry predicts, and the novel view of a trained field matches
+//! the CPU renderer's image.
+
+use glam::{DVec3, Vec3};
+use weave::compute::cpu::hashgrid::HashGridConfig;
+use weave::compute::cpu::sh;
+use weave::field::{ColorEval, Field, FieldConfig, Occupancy, SurfaceSample};
+use weave::geometry::{Intrinsics, Pose};
+use weave::train::data::Normalization;
+use weave::train::render::RenderSettings;
+use weave::view::{FieldData, FieldStyle, FieldView, Gpu, ViewCamera, ViewMode};
+
+fn gpu() -> Gpu {
+    Gpu::headless().unwrap_or_else(|e| panic!("field rendering tests need a wgpu adapter: {e}"))
+}
+
+fn settings(active: usize) -> RenderSettings {
+    RenderSettings {
+        step: 2.0 / 128.0,
+        max_samples: 128,
+        active_levels: active,
+        fd_h: 0.01,
+        anneal: 0.7,
+        eikonal_weight: 0.1,
+        mask_weight: 0.1,
+        huber_delta: 0.1,
+    }
+}
+
+fn draw(gpu: &Gpu, data: &FieldData, norm: Normalization, cam: &ViewCamera, style: FieldStyle) -> image::RgbaImage {
+    let mut view = FieldView::new(&gpu.device, weave::view::COLOR_FORMAT, wgpu::TextureFormat::Depth32Float, 4);
+    view.set_field(&gpu.device, &gpu.queue, data, norm);
+    assert!(view.draw(&gpu.device, &gpu.queue, cam, &style, [0.0, 0.0, 0.0, 1.0]));
+    view.read_image(&gpu.device, &gpu.queue).unwrap()
+}
+
+#[test]
+fn wgsl_field_matches_the_cpu_backend() {
+    // Hashed and dense levels, non-trivial weights everywhere.
+    let field = Field::new(FieldConfig {
+        grid: HashGridConfig { levels: 8, log2_table: 12, base_resolution: 4.0, max_resolution: 128.0 },
+        hidden: 64,
+        orientation: 1.0,
+        init_radius: 0.5,
+    });
+    let mut p = field.init_params(7);
+    for (i, v) in p.grid.iter_mut().enumerate() {
+        *v = ((i as f32 * 0.7548).fract() - 0.5) * 0.2;
+    }
+    for (i, v) in p.sdf.iter_mut().enumerate() {
+        *v += ((i as f32 * 0.5698).fract() - 0.5) * 0.05;
+    }
+    let s = settings(6);
+    let data = FieldData::new(&field, &p, &Occupancy::full(8), &s).unwrap();
+    let n = 500;
+    let points: Vec<[f32; 3]> = (0..n)
+        .map(|i| {
+            let f = |k: f32| ((i as f32 * k).fract() - 0.5) * 1.8;
+            [f(0.618), f(0.414), f(0.732)]
+        })
+        .collect();
+    let dirs: Vec<[f32; 3]> = (0..n)
+        .map(|i| {
+            let (a, b) = (i as f32 * 2.39996, (i as f32 * 0.37).fract() * 2.0 - 1.0);
+            let r = (1.0 - b * b).sqrt();
+            [r * a.cos(), r * a.sin(), b]
+        })
+        .collect();
+    let gpu_out = weave::view::probe(&gpu(), &data, &points, &dirs);
+    let mut sample = SurfaceSample::default();
+    let mut ce = ColorEval::default();
+    let mut worst = [0f32; 3];
+    for i in 0..n {
+        field.surface(&p, points[i], s.fd_h, s.active_levels, &mut sample);
+        let mut dir_sh = [0.0; sh::COEFFS];
+        sh::encode(dirs[i], &mut dir_sh);
+        field.color(&p, sample.grad, &dir_sh, &sample.feat, &mut ce);
+        let g = &gpu_out[i];
+        worst[0] = worst[0].max((g.sdf - sample.sdf).abs());
+        for a in 0..3 {
+            worst[1] = worst[1].max((g.grad[a] - sample.grad[a]).abs() / sample.grad[a].abs().max(1.0));
+            worst[2] = worst[2].max((g.rgb[a] - ce.rgb[a]).abs());
+        }
+    }
+    eprintln!("worst differences: sdf {:.2e}, gradient {:.2e} (relative), colour {:.2e}", worst[0], worst[1], worst[2]);
+    // Float rounding in a different summation order; the gradient divides SDF differences by
+    // 4h = 0.04, which multiplies their rounding by 25.
+    assert!(worst[0] < 1e-5, "SDF differs by {}", worst[0]);
+    assert!(worst[1] < 1e-3, "gradient differs by {}", worst[1]);
+    assert!(worst[2] < 1e-4, "colour differs by {}", worst[2]);
+}
+
+/// The untrained field is exactly its prior, a sphere of radius 0.5 (normalised): in the
+/// world, radius 1 about (1, 2, 3). Each pixel's ray is intersected with that sphere here.
+#[test]
+fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
+    let field = Field::new(FieldConfig {
+        grid: HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 },
+        hidden: 16,
+        orientation: 1.0,
+        init_radius: 0.5,
+    });
+    let p = field.init_params(1);
+    let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 2.0 };
+    let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(4)).unwrap();
+    let center = DVec3::new(1.0, 2.0, 3.0);
+    let pose = Pose::look_at(center + DVec3::new(3.5, -2.0, 1.5), center, DVec3::Z);
+    let cam = ViewCamera::from_pose(&pose, &Intrinsics::centered(160, 120, 150.0), 5.0);
+    let img = draw(&gpu(), &data, norm, &cam, FieldStyle { mode: ViewMode::Sdf, ..Default::default() });
+
+    let light = weave::view::light_direction(&cam);
+    let c = center.as_vec3();
+    let (mut hits, mut silhouette_errors, mut shading_checked) = (0, 0, 0);
+    for y in 0..cam.height {
+        for x in 0..cam.width {
+            let d = (cam.right * (x as f32 + 0.5 - cam.cx) / cam.fx
+                + cam.down * (y as f32 + 0.5 - cam.cy) / cam.fy
+                + cam.forward)
+                .normalize();
+            let oc = cam.eye - c;
+            let b = oc.dot(d);
+            let disc = b * b - (oc.length_squared() - 1.0);
+            let px = img.get_pixel(x, y);
+            let lit = px[0] > 0 || px[1] > 0 || px[2] > 0;
+            // Pixels whose ray grazes the sphere may go either way.
+            if disc.abs() < 0.03 {
+                continue;
+            }
+            if (disc > 0.0) != lit {
+                silhouette_errors += 1;
+            }
+            if disc > 0.0 {
+                hits += 1;
+                let n: Vec3 = (cam.eye + d * (-b - disc.sqrt()) - c).normalize();
+                let shade = 0.18 + 0.82 * n.dot(light).max(0.0);
+                for (k, albedo) in [0.78f32, 0.76, 0.72].iter().enumerate() {
+                    let expect = (albedo * shade).powf(1.0 / 2.2) * 255.0;
+                    assert!(
+                        (px[k] as f32 - expect).abs() <= 3.0,
+                        "pixel ({x}, {y}) channel {k}: {} vs {expect:.1}",
+                        px[k]
+                    );
+                }
+                shading_checked += 1;
+            }
+        }
+    }
+    assert!(hits > 2000, "the sphere covers only {hits} pixels");
+    assert_eq!(silhouette_errors, 0);
+    assert!(shading_checked == hits);
+}
+
+#[test]
+fn novel_view_matches_the_cpu_render_of_a_trained_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts =
+        weave::scene::Options { width: 48, height: 36, views: Some(12), test_views: Some(1), ..Default::default() };
+    weave::scene::generate(weave::scene::find("object").unwrap(), &opts, dir.path(), &|_, _| {}).unwrap();
+    let ds = weave::io::Dataset::open(dir.path()).unwrap();
+    let mut cfg = weave::train::TrainConfig::preset(weave::train::Preset::Fast);
+    cfg.grid = HashGridConfig { levels: 8, log2_table: 14, base_resolution: 16.0, max_resolution: 256.0 };
+    cfg.rays = 256;
+    cfg.initial_levels = 4;
+    cfg.level_interval = 10;
+    let mut t = weave::train::Trainer::new(cfg, weave::train::data::load(&ds.views, 1.0).unwrap());
+    for _ in 0..80 {
+        t.step().unwrap();
+    }
+    let v = &ds.test_views[0];
+    let cpu = t.render(&v.intrinsics, &v.pose.unwrap());
+    let cam = ViewCamera::from_pose(&v.pose.unwrap(), &v.intrinsics, 10.0);
+    let data = FieldData::from_trainer(&t).unwrap();
+    let img = draw(&gpu(), &data, t.norm, &cam, FieldStyle { mode: ViewMode::Novel, ..Default::default() });
+    let rgb = image::DynamicImage::ImageRgba8(img).to_rgb8();
+    let psnr = weave::train::trainer::psnr(&rgb, &cpu);
+    eprintln!("novel view against the CPU render: {psnr:.1} dB");
+    assert!(psnr > 40.0, "GPU and CPU renders differ: {psnr:.1} dB");
+}

@@ -14,5 +14,6 @@ fn cs_probe(@builtin(global_invocation_id) id: vec3<u32>) {
     let d = probe_in[2u * i + 1u].xyz;
     var s = surface(x, info.fd_h);
     probe_out[2u * i] = vec4(s.sdf, s.grad);
-    probe_out[2u * i + 1u] = vec4(color(s.grad, d, &s.feat), 0.0);
+    var feat = s.feat;
+    probe_out[2u * i + 1u] = vec4(color(s.grad, d, &feat), 0.0);
 }

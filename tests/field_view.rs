@@ -174,6 +174,10 @@ fn novel_view_matches_the_cpu_render_of_a_trained_field() {
     let data = FieldData::from_trainer(&t).unwrap();
     let img = draw(&gpu(), &data, t.norm, &cam, FieldStyle { mode: ViewMode::Novel, ..Default::default() });
     let rgb = image::DynamicImage::ImageRgba8(img).to_rgb8();
+    if let Ok(d) = std::env::var("WEAVE_TEST_DUMP") {
+        rgb.save(format!("{d}/novel_gpu.png")).unwrap();
+        cpu.save(format!("{d}/novel_cpu.png")).unwrap();
+    }
     let psnr = weave::train::trainer::psnr(&rgb, &cpu);
     eprintln!("novel view against the CPU render: {psnr:.1} dB");
     assert!(psnr > 40.0, "GPU and CPU renders differ: {psnr:.1} dB");

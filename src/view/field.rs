@@ -15,7 +15,7 @@ struct Info {
     bg_density_off: u32,
     bg_color_off: u32,
     levels: u32,
-    active: u32,
+    active_levels: u32,
     bg_levels: u32,
     hidden: u32,
     table_mask: u32,
@@ -64,6 +64,11 @@ fn levels_of(grid: &Grid, offset: usize) -> Vec<Level> {
 }
 
 impl FieldData {
+    /// Most surface samples a novel-view ray takes.
+    pub fn max_samples(&self) -> u32 {
+        self.info.max_samples
+    }
+
     /// The trainer's current field, drawn as its own renders are (same settings).
     pub fn from_trainer(t: &crate::train::Trainer) -> Result<FieldData, String> {
         FieldData::new(&t.field, &t.params, &t.occupancy, &t.render_settings())
@@ -99,7 +104,7 @@ impl FieldData {
             bg_density_off,
             bg_color_off,
             levels: cfg.grid.levels as u32,
-            active: s.active_levels as u32,
+            active_levels: s.active_levels as u32,
             bg_levels: background::GRID.levels as u32,
             hidden: cfg.hidden as u32,
             table_mask: cfg.grid.table_size() as u32 - 1,
@@ -199,4 +204,15 @@ impl FieldGpu {
         queue.write_buffer(&self.levels, 0, bytemuck::cast_slice(&d.levels));
         queue.write_buffer(&self.occ, 0, bytemuck::cast_slice(&d.occ));
     }
+}
+
+/// Compiles a shader that includes field.wgsl. Without wgpu's loop bounding: with it, naga 30
+/// emits SPIR-V whose loops inside called functions end early on lavapipe (marching found no
+/// samples). Every loop in these shaders is bounded by construction: fixed counts, or a
+/// distance that grows by a positive step up to the end of the unit sphere.
+pub fn shader_module(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
+    let desc = wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(source.into()) };
+    let checks = wgpu::ShaderRuntimeChecks::unchecked();
+    // SAFETY: bounds checks stay on; the loops terminate as argued above.
+    unsafe { device.create_shader_module_trusted(desc, checks) }
 }

@@ -1,7 +1,9 @@
-//! Drawing the field: one fragment pass per view mode into a field image (colour and depth)
-//! at a chosen resolution, then composited into the viewport under the overlays. The field
-//! image is kept until the camera, the field or the style changes, so overlays and UI stay
-//! fast while a slow mode (volume rendering on a software adapter) is on screen.
+//! Drawing the field into a field image (colour and depth) at a chosen resolution, then
+//! compositing it into the viewport under the overlays. The shaded SDF and the novel view march
+//! every pixel one step per compute dispatch (see field.wgsl for why), a fragment pass shows
+//! the result; the slice is drawn by the fragment pass alone. The field image is kept until the
+//! camera, the field or the style changes, so overlays and UI stay fast while a slow mode
+//! (volume rendering on a software adapter) is on screen.
 
 use super::camera::ViewCamera;
 use super::field::{self, FieldData, FieldGpu};
@@ -65,6 +67,13 @@ struct ViewUniform {
     flags: [u32; 4],
 }
 
+/// Sphere-tracing steps: enough for grazing rays near the surface.
+const SDF_STEPS: u32 = 128;
+/// Mirrors `BG_SAMPLES` in field.wgsl (and `background::SAMPLES`).
+const BG_SAMPLES: u32 = crate::field::background::SAMPLES as u32;
+/// Bytes of one pixel's marching state (`PixelState` in view_common.wgsl).
+const PIXEL_STATE: u64 = 48;
+
 /// Towards the key light: from behind the viewer's left shoulder.
 pub fn light_direction(cam: &ViewCamera) -> Vec3 {
     (-0.8 * cam.forward - 0.5 * cam.down - 0.3 * cam.right).normalize()
@@ -94,8 +103,8 @@ fn uniform(cam: &ViewCamera, norm: &Normalization, style: &FieldStyle, backgroun
                 ViewMode::Slice => 3,
             },
             style.color as u32,
-            0,
-            0,
+            cam.width,
+            cam.height,
         ],
     }
 }
@@ -105,6 +114,8 @@ struct Target {
     color_view: wgpu::TextureView,
     depth_view: wgpu::TextureView,
     composite_bind: wgpu::BindGroup,
+    march_bind: wgpu::BindGroup,
+    view_bind: wgpu::BindGroup,
 }
 
 /// What the field image currently shows; drawing again is skipped while it stays the same.
@@ -117,9 +128,15 @@ struct Drawn {
 
 pub struct FieldView {
     field_layout: wgpu::BindGroupLayout,
+    view_layout: wgpu::BindGroupLayout,
+    march_layout: wgpu::BindGroupLayout,
     view_buf: wgpu::Buffer,
-    view_bind: wgpu::BindGroup,
     pipeline: wgpu::RenderPipeline,
+    init: wgpu::ComputePipeline,
+    novel_step: wgpu::ComputePipeline,
+    sdf_step: wgpu::ComputePipeline,
+    shade: wgpu::ComputePipeline,
+    max_samples: u32,
     composite_layout: wgpu::BindGroupLayout,
     composite: wgpu::RenderPipeline,
     sampler: wgpu::Sampler,
@@ -153,9 +170,29 @@ impl FieldView {
         samples: u32,
     ) -> FieldView {
         let field_layout = field::layout(device);
+        let pixels_entry = |stage, read_only| wgpu::BindGroupLayoutEntry {
+            binding: 1,
+            visibility: stage,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
         let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("field view"),
-            entries: &[uniform_layout_entry(0, wgpu::ShaderStages::FRAGMENT)],
+            entries: &[
+                uniform_layout_entry(0, wgpu::ShaderStages::FRAGMENT),
+                pixels_entry(wgpu::ShaderStages::FRAGMENT, true),
+            ],
+        });
+        let march_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("field march"),
+            entries: &[
+                uniform_layout_entry(0, wgpu::ShaderStages::COMPUTE),
+                pixels_entry(wgpu::ShaderStages::COMPUTE, false),
+            ],
         });
         let view_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("field view"),
@@ -163,16 +200,27 @@ impl FieldView {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let view_bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("field view"),
-            layout: &view_layout,
-            entries: &[wgpu::BindGroupEntry { binding: 0, resource: view_buf.as_entire_binding() }],
+        let common = [include_str!("../../shaders/field.wgsl"), include_str!("../../shaders/view_common.wgsl")].concat();
+        let march_module =
+            field::shader_module(device, "field march", &(common.clone() + include_str!("../../shaders/field_march.wgsl")));
+        let march_pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("field march"),
+            bind_group_layouts: &[Some(&march_layout), Some(&field_layout)],
+            immediate_size: 0,
         });
-        let source = [include_str!("../../shaders/field.wgsl"), include_str!("../../shaders/field_view.wgsl")].concat();
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("field view"),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
+        let compute = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&march_pipeline_layout),
+                module: &march_module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let (init, novel_step, sdf_step, shade) =
+            (compute("cs_init"), compute("cs_novel_step"), compute("cs_sdf_step"), compute("cs_shade"));
+        let module = field::shader_module(device, "field view", &(common + include_str!("../../shaders/field_view.wgsl")));
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("field view"),
             bind_group_layouts: &[Some(&view_layout), Some(&field_layout)],
@@ -277,9 +325,15 @@ impl FieldView {
         });
         FieldView {
             field_layout,
+            view_layout,
+            march_layout,
             view_buf,
-            view_bind,
             pipeline,
+            init,
+            novel_step,
+            sdf_step,
+            shade,
+            max_samples: 0,
             composite_layout,
             composite,
             sampler,
@@ -292,6 +346,7 @@ impl FieldView {
     /// Uploads a field (a new snapshot, a loaded checkpoint); the next draw shows it.
     pub fn set_field(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, data: &FieldData, norm: Normalization) {
         let version = self.field.as_ref().map_or(1, |f| f.2 + 1);
+        self.max_samples = data.max_samples();
         match &mut self.field {
             Some((gpu, n, v)) => {
                 gpu.update(device, queue, &self.field_layout, data);
@@ -343,7 +398,25 @@ impl FieldView {
                 wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::TextureView(&depth_view) },
             ],
         });
-        self.target = Some(Target { color, color_view, depth_view, composite_bind });
+        let pixels = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("field pixels"),
+            size: PIXEL_STATE * size.0 as u64 * size.1 as u64,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        let bind = |label, layout| {
+            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout,
+                entries: &[
+                    wgpu::BindGroupEntry { binding: 0, resource: self.view_buf.as_entire_binding() },
+                    wgpu::BindGroupEntry { binding: 1, resource: pixels.as_entire_binding() },
+                ],
+            })
+        };
+        let march_bind = bind("field march", &self.march_layout);
+        let view_bind = bind("field view", &self.view_layout);
+        self.target = Some(Target { color, color_view, depth_view, composite_bind, march_bind, view_bind });
         self.drawn = None;
     }
 
@@ -367,6 +440,26 @@ impl FieldView {
         queue.write_buffer(&self.view_buf, 0, bytemuck::bytes_of(&uniform(cam, norm, style, background)));
         let target = self.target.as_ref().expect("target was just ensured");
         let mut encoder = device.create_command_encoder(&Default::default());
+        let passes: Vec<&wgpu::ComputePipeline> = match style.mode {
+            ViewMode::Sdf => std::iter::once(&self.init)
+                .chain(std::iter::repeat_n(&self.sdf_step, SDF_STEPS as usize))
+                .chain([&self.shade])
+                .collect(),
+            ViewMode::Novel => std::iter::once(&self.init)
+                .chain(std::iter::repeat_n(&self.novel_step, (self.max_samples + BG_SAMPLES + 1) as usize))
+                .collect(),
+            ViewMode::Slice => Vec::new(),
+        };
+        if !passes.is_empty() {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_bind_group(0, &target.march_bind, &[]);
+            pass.set_bind_group(1, &gpu.bind, &[]);
+            let groups = (cam.width * cam.height).div_ceil(64);
+            for p in passes {
+                pass.set_pipeline(p);
+                pass.dispatch_workgroups(groups.min(65535), groups.div_ceil(65535), 1);
+            }
+        }
         {
             let attach = |view| {
                 Some(wgpu::RenderPassColorAttachment {
@@ -382,7 +475,7 @@ impl FieldView {
                 ..Default::default()
             });
             pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &self.view_bind, &[]);
+            pass.set_bind_group(0, &target.view_bind, &[]);
             pass.set_bind_group(1, &gpu.bind, &[]);
             pass.draw(0..3, 0..1);
         }

@@ -1,0 +1,185 @@
+// Marching passes over every pixel of the field image, one step per dispatch: the shaded SDF
+// (sphere tracing, then shading at the hit) and the novel view (NeuS volume rendering, one
+// sample per pass, then the background field). Concatenated after field.wgsl and
+// view_common.wgsl; field_view.wgsl shows the result.
+
+@group(0) @binding(1) var<storage, read_write> pixels: array<PixelState>;
+
+const AMBIENT: f32 = 0.18;
+const DIFFUSE: f32 = 0.82;
+const SURFACE_ALBEDO: vec3<f32> = vec3(0.78, 0.76, 0.72);
+
+// Dispatches are at most 65535 groups wide; larger images use rows of them.
+fn pixel_index(id: vec3<u32>) -> u32 {
+    return id.x + id.y * 65535u * 64u;
+}
+
+fn pixel_ray(i: u32) -> CameraRay {
+    let w = cam.flags.z;
+    return camera_ray(vec2(f32(i % w) + 0.5, f32(i / w) + 0.5));
+}
+
+fn pixel_count() -> u32 {
+    return cam.flags.z * cam.flags.w;
+}
+
+// Distance of the next occupied sample from t on (samples `step` apart), or `end` if none.
+fn next_occupied(o: vec3<f32>, d: vec3<f32>, t0: f32, end: f32, step: f32) -> f32 {
+    var t = t0;
+    loop {
+        if t >= end {
+            break;
+        }
+        if occupied(o + t * d) {
+            break;
+        }
+        t += step;
+    }
+    return t;
+}
+
+// Where the ray leaves the empty cell at t, or t itself when the cell is occupied.
+fn skip_empty(o: vec3<f32>, d: vec3<f32>, t0: f32, end: f32) -> f32 {
+    let res = f32(info.occ_res);
+    var t = t0;
+    for (var k = 0; k < 512; k++) {
+        if t >= end {
+            break;
+        }
+        let x = o + t * d;
+        if occupied(x) {
+            break;
+        }
+        let u = (x + 1.0) * 0.5 * res;
+        let bound = select(floor(u), floor(u) + 1.0, d > vec3(0.0));
+        let speed = d * 0.5 * res;
+        let tt = select(vec3(1e9), (bound - u) / speed, abs(speed) > vec3(1e-9));
+        t += max(min(tt.x, min(tt.y, tt.z)), 0.0) + 1e-4;
+    }
+    return t;
+}
+
+@compute @workgroup_size(64)
+fn cs_init(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = pixel_index(id);
+    if i >= pixel_count() {
+        return;
+    }
+    let r = pixel_ray(i);
+    let span = sphere_span(r.o, r.d);
+    var p: PixelState;
+    p.color = vec4(0.0, 0.0, 0.0, 1.0);
+    p.counts = vec4(0.0, 0.0, f32(background_last(r.o, r.d, 0.5)), 0.0);
+    if cam.flags.x == 2u {
+        // Samples on a grid of distances fixed along the ray, as the CPU renderer takes them.
+        let step = info.march_step;
+        let t = (ceil(span.x / step - 0.5) + 0.5) * step;
+        p.march = vec4(t, span.y, 0.0, select(BACKGROUND_LEFT, MARCHING, span.x < span.y));
+    } else {
+        p.march = vec4(span.x, span.y, 0.0, select(DONE, MARCHING, span.x < span.y));
+    }
+    pixels[i] = p;
+}
+
+// One sample of the novel view per pixel: the next occupied surface sample, else the next
+// background sample.
+@compute @workgroup_size(64)
+fn cs_novel_step(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = pixel_index(id);
+    if i >= pixel_count() {
+        return;
+    }
+    var p = pixels[i];
+    let r = pixel_ray(i);
+    let step = info.march_step;
+    if p.march.w == MARCHING {
+        let t = next_occupied(r.o, r.d, p.march.x, p.march.y, step);
+        if t >= p.march.y {
+            p.march.w = BACKGROUND_LEFT;
+        } else {
+            var s = surface(r.o + t * r.d, info.fd_h);
+            var feat = s.feat;
+            let c = color(s.grad, r.d, &feat);
+            let a_r = info.anneal;
+            let true_cos = dot(r.d, s.grad);
+            let iter_cos = -(max(0.5 - 0.5 * true_cos, 0.0) * (1.0 - a_r) + max(-true_cos, 0.0) * a_r);
+            let half_step = iter_cos * step * 0.5;
+            let a = neus_alpha(s.sdf - half_step, s.sdf + half_step, info.inv_s);
+            let w = p.color.w * a;
+            p.color = vec4(p.color.xyz + w * c, p.color.w * (1.0 - a));
+            p.march.z += w * t;
+            p.march.x = t + step;
+            p.counts.x += 1.0;
+            if p.color.w < TRANSMITTANCE_EPS {
+                p.march.w = BACKGROUND_LEFT;
+            }
+            if p.counts.x >= f32(info.max_samples) {
+                p.march.w = BACKGROUND_LEFT;
+            }
+        }
+    } else if p.march.w == BACKGROUND_LEFT {
+        let j = u32(p.counts.y);
+        let last = u32(p.counts.z);
+        if j >= BG_SAMPLES {
+            p.march.w = DONE;
+        } else {
+            let b = background_sample(r.o, r.d, j, last, 0.5);
+            // The background's own transmittance is folded into the pixel's.
+            p.color = vec4(p.color.xyz + p.color.w * b.w * b.xyz, p.color.w * (1.0 - b.w));
+            p.counts.y += 1.0;
+        }
+    }
+    pixels[i] = p;
+}
+
+// One sphere-tracing step per pixel: skip empty cells, then step by the signed distance.
+@compute @workgroup_size(64)
+fn cs_sdf_step(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = pixel_index(id);
+    if i >= pixel_count() {
+        return;
+    }
+    var p = pixels[i];
+    if p.march.w != MARCHING {
+        return;
+    }
+    let r = pixel_ray(i);
+    let t = skip_empty(r.o, r.d, p.march.x, p.march.y);
+    if t >= p.march.y {
+        p.march.w = DONE;
+    } else {
+        let f = sdf(r.o + t * r.d);
+        if f < 1e-4 {
+            // Stepped just past the surface: back up by the (negative) distance.
+            p.march.x = t + min(f, 0.0);
+            p.march.w = HIT;
+        } else {
+            p.march.x = t + max(0.8 * f, 2e-3);
+        }
+    }
+    pixels[i] = p;
+}
+
+// Lights the surface where the tracing hit it.
+@compute @workgroup_size(64)
+fn cs_shade(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = pixel_index(id);
+    if i >= pixel_count() {
+        return;
+    }
+    var p = pixels[i];
+    if p.march.w != HIT {
+        return;
+    }
+    let r = pixel_ray(i);
+    var s = surface(r.o + p.march.x * r.d, info.fd_h);
+    let n = normalize(s.grad);
+    var albedo = SURFACE_ALBEDO;
+    if cam.flags.y != 0u {
+        var feat = s.feat;
+        albedo = pow(color(s.grad, r.d, &feat), vec3(2.2));
+    }
+    let shade = albedo * (AMBIENT + DIFFUSE * max(dot(n, cam.light.xyz), 0.0));
+    p.color = vec4(pow(clamp(shade, vec3(0.0), vec3(1.0)), vec3(1.0 / 2.2)), 0.0);
+    pixels[i] = p;
+}

@@ -516,7 +516,8 @@ fn checkpoint_path(path: &std::path::Path) -> Result<PathBuf> {
 /// A view of the whole region the field covers, from above one side.
 fn overview_camera(t: &Trainer, width: u32, height: u32) -> ViewCamera {
     let center = glam::DVec3::from(t.norm.center).as_vec3();
-    let orbit = weave::view::Orbit { target: center, up: glam::Vec3::Z, distance: 1.0, yaw: 0.0, pitch: 0.0, fov_y: 0.7 };
+    let orbit =
+        weave::view::Orbit { target: center, up: glam::Vec3::Z, distance: 1.0, yaw: 0.0, pitch: 0.0, fov_y: 0.7 };
     let eye = center + glam::Vec3::new(1.0, -1.2, 0.8).normalize() * (2.6 * t.norm.scale) as f32;
     ViewCamera::from_orbit(&orbit.looking(eye, center, 0.7), width, height)
 }
@@ -529,9 +530,10 @@ fn view_cmd(args: ViewArgs) -> Result<()> {
             let cams = weave::io::dataset::read_cameras(file)?;
             let stem = |n: &str| std::path::Path::new(n).file_stem().map(|s| s.to_string_lossy().into_owned());
             let chosen = match &args.frame {
-                Some(f) => cams.iter().find(|c| c.name == *f || stem(&c.name) == stem(f)).with_context(|| {
-                    format!("{} has no frame named {f:?}", file.display())
-                })?,
+                Some(f) => cams
+                    .iter()
+                    .find(|c| c.name == *f || stem(&c.name) == stem(f))
+                    .with_context(|| format!("{} has no frame named {f:?}", file.display()))?,
                 None => cams.first().with_context(|| format!("{} lists no cameras", file.display()))?,
             };
             let glyphs =

@@ -122,3 +122,56 @@ fn window_trains_and_plots_progress() {
     let blue = count(&img, panel, |p| p[2] > 200 && p[1] > 150 && p[0] < 140);
     assert!(orange > 60 && blue > 60, "no live plots: {orange} orange, {blue} blue pixels");
 }
+
+/// Trains a couple of hundred steps in the window, then screenshots every view mode.
+#[test]
+fn window_shows_the_reconstruction_in_every_view_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = weave::scene::find("object").unwrap();
+    let opts =
+        weave::scene::Options { width: 64, height: 48, views: Some(16), test_views: Some(0), ..Default::default() };
+    weave::scene::generate(entry, &opts, &dir.path().join("scene"), &|_, _| {}).unwrap();
+    let x = Xvfb::start();
+    let shot = dir.path().join("shot.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_weave"))
+        .arg(dir.path().join("scene"))
+        .args(["--train", "200", "--all-modes", "--screenshot"])
+        .arg(&shot)
+        .env("DISPLAY", &x.display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("error shown in the window"), "{stderr}");
+    let load = |mode: &str| image::open(dir.path().join(format!("shot-{mode}.png"))).unwrap().into_rgb8();
+    let (cameras, sdf, novel, slice) = (load("cameras"), load("sdf"), load("novel"), load("slice"));
+    let (w, h) = cameras.dimensions();
+    let viewport = (280, 60, w - 20, h - 150);
+    let mean_diff = |a: &image::RgbImage, b: &image::RgbImage| {
+        let (x0, y0, x1, y1) = viewport;
+        let mut sum = 0u64;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let (p, q) = (a.get_pixel(x, y), b.get_pixel(x, y));
+                sum += (0..3).map(|c| (p[c] as i32 - q[c] as i32).unsigned_abs() as u64).sum::<u64>();
+            }
+        }
+        sum as f64 / ((x1 - x0) * (y1 - y0) * 3) as f64
+    };
+    let all = [("cameras", &cameras), ("sdf", &sdf), ("novel", &novel), ("slice", &slice)];
+    for (i, (na, a)) in all.iter().enumerate() {
+        for (nb, b) in &all[i + 1..] {
+            let d = mean_diff(a, b);
+            assert!(d > 2.0, "{na} and {nb} views look the same (mean difference {d:.2})");
+        }
+    }
+    // Shaded SDF: a lit grey surface; novel view: the scene's sky behind the object; slice:
+    // warm (outside) and cool (inside) distance colours.
+    let grey = count(&sdf, viewport, |p| p[0] > 120 && (p[0] as i32 - p[2] as i32).abs() < 30);
+    let sky = count(&novel, viewport, |p| p[2] > 150 && p[2] as i32 > p[0] as i32 + 15);
+    let warm = count(&slice, viewport, |p| p[0] > 180 && p[2] < 150 && p[0] as i32 > p[2] as i32 + 40);
+    let cool = count(&slice, viewport, |p| p[2] > 150 && p[2] as i32 > p[0] as i32 + 40);
+    assert!(grey > 2000, "no shaded surface: {grey} grey pixels");
+    assert!(sky > 5000, "no novel view: {sky} sky pixels");
+    assert!(warm > 2000 && cool > 100, "no slice: {warm} warm, {cool} cool pixels");
+}

@@ -82,9 +82,11 @@ impl LiveView {
         let field = self.field.as_ref().expect("just set");
         let data = FieldData::new(field, &s.params, &s.occupancy, &s.settings)?;
         renderer.field.set_field(device, queue, &data, s.norm);
-        let moved = s.poses.iter().zip(renderer.initial_poses()).any(|(a, b)| {
-            a.rotation_angle_to(&b) > 1e-6 || (a.center - b.center).length() > 1e-9 * s.norm.scale
-        });
+        let moved = s
+            .poses
+            .iter()
+            .zip(renderer.initial_poses())
+            .any(|(a, b)| a.rotation_angle_to(&b) > 1e-6 || (a.center - b.center).length() > 1e-9 * s.norm.scale);
         renderer.set_overlay(
             device,
             Overlay {
@@ -143,13 +145,18 @@ impl LiveView {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("View");
         let before = (self.mode, self.style);
-        ui.horizontal_wrapped(|ui| {
-            ui.selectable_value(&mut self.mode, None, "Cameras");
-            for m in ViewMode::ALL {
-                ui.add_enabled_ui(self.uploaded_step.is_some(), |ui| {
-                    ui.selectable_value(&mut self.mode, Some(m), m.label())
+        let has_field = self.uploaded_step.is_some();
+        egui::Grid::new("view modes").num_columns(2).spacing([6.0, 4.0]).show(ui, |ui| {
+            let choices = [None].into_iter().chain(ViewMode::ALL.map(Some));
+            for (i, m) in choices.enumerate() {
+                let label = m.map_or("Cameras", ViewMode::label);
+                ui.add_enabled_ui(has_field || m.is_none(), |ui| {
+                    ui.selectable_value(&mut self.mode, m, label)
                         .on_disabled_hover_text("Train to see the reconstruction");
                 });
+                if i % 2 == 1 {
+                    ui.end_row();
+                }
             }
         });
         match self.mode {
@@ -158,7 +165,7 @@ impl LiveView {
             }
             Some(ViewMode::Slice) => {
                 ui.horizontal(|ui| {
-                    ui.label("Plane ⟂");
+                    ui.label("Plane normal");
                     for (a, name) in ["x", "y", "z"].iter().enumerate() {
                         ui.selectable_value(&mut self.style.slice_axis, a, *name);
                     }

@@ -290,7 +290,9 @@ impl App {
             if (ws.settled() && self.train_steps.is_none()) || timed_out {
                 self.settled_frames += 1;
             }
-            if let Some(mode) = shot.mode.take() {
+            if self.settled_frames > 0
+                && let Some(mode) = shot.mode.take()
+            {
                 ws.live.mode = mode;
                 self.settled_frames = 0;
             } else if self.settled_frames > SCREENSHOT_SETTLE_FRAMES {

@@ -12,8 +12,7 @@ pub fn save(gpu: &Gpu, texture: &wgpu::Texture, path: &Path) -> Result<()> {
     );
     let rgba = crate::view::read_texture(&gpu.device, &gpu.queue, texture).context("reading the window back")?;
     let bgra = matches!(texture.format(), wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb);
-    let rgb: Vec<u8> =
-        rgba.pixels().flat_map(|p| if bgra { [p[2], p[1], p[0]] } else { [p[0], p[1], p[2]] }).collect();
+    let rgb: Vec<u8> = rgba.pixels().flat_map(|p| if bgra { [p[2], p[1], p[0]] } else { [p[0], p[1], p[2]] }).collect();
     let img = image::RgbImage::from_raw(rgba.width(), rgba.height(), rgb).context("screenshot size")?;
     crate::io::images::write_png(path, &image::DynamicImage::ImageRgb8(img))?;
     Ok(())

@@ -26,6 +26,8 @@ struct Run {
     total: u32,
     paused: bool,
     finished: bool,
+    /// Seconds the run took, once it ended.
+    took: Option<f32>,
     rollbacks: u32,
 }
 
@@ -73,6 +75,7 @@ impl TrainingPanel {
             total,
             paused: false,
             finished: false,
+            took: None,
             rollbacks: 0,
         });
     }
@@ -109,6 +112,7 @@ impl TrainingPanel {
         }
         if done {
             run.finished = true;
+            run.took = Some(run.started.elapsed().as_secs_f32());
             self.finished = run.session.take().and_then(Session::join);
         }
         notes
@@ -140,7 +144,7 @@ impl TrainingPanel {
         if let Some(run) = &mut self.run {
             let step = run.history.last().map_or(0, |s| s.step);
             let frac = step as f32 / run.total.max(1) as f32;
-            let elapsed = run.started.elapsed().as_secs_f32();
+            let elapsed = run.took.unwrap_or_else(|| run.started.elapsed().as_secs_f32());
             let eta = if step > 0 && !run.finished { elapsed / step as f32 * (run.total - step) as f32 } else { 0.0 };
             let text = if run.finished {
                 format!("{step} steps in {elapsed:.0} s")

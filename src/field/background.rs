@@ -12,7 +12,8 @@ use crate::compute::cpu::{mlp, mlp::MlpShape, sh};
 
 /// Samples per ray, from the unit sphere out to (nearly) infinity.
 pub const SAMPLES: usize = 16;
-pub const GRID: HashGridConfig = HashGridConfig { levels: 8, log2_table: 15, base_resolution: 4.0, max_resolution: 128.0 };
+pub const GRID: HashGridConfig =
+    HashGridConfig { levels: 8, log2_table: 15, base_resolution: 4.0, max_resolution: 128.0 };
 const FEATURES: usize = 15;
 /// Width of the density and colour networks' hidden layer.
 pub const HIDDEN: usize = 32;
@@ -78,15 +79,22 @@ fn exit_distance(origin: [f32; 3], dir: [f32; 3], r: f32) -> Option<(f32, f32)> 
     (t > 0.0).then_some((t, s))
 }
 
-impl Background {
-    pub fn new() -> Background {
+impl Default for Background {
+    fn default() -> Background {
         Background {
             grid: hashgrid::Grid::new(GRID),
-            density_shape: MlpShape { input: GRID.output_dim(), hidden: HIDDEN, hidden_layers: 1, output: 1 + FEATURES },
+            density_shape: MlpShape {
+                input: GRID.output_dim(),
+                hidden: HIDDEN,
+                hidden_layers: 1,
+                output: 1 + FEATURES,
+            },
             color_shape: MlpShape { input: FEATURES + sh::COEFFS, hidden: HIDDEN, hidden_layers: 1, output: 3 },
         }
     }
+}
 
+impl Background {
     pub fn grid(&self) -> &hashgrid::Grid {
         &self.grid
     }
@@ -151,7 +159,14 @@ impl Background {
 
     /// Backward of [`Background::render`] from dL/drgb: accumulates parameter gradients and
     /// returns those of the ray.
-    pub fn backward(&self, p: &Params, ws: &BackgroundRay, drgb: [f32; 3], g: &mut Params, s: &mut Scratch) -> RayGrads {
+    pub fn backward(
+        &self,
+        p: &Params,
+        ws: &BackgroundRay,
+        drgb: [f32; 3],
+        g: &mut Params,
+        s: &mut Scratch,
+    ) -> RayGrads {
         let mut grads = RayGrads { origin: [0.0; 3], dir: [0.0; 3], dir_sh: [0.0; sh::COEFFS] };
         let n = ws.samples.len();
         // Transmittance before each sample, and the colour composited behind it.

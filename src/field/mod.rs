@@ -116,7 +116,7 @@ impl Field {
             grid: hashgrid::Grid::new(cfg.grid),
             sdf_shape: cfg.sdf_shape(),
             color_shape: cfg.color_shape(),
-            background: Background::new(),
+            background: Background::default(),
             cfg,
         }
     }
@@ -258,7 +258,14 @@ impl Field {
     }
 
     /// Backward of [`Field::color`] from dL/drgb.
-    pub fn color_backward(&self, p: &Params, e: &ColorEval, drgb: [f32; 3], g: &mut Params, s: &mut Scratch) -> ColorGrads {
+    pub fn color_backward(
+        &self,
+        p: &Params,
+        e: &ColorEval,
+        drgb: [f32; 3],
+        g: &mut Params,
+        s: &mut Scratch,
+    ) -> ColorGrads {
         let dout: [f32; 3] = std::array::from_fn(|i| drgb[i] * e.rgb[i] * (1.0 - e.rgb[i]));
         s.dinput.resize(COLOR_IN, 0.0);
         mlp::backward(&self.color_shape, &p.color, &e.input, &e.acts, &dout, &mut g.color, &mut s.dinput, &mut s.mlp);

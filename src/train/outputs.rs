@@ -59,11 +59,8 @@ pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -
     // Training views carry their refined poses; any other posed view keeps its own.
     let refined: std::collections::HashMap<&str, Pose> =
         t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses()).collect();
-    let posed: Vec<(&View, Pose)> = ds
-        .views
-        .iter()
-        .filter_map(|v| refined.get(v.name.as_str()).copied().or(v.pose).map(|p| (v, p)))
-        .collect();
+    let posed: Vec<(&View, Pose)> =
+        ds.views.iter().filter_map(|v| refined.get(v.name.as_str()).copied().or(v.pose).map(|p| (v, p))).collect();
     let paths: Vec<String> = posed.iter().map(|(v, _)| io::paths::relative_path(out, &v.image)).collect();
     let frames: Vec<_> = posed
         .iter()

@@ -1,9 +1,9 @@
 //! Training on its own thread, steered over a channel: the app sends commands, the trainer
 //! sends typed events and publishes snapshots that a viewer reads without blocking it.
 
-use super::trainer::{StepStats, Trainer};
 use super::data::Normalization;
 use super::render::RenderSettings;
+use super::trainer::{StepStats, Trainer};
 use crate::field::{FieldConfig, Occupancy, Params};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};

@@ -80,6 +80,15 @@ pub struct Trainer {
 
 const GOOD_STATE_INTERVAL: u32 = 100;
 
+/// What one worker's share of a step adds up: loss, squared colour error, samples, and per
+/// view (squared error, rays).
+struct PartSums {
+    loss: f64,
+    sq: f64,
+    samples: usize,
+    per_view: Vec<(f32, u32)>,
+}
+
 impl Trainer {
     pub fn new(cfg: TrainConfig, views: Vec<TrainView>) -> Trainer {
         let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
@@ -197,7 +206,7 @@ impl Trainer {
         let refine = self.cfg.refine_poses;
         let seed = self.cfg.seed ^ ((self.step as u64) << 20);
         let n_views = views.len();
-        let sums: Vec<(f64, f64, usize, Vec<(f32, u32)>)> = self
+        let sums: Vec<PartSums> = self
             .part_grads
             .par_iter_mut()
             .enumerate()
@@ -239,15 +248,15 @@ impl Trainer {
                     per_view[vi].1 += 1;
                     samples += out.samples;
                 }
-                (loss, sq, samples, per_view)
+                PartSums { loss, sq, samples, per_view }
             })
             .collect();
         let n = (per_part * parts) as f64;
-        let loss = sums.iter().map(|s| s.0).sum::<f64>() / n;
-        let mse = sums.iter().map(|s| s.1).sum::<f64>() / n;
-        let samples = sums.iter().map(|s| s.2).sum::<usize>() as f64 / n;
+        let loss = sums.iter().map(|s| s.loss).sum::<f64>() / n;
+        let mse = sums.iter().map(|s| s.sq).sum::<f64>() / n;
+        let samples = sums.iter().map(|s| s.samples).sum::<usize>() as f64 / n;
         for (i, e) in self.view_errors.iter_mut().enumerate() {
-            let (sum, count) = sums.iter().fold((0.0, 0), |(a, b), s| (a + s.3[i].0, b + s.3[i].1));
+            let (sum, count) = sums.iter().fold((0.0, 0), |(a, b), s| (a + s.per_view[i].0, b + s.per_view[i].1));
             if count > 0 {
                 let m = sum / count as f32;
                 *e = if *e == 0.0 { m } else { 0.9 * *e + 0.1 * m };

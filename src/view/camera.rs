@@ -99,7 +99,8 @@ mod tests {
 
     #[test]
     fn orbit_camera_projects_like_the_orbit() {
-        let o = Orbit { target: Vec3::new(1.0, 2.0, 3.0), up: Vec3::Z, distance: 5.0, yaw: 0.3, pitch: 0.4, fov_y: 0.8 };
+        let o =
+            Orbit { target: Vec3::new(1.0, 2.0, 3.0), up: Vec3::Z, distance: 5.0, yaw: 0.3, pitch: 0.4, fov_y: 0.8 };
         let cam = ViewCamera::from_orbit(&o, 640, 480);
         let (a, b) = (o.view_proj(640.0 / 480.0), cam.view_proj());
         for p in [Vec3::new(0.5, 1.0, 2.0), Vec3::new(2.0, 2.5, 3.5), o.target] {

@@ -78,7 +78,10 @@ impl FieldData {
         let cfg = &field.cfg;
         let sdf_in = cfg.sdf_shape().input;
         if cfg.hidden > MAX_WIDTH || sdf_in > MAX_WIDTH {
-            return Err(format!("the viewer draws networks up to {MAX_WIDTH} wide (this one: {})", cfg.hidden.max(sdf_in)));
+            return Err(format!(
+                "the viewer draws networks up to {MAX_WIDTH} wide (this one: {})",
+                cfg.hidden.max(sdf_in)
+            ));
         }
         let mut params = Vec::with_capacity(p.grid.len() + p.bg_grid.len() + (1 << 16));
         let mut push = |a: &[f32]| {
@@ -193,7 +196,13 @@ impl FieldGpu {
     }
 
     /// Replaces the contents in place when the sizes allow (every snapshot of one run).
-    pub fn update(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, layout: &wgpu::BindGroupLayout, d: &FieldData) {
+    pub fn update(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        layout: &wgpu::BindGroupLayout,
+        d: &FieldData,
+    ) {
         let sizes = [d.params.len() * 4, d.levels.len() * 16, d.occ.len() * 4].map(|s| s as u64);
         if sizes != self.sizes {
             *self = FieldGpu::new(device, layout, d);

@@ -200,9 +200,13 @@ impl FieldView {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let common = [include_str!("../../shaders/field.wgsl"), include_str!("../../shaders/view_common.wgsl")].concat();
-        let march_module =
-            field::shader_module(device, "field march", &(common.clone() + include_str!("../../shaders/field_march.wgsl")));
+        let common =
+            [include_str!("../../shaders/field.wgsl"), include_str!("../../shaders/view_common.wgsl")].concat();
+        let march_module = field::shader_module(
+            device,
+            "field march",
+            &(common.clone() + include_str!("../../shaders/field_march.wgsl")),
+        );
         let march_pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("field march"),
             bind_group_layouts: &[Some(&march_layout), Some(&field_layout)],
@@ -220,7 +224,8 @@ impl FieldView {
         };
         let (init, novel_step, sdf_step, shade) =
             (compute("cs_init"), compute("cs_novel_step"), compute("cs_sdf_step"), compute("cs_shade"));
-        let module = field::shader_module(device, "field view", &(common + include_str!("../../shaders/field_view.wgsl")));
+        let module =
+            field::shader_module(device, "field view", &(common + include_str!("../../shaders/field_view.wgsl")));
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("field view"),
             bind_group_layouts: &[Some(&view_layout), Some(&field_layout)],
@@ -248,7 +253,11 @@ impl FieldView {
                         blend: None,
                         write_mask: wgpu::ColorWrites::ALL,
                     }),
-                    Some(wgpu::ColorTargetState { format: FIELD_DEPTH, blend: None, write_mask: wgpu::ColorWrites::ALL }),
+                    Some(wgpu::ColorTargetState {
+                        format: FIELD_DEPTH,
+                        blend: None,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    }),
                 ],
             }),
             multiview_mask: None,
@@ -466,7 +475,10 @@ impl FieldView {
                     view,
                     depth_slice: None,
                     resolve_target: None,
-                    ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::BLACK), store: wgpu::StoreOp::Store },
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
                 })
             };
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {

@@ -16,7 +16,7 @@ pub use camera::ViewCamera;
 pub use field::FieldData;
 pub use field_view::{FieldStyle, FieldView, ViewMode, light_direction};
 pub use gpu::{Gpu, read_texture};
-pub use probe::{ProbeResult, probe};
 pub use orbit::Orbit;
+pub use probe::{ProbeResult, probe};
 pub use renderer::{COLOR_FORMAT, Overlay, Renderer};
 pub use rig::{CameraGlyph, FRUSTUM_COLOR, Framing, SELECTED_COLOR, frustum_corners};

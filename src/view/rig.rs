@@ -112,7 +112,12 @@ pub fn error_color(error: f32, lo: f32, hi: f32) -> [f32; 4] {
 
 /// Line segments of every frustum (apex to corners, image rectangle, an "up" tick), in each
 /// camera's colour, the selected one highlighted.
-pub fn frustum_lines(cameras: &[CameraGlyph], depth: f64, colors: &[[f32; 4]], selected: Option<usize>) -> Vec<LineVertex> {
+pub fn frustum_lines(
+    cameras: &[CameraGlyph],
+    depth: f64,
+    colors: &[[f32; 4]],
+    selected: Option<usize>,
+) -> Vec<LineVertex> {
     let mut out = Vec::with_capacity(cameras.len() * 24);
     for (i, c) in cameras.iter().enumerate() {
         let color = if Some(i) == selected { SELECTED_COLOR } else { colors.get(i).copied().unwrap_or(FRUSTUM_COLOR) };

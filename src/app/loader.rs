@@ -38,12 +38,12 @@ pub enum Message {
     DialogUnavailable,
     /// Photos decoded and the trainer built: training can start.
     TrainerReady(Box<Trainer>),
-    /// A folder to save training results into was chosen.
-    PickedSaveFolder(PathBuf),
-    /// Results were written (or not); the trainer comes back for further saves.
+    /// Where to export a finished run was chosen.
+    PickedExport(Export, PathBuf),
+    /// An export finished: what was written, or why not. The trainer comes back for more.
     Saved {
         trainer: Box<Trainer>,
-        result: Result<PathBuf, String>,
+        result: Result<String, String>,
     },
     /// Something failed in the background; the text says what and where.
     Failed(String),
@@ -53,7 +53,18 @@ pub enum Message {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
     Open,
-    SaveResults,
+    Export(Export),
+}
+
+/// What a finished training run can be saved as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// Everything `weave train` writes, into a folder.
+    Results,
+    /// The mesh, as binary PLY.
+    Mesh,
+    /// The refined cameras: a transforms.json, or a COLMAP text model in a folder.
+    Poses,
 }
 
 #[derive(Clone)]
@@ -120,39 +131,56 @@ impl Loader {
         });
     }
 
-    /// Writes checkpoint, mesh, poses, test renders and metrics into `dir`.
-    pub fn save_results(&self, trainer: Box<Trainer>, dataset: Dataset, dir: PathBuf) {
+    /// Writes an export of a finished run, off the UI thread.
+    pub fn export(&self, trainer: Box<Trainer>, dataset: Dataset, what: Export, path: PathBuf) {
         let this = self.clone();
         std::thread::spawn(move || {
-            let mut metrics = outputs::Metrics {
-                iterations: trainer.step,
-                layout: format!("{:?}", trainer.layout),
-                rays_per_step: trainer.cfg.rays,
-                ..Default::default()
+            let result = match what {
+                Export::Results => {
+                    let mut metrics = outputs::Metrics {
+                        iterations: trainer.step,
+                        layout: format!("{:?}", trainer.layout),
+                        rays_per_step: trainer.cfg.rays,
+                        ..Default::default()
+                    };
+                    checkpoint::save(&trainer, &path.join("checkpoint.weave"))
+                        .and_then(|_| outputs::write_all(&trainer, &dataset, &path, &mut metrics))
+                        .map(|_| format!("Saved mesh, poses, renders and checkpoint to {}", path.display()))
+                }
+                Export::Mesh => outputs::write_mesh(&trainer, &path)
+                    .map(|(_, tris)| format!("Saved the mesh ({tris} triangles) to {}", path.display())),
+                Export::Poses => outputs::write_poses(&trainer, &dataset, &path)
+                    .map(|_| format!("Saved {} camera poses to {}", trainer.views.len(), path.display())),
             };
-            let result = checkpoint::save(&trainer, &dir.join("checkpoint.weave"))
-                .and_then(|_| outputs::write_all(&trainer, &dataset, &dir, &mut metrics))
-                .map(|_| dir)
-                .map_err(|e| e.to_string());
-            this.send(Message::Saved { trainer, result });
+            this.send(Message::Saved { trainer, result: result.map_err(|e| e.to_string()) });
         });
     }
 
-    /// Shows the system folder dialog without blocking the event loop.
+    /// Shows the system folder or file dialog without blocking the event loop.
     pub fn pick_folder(&self, purpose: Purpose) {
         let this = self.clone();
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
-            let title = match purpose {
-                Purpose::Open => "Open a photo folder",
-                Purpose::SaveResults => "Save training results into a folder",
+            let dialog = rfd::FileDialog::new();
+            let picked = match purpose {
+                Purpose::Open => dialog.set_title("Open a photo folder").pick_folder(),
+                Purpose::Export(Export::Results) => {
+                    dialog.set_title("Save training results into a folder").pick_folder()
+                }
+                Purpose::Export(Export::Mesh) => {
+                    dialog.set_title("Export the mesh").add_filter("PLY mesh", &["ply"]).set_file_name("mesh.ply").save_file()
+                }
+                Purpose::Export(Export::Poses) => dialog
+                    .set_title("Export camera poses (a .json name writes transforms.json, another a COLMAP folder)")
+                    .set_file_name("transforms.json")
+                    .save_file(),
             };
-            match rfd::FileDialog::new().set_title(title).pick_folder() {
-                Some(dir) if purpose == Purpose::Open => this.send(Message::Picked(dir)),
-                Some(dir) => this.send(Message::PickedSaveFolder(dir)),
+            match (picked, purpose) {
+                (Some(dir), Purpose::Open) => this.send(Message::Picked(dir)),
+                (Some(path), Purpose::Export(what)) => this.send(Message::PickedExport(what, path)),
                 // Nobody cancels a dialog within a fraction of a second: it never opened.
-                None if started.elapsed().as_millis() < 300 => this.send(Message::DialogUnavailable),
-                None => {}
+                (None, _) if started.elapsed().as_millis() < 300 => this.send(Message::DialogUnavailable),
+                (None, _) => {}
             }
         });
     }

@@ -1,6 +1,7 @@
 //! The Weave window: winit + egui around the wgpu viewport. Long work runs on other threads
 //! and reaches the UI as messages (see `loader`), so the window never blocks.
 
+mod compare;
 mod live_view;
 mod loader;
 mod notices;

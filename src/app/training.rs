@@ -35,7 +35,7 @@ pub enum Action {
     None,
     /// Load the photos and train for this many steps with the chosen preset.
     Start(u32),
-    SaveResults,
+    Export(super::loader::Export),
 }
 
 impl Default for TrainingPanel {
@@ -125,6 +125,11 @@ impl TrainingPanel {
             ui.label(RichText::new("Needs camera poses (COLMAP or transforms.json).").weak());
             return action;
         }
+        ui.label(
+            RichText::new(format!("backend: CPU, {} threads (CUDA not built yet)", rayon::current_num_threads()))
+                .small()
+                .weak(),
+        );
         let running = self.is_running();
         ui.add_enabled_ui(!running, |ui| {
             ui.horizontal(|ui| {
@@ -190,8 +195,17 @@ impl TrainingPanel {
                 if ui.button(if self.run.is_some() { "Train again" } else { "Train" }).clicked() {
                     action = Action::Start(self.iterations);
                 }
-                if self.finished.is_some() && ui.button("Save results…").clicked() {
-                    action = Action::SaveResults;
+                if self.finished.is_some() {
+                    use super::loader::Export;
+                    if ui.button("Save results…").on_hover_text("Mesh, poses, test renders, checkpoint").clicked() {
+                        action = Action::Export(Export::Results);
+                    }
+                    if ui.button("Export mesh…").clicked() {
+                        action = Action::Export(Export::Mesh);
+                    }
+                    if ui.button("Export poses…").clicked() {
+                        action = Action::Export(Export::Poses);
+                    }
                 }
             });
         }

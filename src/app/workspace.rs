@@ -1,6 +1,7 @@
 //! What the window shows and does: the loaded folder, selection, the viewport's camera,
 //! notices, and the panels that present them.
 
+use super::compare::Compare;
 use super::live_view::LiveView;
 use super::loader::{Loader, Message, Purpose};
 use super::notices::{Level, Notices};
@@ -36,6 +37,9 @@ pub struct Workspace {
     pub training: TrainingPanel,
     preparing_training: bool,
     pub live: LiveView,
+    /// Side by side of the selected photo and the reconstruction, when asked for.
+    show_compare: bool,
+    compare: Option<Compare>,
 }
 
 impl Workspace {
@@ -59,12 +63,15 @@ impl Workspace {
             training: TrainingPanel::default(),
             preparing_training: false,
             live: LiveView::default(),
+            show_compare: false,
+            compare: None,
         }
     }
 
     pub fn open(&mut self, path: PathBuf) {
         self.training.reset();
         self.live.reset();
+        self.compare = None;
         self.generation = self.loader.open(path.clone());
         self.loading = Some(path);
     }
@@ -121,10 +128,10 @@ impl Workspace {
                     self.preparing_training = false;
                     self.training.start(*trainer, self.loader.wake.clone());
                 }
-                Message::PickedSaveFolder(dir) => match (self.training.finished.take(), &self.dataset) {
+                Message::PickedExport(what, path) => match (self.training.finished.take(), &self.dataset) {
                     (Some(t), Some(ds)) => {
-                        self.notices.push(Level::Info, format!("Saving results to {}…", dir.display()));
-                        self.loader.save_results(Box::new(t), ds.clone(), dir);
+                        self.notices.push(Level::Info, format!("Saving to {}…", path.display()));
+                        self.loader.export(Box::new(t), ds.clone(), what, path);
                     }
                     (t, _) => {
                         self.training.finished = t;
@@ -134,10 +141,7 @@ impl Workspace {
                 Message::Saved { trainer, result } => {
                     self.training.finished = Some(*trainer);
                     match result {
-                        Ok(dir) => self.notices.push(
-                            Level::Info,
-                            format!("Saved mesh, poses, renders and checkpoint to {}", dir.display()),
-                        ),
+                        Ok(what) => self.notices.push(Level::Info, what),
                         Err(e) => self.notices.push(Level::Error, format!("Saving failed: {e}")),
                     }
                 }
@@ -200,6 +204,17 @@ impl Workspace {
         if let Err(e) = self.live.poll(self.training.snapshot(), renderer, device, queue) {
             self.notices.push(Level::Warning, format!("The live view cannot draw this field: {e}"));
             self.live.mode = None;
+        }
+        if let (true, Some(i), Some(step), Some(ds)) = (self.show_compare, self.selected, self.live.step, &self.dataset)
+            && self.compare.as_ref().is_none_or(|c| (c.view, c.step) != (i, step))
+        {
+            match Compare::new(ctx, renderer, device, queue, &ds.views[i], i, step) {
+                Ok(c) => self.compare = Some(c),
+                Err(e) => {
+                    self.show_compare = false;
+                    self.notices.push(Level::Warning, format!("Cannot compare {}: {e}", ds.views[i].name));
+                }
+            }
         }
         renderer.select(device, self.selected);
     }
@@ -336,7 +351,7 @@ impl Workspace {
         } else {
             match self.training.ui(ui, ds) {
                 Action::Start(steps) => pending_start = Some(steps),
-                Action::SaveResults => self.loader.pick_folder(Purpose::SaveResults),
+                Action::Export(what) => self.loader.pick_folder(Purpose::Export(what)),
                 Action::None => {}
             }
         }
@@ -374,6 +389,12 @@ impl Workspace {
                 let eye = p.center.as_vec3();
                 let ahead = eye + p.forward().as_vec3() * o.distance.min((o.target - eye).length()).max(1e-3);
                 self.orbit = Some(o.looking(eye, ahead, v.intrinsics.fov_y() as f32));
+            }
+            if self.live.step.is_some() && v.pose.is_some() {
+                ui.checkbox(&mut self.show_compare, "Compare with the reconstruction");
+                if let Some(c) = self.compare.as_ref().filter(|c| self.show_compare && c.view == i) {
+                    c.ui(ui);
+                }
             }
         }
         ui.add_space(10.0);

@@ -50,26 +50,45 @@ pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> i
     Ok((!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64))
 }
 
-/// Writes the mesh, the poses (transforms.json and COLMAP text) and the test renders.
-pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<()> {
+/// Extracts the mesh at the configured resolution and writes it as binary PLY; returns its
+/// vertex and triangle counts.
+pub fn write_mesh(t: &Trainer, path: &Path) -> io::Result<(usize, usize)> {
     let mesh = crate::mesh::from_trainer(t, t.cfg.mesh_resolution);
-    metrics.mesh_vertices = mesh.vertices.len();
-    metrics.mesh_triangles = mesh.triangles.len();
-    ply::write(&out.join("mesh.ply"), &mesh)?;
+    ply::write(path, &mesh)?;
+    Ok((mesh.vertices.len(), mesh.triangles.len()))
+}
+
+/// Writes the cameras, training views with their refined poses, as a transforms.json (when
+/// `path` ends in .json) or else as a COLMAP text model in the folder `path`.
+pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
     // Training views carry their refined poses; any other posed view keeps its own.
     let refined: std::collections::HashMap<&str, Pose> =
         t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses()).collect();
-    let posed: Vec<(&View, Pose)> =
-        ds.views.iter().filter_map(|v| refined.get(v.name.as_str()).copied().or(v.pose).map(|p| (v, p))).collect();
-    let paths: Vec<String> = posed.iter().map(|(v, _)| io::paths::relative_path(out, &v.image)).collect();
-    let frames: Vec<_> = posed
+    let posed: Vec<(&View, Pose)> = ds
+        .views
         .iter()
-        .zip(&paths)
-        .map(|((v, p), f)| transforms::FrameOut { file_path: f, intrinsics: &v.intrinsics, pose: p })
+        .filter_map(|v| refined.get(v.name.as_str()).copied().or(v.pose).map(|p| (v, p)))
         .collect();
-    transforms::write(&out.join("transforms.json"), &frames)?;
-    let list: Vec<_> = posed.iter().map(|(v, p)| (v.name.clone(), v.intrinsics, *p)).collect();
-    colmap::write_text(&out.join("colmap"), &list)?;
+    if path.extension().is_some_and(|e| e == "json") {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let paths: Vec<String> = posed.iter().map(|(v, _)| io::paths::relative_path(dir, &v.image)).collect();
+        let frames: Vec<_> = posed
+            .iter()
+            .zip(&paths)
+            .map(|((v, p), f)| transforms::FrameOut { file_path: f, intrinsics: &v.intrinsics, pose: p })
+            .collect();
+        transforms::write(path, &frames)
+    } else {
+        let list: Vec<_> = posed.iter().map(|(v, p)| (v.name.clone(), v.intrinsics, *p)).collect();
+        colmap::write_text(path, &list)
+    }
+}
+
+/// Writes the mesh, the poses (transforms.json and COLMAP text) and the test renders.
+pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<()> {
+    (metrics.mesh_vertices, metrics.mesh_triangles) = write_mesh(t, &out.join("mesh.ply"))?;
+    write_poses(t, ds, &out.join("transforms.json"))?;
+    write_poses(t, ds, &out.join("colmap"))?;
     if !ds.test_views.is_empty() {
         metrics.test_psnr = render_views(t, &ds.test_views, &out.join("test"), true)?;
         metrics.test_views = ds.test_views.len();

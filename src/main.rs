@@ -580,8 +580,8 @@ fn bench_view_cmd(ckpt: Option<PathBuf>, width: u32, height: u32, frames: u32) -
     let gpu = Gpu::headless().map_err(anyhow::Error::msg)?;
     let cam = overview_camera(&t, width, height);
     println!("bench view: {width}x{height}, {frames} frames per mode, on {}", gpu.adapter);
-    for (mode, ms) in weave::view::offscreen::bench(&gpu, &t, &cam, frames).map_err(anyhow::Error::msg)? {
+    let report = |mode: ViewMode, ms: f64| {
         println!("  {:<11} {:9.1} ms/frame  {:7.2} frames/s", mode.label(), ms, 1e3 / ms);
-    }
-    Ok(())
+    };
+    weave::view::offscreen::bench(&gpu, &t, &cam, frames.max(1), &report).map_err(anyhow::Error::msg)
 }

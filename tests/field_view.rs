@@ -182,3 +182,56 @@ fn novel_view_matches_the_cpu_render_of_a_trained_field() {
     eprintln!("novel view against the CPU render: {psnr:.1} dB");
     assert!(psnr > 40.0, "GPU and CPU renders differ: {psnr:.1} dB");
 }
+
+/// The slice of the untrained sphere (radius 0.5, normalised) through its centre: the zero
+/// contour is dark exactly where the plane meets the sphere, warm outside, cool inside.
+#[test]
+fn slice_shows_the_zero_contour_where_the_geometry_predicts() {
+    let field = Field::new(FieldConfig {
+        grid: HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 },
+        hidden: 16,
+        orientation: 1.0,
+        init_radius: 0.5,
+    });
+    let p = field.init_params(1);
+    let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 2.0 };
+    let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(4)).unwrap();
+    let center = DVec3::new(1.0, 2.0, 3.0);
+    let pose = Pose::look_at(center + DVec3::new(2.0, -3.0, 4.0), center, DVec3::Z);
+    let cam = ViewCamera::from_pose(&pose, &Intrinsics::centered(160, 120, 140.0), 5.0);
+    let style = FieldStyle { mode: ViewMode::Slice, slice_axis: 2, slice_offset: 0.0, ..Default::default() };
+    let img = draw(&gpu(), &data, norm, &cam, style);
+    let (mut contour, mut warm, mut cool) = (0, 0, 0);
+    let o = (cam.eye - center.as_vec3()) / 2.0;
+    for y in 0..cam.height {
+        for x in 0..cam.width {
+            let d = (cam.right * (x as f32 + 0.5 - cam.cx) / cam.fx
+                + cam.down * (y as f32 + 0.5 - cam.cy) / cam.fy
+                + cam.forward)
+                .normalize();
+            let t = -o.z / d.z;
+            let hit = o + t * d;
+            if t <= 0.0 || hit.x.abs() > 0.98 || hit.y.abs() > 0.98 {
+                continue;
+            }
+            let sdf = hit.length() - 0.5;
+            let footprint = t / cam.fy;
+            let px = img.get_pixel(x, y);
+            let dark = px[0] < 60 && px[1] < 60 && px[2] < 60;
+            if sdf.abs() < 0.25 * footprint {
+                assert!(dark, "pixel ({x}, {y}) on the contour is {px:?}");
+                contour += 1;
+            } else if sdf.abs() > 3.0 * footprint {
+                assert!(!dark, "pixel ({x}, {y}) off the contour (sdf {sdf}) is dark");
+                if sdf > 0.0 {
+                    assert!(px[0] > px[2], "outside should be warm: {px:?} at ({x}, {y})");
+                    warm += 1;
+                } else {
+                    assert!(px[2] > px[0], "inside should be cool: {px:?} at ({x}, {y})");
+                    cool += 1;
+                }
+            }
+        }
+    }
+    assert!(contour > 20 && warm > 1000 && cool > 500, "{contour} contour, {warm} warm, {cool} cool pixels");
+}

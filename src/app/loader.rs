@@ -38,6 +38,8 @@ pub enum Message {
     DialogUnavailable,
     /// Photos decoded and the trainer built: training can start.
     TrainerReady(Box<Trainer>),
+    /// Where to save an image of the viewport was chosen.
+    PickedViewportImage(PathBuf),
     /// Where to export a finished run was chosen.
     PickedExport(Export, PathBuf),
     /// An export finished: what was written, or why not. The trainer comes back for more.
@@ -54,6 +56,7 @@ pub enum Message {
 pub enum Purpose {
     Open,
     Export(Export),
+    ViewportImage,
 }
 
 /// What a finished training run can be saved as.
@@ -167,9 +170,16 @@ impl Loader {
                 Purpose::Export(Export::Results) => {
                     dialog.set_title("Save training results into a folder").pick_folder()
                 }
-                Purpose::Export(Export::Mesh) => {
-                    dialog.set_title("Export the mesh").add_filter("PLY mesh", &["ply"]).set_file_name("mesh.ply").save_file()
-                }
+                Purpose::Export(Export::Mesh) => dialog
+                    .set_title("Export the mesh")
+                    .add_filter("PLY mesh", &["ply"])
+                    .set_file_name("mesh.ply")
+                    .save_file(),
+                Purpose::ViewportImage => dialog
+                    .set_title("Save the viewport as PNG")
+                    .add_filter("PNG image", &["png"])
+                    .set_file_name("viewport.png")
+                    .save_file(),
                 Purpose::Export(Export::Poses) => dialog
                     .set_title("Export camera poses (a .json name writes transforms.json, another a COLMAP folder)")
                     .set_file_name("transforms.json")
@@ -178,6 +188,7 @@ impl Loader {
             match (picked, purpose) {
                 (Some(dir), Purpose::Open) => this.send(Message::Picked(dir)),
                 (Some(path), Purpose::Export(what)) => this.send(Message::PickedExport(what, path)),
+                (Some(path), Purpose::ViewportImage) => this.send(Message::PickedViewportImage(path)),
                 // Nobody cancels a dialog within a fraction of a second: it never opened.
                 (None, _) if started.elapsed().as_millis() < 300 => this.send(Message::DialogUnavailable),
                 (None, _) => {}

@@ -128,6 +128,20 @@ impl Workspace {
                     self.preparing_training = false;
                     self.training.start(*trainer, self.loader.wake.clone());
                 }
+                Message::PickedViewportImage(path) => {
+                    let saved = renderer
+                        .read_pixels(device, queue)
+                        .ok_or_else(|| "the viewport could not be read back".to_string())
+                        .and_then(|img| {
+                            let rgb = image::DynamicImage::ImageRgba8(img).to_rgb8();
+                            crate::io::images::write_png(&path, &image::DynamicImage::ImageRgb8(rgb))
+                                .map_err(|e| e.to_string())
+                        });
+                    match saved {
+                        Ok(()) => self.notices.push(Level::Info, format!("Saved the viewport to {}", path.display())),
+                        Err(e) => self.notices.push(Level::Error, format!("Saving the viewport failed: {e}")),
+                    }
+                }
                 Message::PickedExport(what, path) => match (self.training.finished.take(), &self.dataset) {
                     (Some(t), Some(ds)) => {
                         self.notices.push(Level::Info, format!("Saving to {}…", path.display()));
@@ -169,6 +183,7 @@ impl Workspace {
                     );
                     let glyphs = Self::glyphs(&dataset);
                     let framing = renderer.set_cameras(device, glyphs);
+                    renderer.set_points(device, &dataset.points);
                     let aspect = self.viewport_px.0 as f32 / self.viewport_px.1.max(1) as f32;
                     self.orbit = framing.map(|f| f.orbit(aspect));
                     self.thumbs = vec![None; dataset.views.len()];
@@ -255,6 +270,10 @@ impl Workspace {
             ui.menu_button("View", |ui| {
                 if ui.button("Reset view").clicked() {
                     self.orbit = None;
+                    ui.close();
+                }
+                if ui.button("Save viewport image…").clicked() {
+                    self.loader.pick_folder(Purpose::ViewportImage);
                     ui.close();
                 }
             });

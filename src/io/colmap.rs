@@ -27,6 +27,50 @@ pub struct Model {
     pub images: Vec<Image>,
 }
 
+/// A point of the sparse reconstruction, with its colour.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    pub position: glam::DVec3,
+    pub rgb: [u8; 3],
+}
+
+/// The model's sparse points (points3D.bin, else points3D.txt); none when neither exists.
+pub fn read_points(dir: &Path) -> Result<Vec<Point>> {
+    let (bin, txt) = (dir.join("points3D.bin"), dir.join("points3D.txt"));
+    if bin.is_file() {
+        let mut r = Bin::open(&bin)?;
+        let n = r.count(43)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            r.u64()?;
+            let position = glam::DVec3::new(r.f64()?, r.f64()?, r.f64()?);
+            let rgb: [u8; 3] = r.take()?;
+            r.f64()?;
+            let track = r.count(8)?;
+            r.pos += track * 8;
+            out.push(Point { position, rgb });
+        }
+        Ok(out)
+    } else if txt.is_file() {
+        let mut out = Vec::new();
+        for (line, text) in data_lines(&txt)? {
+            if text.is_empty() {
+                continue;
+            }
+            let tok: Vec<&str> = text.split_whitespace().collect();
+            if tok.len() < 8 {
+                return Err(Error::parse(&txt, line, "expected POINT3D_ID X Y Z R G B ERROR TRACK[]"));
+            }
+            let f = |i: usize| parse_num::<f64>(&txt, line, tok[i], "coordinate");
+            let c = |i: usize| parse_num::<u8>(&txt, line, tok[i], "colour");
+            out.push(Point { position: glam::DVec3::new(f(1)?, f(2)?, f(3)?), rgb: [c(4)?, c(5)?, c(6)?] });
+        }
+        Ok(out)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// The first folder under `root` that holds a COLMAP model (binary or text).
 pub fn find_model(root: &Path) -> Option<PathBuf> {
     MODEL_DIRS.iter().map(|d| root.join(d)).find(|dir| {
@@ -313,6 +357,33 @@ pub fn write_text(dir: &Path, views: &[(String, Intrinsics, Pose)]) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparse_points_read_from_text_and_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_points(dir.path()).unwrap().is_empty());
+        std::fs::write(dir.path().join("points3D.txt"), "# header\n7 1.5 -2 3 255 128 0 0.4 1 2 3 4\n").unwrap();
+        let p = read_points(dir.path()).unwrap();
+        assert_eq!(p, vec![Point { position: glam::DVec3::new(1.5, -2.0, 3.0), rgb: [255, 128, 0] }]);
+        std::fs::write(dir.path().join("points3D.txt"), "7 1.5 x 3 255 128 0 0.4\n").unwrap();
+        let msg = read_points(dir.path()).unwrap_err().to_string();
+        assert!(msg.contains("points3D.txt:1"), "{msg}");
+
+        let mut bin = 1u64.to_le_bytes().to_vec();
+        bin.extend(9u64.to_le_bytes());
+        for v in [0.5f64, 1.0, -1.0] {
+            bin.extend(v.to_le_bytes());
+        }
+        bin.extend([10u8, 20, 30]);
+        bin.extend(0.1f64.to_le_bytes());
+        bin.extend(1u64.to_le_bytes());
+        bin.extend([0u8; 8]);
+        std::fs::write(dir.path().join("points3D.bin"), &bin).unwrap();
+        let p = read_points(dir.path()).unwrap();
+        assert_eq!(p, vec![Point { position: glam::DVec3::new(0.5, 1.0, -1.0), rgb: [10, 20, 30] }]);
+        std::fs::write(dir.path().join("points3D.bin"), &bin[..30]).unwrap();
+        assert!(read_points(dir.path()).is_err());
+    }
 
     fn views() -> Vec<(String, Intrinsics, Pose)> {
         let mut k2 = Intrinsics::centered(640, 480, 500.0);

@@ -78,6 +78,8 @@ pub struct Dataset {
     pub test_views: Vec<View>,
     /// Problems that did not stop loading (skipped images, rescaled intrinsics, …).
     pub warnings: Vec<String>,
+    /// The COLMAP model's sparse points, when the poses come from one that has them.
+    pub points: Vec<colmap::Point>,
 }
 
 /// A view before its image has been checked.
@@ -135,7 +137,14 @@ impl Dataset {
         if pose_source == PoseSource::None {
             warn_mixed_sizes(&views, &mut warnings);
         }
-        Ok(Dataset { root, images_dir, pose_source, views, test_views, warnings })
+        let points = match &pose_source {
+            PoseSource::Colmap(dir) => colmap::read_points(dir).unwrap_or_else(|e| {
+                warnings.push(format!("{e}: sparse points not shown"));
+                Vec::new()
+            }),
+            _ => Vec::new(),
+        };
+        Ok(Dataset { root, images_dir, pose_source, views, test_views, warnings, points })
     }
 
     pub fn has_poses(&self) -> bool {

@@ -64,11 +64,8 @@ pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
     // Training views carry their refined poses; any other posed view keeps its own.
     let refined: std::collections::HashMap<&str, Pose> =
         t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses()).collect();
-    let posed: Vec<(&View, Pose)> = ds
-        .views
-        .iter()
-        .filter_map(|v| refined.get(v.name.as_str()).copied().or(v.pose).map(|p| (v, p)))
-        .collect();
+    let posed: Vec<(&View, Pose)> =
+        ds.views.iter().filter_map(|v| refined.get(v.name.as_str()).copied().or(v.pose).map(|p| (v, p))).collect();
     if path.extension().is_some_and(|e| e == "json") {
         let dir = path.parent().unwrap_or(Path::new("."));
         let paths: Vec<String> = posed.iter().map(|(v, _)| io::paths::relative_path(dir, &v.image)).collect();

@@ -44,26 +44,30 @@ pub fn render(
 }
 
 /// Milliseconds per frame of each view mode, drawn `frames` times from slightly different
-/// viewpoints around `cam` (so that no frame is a cached one).
-pub fn bench(gpu: &Gpu, t: &Trainer, cam: &ViewCamera, frames: u32) -> Result<Vec<(ViewMode, f64)>, String> {
+/// viewpoints around `cam` (so that no frame is a cached one); reported per mode as measured.
+pub fn bench(
+    gpu: &Gpu,
+    t: &Trainer,
+    cam: &ViewCamera,
+    frames: u32,
+    report: &dyn Fn(ViewMode, f64),
+) -> Result<(), String> {
     let data = FieldData::from_trainer(t)?;
     let (device, queue) = (&gpu.device, &gpu.queue);
+    // Pipelines are compiled here, before any timing.
     let mut view = FieldView::new(device, super::COLOR_FORMAT, wgpu::TextureFormat::Depth32Float, 1);
     view.set_field(device, queue, &data, t.norm);
     let wait = || device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map(|_| ());
-    let mut out = Vec::new();
+    wait().map_err(|e| e.to_string())?;
     for mode in ViewMode::ALL {
         let style = FieldStyle { mode, ..Default::default() };
-        // A first frame outside the timing: pipelines and buffers settle.
-        view.draw(device, queue, cam, &style, BACKGROUND);
-        wait().map_err(|e| e.to_string())?;
         let started = Instant::now();
         for i in 0..frames {
             let nudged = ViewCamera { eye: cam.eye + cam.right * (1e-4 * (i + 1) as f32), ..*cam };
             view.draw(device, queue, &nudged, &style, BACKGROUND);
             wait().map_err(|e| e.to_string())?;
         }
-        out.push((mode, started.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64));
+        report(mode, started.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64);
     }
-    Ok(out)
+    Ok(())
 }

@@ -24,6 +24,7 @@ struct Target {
 
 pub struct Renderer {
     lines: wgpu::RenderPipeline,
+    points: wgpu::RenderPipeline,
     photos: wgpu::RenderPipeline,
     globals: wgpu::Buffer,
     globals_bind: wgpu::BindGroup,
@@ -36,6 +37,8 @@ pub struct Renderer {
     cell: (u32, u32),
     cells: Vec<Option<[f32; 4]>>,
     line_buf: Option<(wgpu::Buffer, u32)>,
+    /// The sparse points of a COLMAP model, when it has them.
+    point_buf: Option<(wgpu::Buffer, u32)>,
     photo_buf: Option<(wgpu::Buffer, u32)>,
     target: Option<Target>,
     pub show_photos: bool,
@@ -192,6 +195,18 @@ impl Renderer {
             },
             wgpu::PrimitiveTopology::LineList,
         );
+        let points = pipeline(
+            device,
+            "points",
+            include_str!("../../shaders/lines.wgsl"),
+            &[Some(&globals_layout)],
+            wgpu::VertexBufferLayout {
+                array_stride: size_of::<LineVertex>() as u64,
+                step_mode: wgpu::VertexStepMode::Vertex,
+                attributes: &wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x4],
+            },
+            wgpu::PrimitiveTopology::PointList,
+        );
         let photos = pipeline(
             device,
             "photos",
@@ -206,6 +221,8 @@ impl Renderer {
         );
         Self {
             lines,
+            points,
+            point_buf: None,
             photos,
             globals,
             globals_bind,
@@ -225,6 +242,25 @@ impl Renderer {
             style: None,
             overlay: Overlay::default(),
         }
+    }
+
+    /// Shows a sparse point cloud (COLMAP's), each point in its colour.
+    pub fn set_points(&mut self, device: &wgpu::Device, points: &[crate::io::colmap::Point]) {
+        let vertices: Vec<LineVertex> = points
+            .iter()
+            .map(|p| LineVertex {
+                pos: p.position.as_vec3().to_array(),
+                color: [p.rgb[0] as f32 / 255.0, p.rgb[1] as f32 / 255.0, p.rgb[2] as f32 / 255.0, 1.0],
+            })
+            .collect();
+        self.point_buf = (!vertices.is_empty()).then(|| {
+            let buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("points"),
+                contents: bytemuck::cast_slice(&vertices),
+                usage: wgpu::BufferUsages::VERTEX,
+            });
+            (buf, vertices.len() as u32)
+        });
     }
 
     /// The cameras' poses as given (before any refinement).
@@ -424,6 +460,11 @@ impl Renderer {
             pass.set_bind_group(0, &self.globals_bind, &[]);
             if let Some((buf, n)) = &self.line_buf {
                 pass.set_pipeline(&self.lines);
+                pass.set_vertex_buffer(0, buf.slice(..));
+                pass.draw(0..*n, 0..1);
+            }
+            if let Some((buf, n)) = &self.point_buf {
+                pass.set_pipeline(&self.points);
                 pass.set_vertex_buffer(0, buf.slice(..));
                 pass.draw(0..*n, 0..1);
             }

@@ -36,6 +36,26 @@ fn draw(gpu: &Gpu, data: &FieldData, norm: Normalization, cam: &ViewCamera, styl
     view.read_image(&gpu.device, &gpu.queue).unwrap()
 }
 
+/// The direction of the ray through pixel (x, y)'s centre.
+fn pixel_direction(cam: &ViewCamera, x: u32, y: u32) -> Vec3 {
+    (cam.right * (x as f32 + 0.5 - cam.cx) / cam.fx + cam.down * (y as f32 + 0.5 - cam.cy) / cam.fy + cam.forward)
+        .normalize()
+}
+
+/// An untrained field: exactly its prior, a sphere of radius 0.5 in the normalised frame,
+/// which the normalisation places at (1, 2, 3) in the world with radius 1.
+fn prior_sphere() -> (FieldData, Normalization, DVec3) {
+    let field = Field::new(FieldConfig {
+        grid: HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 },
+        hidden: 16,
+        orientation: 1.0,
+        init_radius: 0.5,
+    });
+    let p = field.init_params(1);
+    let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(4)).unwrap();
+    (data, Normalization { center: [1.0, 2.0, 3.0], scale: 2.0 }, DVec3::new(1.0, 2.0, 3.0))
+}
+
 #[test]
 fn wgsl_field_matches_the_cpu_backend() {
     // Hashed and dense levels, non-trivial weights everywhere.
@@ -96,16 +116,7 @@ fn wgsl_field_matches_the_cpu_backend() {
 /// world, radius 1 about (1, 2, 3). Each pixel's ray is intersected with that sphere here.
 #[test]
 fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
-    let field = Field::new(FieldConfig {
-        grid: HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 },
-        hidden: 16,
-        orientation: 1.0,
-        init_radius: 0.5,
-    });
-    let p = field.init_params(1);
-    let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 2.0 };
-    let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(4)).unwrap();
-    let center = DVec3::new(1.0, 2.0, 3.0);
+    let (data, norm, center) = prior_sphere();
     let pose = Pose::look_at(center + DVec3::new(3.5, -2.0, 1.5), center, DVec3::Z);
     let cam = ViewCamera::from_pose(&pose, &Intrinsics::centered(160, 120, 150.0), 5.0);
     let img = draw(&gpu(), &data, norm, &cam, FieldStyle { mode: ViewMode::Sdf, ..Default::default() });
@@ -115,10 +126,7 @@ fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
     let (mut hits, mut silhouette_errors, mut shading_checked) = (0, 0, 0);
     for y in 0..cam.height {
         for x in 0..cam.width {
-            let d = (cam.right * (x as f32 + 0.5 - cam.cx) / cam.fx
-                + cam.down * (y as f32 + 0.5 - cam.cy) / cam.fy
-                + cam.forward)
-                .normalize();
+            let d = pixel_direction(&cam, x, y);
             let oc = cam.eye - c;
             let b = oc.dot(d);
             let disc = b * b - (oc.length_squared() - 1.0);
@@ -187,16 +195,7 @@ fn novel_view_matches_the_cpu_render_of_a_trained_field() {
 /// contour is dark exactly where the plane meets the sphere, warm outside, cool inside.
 #[test]
 fn slice_shows_the_zero_contour_where_the_geometry_predicts() {
-    let field = Field::new(FieldConfig {
-        grid: HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 },
-        hidden: 16,
-        orientation: 1.0,
-        init_radius: 0.5,
-    });
-    let p = field.init_params(1);
-    let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 2.0 };
-    let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(4)).unwrap();
-    let center = DVec3::new(1.0, 2.0, 3.0);
+    let (data, norm, center) = prior_sphere();
     let pose = Pose::look_at(center + DVec3::new(2.0, -3.0, 4.0), center, DVec3::Z);
     let cam = ViewCamera::from_pose(&pose, &Intrinsics::centered(160, 120, 140.0), 5.0);
     let style = FieldStyle { mode: ViewMode::Slice, slice_axis: 2, slice_offset: 0.0, ..Default::default() };
@@ -205,10 +204,7 @@ fn slice_shows_the_zero_contour_where_the_geometry_predicts() {
     let o = (cam.eye - center.as_vec3()) / 2.0;
     for y in 0..cam.height {
         for x in 0..cam.width {
-            let d = (cam.right * (x as f32 + 0.5 - cam.cx) / cam.fx
-                + cam.down * (y as f32 + 0.5 - cam.cy) / cam.fy
-                + cam.forward)
-                .normalize();
+            let d = pixel_direction(&cam, x, y);
             let t = -o.z / d.z;
             let hit = o + t * d;
             if t <= 0.0 || hit.x.abs() > 0.98 || hit.y.abs() > 0.98 {

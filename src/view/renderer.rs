@@ -183,30 +183,23 @@ impl Renderer {
                 wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::Sampler(&sampler) },
             ],
         });
-        let lines = pipeline(
-            device,
-            "lines",
-            include_str!("../../shaders/lines.wgsl"),
-            &[Some(&globals_layout)],
-            wgpu::VertexBufferLayout {
-                array_stride: size_of::<LineVertex>() as u64,
-                step_mode: wgpu::VertexStepMode::Vertex,
-                attributes: &wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x4],
-            },
-            wgpu::PrimitiveTopology::LineList,
-        );
-        let points = pipeline(
-            device,
-            "points",
-            include_str!("../../shaders/lines.wgsl"),
-            &[Some(&globals_layout)],
-            wgpu::VertexBufferLayout {
-                array_stride: size_of::<LineVertex>() as u64,
-                step_mode: wgpu::VertexStepMode::Vertex,
-                attributes: &wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x4],
-            },
-            wgpu::PrimitiveTopology::PointList,
-        );
+        // Lines and points share a shader and vertex format; only the primitive differs.
+        let colored = |label, topology| {
+            pipeline(
+                device,
+                label,
+                include_str!("../../shaders/lines.wgsl"),
+                &[Some(&globals_layout)],
+                wgpu::VertexBufferLayout {
+                    array_stride: size_of::<LineVertex>() as u64,
+                    step_mode: wgpu::VertexStepMode::Vertex,
+                    attributes: &wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x4],
+                },
+                topology,
+            )
+        };
+        let lines = colored("lines", wgpu::PrimitiveTopology::LineList);
+        let points = colored("points", wgpu::PrimitiveTopology::PointList);
         let photos = pipeline(
             device,
             "photos",

@@ -215,13 +215,10 @@ impl FieldGpu {
     }
 }
 
-/// Compiles a shader that includes field.wgsl. Without wgpu's loop bounding: with it, naga 30
-/// emits SPIR-V whose loops inside called functions end early on lavapipe (marching found no
-/// samples). Every loop in these shaders is bounded by construction: fixed counts, or a
-/// distance that grows by a positive step up to the end of the unit sphere.
+/// Compiles a shader that includes field.wgsl (the pieces are concatenated WGSL sources).
 pub fn shader_module(device: &wgpu::Device, label: &str, source: &str) -> wgpu::ShaderModule {
-    let desc = wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(source.into()) };
-    let checks = wgpu::ShaderRuntimeChecks::unchecked();
-    // SAFETY: bounds checks stay on; the loops terminate as argued above.
-    unsafe { device.create_shader_module_trusted(desc, checks) }
+    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    })
 }

@@ -123,7 +123,7 @@ fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
 
     let light = weave::view::light_direction(&cam);
     let c = center.as_vec3();
-    let (mut hits, mut silhouette_errors, mut shading_checked) = (0, 0, 0);
+    let (mut hits, mut silhouette_errors) = (0, 0);
     for y in 0..cam.height {
         for x in 0..cam.width {
             let d = pixel_direction(&cam, x, y);
@@ -151,13 +151,11 @@ fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
                         px[k]
                     );
                 }
-                shading_checked += 1;
             }
         }
     }
     assert!(hits > 2000, "the sphere covers only {hits} pixels");
     assert_eq!(silhouette_errors, 0);
-    assert!(shading_checked == hits);
 }
 
 #[test]
@@ -182,10 +180,6 @@ fn novel_view_matches_the_cpu_render_of_a_trained_field() {
     let data = FieldData::from_trainer(&t).unwrap();
     let img = draw(&gpu(), &data, t.norm, &cam, FieldStyle { mode: ViewMode::Novel, ..Default::default() });
     let rgb = image::DynamicImage::ImageRgba8(img).to_rgb8();
-    if let Ok(d) = std::env::var("WEAVE_TEST_DUMP") {
-        rgb.save(format!("{d}/novel_gpu.png")).unwrap();
-        cpu.save(format!("{d}/novel_cpu.png")).unwrap();
-    }
     let psnr = weave::train::trainer::psnr(&rgb, &cpu);
     eprintln!("novel view against the CPU render: {psnr:.1} dB");
     assert!(psnr > 40.0, "GPU and CPU renders differ: {psnr:.1} dB");

@@ -40,12 +40,16 @@ struct Sample {
     raw_sigma: f32,
     alpha: f32,
     rgb: [f32; 3],
+    /// Transmittance before this sample.
+    trans: f32,
 }
 
 /// Per-ray state of the background, reused from ray to ray.
 #[derive(Default)]
 pub struct BackgroundRay {
+    /// The first `count` are this ray's; all keep their buffers from ray to ray.
     samples: Vec<Sample>,
+    count: usize,
     /// Dir and origin of the ray, for the position gradients.
     origin: [f32; 3],
     dir: [f32; 3],
@@ -121,19 +125,25 @@ impl Background {
     ) -> [f32; 3] {
         ws.origin = origin;
         ws.dir = dir;
-        ws.samples.clear();
+        ws.count = 0;
         for j in 0..SAMPLES {
             let u = (SAMPLES as f32 - j as f32 - jitter) / SAMPLES as f32;
             let Some((t, _)) = exit_distance(origin, dir, 1.0 / u) else { continue };
             let x = [origin[0] + t * dir[0], origin[1] + t * dir[1], origin[2] + t * dir[2]];
             let k = u * (2.0 - u) * 0.25;
-            let mut s = Sample { t, u, g: x.map(|v| v * k + 0.5), ..Default::default() };
+            if ws.samples.len() == ws.count {
+                ws.samples.push(Sample::default());
+            }
+            let s = &mut ws.samples[ws.count];
+            ws.count += 1;
+            (s.t, s.u, s.g) = (t, u, x.map(|v| v * k + 0.5));
             s.density_in.resize(self.density_shape.input, 0.0);
             hashgrid::encode(&self.grid, &p.bg_grid, s.g, GRID.levels, &mut s.density_in);
             s.density_acts.resize(self.density_shape.activation_count(), 0.0);
             mlp::forward(&self.density_shape, &p.bg_density, &s.density_in, &mut s.density_acts);
             let out = &s.density_acts[s.density_acts.len() - (1 + FEATURES)..];
             s.raw_sigma = out[0];
+            s.color_in.clear();
             s.color_in.extend_from_slice(&out[1..]);
             s.color_in.extend_from_slice(dir_sh);
             s.color_acts.resize(self.color_shape.activation_count(), 0.0);
@@ -141,14 +151,15 @@ impl Background {
             let c = &s.color_acts[s.color_acts.len() - 3..];
             s.rgb = [sigmoid(c[0]), sigmoid(c[1]), sigmoid(c[2])];
             s.alpha = 1.0 - (-softplus(s.raw_sigma) * DELTA).exp();
-            ws.samples.push(s);
         }
-        if let Some(last) = ws.samples.last_mut() {
+        let samples = &mut ws.samples[..ws.count];
+        if let Some(last) = samples.last_mut() {
             last.alpha = 1.0;
         }
         let mut rgb = [0.0f32; 3];
         let mut trans = 1.0f32;
-        for s in &ws.samples {
+        for s in samples {
+            s.trans = trans;
             for k in 0..3 {
                 rgb[k] += trans * s.alpha * s.rgb[k];
             }
@@ -168,24 +179,18 @@ impl Background {
         s: &mut Scratch,
     ) -> RayGrads {
         let mut grads = RayGrads { origin: [0.0; 3], dir: [0.0; 3], dir_sh: [0.0; sh::COEFFS] };
-        let n = ws.samples.len();
-        // Transmittance before each sample, and the colour composited behind it.
-        let mut trans = Vec::with_capacity(n);
-        let mut tr = 1.0f32;
-        for smp in &ws.samples {
-            trans.push(tr);
-            tr *= 1.0 - smp.alpha;
-        }
+        let n = ws.count;
+        // The colour composited behind each sample.
         let mut after = [0.0f32; 3];
         let (o, d) = (ws.origin, ws.dir);
         for j in (0..n).rev() {
             let smp = &ws.samples[j];
-            let w = trans[j] * smp.alpha;
+            let w = smp.trans * smp.alpha;
             let c = smp.rgb;
             let d_alpha = if j + 1 == n {
                 0.0
             } else {
-                trans[j] * dot(drgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]])
+                smp.trans * dot(drgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]])
             };
             for k in 0..3 {
                 after[k] = smp.alpha * c[k] + (1.0 - smp.alpha) * after[k];

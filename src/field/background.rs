@@ -103,6 +103,11 @@ impl Background {
         &self.grid
     }
 
+    /// The density and colour networks' shapes.
+    pub fn shapes(&self) -> (&MlpShape, &MlpShape) {
+        (&self.density_shape, &self.color_shape)
+    }
+
     /// Fresh parameters: (grid, density net, colour net).
     pub fn init_params(&self, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         (

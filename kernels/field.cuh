@@ -1,0 +1,263 @@
+// The neural field, as src/field: a signed distance (prior sphere + hash grid + MLP) with
+// finite-difference gradients from a tetrahedron of four evaluations, a colour network on
+// top, and the NeRF++ background beyond the unit sphere. Backward passes recompute the
+// forward evaluations they need instead of keeping them: a thread's memory stays small.
+#pragma once
+#include "common.cuh"
+#include "hashgrid.cuh"
+#include "mlp.cuh"
+#include "sh.cuh"
+
+#define GEO_FEATURES 15
+#define SDF_OUT (1 + GEO_FEATURES)
+#define SDF_MAX_IN (3 + GRID_MAX_LEVELS * GRID_FEATURES)
+#define COLOR_IN (3 + SH_COEFFS + GEO_FEATURES)
+#define BG_SAMPLES 16
+#define BG_FEATURES 15
+#define BG_MAX_IN (GRID_MAX_LEVELS * GRID_FEATURES)
+
+struct FieldDesc {
+    GridDesc grid;
+    GridDesc bg_grid;
+    Mlp sdf, color, bg_density, bg_color;
+    float orientation, init_radius;
+};
+
+// Parameter arrays in the order of Rust's `Params::arrays`; gradients have the same shape.
+struct Weights {
+    float* grid;
+    float* sdf;
+    float* color;
+    float* bg_grid;
+    float* bg_density;
+    float* bg_color;
+};
+
+DEVICE void tetra(int k, float* v) {
+    const float T[4][3] = {{1.0f, -1.0f, -1.0f}, {-1.0f, -1.0f, 1.0f}, {-1.0f, 1.0f, -1.0f}, {1.0f, 1.0f, 1.0f}};
+    v[0] = T[k][0];
+    v[1] = T[k][1];
+    v[2] = T[k][2];
+}
+
+// One SDF network evaluation, kept for its backward pass.
+struct SdfEval {
+    float x[3];
+    float input[SDF_MAX_IN];
+    float acts[MLP_MAX_ACTS];
+};
+
+DEVICE float prior(const FieldDesc& f, const float* x, float* grad) {
+    float r = fmaxf(sqrtf(dot3(x, x)), 1e-9f);
+    for (int a = 0; a < 3; ++a) grad[a] = f.orientation * x[a] / r;
+    return f.orientation * (r - f.init_radius);
+}
+
+DEVICE float sdf_eval(const FieldDesc& f, const Weights& p, const float* x, int active, SdfEval& e) {
+    for (int a = 0; a < 3; ++a) {
+        e.x[a] = x[a];
+        e.input[a] = x[a];
+    }
+    float u[3] = {(x[0] + 1.0f) * 0.5f, (x[1] + 1.0f) * 0.5f, (x[2] + 1.0f) * 0.5f};
+    grid_encode(f.grid, p.grid, u, active, e.input + 3);
+    mlp_forward(f.sdf, p.sdf, e.input, e.acts);
+    float pg[3];
+    return prior(f, x, pg) + e.acts[mlp_act_count(f.sdf) - SDF_OUT];
+}
+
+// Accumulates parameter gradients from dL/d(network outputs); writes dL/dx.
+DEVICE void sdf_backward(const FieldDesc& f, const Weights& p, const SdfEval& e, int active, const float* dout,
+                         const Weights& g, float* dx) {
+    float din[SDF_MAX_IN];
+    mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, g.sdf, din);
+    float u[3] = {(e.x[0] + 1.0f) * 0.5f, (e.x[1] + 1.0f) * 0.5f, (e.x[2] + 1.0f) * 0.5f};
+    float du[3], pg[3];
+    grid_backward(f.grid, p.grid, u, active, din + 3, g.grid, du);
+    prior(f, e.x, pg);
+    for (int a = 0; a < 3; ++a) dx[a] = din[a] + 0.5f * du[a] + dout[0] * pg[a];
+}
+
+// SDF value, finite-difference gradient and geometry features at x.
+struct Surface {
+    float sdf;
+    float grad[3];
+    float feat[GEO_FEATURES];
+};
+
+DEVICE void surface(const FieldDesc& f, const Weights& p, const float* x, float h, int active, Surface& s,
+                    SdfEval* evals) {
+    s.sdf = 0.0f;
+    for (int a = 0; a < 3; ++a) s.grad[a] = 0.0f;
+    for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] = 0.0f;
+    int tail = mlp_act_count(f.sdf) - SDF_OUT;
+    for (int k = 0; k < 4; ++k) {
+        float v[3];
+        tetra(k, v);
+        float xk[3] = {x[0] + h * v[0], x[1] + h * v[1], x[2] + h * v[2]};
+        float val = sdf_eval(f, p, xk, active, evals[k]);
+        s.sdf += 0.25f * val;
+        for (int a = 0; a < 3; ++a) s.grad[a] += v[a] * val / (4.0f * h);
+        for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] += 0.25f * evals[k].acts[tail + 1 + i];
+    }
+}
+
+DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const SdfEval* evals, float h, int active,
+                             float dsdf, const float* dgrad, const float* dfeat, const Weights& g, float* dx) {
+    dx[0] = dx[1] = dx[2] = 0.0f;
+    for (int k = 0; k < 4; ++k) {
+        float v[3], dout[SDF_OUT], d[3];
+        tetra(k, v);
+        dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
+        for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];
+        sdf_backward(f, p, evals[k], active, dout, g, d);
+        for (int a = 0; a < 3; ++a) dx[a] += d[a];
+    }
+}
+
+struct ColorEval {
+    float input[COLOR_IN];
+    float acts[MLP_MAX_ACTS];
+    float rgb[3];
+    float normal[3];
+    float grad_norm;
+};
+
+DEVICE void color(const FieldDesc& f, const Weights& p, const float* grad, const float* dir_sh, const float* feat,
+                  ColorEval& e) {
+    float n = fmaxf(sqrtf(dot3(grad, grad)), 1e-6f);
+    e.grad_norm = n;
+    for (int a = 0; a < 3; ++a) {
+        e.normal[a] = grad[a] / n;
+        e.input[a] = e.normal[a];
+    }
+    for (int i = 0; i < SH_COEFFS; ++i) e.input[3 + i] = dir_sh[i];
+    for (int i = 0; i < GEO_FEATURES; ++i) e.input[3 + SH_COEFFS + i] = feat[i];
+    mlp_forward(f.color, p.color, e.input, e.acts);
+    int out = mlp_act_count(f.color) - 3;
+    for (int k = 0; k < 3; ++k) e.rgb[k] = sigmoidf(e.acts[out + k]);
+}
+
+// From dL/drgb: gradients of the SDF gradient, the features and the direction's SH.
+DEVICE void color_backward(const FieldDesc& f, const Weights& p, const ColorEval& e, const float* drgb,
+                           const Weights& g, float* dgrad, float* dfeat, float* ddir_sh) {
+    float dout[3], din[COLOR_IN];
+    for (int k = 0; k < 3; ++k) dout[k] = drgb[k] * e.rgb[k] * (1.0f - e.rgb[k]);
+    mlp_backward(f.color, p.color, e.input, e.acts, dout, g.color, din);
+    float ndot = dot3(din, e.normal);
+    for (int a = 0; a < 3; ++a) dgrad[a] = (din[a] - e.normal[a] * ndot) / e.grad_norm;
+    for (int i = 0; i < GEO_FEATURES; ++i) dfeat[i] = din[3 + SH_COEFFS + i];
+    for (int i = 0; i < SH_COEFFS; ++i) ddir_sh[i] = din[3 + i];
+}
+
+// --- Background (src/field/background.rs) ---
+
+// Where the ray leaves the sphere of radius r ahead of its origin: t, and the root term.
+DEVICE bool exit_distance(const float* o, const float* d, float r, float* t, float* root) {
+    float b = dot3(o, d);
+    float disc = b * b - (dot3(o, o) - r * r);
+    if (disc <= 1e-8f) return false;
+    float s = sqrtf(disc);
+    *t = -b + s;
+    *root = s;
+    return *t > 0.0f;
+}
+
+struct BgSample {
+    float t, u, raw_sigma, alpha, trans;
+    float g[3];
+    float rgb[3];
+};
+
+struct BgEval {
+    float density_in[BG_MAX_IN];
+    float density_acts[MLP_MAX_ACTS];
+    float color_in[BG_FEATURES + SH_COEFFS];
+    float color_acts[MLP_MAX_ACTS];
+};
+
+DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, const float* dir_sh, BgEval& e,
+                    float* raw_sigma, float* rgb) {
+    grid_encode(f.bg_grid, p.bg_grid, gpos, f.bg_grid.levels, e.density_in);
+    mlp_forward(f.bg_density, p.bg_density, e.density_in, e.density_acts);
+    const float* out = e.density_acts + mlp_act_count(f.bg_density) - (1 + BG_FEATURES);
+    *raw_sigma = out[0];
+    for (int i = 0; i < BG_FEATURES; ++i) e.color_in[i] = out[1 + i];
+    for (int i = 0; i < SH_COEFFS; ++i) e.color_in[BG_FEATURES + i] = dir_sh[i];
+    mlp_forward(f.bg_color, p.bg_color, e.color_in, e.color_acts);
+    const float* c = e.color_acts + mlp_act_count(f.bg_color) - 3;
+    for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(c[k]);
+}
+
+// Composites the background along a ray; returns the sample count.
+DEVICE int bg_render(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
+                     float jitter, BgSample* s, float* rgb) {
+    const float delta = 1.0f / BG_SAMPLES;
+    int n = 0;
+    for (int j = 0; j < BG_SAMPLES; ++j) {
+        float u = ((float)BG_SAMPLES - (float)j - jitter) / (float)BG_SAMPLES;
+        float t, root;
+        if (!exit_distance(o, d, 1.0f / u, &t, &root)) continue;
+        float k = u * (2.0f - u) * 0.25f;
+        BgSample& b = s[n++];
+        b.t = t;
+        b.u = u;
+        for (int a = 0; a < 3; ++a) b.g[a] = (o[a] + t * d[a]) * k + 0.5f;
+        BgEval e;
+        bg_eval(f, p, b.g, dir_sh, e, &b.raw_sigma, b.rgb);
+        b.alpha = 1.0f - expf(-softplusf(b.raw_sigma) * delta);
+    }
+    if (n > 0) s[n - 1].alpha = 1.0f;
+    rgb[0] = rgb[1] = rgb[2] = 0.0f;
+    float trans = 1.0f;
+    for (int j = 0; j < n; ++j) {
+        s[j].trans = trans;
+        for (int k = 0; k < 3; ++k) rgb[k] += trans * s[j].alpha * s[j].rgb[k];
+        trans *= 1.0f - s[j].alpha;
+    }
+    return n;
+}
+
+// Backward of bg_render from dL/drgb: parameter gradients, and the ray's (origin, direction,
+// direction SH) gradients added into d_o, d_d, d_sh.
+DEVICE void bg_backward(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
+                        const BgSample* s, int n, const float* drgb, const Weights& g, float* d_o, float* d_d,
+                        float* d_sh) {
+    const float delta = 1.0f / BG_SAMPLES;
+    float after[3] = {0.0f, 0.0f, 0.0f};
+    for (int j = n - 1; j >= 0; --j) {
+        const BgSample& b = s[j];
+        float w = b.trans * b.alpha;
+        const float* c = b.rgb;
+        float d_alpha = 0.0f;
+        if (j + 1 != n) {
+            float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
+            d_alpha = b.trans * dot3(drgb, diff);
+        }
+        for (int k = 0; k < 3; ++k) after[k] = b.alpha * c[k] + (1.0f - b.alpha) * after[k];
+        BgEval e;
+        float raw, rgb[3];
+        bg_eval(f, p, b.g, dir_sh, e, &raw, rgb);
+        float dc[3], din[BG_MAX_IN > BG_FEATURES + SH_COEFFS ? BG_MAX_IN : BG_FEATURES + SH_COEFFS];
+        for (int k = 0; k < 3; ++k) dc[k] = w * drgb[k] * c[k] * (1.0f - c[k]);
+        mlp_backward(f.bg_color, p.bg_color, e.color_in, e.color_acts, dc, g.bg_color, din);
+        float dout[1 + BG_FEATURES];
+        for (int i = 0; i < BG_FEATURES; ++i) dout[1 + i] = din[i];
+        for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] += din[BG_FEATURES + i];
+        dout[0] = d_alpha * delta * (1.0f - b.alpha) * sigmoidf(b.raw_sigma);
+        mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, g.bg_density, din);
+        float dg[3];
+        grid_backward(f.bg_grid, p.bg_grid, b.g, f.bg_grid.levels, din, g.bg_grid, dg);
+        float k = b.u * (2.0f - b.u) * 0.25f;
+        float gx[3] = {dg[0] * k, dg[1] * k, dg[2] * k};
+        float t, root;
+        if (!exit_distance(o, d, 1.0f / b.u, &t, &root)) continue;
+        float bb = dot3(o, d);
+        float gd = dot3(gx, d);
+        for (int a = 0; a < 3; ++a) {
+            float dt_do = (-1.0f + bb / root) * d[a] - o[a] / root;
+            float dt_dd = (-1.0f + bb / root) * o[a];
+            d_o[a] += gx[a] + gd * dt_do;
+            d_d[a] += b.t * gx[a] + gd * dt_dd;
+        }
+    }
+}

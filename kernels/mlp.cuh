@@ -1,0 +1,73 @@
+// Small dense networks, one sample per thread, as src/compute/cpu/mlp.rs: ReLU hidden
+// layers, a linear output, row-major weights then biases per layer.
+#pragma once
+#include "common.cuh"
+
+#define MLP_MAX_WIDTH 64
+#define MLP_MAX_ACTS (2 * MLP_MAX_WIDTH + 16)
+
+struct Mlp {
+    int input, hidden, hidden_layers, output;
+};
+
+DEVICE int mlp_layer_in(const Mlp& s, int i) { return i == 0 ? s.input : s.hidden; }
+DEVICE int mlp_layer_out(const Mlp& s, int i) { return i == s.hidden_layers ? s.output : s.hidden; }
+DEVICE int mlp_act_count(const Mlp& s) { return s.hidden_layers * s.hidden + s.output; }
+
+// acts receives every layer's output; its last `output` floats are the network's.
+DEVICE void mlp_forward(const Mlp& s, const float* p, const float* input, float* acts) {
+    int p_off = 0, a_off = 0;
+    for (int li = 0; li <= s.hidden_layers; ++li) {
+        int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
+        const float* w = p + p_off;
+        const float* b = w + ni * no;
+        const float* x = li == 0 ? input : acts + a_off - ni;
+        bool last = li == s.hidden_layers;
+        for (int o = 0; o < no; ++o) {
+            float sum = 0.0f;
+            for (int i = 0; i < ni; ++i) sum += w[o * ni + i] * x[i];
+            sum += b[o];
+            acts[a_off + o] = last ? sum : fmaxf(sum, 0.0f);
+        }
+        p_off += ni * no + no;
+        a_off += no;
+    }
+}
+
+// From dL/doutput: adds dL/dparams into grad (atomically) and writes dL/dinput.
+DEVICE void mlp_backward(const Mlp& s, const float* p, const float* input, const float* acts, const float* dout,
+                         float* grad, float* dinput) {
+    float cur[MLP_MAX_WIDTH], next[MLP_MAX_WIDTH];
+    for (int o = 0; o < s.output; ++o) cur[o] = dout[o];
+    int p_end = 0, a_end = mlp_act_count(s);
+    for (int li = 0; li <= s.hidden_layers; ++li) {
+        int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
+        p_end += ni * no + no;
+    }
+    for (int li = s.hidden_layers; li >= 0; --li) {
+        int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
+        int p_off = p_end - (ni * no + no);
+        int a_off = a_end - no;
+        if (li != s.hidden_layers)
+            for (int o = 0; o < no; ++o)
+                if (acts[a_off + o] <= 0.0f) cur[o] = 0.0f;
+        const float* x = li == 0 ? input : acts + a_off - ni;
+        const float* w = p + p_off;
+        float* gw = grad + p_off;
+        float* gb = gw + ni * no;
+        for (int i = 0; i < ni; ++i) next[i] = 0.0f;
+        for (int o = 0; o < no; ++o) {
+            float d = cur[o];
+            if (d == 0.0f) continue;
+            atomicAdd(gb + o, d);
+            for (int i = 0; i < ni; ++i) {
+                if (x[i] != 0.0f) atomicAdd(gw + o * ni + i, d * x[i]);
+                next[i] += d * w[o * ni + i];
+            }
+        }
+        for (int i = 0; i < ni; ++i) cur[i] = next[i];
+        p_end = p_off;
+        a_end = a_off;
+    }
+    for (int i = 0; i < s.input; ++i) dinput[i] = cur[i];
+}

@@ -1,0 +1,22 @@
+// Which cells of the normalised cube may hold surface (src/train/trainer.rs), and SDF
+// values at arbitrary points (meshing).
+#include "common.cuh"
+#include "field.cuh"
+
+// cells[i] = 1 where the SDF at the cell's centre is within `reach` of zero.
+KERNEL void occupancy_update(FieldDesc f, Weights p, int active, int res, float reach, unsigned char* cells) {
+    int i = thread_index();
+    if (i >= res * res * res) return;
+    int ijk[3] = {i % res, (i / res) % res, i / (res * res)};
+    float x[3];
+    for (int a = 0; a < 3; ++a) x[a] = ((float)ijk[a] + 0.5f) / (float)res * 2.0f - 1.0f;
+    SdfEval e;
+    cells[i] = fabsf(sdf_eval(f, p, x, active, e)) < reach ? 1 : 0;
+}
+
+KERNEL void sdf_query(FieldDesc f, Weights p, int active, const float* points, int n, float* out) {
+    int i = thread_index();
+    if (i >= n) return;
+    SdfEval e;
+    out[i] = sdf_eval(f, p, points + 3 * i, active, e);
+}

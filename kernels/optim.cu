@@ -1,0 +1,14 @@
+// Adam with the instant-ngp constants, as src/compute/cpu/adam.rs; gradients arrive summed
+// over the batch and are scaled here.
+#include "common.cuh"
+
+KERNEL void adam_step(float* params, float* m, float* v, const float* grad, int n, float grad_scale, float step,
+                      float beta1, float beta2, float eps) {
+    int i = thread_index();
+    if (i >= n) return;
+    float g = grad[i] * grad_scale;
+    if (g == 0.0f) return;  // entries no sample touched keep their parameters and moments
+    m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+    v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+    params[i] -= step * m[i] / (sqrtf(v[i]) + eps);
+}

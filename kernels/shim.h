@@ -1,0 +1,18 @@
+// Host C++ stand-ins for the CUDA built-ins the kernels use, so that tests can build the
+// kernels with a C++ compiler and run every thread in a loop (see common.cuh).
+#pragma once
+#include <math.h>
+
+#define KERNEL extern "C"
+#define DEVICE static inline
+
+// The thread a launch loop is running; set by `weave_shim_set_thread`.
+extern thread_local int weave_shim_thread;
+static inline int thread_index() { return weave_shim_thread; }
+
+// One thread at a time: a plain add is the atomic.
+static inline float atomicAdd(float* p, float v) {
+    float old = *p;
+    *p = old + v;
+    return old;
+}

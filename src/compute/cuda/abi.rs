@@ -1,0 +1,192 @@
+//! The kernels' argument structs, laid out as `kernels/*.cuh` declares them (`#[repr(C)]`,
+//! device pointers as `u64`), and their construction from the CPU backend's types, so both
+//! backends see the same grid levels, shapes and settings.
+
+use crate::compute::cpu::hashgrid::{self, FEATURES};
+use crate::compute::cpu::mlp::MlpShape;
+use crate::field::Field;
+use crate::train::render::RenderSettings as CpuSettings;
+
+pub const GRID_MAX_LEVELS: usize = 16;
+/// Widest layer the kernels' per-thread buffers hold (`MLP_MAX_WIDTH`).
+pub const MLP_MAX_WIDTH: usize = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct GridDesc {
+    pub levels: i32,
+    pub table: u32,
+    pub res: [f32; GRID_MAX_LEVELS],
+    pub side: [u32; GRID_MAX_LEVELS],
+    pub dense: [i32; GRID_MAX_LEVELS],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Mlp {
+    pub input: i32,
+    pub hidden: i32,
+    pub hidden_layers: i32,
+    pub output: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FieldDesc {
+    pub grid: GridDesc,
+    pub bg_grid: GridDesc,
+    pub sdf: Mlp,
+    pub color: Mlp,
+    pub bg_density: Mlp,
+    pub bg_color: Mlp,
+    pub orientation: f32,
+    pub init_radius: f32,
+}
+
+/// Pointers to the six field parameter arrays (or their gradients), in `Params` order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Weights {
+    pub ptr: [u64; 6],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RenderSettings {
+    pub step: f32,
+    pub max_samples: i32,
+    pub active_levels: i32,
+    pub fd_h: f32,
+    pub anneal: f32,
+    pub eikonal_weight: f32,
+    pub mask_weight: f32,
+    pub huber_delta: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RayIn {
+    pub origin: [f32; 3],
+    pub dir: [f32; 3],
+    pub jitter: f32,
+    pub rgb: [f32; 3],
+    /// Negative: no mask.
+    pub mask: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RayOut {
+    pub rgb: [f32; 3],
+    pub opacity: f32,
+    pub depth: f32,
+    pub loss: f32,
+    pub samples: f32,
+    pub d_origin: [f32; 3],
+    pub d_dir: [f32; 3],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TraceArgs {
+    pub field: FieldDesc,
+    pub params: Weights,
+    pub grads: Weights,
+    pub d_variance: u64,
+    pub occupancy: u64,
+    pub rays: u64,
+    pub out: u64,
+    /// Per ray, `max_samples` × (t, alpha).
+    pub scratch: u64,
+    pub cfg: RenderSettings,
+    pub variance: f32,
+    pub occ_res: i32,
+    pub n_rays: i32,
+    pub train: i32,
+}
+
+// SAFETY: plain old data, laid out as the kernels declare it.
+unsafe impl cudarc::driver::DeviceRepr for FieldDesc {}
+unsafe impl cudarc::driver::DeviceRepr for Weights {}
+unsafe impl cudarc::driver::DeviceRepr for TraceArgs {}
+
+impl GridDesc {
+    pub fn of(grid: &hashgrid::Grid) -> GridDesc {
+        let mut d = GridDesc {
+            levels: grid.cfg.levels as i32,
+            table: grid.cfg.table_size() as u32,
+            res: [0.0; GRID_MAX_LEVELS],
+            side: [0; GRID_MAX_LEVELS],
+            dense: [0; GRID_MAX_LEVELS],
+        };
+        for l in 0..grid.cfg.levels {
+            let (res, side, dense) = grid.level(l);
+            d.res[l] = res;
+            d.side[l] = side as u32;
+            d.dense[l] = dense as i32;
+        }
+        d
+    }
+}
+
+impl Mlp {
+    pub fn of(s: &MlpShape) -> Mlp {
+        Mlp {
+            input: s.input as i32,
+            hidden: s.hidden as i32,
+            hidden_layers: s.hidden_layers as i32,
+            output: s.output as i32,
+        }
+    }
+}
+
+impl FieldDesc {
+    pub fn of(field: &Field) -> FieldDesc {
+        let (density, color) = field.background.shapes();
+        FieldDesc {
+            grid: GridDesc::of(field.grid()),
+            bg_grid: GridDesc::of(field.background.grid()),
+            sdf: Mlp::of(&field.cfg.sdf_shape()),
+            color: Mlp::of(&field.cfg.color_shape()),
+            bg_density: Mlp::of(density),
+            bg_color: Mlp::of(color),
+            orientation: field.cfg.orientation,
+            init_radius: field.cfg.init_radius,
+        }
+    }
+}
+
+/// Why a field cannot run on these kernels (their per-thread buffers have fixed sizes).
+pub fn unsupported(field: &Field) -> Option<String> {
+    let levels = field.cfg.grid.levels.max(field.background.grid().cfg.levels);
+    if levels > GRID_MAX_LEVELS {
+        return Some(format!("{levels} hash levels (the CUDA kernels take at most {GRID_MAX_LEVELS})"));
+    }
+    if field.cfg.hidden > MLP_MAX_WIDTH {
+        return Some(format!("{} hidden units (the CUDA kernels take at most {MLP_MAX_WIDTH})", field.cfg.hidden));
+    }
+    debug_assert_eq!(FEATURES, 2, "kernels/hashgrid.cuh stores 2 features per level");
+    None
+}
+
+impl RenderSettings {
+    pub fn of(s: &CpuSettings) -> RenderSettings {
+        RenderSettings {
+            step: s.step,
+            max_samples: s.max_samples as i32,
+            active_levels: s.active_levels as i32,
+            fd_h: s.fd_h,
+            anneal: s.anneal,
+            eikonal_weight: s.eikonal_weight,
+            mask_weight: s.mask_weight,
+            huber_delta: s.huber_delta,
+        }
+    }
+}
+
+/// Host addresses of a parameter set's field arrays, for the host build of the kernels.
+#[cfg(test)]
+pub fn host_weights(p: &mut crate::field::Params) -> Weights {
+    let a = p.arrays_mut();
+    Weights { ptr: std::array::from_fn(|i| a[i].as_mut_ptr() as u64) }
+}

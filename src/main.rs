@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use weave::compute::Backend;
 use weave::geometry::rig::Layout;
 use weave::io::{Dataset, convert};
 use weave::scene;
@@ -62,6 +63,19 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         resolution: usize,
     },
+    /// What this machine offers for training: the CUDA driver, devices, NVRTC, and the
+    /// backend Weave would choose.
+    Doctor {
+        /// Also compile every CUDA kernel with NVRTC (works without a GPU).
+        #[arg(long)]
+        compile_kernels: bool,
+        /// Architecture to compile for (default: the first device's, else sm_90).
+        #[arg(long, value_name = "sm_XY")]
+        arch: Option<String>,
+        /// Run every kernel on the GPU against the CPU backend and report the differences.
+        #[arg(long)]
+        parity: bool,
+    },
     /// Measure speed: `weave bench train` times training steps on a fixed procedural scene;
     /// `weave bench view` times a frame of each view mode.
     Bench {
@@ -74,6 +88,9 @@ enum Command {
         /// Steps before timing starts (the occupancy grid settles on the surface).
         #[arg(long, default_value_t = 150)]
         warmup: u32,
+        /// Train: the backend to time (auto: CUDA when usable, and the CPU otherwise).
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
         /// View: the field to draw (default: a short training run on the procedural object).
         #[arg(long)]
         checkpoint: Option<PathBuf>,
@@ -126,23 +143,17 @@ struct TrainArgs {
     /// exact, e.g. from a phone's AR session or a rough COLMAP run).
     #[arg(long)]
     refine_poses: bool,
-    /// Compute backend (the CUDA one is not built yet).
-    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    /// Compute backend: CUDA when a usable GPU is found, else the CPU.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
     backend: Backend,
     /// Continue from this checkpoint (its settings are kept; --iterations may extend them).
     #[arg(long, value_name = "CHECKPOINT")]
     resume: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum Backend {
-    /// Rust + rayon on all cores.
-    Cpu,
-}
-
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum BenchTarget {
-    /// Training steps on the CPU backend, one thread and all threads.
+    /// Training steps: on the CPU backend one thread and all threads, or on CUDA.
     Train,
     /// Frames of each view mode through the viewer's shaders on the wgpu adapter.
     View,
@@ -226,7 +237,10 @@ fn main() -> ExitCode {
         Some(Command::Export { checkpoint: ckpt, mesh, resolution }) => export_cmd(&ckpt, &mesh, resolution),
         Some(Command::Render { checkpoint: ckpt, cameras, out }) => render_cmd(&ckpt, &cameras, &out),
         Some(Command::View(args)) => view_cmd(args),
-        Some(Command::Bench { what: BenchTarget::Train, rays, steps, warmup, .. }) => bench_cmd(rays, steps, warmup),
+        Some(Command::Bench { what: BenchTarget::Train, rays, steps, warmup, backend, .. }) => {
+            bench_cmd(rays, steps, warmup, backend)
+        }
+        Some(Command::Doctor { compile_kernels, arch, parity }) => doctor_cmd(compile_kernels, arch, parity),
         Some(Command::Bench { what: BenchTarget::View, checkpoint, width, height, frames, .. }) => {
             bench_view_cmd(checkpoint, width, height, frames)
         }
@@ -384,14 +398,16 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             Trainer::new(cfg, views)
         }
     };
+    let (backend, note) = trainer.choose_backend(args.backend).context("--backend cuda")?;
+    if let Some(note) = note {
+        eprintln!("note: {note}; training on the CPU");
+    }
     println!(
-        "training on {} views ({:?} backend, {:?} layout, {} rays/step, {} steps, {} threads)",
+        "training on {} views ({backend}; {:?} layout, {} rays/step, {} steps)",
         trainer.views.len(),
-        args.backend,
         trainer.layout,
         trainer.cfg.rays,
         trainer.cfg.iterations,
-        rayon::current_num_threads()
     );
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -439,6 +455,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     metrics.iterations = trainer.step;
     metrics.seconds = started.elapsed().as_secs_f64();
     println!("trained {} steps in {:.1} s; writing outputs", trainer.step, metrics.seconds);
+    trainer.sync().context("reading the trained field back from the GPU")?;
     checkpoint::save(&trainer, &args.out.join("checkpoint.weave"))?;
     outputs::write_all(&trainer, &ds, &args.out, &mut metrics)?;
     println!(
@@ -476,7 +493,7 @@ fn render_cmd(ckpt: &std::path::Path, cameras: &std::path::Path, out: &std::path
     Ok(())
 }
 
-fn bench_cmd(rays: usize, steps: u32, warmup: u32) -> Result<()> {
+fn bench_cmd(rays: usize, steps: u32, warmup: u32, backend: Backend) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("weave-bench-{}", std::process::id()));
     let opts = scene::Options { width: 160, height: 120, views: Some(24), test_views: Some(0), ..Default::default() };
     scene::generate(scene::find("object").expect("object scene exists"), &opts, &dir, &|_, _| {})?;
@@ -485,9 +502,27 @@ fn bench_cmd(rays: usize, steps: u32, warmup: u32) -> Result<()> {
         "bench train: procedural object, 24 views at 160x120, {rays} rays/step, {warmup} warm-up + {steps} timed steps"
     );
     let all = rayon::current_num_threads();
+    let cuda = match backend {
+        Backend::Cpu => false,
+        Backend::Cuda => true,
+        Backend::Auto => weave::compute::cuda::available().is_ok(),
+    };
+    if cuda {
+        let r = weave::train::bench::run(&ds, rays, warmup, steps, all, true);
+        let _ = std::fs::remove_dir_all(&dir);
+        let r = r?;
+        println!(
+            "  CUDA ({}): {:8.2} ms/step  {:10.0} rays/s  {:12.0} samples/s",
+            weave::compute::cuda::available().map(|d| d.name).unwrap_or_default(),
+            r.ms_per_step,
+            r.rays_per_s,
+            r.samples_per_s
+        );
+        return Ok(());
+    }
     let mut results = Vec::new();
     for threads in if all > 1 { vec![1, all] } else { vec![1] } {
-        let r = weave::train::bench::run(&ds, rays, warmup, steps, threads)?;
+        let r = weave::train::bench::run(&ds, rays, warmup, steps, threads, false)?;
         println!(
             "  {} thread(s): {:8.1} ms/step  {:10.0} rays/s  {:12.0} samples/s",
             r.threads, r.ms_per_step, r.rays_per_s, r.samples_per_s
@@ -498,6 +533,68 @@ fn bench_cmd(rays: usize, steps: u32, warmup: u32) -> Result<()> {
         println!("  speed-up {} threads over 1: {:.2}x", many.threads, one.ms_per_step / many.ms_per_step);
     }
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn doctor_cmd(compile_kernels: bool, arch: Option<String>, parity: bool) -> Result<()> {
+    use weave::compute::cuda;
+    println!("CPU: {} threads", rayon::current_num_threads());
+    match cuda::driver_version() {
+        Ok(v) => println!("CUDA driver: CUDA {}.{}", v / 1000, (v % 1000) / 10),
+        Err(e) => println!("CUDA driver: {e}"),
+    }
+    let devices = cuda::devices().unwrap_or_default();
+    for d in &devices {
+        println!("  device {}: {} ({}, {:.1} GiB)", d.ordinal, d.name, d.arch(), d.memory as f64 / (1u64 << 30) as f64);
+    }
+    match cuda::nvrtc_version() {
+        Some((a, b)) => println!("NVRTC: {a}.{b}"),
+        None => println!("NVRTC: {}", cuda::CudaError::NoNvrtc),
+    }
+    match cuda::available() {
+        Ok(d) => println!("backend: CUDA on {} (device {})", d.name, d.ordinal),
+        Err(e) => println!("backend: CPU ({e})"),
+    }
+    if compile_kernels {
+        let arch = arch.or_else(|| devices.first().map(|d| d.arch())).unwrap_or_else(|| cuda::DEFAULT_ARCH.into());
+        let mut failed = 0;
+        for (unit, kernels) in cuda::kernels::UNITS {
+            let started = std::time::Instant::now();
+            match cuda::kernels::compile(unit, &arch, false) {
+                Ok(ptx) => println!(
+                    "  {unit} for {arch}: ok in {:.1} s ({} KiB of PTX; {})",
+                    started.elapsed().as_secs_f64(),
+                    ptx.len() / 1024,
+                    kernels.join(", ")
+                ),
+                Err(e) => {
+                    failed += 1;
+                    println!("  {e}");
+                }
+            }
+        }
+        if failed > 0 {
+            bail!("{failed} kernel unit(s) failed to compile");
+        }
+    }
+    if parity {
+        let gpu = cuda::gpu::Gpu::open().context("--parity needs a usable CUDA device")?;
+        println!("parity on {}: worst relative difference to the CPU backend", gpu.info.name);
+        let diffs = cuda::parity::on_gpu(&gpu)?;
+        for d in &diffs {
+            println!(
+                "  {:<20} {:10.3e}  (bound {:.1e}) {}",
+                d.what,
+                d.worst,
+                d.bound,
+                if d.ok() { "ok" } else { "FAIL" }
+            );
+        }
+        let failed = diffs.iter().filter(|d| !d.ok()).count();
+        if failed > 0 {
+            bail!("{failed} parity check(s) beyond their bounds");
+        }
+    }
     Ok(())
 }
 

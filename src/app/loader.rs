@@ -37,7 +37,8 @@ pub enum Message {
     /// The folder dialog closed at once without a choice: no dialog service is running.
     DialogUnavailable,
     /// Photos decoded and the trainer built: training can start.
-    TrainerReady(Box<Trainer>),
+    /// A trainer on its backend, and why CUDA was not used when it was not.
+    TrainerReady(Box<Trainer>, Option<String>),
     /// Where to save an image of the viewport was chosen.
     PickedViewportImage(PathBuf),
     /// Where to export a finished run was chosen.
@@ -129,7 +130,12 @@ impl Loader {
     pub fn prepare_training(&self, dataset: Dataset, cfg: TrainConfig) {
         let this = self.clone();
         std::thread::spawn(move || match crate::train::data::load(&dataset.views, cfg.image_scale) {
-            Ok(views) => this.send(Message::TrainerReady(Box::new(Trainer::new(cfg, views)))),
+            Ok(views) => {
+                let mut trainer = Trainer::new(cfg, views);
+                // Auto never fails: without a usable GPU it keeps the CPU and says why.
+                let note = trainer.choose_backend(crate::compute::Backend::Auto).ok().and_then(|(_, note)| note);
+                this.send(Message::TrainerReady(Box::new(trainer), note))
+            }
             Err(e) => this.send(Message::Failed(e.to_string())),
         });
     }

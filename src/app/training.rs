@@ -14,6 +14,8 @@ pub struct TrainingPanel {
     run: Option<Run>,
     /// The trainer of the last finished run, kept for saving its results.
     pub finished: Option<Trainer>,
+    /// What trains (backend and device), and why not CUDA when it is not.
+    backend: Option<(String, Option<String>)>,
 }
 
 struct Run {
@@ -45,6 +47,7 @@ impl Default for TrainingPanel {
             iterations: TrainConfig::preset(Preset::Fast).iterations,
             run: None,
             finished: None,
+            backend: None,
         }
     }
 }
@@ -63,8 +66,9 @@ impl TrainingPanel {
         self.finished = None;
     }
 
-    pub fn start(&mut self, trainer: Trainer, wake: Arc<dyn Fn() + Send + Sync>) {
+    pub fn start(&mut self, trainer: Trainer, cuda_note: Option<String>, wake: Arc<dyn Fn() + Send + Sync>) {
         self.finished = None;
+        self.backend = Some((trainer.backend_label(), cuda_note));
         let total = trainer.cfg.iterations;
         let session = Session::start(trainer, wake);
         self.run = Some(Run {
@@ -125,11 +129,8 @@ impl TrainingPanel {
             ui.label(RichText::new("Needs camera poses (COLMAP or transforms.json).").weak());
             return action;
         }
-        ui.label(
-            RichText::new(format!("backend: CPU, {} threads (CUDA not built yet)", rayon::current_num_threads()))
-                .small()
-                .weak(),
-        );
+        let (label, note) = self.backend.clone().unwrap_or_else(|| ("chosen when training starts".into(), None));
+        ui.label(RichText::new(format!("backend: {label}")).small().weak()).on_hover_text(note.unwrap_or_default());
         let running = self.is_running();
         ui.add_enabled_ui(!running, |ui| {
             ui.horizontal(|ui| {

@@ -124,9 +124,9 @@ impl Workspace {
                     "No folder dialog is available on this desktop (xdg-desktop-portal is not running). \
                      Drop a folder on the window, or start Weave with `weave PATH`.",
                 ),
-                Message::TrainerReady(trainer) => {
+                Message::TrainerReady(trainer, note) => {
                     self.preparing_training = false;
-                    self.training.start(*trainer, self.loader.wake.clone());
+                    self.training.start(*trainer, note, self.loader.wake.clone());
                 }
                 Message::PickedViewportImage(path) => {
                     let saved = renderer

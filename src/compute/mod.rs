@@ -4,3 +4,15 @@
 
 pub mod cpu;
 pub mod cuda;
+
+/// Which backend trains: chosen at start (`--backend` overrides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Backend {
+    /// CUDA when a usable device is found, else the CPU.
+    #[default]
+    Auto,
+    /// Rust + rayon on all cores.
+    Cpu,
+    /// NVIDIA GPU through CUDA (fails when none is usable).
+    Cuda,
+}

@@ -14,14 +14,24 @@ pub struct BenchResult {
 }
 
 /// Trains a fresh field on `ds` for `warmup` steps, then times `steps` steps, on a pool of
-/// `threads` threads.
-pub fn run(ds: &Dataset, rays: usize, warmup: u32, steps: u32, threads: usize) -> crate::io::Result<BenchResult> {
+/// `threads` threads, with the CPU backend or (`cuda`) the CUDA one.
+pub fn run(
+    ds: &Dataset,
+    rays: usize,
+    warmup: u32,
+    steps: u32,
+    threads: usize,
+    cuda: bool,
+) -> anyhow::Result<BenchResult> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     pool.install(|| {
         let mut cfg = TrainConfig::preset(Preset::Fast);
         cfg.rays = rays;
         cfg.iterations = warmup + steps;
         let mut t = Trainer::new(cfg, super::data::load(&ds.views, 1.0)?);
+        if cuda {
+            t.use_cuda()?;
+        }
         for _ in 0..warmup {
             let _ = t.step();
         }

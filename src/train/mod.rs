@@ -4,6 +4,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod gpu;
 pub mod outputs;
 pub mod poses;
 pub mod render;

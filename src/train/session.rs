@@ -100,7 +100,13 @@ impl Session {
                 }
                 match trainer.step() {
                     Ok(stats) => {
-                        if stats.step.is_multiple_of(SNAPSHOT_INTERVAL) || stats.step == trainer.cfg.iterations {
+                        let publish =
+                            stats.step.is_multiple_of(SNAPSHOT_INTERVAL) || stats.step == trainer.cfg.iterations;
+                        if publish && let Err(e) = trainer.sync() {
+                            // The device failed: nothing more can be trained or read back.
+                            panic!("reading the field back from the GPU: {e}");
+                        }
+                        if publish {
                             slot.publish(Snapshot {
                                 step: stats.step,
                                 field: trainer.field.cfg.clone(),

@@ -75,18 +75,56 @@ pub struct Trainer {
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
     pub view_errors: Vec<f32>,
     part_grads: Vec<Params>,
-    last_good: (u32, Params),
+    pub(super) last_good: (u32, Params),
+    /// Set when training runs on CUDA: the field's parameters and moments live on the device
+    /// and `params` is refreshed from it by [`Trainer::sync`].
+    pub(super) cuda: Option<Box<super::gpu::CudaRun>>,
 }
 
-const GOOD_STATE_INTERVAL: u32 = 100;
+pub(super) const GOOD_STATE_INTERVAL: u32 = 100;
 
 /// What one worker's share of a step adds up: loss, squared colour error, samples, and per
 /// view (squared error, rays).
-struct PartSums {
-    loss: f64,
-    sq: f64,
-    samples: usize,
-    per_view: Vec<(f32, u32)>,
+pub(super) struct PartSums {
+    pub loss: f64,
+    pub sq: f64,
+    pub samples: usize,
+    pub per_view: Vec<(f32, u32)>,
+}
+
+/// A training ray: through a random pixel of a random view (jittered within the pixel),
+/// corrected by its view's pose correction when poses are refined.
+pub(super) struct SampledRay {
+    pub view: usize,
+    pub ray: render::Ray,
+    pub target: Target,
+    /// Offset of the samples along the ray, in [0, 1).
+    pub jitter: f32,
+}
+
+impl SampledRay {
+    pub fn pose_range(&self) -> std::ops::Range<usize> {
+        self.view * poses::PER_VIEW..(self.view + 1) * poses::PER_VIEW
+    }
+}
+
+pub(super) fn sample_ray(
+    views: &[TrainView],
+    norm: &Normalization,
+    corrections: &[f32],
+    refine: bool,
+    rng: &mut Rng,
+) -> SampledRay {
+    let vi = rng.below(views.len());
+    let v = &views[vi];
+    let (x, y) = (rng.below(v.width() as usize), rng.below(v.height() as usize));
+    let mut ray = v.ray(norm, x as f64 + rng.uniform() as f64, y as f64 + rng.uniform() as f64);
+    if refine {
+        ray = poses::correct(&ray, &corrections[vi * poses::PER_VIEW..(vi + 1) * poses::PER_VIEW]);
+    }
+    let i = y * v.width() as usize + x;
+    let target = Target { rgb: v.rgb[i], mask: v.mask.as_ref().map(|m| m[i]) };
+    SampledRay { view: vi, ray, target, jitter: rng.uniform() }
 }
 
 impl Trainer {
@@ -148,6 +186,7 @@ impl Trainer {
             lr_scale: 1.0,
             view_errors: vec![0.0; views.len()],
             views,
+            cuda: None,
         }
     }
 
@@ -161,7 +200,7 @@ impl Trainer {
     }
 
     /// Warm-up, exponential decay and the rollbacks' reductions, shared by all groups.
-    fn schedule(&self) -> f32 {
+    pub(super) fn schedule(&self) -> f32 {
         let c = &self.cfg;
         let warm = ((self.step + 1) as f32 / c.warmup.max(1) as f32).min(1.0);
         let decay = c.final_lr_fraction.powf(self.step as f32 / c.iterations.max(1) as f32);
@@ -199,6 +238,9 @@ impl Trainer {
 
     /// One optimisation step; Err when it had to roll back.
     pub fn step(&mut self) -> Result<StepStats, Rollback> {
+        if self.cuda.is_some() {
+            return self.step_cuda();
+        }
         let settings = self.render_settings();
         let parts = self.part_grads.len();
         let per_part = self.cfg.rays.div_ceil(parts);
@@ -217,51 +259,33 @@ impl Trainer {
                 let (mut loss, mut sq, mut samples) = (0.0f64, 0.0f64, 0usize);
                 let mut per_view = vec![(0.0f32, 0u32); n_views];
                 for _ in 0..per_part {
-                    let vi = rng.below(views.len());
-                    let v = &views[vi];
-                    let (x, y) = (rng.below(v.width() as usize), rng.below(v.height() as usize));
-                    let mut ray = v.ray(norm, x as f64 + rng.uniform() as f64, y as f64 + rng.uniform() as f64);
-                    let pose_range = vi * poses::PER_VIEW..(vi + 1) * poses::PER_VIEW;
-                    if refine {
-                        ray = poses::correct(&ray, &params.poses[pose_range.clone()]);
-                    }
-                    let i = y * v.width() as usize + x;
-                    let target = Target { rgb: v.rgb[i], mask: v.mask.as_ref().map(|m| m[i]) };
+                    let r = sample_ray(views, norm, &params.poses, refine, &mut rng);
                     let out = render::trace(
                         field,
                         params,
                         occ,
-                        &ray,
+                        &r.ray,
                         &settings,
-                        rng.uniform(),
+                        r.jitter,
                         &mut ws,
-                        Some(&target),
+                        Some(&r.target),
                         Some(g),
                     );
                     if refine {
-                        poses::accumulate_gradient(&ray, out.d_origin, out.d_dir, &mut g.poses[pose_range]);
+                        poses::accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut g.poses[r.pose_range()]);
                     }
                     loss += out.loss as f64;
-                    let se = (0..3).map(|c| (out.rgb[c] - target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
+                    let se = (0..3).map(|c| (out.rgb[c] - r.target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
                     sq += se as f64;
-                    per_view[vi].0 += se;
-                    per_view[vi].1 += 1;
+                    per_view[r.view].0 += se;
+                    per_view[r.view].1 += 1;
                     samples += out.samples;
                 }
                 PartSums { loss, sq, samples, per_view }
             })
             .collect();
         let n = (per_part * parts) as f64;
-        let loss = sums.iter().map(|s| s.loss).sum::<f64>() / n;
-        let mse = sums.iter().map(|s| s.sq).sum::<f64>() / n;
-        let samples = sums.iter().map(|s| s.samples).sum::<usize>() as f64 / n;
-        for (i, e) in self.view_errors.iter_mut().enumerate() {
-            let (sum, count) = sums.iter().fold((0.0, 0), |(a, b), s| (a + s.per_view[i].0, b + s.per_view[i].1));
-            if count > 0 {
-                let m = sum / count as f32;
-                *e = if *e == 0.0 { m } else { 0.9 * *e + 0.1 * m };
-            }
-        }
+        let (loss, mse, samples) = self.record_batch(&sums, n);
         let (first, rest) = self.part_grads.split_at_mut(1);
         for g in rest.iter() {
             first[0].accumulate(g);
@@ -294,7 +318,27 @@ impl Trainer {
         if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
             self.last_good = (self.step, self.params.clone());
         }
-        Ok(StepStats {
+        Ok(self.stats(loss, mse, samples, lr))
+    }
+
+    /// Folds a batch's per-part sums into the per-view errors; returns the batch's mean loss,
+    /// mean squared colour error and samples per ray.
+    pub(super) fn record_batch(&mut self, sums: &[PartSums], n: f64) -> (f64, f64, f64) {
+        let loss = sums.iter().map(|s| s.loss).sum::<f64>() / n;
+        let mse = sums.iter().map(|s| s.sq).sum::<f64>() / n;
+        let samples = sums.iter().map(|s| s.samples).sum::<usize>() as f64 / n;
+        for (i, e) in self.view_errors.iter_mut().enumerate() {
+            let (sum, count) = sums.iter().fold((0.0, 0), |(a, b), s| (a + s.per_view[i].0, b + s.per_view[i].1));
+            if count > 0 {
+                let m = sum / count as f32;
+                *e = if *e == 0.0 { m } else { 0.9 * *e + 0.1 * m };
+            }
+        }
+        (loss, mse, samples)
+    }
+
+    pub(super) fn stats(&self, loss: f64, mse: f64, samples: f64, lr: f32) -> StepStats {
+        StepStats {
             step: self.step,
             loss: loss as f32,
             psnr: (-10.0 * mse.max(1e-10).log10()) as f32,
@@ -302,16 +346,17 @@ impl Trainer {
             samples_per_ray: samples as f32,
             inv_s: Field::inv_s(&self.params),
             occupancy: self.occupancy.fraction(),
-        })
+        }
     }
 
-    fn roll_back(&mut self) -> Rollback {
+    pub(super) fn roll_back(&mut self) -> Rollback {
         let failed_step = self.step;
         self.params = self.last_good.1.clone();
         self.step = self.last_good.0;
         self.optimizer.groups = self.params.arrays().map(|a| Adam::new(a.len()));
         self.optimizer.variance = Adam::new(1);
         self.lr_scale *= 0.5;
+        self.restore_cuda();
         Rollback { failed_step, restored_step: self.step }
     }
 

@@ -1,0 +1,261 @@
+//! A training run's state on the GPU: parameters, gradients and Adam moments of the field,
+//! the occupancy grid and the batch buffers, allocated once for the run; and the launches of
+//! the kernels on them. The host keeps only what a step hands back (per-ray results).
+
+use super::abi::{FieldDesc, RayIn, RayOut, RenderSettings, TraceArgs, Weights};
+use super::{CudaError, DeviceInfo, kernels};
+use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg};
+use std::sync::Arc;
+
+// SAFETY: plain old data, laid out as the kernels declare it; all-zero bytes are valid.
+unsafe impl cudarc::driver::DeviceRepr for RayIn {}
+unsafe impl cudarc::driver::ValidAsZeroBits for RayIn {}
+unsafe impl cudarc::driver::DeviceRepr for RayOut {}
+unsafe impl cudarc::driver::ValidAsZeroBits for RayOut {}
+
+/// Field parameter groups on the device (`Params::arrays` order, without the poses).
+pub const FIELD_GROUPS: usize = 6;
+const BLOCK: u32 = 128;
+
+/// The device with the kernels loaded.
+pub struct Gpu {
+    pub info: DeviceInfo,
+    stream: Arc<CudaStream>,
+    trace: CudaFunction,
+    adam: CudaFunction,
+    occupancy: CudaFunction,
+    sdf: CudaFunction,
+}
+
+impl Gpu {
+    /// Opens the first device and compiles (or loads from the cache) every kernel for it.
+    pub fn open() -> Result<Gpu, CudaError> {
+        let info = super::available()?;
+        let ctx = CudaContext::new(info.ordinal)?;
+        let stream = ctx.default_stream();
+        let arch = info.arch();
+        let load = |unit: &str, name: &str| -> Result<CudaFunction, CudaError> {
+            let ptx = kernels::compile(unit, &arch, true)?;
+            let module = ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx))?;
+            Ok(module.load_function(name)?)
+        };
+        Ok(Gpu {
+            trace: load("trace.cu", "trace_rays")?,
+            adam: load("optim.cu", "adam_step")?,
+            occupancy: load("occupancy.cu", "occupancy_update")?,
+            sdf: load("occupancy.cu", "sdf_query")?,
+            info,
+            stream,
+        })
+    }
+
+    fn ptr<T>(&self, s: &CudaSlice<T>) -> u64 {
+        s.device_ptr(&self.stream).0
+    }
+
+    fn weights(&self, arrays: &[CudaSlice<f32>; FIELD_GROUPS]) -> Weights {
+        Weights { ptr: std::array::from_fn(|i| self.ptr(&arrays[i])) }
+    }
+
+    fn grid(n: usize) -> LaunchConfig {
+        LaunchConfig {
+            grid_dim: ((n as u32).div_ceil(BLOCK).max(1), 1, 1),
+            block_dim: (BLOCK, 1, 1),
+            shared_mem_bytes: 0,
+        }
+    }
+
+    pub fn synchronize(&self) -> Result<(), CudaError> {
+        Ok(self.stream.synchronize()?)
+    }
+}
+
+/// The field's training state on the device.
+pub struct FieldState {
+    desc: FieldDesc,
+    params: [CudaSlice<f32>; FIELD_GROUPS],
+    grads: [CudaSlice<f32>; FIELD_GROUPS],
+    m: [CudaSlice<f32>; FIELD_GROUPS],
+    v: [CudaSlice<f32>; FIELD_GROUPS],
+    d_variance: CudaSlice<f32>,
+    occupancy: CudaSlice<u8>,
+    occ_res: usize,
+    rays: CudaSlice<RayIn>,
+    out: CudaSlice<RayOut>,
+    scratch: CudaSlice<f32>,
+    max_samples: usize,
+}
+
+impl FieldState {
+    /// Uploads the field's parameters; `capacity` rays per launch, `max_samples` per ray.
+    pub fn new(
+        gpu: &Gpu,
+        desc: FieldDesc,
+        params: [&[f32]; FIELD_GROUPS],
+        occ_res: usize,
+        capacity: usize,
+        max_samples: usize,
+    ) -> Result<FieldState, CudaError> {
+        let s = &gpu.stream;
+        let zeros = |n: usize| s.alloc_zeros::<f32>(n.max(1));
+        let upload = |a: &[f32]| if a.is_empty() { s.alloc_zeros::<f32>(1) } else { s.clone_htod(a) };
+        let mut p = Vec::new();
+        let (mut g, mut m, mut v) = (Vec::new(), Vec::new(), Vec::new());
+        for a in params {
+            p.push(upload(a)?);
+            g.push(zeros(a.len())?);
+            m.push(zeros(a.len())?);
+            v.push(zeros(a.len())?);
+        }
+        let arr = |x: Vec<CudaSlice<f32>>| -> [CudaSlice<f32>; FIELD_GROUPS] {
+            x.try_into().unwrap_or_else(|_| unreachable!("one slice per group"))
+        };
+        Ok(FieldState {
+            desc,
+            params: arr(p),
+            grads: arr(g),
+            m: arr(m),
+            v: arr(v),
+            d_variance: zeros(1)?,
+            occupancy: s.alloc_zeros::<u8>(occ_res.pow(3))?,
+            occ_res,
+            rays: s.alloc_zeros::<RayIn>(capacity.max(1))?,
+            out: s.alloc_zeros::<RayOut>(capacity.max(1))?,
+            scratch: zeros(capacity * max_samples * 2)?,
+            max_samples,
+        })
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.rays.len()
+    }
+
+    /// Replaces the parameters (a rollback) and clears the optimiser's moments.
+    pub fn upload_params(&mut self, gpu: &Gpu, params: [&[f32]; FIELD_GROUPS]) -> Result<(), CudaError> {
+        for (i, a) in params.into_iter().enumerate() {
+            if !a.is_empty() {
+                gpu.stream.memcpy_htod(a, &mut self.params[i])?;
+            }
+            gpu.stream.memset_zeros(&mut self.m[i])?;
+            gpu.stream.memset_zeros(&mut self.v[i])?;
+        }
+        Ok(())
+    }
+
+    pub fn download_params(&self, gpu: &Gpu, out: [&mut Vec<f32>; FIELD_GROUPS]) -> Result<(), CudaError> {
+        for (i, a) in out.into_iter().enumerate() {
+            if !a.is_empty() {
+                gpu.stream.memcpy_dtoh(&self.params[i], a.as_mut_slice())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The last batch's gradients, per group (summed over its rays).
+    pub fn download_grads(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>, CudaError> {
+        self.grads.iter().map(|g| Ok(gpu.stream.clone_dtoh(g)?)).collect()
+    }
+
+    /// Adam moments per group, for checkpoints.
+    pub fn download_moments(&self, gpu: &Gpu, group: usize) -> Result<(Vec<f32>, Vec<f32>), CudaError> {
+        Ok((gpu.stream.clone_dtoh(&self.m[group])?, gpu.stream.clone_dtoh(&self.v[group])?))
+    }
+
+    pub fn upload_moments(&mut self, gpu: &Gpu, group: usize, m: &[f32], v: &[f32]) -> Result<(), CudaError> {
+        if !m.is_empty() {
+            gpu.stream.memcpy_htod(m, &mut self.m[group])?;
+            gpu.stream.memcpy_htod(v, &mut self.v[group])?;
+        }
+        Ok(())
+    }
+
+    pub fn upload_occupancy(&mut self, gpu: &Gpu, cells: &[bool]) -> Result<(), CudaError> {
+        let bytes: Vec<u8> = cells.iter().map(|&c| c as u8).collect();
+        Ok(gpu.stream.memcpy_htod(&bytes, &mut self.occupancy)?)
+    }
+
+    /// Renders (`train` false) or trains on (`train` true) a batch of rays; with `train`,
+    /// gradients of this batch replace the previous ones. Returns per-ray results and, with
+    /// `train`, dLoss/d(variance).
+    pub fn trace(
+        &mut self,
+        gpu: &Gpu,
+        rays: &[RayIn],
+        cfg: &RenderSettings,
+        variance: f32,
+        train: bool,
+    ) -> Result<(Vec<RayOut>, f32), CudaError> {
+        assert!(rays.len() <= self.capacity() && cfg.max_samples as usize <= self.max_samples);
+        let s = &gpu.stream;
+        s.memcpy_htod(rays, &mut self.rays)?;
+        if train {
+            for g in &mut self.grads {
+                s.memset_zeros(g)?;
+            }
+            s.memset_zeros(&mut self.d_variance)?;
+        }
+        let args = TraceArgs {
+            field: self.desc,
+            params: gpu.weights(&self.params),
+            grads: gpu.weights(&self.grads),
+            d_variance: gpu.ptr(&self.d_variance),
+            occupancy: gpu.ptr(&self.occupancy),
+            rays: gpu.ptr(&self.rays),
+            out: gpu.ptr(&self.out),
+            scratch: gpu.ptr(&self.scratch),
+            cfg: *cfg,
+            variance,
+            occ_res: self.occ_res as i32,
+            n_rays: rays.len() as i32,
+            train: train as i32,
+        };
+        // SAFETY: the pointers in `args` are this state's buffers, sized for `capacity` rays
+        // of `max_samples` samples (asserted above).
+        unsafe { s.launch_builder(&gpu.trace).arg(&args).launch(Gpu::grid(rays.len())) }?;
+        let mut out = vec![RayOut::default(); rays.len()];
+        s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut out)?;
+        let dv = if train { s.clone_dtoh(&self.d_variance)?[0] } else { 0.0 };
+        Ok((out, dv))
+    }
+
+    /// One Adam update of a group from its gradient times `grad_scale`; `step_size` already
+    /// holds the bias corrections.
+    pub fn adam(&mut self, gpu: &Gpu, group: usize, grad_scale: f32, step_size: f32) -> Result<(), CudaError> {
+        use crate::compute::cpu::adam::{BETA1, BETA2, EPS};
+        let n = self.params[group].len() as i32;
+        let s = &gpu.stream;
+        let mut b = s.launch_builder(&gpu.adam);
+        b.arg(&mut self.params[group]).arg(&mut self.m[group]).arg(&mut self.v[group]).arg(&self.grads[group]);
+        b.arg(&n).arg(&grad_scale).arg(&step_size).arg(&BETA1).arg(&BETA2).arg(&EPS);
+        // SAFETY: the four buffers hold n floats each.
+        unsafe { b.launch(Gpu::grid(n as usize)) }?;
+        Ok(())
+    }
+
+    /// Recomputes the occupancy grid on the device and returns it.
+    pub fn update_occupancy(&mut self, gpu: &Gpu, active: usize, reach: f32) -> Result<Vec<bool>, CudaError> {
+        let n = self.occ_res.pow(3);
+        let (desc, w, res) = (self.desc, gpu.weights(&self.params), self.occ_res as i32);
+        let active = active as i32;
+        let s = &gpu.stream;
+        let mut b = s.launch_builder(&gpu.occupancy);
+        b.arg(&desc).arg(&w).arg(&active).arg(&res).arg(&reach).arg(&mut self.occupancy);
+        // SAFETY: the occupancy buffer holds res³ cells; the weights are this state's.
+        unsafe { b.launch(Gpu::grid(n)) }?;
+        Ok(s.clone_dtoh(&self.occupancy)?.into_iter().map(|c| c != 0).collect())
+    }
+
+    /// Signed distances at `points` (x, y, z triples).
+    pub fn sdf(&self, gpu: &Gpu, active: usize, points: &[f32]) -> Result<Vec<f32>, CudaError> {
+        let n = points.len() / 3;
+        let s = &gpu.stream;
+        let pts = s.clone_htod(points)?;
+        let mut out = s.alloc_zeros::<f32>(n.max(1))?;
+        let (desc, w, active, count) = (self.desc, gpu.weights(&self.params), active as i32, n as i32);
+        let mut b = s.launch_builder(&gpu.sdf);
+        b.arg(&desc).arg(&w).arg(&active).arg(&pts).arg(&count).arg(&mut out);
+        // SAFETY: `pts` holds n points, `out` n floats.
+        unsafe { b.launch(Gpu::grid(n)) }?;
+        Ok(s.clone_dtoh(&out)?[..n].to_vec())
+    }
+}

@@ -1,0 +1,142 @@
+//! The kernels' sources, embedded in the binary, and their compilation by NVRTC for a GPU
+//! architecture. Compiled PTX is cached on disk, keyed by the source's hash, the
+//! architecture and the NVRTC version, so a run starts without recompiling.
+
+use super::CudaError;
+use std::path::PathBuf;
+
+/// Every compilation unit (`kernels/*.cu`) and the kernels it defines.
+pub const UNITS: &[(&str, &[&str])] = &[
+    ("trace.cu", &["trace_rays"]),
+    ("optim.cu", &["adam_step"]),
+    ("occupancy.cu", &["occupancy_update", "sdf_query"]),
+];
+
+const FILES: &[(&str, &str)] = &[
+    ("common.cuh", include_str!("../../../kernels/common.cuh")),
+    ("shim.h", include_str!("../../../kernels/shim.h")),
+    ("hashgrid.cuh", include_str!("../../../kernels/hashgrid.cuh")),
+    ("mlp.cuh", include_str!("../../../kernels/mlp.cuh")),
+    ("sh.cuh", include_str!("../../../kernels/sh.cuh")),
+    ("field.cuh", include_str!("../../../kernels/field.cuh")),
+    ("trace.cu", include_str!("../../../kernels/trace.cu")),
+    ("optim.cu", include_str!("../../../kernels/optim.cu")),
+    ("occupancy.cu", include_str!("../../../kernels/occupancy.cu")),
+];
+
+/// A unit's source with its `#include "…"` of other kernel files expanded in place, each
+/// file once (NVRTC sees a single file: the binary carries no kernel folder).
+pub fn source(unit: &str) -> Result<String, CudaError> {
+    fn expand(name: &str, seen: &mut Vec<String>, out: &mut String) -> Result<(), CudaError> {
+        if seen.iter().any(|s| s == name) {
+            return Ok(());
+        }
+        seen.push(name.to_string());
+        let text = FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| CudaError::Kernel(format!("unknown kernel file {name}")))?;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if let Some(rest) = trimmed.strip_prefix("#include \"") {
+                let inc = rest.trim_end().trim_end_matches('"');
+                expand(inc, seen, out)?;
+            } else if trimmed != "#pragma once" {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        Ok(())
+    }
+    let mut out = String::new();
+    expand(unit, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+/// FNV-1a: a stable hash for cache keys (std's hasher may change between releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("weave").join("kernels"))
+}
+
+/// Compiles one unit to PTX for `arch` (such as "sm_90"); `cache` reads and writes the disk
+/// cache. NVRTC must be loadable (see [`super::nvrtc_version`]).
+pub fn compile(unit: &str, arch: &str, cache: bool) -> Result<String, CudaError> {
+    let src = source(unit)?;
+    let version = super::nvrtc_version().ok_or(CudaError::NoNvrtc)?;
+    let key = format!(
+        "{}-{:016x}-{arch}-nvrtc{}.{}.ptx",
+        unit.trim_end_matches(".cu"),
+        fnv1a(src.as_bytes()),
+        version.0,
+        version.1
+    );
+    let path = cache_dir().map(|d| d.join(key));
+    if cache && let Some(ptx) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+        return Ok(ptx);
+    }
+    let opts = cudarc::nvrtc::CompileOptions {
+        options: vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()],
+        name: Some(unit.to_string()),
+        ..Default::default()
+    };
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(&src, opts).map_err(|e| match e {
+        cudarc::nvrtc::CompileError::CompileError { log, .. } => {
+            CudaError::Kernel(format!("{unit} does not compile for {arch}:\n{}", log.to_string_lossy()))
+        }
+        other => CudaError::Kernel(format!("{unit}: {other:?}")),
+    })?;
+    let text = ptx.to_src();
+    if cache && let Some(p) = path {
+        // A cache that cannot be written only costs the next start a compilation.
+        if let Some(dir) = p.parent()
+            && std::fs::create_dir_all(dir).is_ok()
+        {
+            let tmp = p.with_extension("tmp");
+            if std::fs::write(&tmp, &text).is_ok() {
+                let _ = std::fs::rename(&tmp, &p);
+            }
+        }
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_expand_their_includes_once() {
+        let src = source("trace.cu").unwrap();
+        assert!(!src.contains("#include \""));
+        assert_eq!(src.matches("struct GridDesc {").count(), 1);
+        assert!(src.contains("KERNEL void trace_rays"));
+        for (unit, kernels) in UNITS {
+            let s = source(unit).unwrap();
+            for k in *kernels {
+                assert!(s.contains(&format!("KERNEL void {k}(")), "{unit} lacks {k}");
+            }
+        }
+        assert!(source("missing.cu").is_err());
+    }
+
+    /// Every unit compiles with NVRTC (no GPU needed). NVRTC comes from CUDA or its pip wheel;
+    /// `.ci/setup` installs the wheel and `.ci/run` says where (WEAVE_NVRTC_DIR).
+    #[test]
+    fn every_kernel_compiles_with_nvrtc() {
+        assert!(super::super::nvrtc_version().is_some(), "{}", CudaError::NoNvrtc);
+        for (unit, kernels) in UNITS {
+            let ptx = compile(unit, super::super::DEFAULT_ARCH, false).unwrap_or_else(|e| panic!("{e}"));
+            for k in *kernels {
+                assert!(ptx.contains(&format!(".entry {k}(")), "{unit}: no entry {k} in the PTX");
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The kernels against the CPU backend on one fixed batch: a small field with parameters
+//! away from their initial values, an occupancy grid with holes, and rays that hit the
+//! surface, miss it, and carry masks. The host build of the kernels (unit tests), the GPU
+//! build (`tests/cuda.rs`) and `weave doctor --parity` all compare through here.
+
+use super::CudaError;
+use super::abi::{RayIn, RayOut};
+use super::gpu::{FIELD_GROUPS, FieldState, Gpu};
+use crate::compute::cpu::adam::{Adam, BETA1, BETA2};
+use crate::compute::cpu::hashgrid::HashGridConfig;
+use crate::field::{Field, FieldConfig, Occupancy, Params};
+use crate::train::render::{self, Ray, RayOutput, RayScratch, RenderSettings, Target};
+
+pub struct Fixture {
+    pub field: Field,
+    pub params: Params,
+    pub occupancy: Occupancy,
+    pub settings: RenderSettings,
+    pub rays: Vec<(Ray, f32, Target)>,
+}
+
+pub fn fixture() -> Fixture {
+    let field = Field::new(FieldConfig {
+        grid: HashGridConfig { levels: 6, log2_table: 12, base_resolution: 4.0, max_resolution: 96.0 },
+        hidden: 16,
+        orientation: 1.0,
+        init_radius: 0.5,
+    });
+    let mut params = field.init_params(5);
+    for (gi, a) in params.arrays_mut().into_iter().enumerate() {
+        for (i, v) in a.iter_mut().enumerate() {
+            *v += 0.05 * ((i * 7 + gi * 13) as f32 * 0.37).sin();
+        }
+    }
+    params.variance = 0.35;
+    let mut occupancy = Occupancy::full(16);
+    for (i, c) in occupancy.cells.iter_mut().enumerate() {
+        *c = i % 5 != 0;
+    }
+    let settings = RenderSettings {
+        step: 2.0 / 64.0,
+        max_samples: 96,
+        active_levels: 5,
+        fd_h: 0.01,
+        anneal: 0.4,
+        eikonal_weight: 0.1,
+        mask_weight: 0.1,
+        huber_delta: 0.1,
+    };
+    let rays = (0..24)
+        .map(|i| {
+            let a = i as f32 * 0.7;
+            let origin = [2.5 * a.cos(), 2.5 * a.sin(), 0.4 + 0.05 * i as f32];
+            let aim = [0.2 * (a * 3.0).sin(), 0.15 * (a * 2.0).cos(), 0.1];
+            let d: [f32; 3] = std::array::from_fn(|k| aim[k] - origin[k]);
+            let l = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
+            let mask = (i % 3 == 0).then_some((i % 2) as f32);
+            let target = Target { rgb: [0.2 + 0.02 * i as f32, 0.5, 0.7], mask };
+            (Ray { origin, dir: d.map(|v| v / l) }, (i as f32 * 0.31).fract(), target)
+        })
+        .collect();
+    Fixture { field, params, occupancy, settings, rays }
+}
+
+impl Fixture {
+    pub fn ray_inputs(&self) -> Vec<RayIn> {
+        self.rays
+            .iter()
+            .map(|(ray, jitter, t)| RayIn {
+                origin: ray.origin,
+                dir: ray.dir,
+                jitter: *jitter,
+                rgb: t.rgb,
+                mask: t.mask.unwrap_or(-1.0),
+            })
+            .collect()
+    }
+
+    /// The CPU backend's results and gradients (summed over the batch).
+    pub fn reference(&self) -> (Vec<RayOutput>, Params) {
+        let mut grads = self.params.zeros_like();
+        let mut ws = RayScratch::default();
+        let outs = self
+            .rays
+            .iter()
+            .map(|(ray, jitter, target)| {
+                let (f, p, o, s) = (&self.field, &self.params, &self.occupancy, &self.settings);
+                render::trace(f, p, o, ray, s, *jitter, &mut ws, Some(target), Some(&mut grads))
+            })
+            .collect();
+        (outs, grads)
+    }
+}
+
+/// The worst relative difference of one quantity, and the bound it must stay under.
+#[derive(Clone, Debug)]
+pub struct Diff {
+    pub what: String,
+    pub worst: f32,
+    pub bound: f32,
+}
+
+impl Diff {
+    pub fn ok(&self) -> bool {
+        self.worst <= self.bound
+    }
+}
+
+fn rel(a: f32, b: f32) -> f32 {
+    (a - b).abs() / (1.0 + a.abs().max(b.abs()))
+}
+
+/// Compares kernel results with the CPU backend's; `tolerance` scales every bound (1 for
+/// the host build, larger for the GPU's fused multiply-adds and atomics' order).
+pub fn compare(
+    cpu: &(Vec<RayOutput>, Params),
+    outs: &[RayOut],
+    grads: [&[f32]; FIELD_GROUPS],
+    d_variance: f32,
+    tolerance: f32,
+) -> Vec<Diff> {
+    let (cpu_outs, cpu_grads) = cpu;
+    let worst =
+        |f: &dyn Fn(&RayOutput, &RayOut) -> f32| cpu_outs.iter().zip(outs).map(|(c, g)| f(c, g)).fold(0.0, f32::max);
+    let vec3 = |a: [f32; 3], b: [f32; 3]| (0..3).map(|k| rel(a[k], b[k])).fold(0.0, f32::max);
+    let mut d = vec![
+        Diff { what: "samples".into(), worst: worst(&|c, g| (c.samples as f32 - g.samples).abs()), bound: 0.0 },
+        Diff { what: "colour".into(), worst: worst(&|c, g| vec3(c.rgb, g.rgb)), bound: 1e-5 * tolerance },
+        Diff {
+            what: "opacity, depth".into(),
+            worst: worst(&|c, g| rel(c.opacity, g.opacity).max(rel(c.depth, g.depth))),
+            bound: 1e-5 * tolerance,
+        },
+        Diff { what: "loss".into(), worst: worst(&|c, g| rel(c.loss, g.loss)), bound: 1e-5 * tolerance },
+        Diff {
+            what: "ray gradient".into(),
+            worst: worst(&|c, g| vec3(c.d_origin, g.d_origin).max(vec3(c.d_dir, g.d_dir))),
+            bound: 1e-3 * tolerance,
+        },
+        Diff { what: "variance gradient".into(), worst: rel(cpu_grads.variance, d_variance), bound: 1e-3 * tolerance },
+    ];
+    let names = ["grid", "sdf", "color", "bg_grid", "bg_density", "bg_color"];
+    for (gi, (a, b)) in cpu_grads.arrays().iter().zip(grads).enumerate() {
+        // Relative to the group's largest gradient: entries near zero differ by rounding alone.
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let worst = if scale > 0.0 { worst / scale } else { f32::INFINITY };
+        d.push(Diff { what: format!("{} gradient", names[gi]), worst, bound: 1e-4 * tolerance });
+    }
+    d
+}
+
+/// Runs the fixture's batch through the GPU kernels and compares it with the CPU backend.
+pub fn on_gpu(gpu: &Gpu) -> Result<Vec<Diff>, CudaError> {
+    let fx = fixture();
+    let p = fx.params.arrays();
+    let fields: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| p[i].as_slice());
+    let ins = fx.ray_inputs();
+    let desc = super::abi::FieldDesc::of(&fx.field);
+    let mut state = FieldState::new(gpu, desc, fields, fx.occupancy.res, ins.len(), fx.settings.max_samples)?;
+    state.upload_occupancy(gpu, &fx.occupancy.cells)?;
+    let cfg = super::abi::RenderSettings::of(&fx.settings);
+    let (outs, d_variance) = state.trace(gpu, &ins, &cfg, fx.params.variance, true)?;
+    let grads = state.download_grads(gpu)?;
+    let g: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| grads[i].as_slice());
+    let tolerance = 20.0;
+    let mut diffs = compare(&fx.reference(), &outs, g, d_variance, tolerance);
+
+    // Occupancy and SDF queries. Cells whose SDF sits at the threshold may flip on rounding.
+    let (active, reach) = (4, 0.3);
+    let cells = state.update_occupancy(gpu, active, reach)?;
+    let mut e = Default::default();
+    let grid = Occupancy::full(fx.occupancy.res);
+    let flipped = (0..cells.len())
+        .filter(|&i| cells[i] != (fx.field.sdf(&fx.params, grid.center(i), active, &mut e).abs() < reach))
+        .count();
+    diffs.push(Diff { what: "occupancy cells".into(), worst: flipped as f32, bound: cells.len() as f32 * 1e-3 });
+    let points: Vec<f32> = (0..3000).map(|i| ((i as f32) * 0.618).fract() * 2.0 - 1.0).collect();
+    let sdf = state.sdf(gpu, 6, &points)?;
+    let worst = (0..sdf.len())
+        .map(|i| {
+            rel(fx.field.sdf(&fx.params, [points[3 * i], points[3 * i + 1], points[3 * i + 2]], 6, &mut e), sdf[i])
+        })
+        .fold(0.0, f32::max);
+    diffs.push(Diff { what: "sdf query".into(), worst, bound: 1e-5 * tolerance });
+
+    // Adam on the colour network from the batch's gradients.
+    let (group, scale, lr) = (2, 1.0 / ins.len() as f32, 0.01);
+    let mut adam = Adam::new(grads[group].len());
+    let mut expected = fx.params.color.clone();
+    let scaled: Vec<f32> = grads[group].iter().map(|g| g * scale).collect();
+    adam.update(&mut expected, &scaled, lr);
+    let step_size = lr * (1.0 - BETA2).sqrt() / (1.0 - BETA1);
+    state.adam(gpu, group, scale, step_size)?;
+    let mut arrays: [Vec<f32>; FIELD_GROUPS] = std::array::from_fn(|i| vec![0.0; p[i].len()]);
+    let [a0, a1, a2, a3, a4, a5] = &mut arrays;
+    state.download_params(gpu, [a0, a1, a2, a3, a4, a5])?;
+    let worst = expected.iter().zip(&arrays[group]).map(|(a, b)| rel(*a, *b)).fold(0.0, f32::max);
+    diffs.push(Diff { what: "adam".into(), worst, bound: 1e-6 * tolerance });
+    Ok(diffs)
+}

@@ -1,0 +1,198 @@
+//! Training steps on the CUDA backend. Rays are drawn on the host with the same random
+//! streams as the CPU step; one fused kernel renders them and runs the whole backward pass;
+//! Adam and the occupancy grid update on the device. The field's parameters stay on the
+//! device: the host copy is refreshed by [`Trainer::sync`] (snapshots, checkpoints, outputs)
+//! and every `GOOD_STATE_INTERVAL` steps, when it is also checked for non-finite values.
+
+use super::poses;
+use super::trainer::{GOOD_STATE_INTERVAL, PartSums, Rollback, StepStats, Trainer, sample_ray};
+use crate::compute::Backend;
+use crate::compute::cpu::adam::{BETA1, BETA2};
+use crate::compute::cuda::abi::{self, FieldDesc, RayIn, RenderSettings};
+use crate::compute::cuda::gpu::{FIELD_GROUPS, FieldState, Gpu};
+use crate::compute::cuda::{CudaError, DeviceInfo};
+use crate::field::{Field, POSE_GROUP};
+use rayon::prelude::*;
+
+pub struct CudaRun {
+    gpu: Gpu,
+    state: FieldState,
+    /// The host's field parameters are older than the device's.
+    stale: bool,
+}
+
+/// Rays drawn per worker: the same split as the CPU step, so both draw the same rays.
+fn parts() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
+impl Trainer {
+    /// Moves training onto the first CUDA device; Err says why it cannot (the caller falls
+    /// back to the CPU).
+    pub fn use_cuda(&mut self) -> Result<DeviceInfo, CudaError> {
+        if let Some(why) = abi::unsupported(&self.field) {
+            return Err(CudaError::Kernel(format!("this field has {why}")));
+        }
+        let gpu = Gpu::open()?;
+        let rays = self.cfg.rays.div_ceil(parts()) * parts();
+        let p = self.params.arrays();
+        let fields: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| p[i].as_slice());
+        let mut state =
+            FieldState::new(&gpu, FieldDesc::of(&self.field), fields, self.occupancy.res, rays, self.cfg.max_samples)?;
+        state.upload_occupancy(&gpu, &self.occupancy.cells)?;
+        for (i, adam) in self.optimizer.groups.iter().take(FIELD_GROUPS).enumerate() {
+            state.upload_moments(&gpu, i, &adam.m, &adam.v)?;
+        }
+        let info = gpu.info.clone();
+        self.cuda = Some(Box::new(CudaRun { gpu, state, stale: false }));
+        Ok(info)
+    }
+
+    /// Puts training on the backend `choice` asks for. Returns a label for the UI and, when
+    /// `Auto` fell back to the CPU, why (to say once).
+    pub fn choose_backend(&mut self, choice: Backend) -> Result<(String, Option<String>), CudaError> {
+        match choice {
+            Backend::Cpu => {}
+            Backend::Cuda => {
+                self.use_cuda()?;
+            }
+            Backend::Auto => {
+                if let Err(e) = self.use_cuda() {
+                    return Ok((self.backend_label(), Some(format!("CUDA not used: {e}"))));
+                }
+            }
+        }
+        Ok((self.backend_label(), None))
+    }
+
+    pub fn backend_label(&self) -> String {
+        match &self.cuda {
+            Some(run) => format!("CUDA, {} ({})", run.gpu.info.name, run.gpu.info.arch()),
+            None => format!("CPU, {} threads", rayon::current_num_threads()),
+        }
+    }
+
+    /// The device this trainer runs on, if CUDA.
+    pub fn cuda_device(&self) -> Option<&DeviceInfo> {
+        self.cuda.as_ref().map(|c| &c.gpu.info)
+    }
+
+    /// Brings the host's copy of the parameters and optimiser state up to date with the device.
+    pub fn sync(&mut self) -> Result<(), CudaError> {
+        let Some(run) = self.cuda.as_mut() else { return Ok(()) };
+        if !run.stale {
+            return Ok(());
+        }
+        let arrays = self.params.arrays_mut();
+        let [a0, a1, a2, a3, a4, a5, _] = arrays;
+        run.state.download_params(&run.gpu, [a0, a1, a2, a3, a4, a5])?;
+        for (i, adam) in self.optimizer.groups.iter_mut().take(FIELD_GROUPS).enumerate() {
+            (adam.m, adam.v) = run.state.download_moments(&run.gpu, i)?;
+        }
+        run.stale = false;
+        Ok(())
+    }
+
+    /// After a rollback restored `params` on the host: the device takes them, moments cleared.
+    pub(super) fn restore_cuda(&mut self) {
+        let Some(run) = self.cuda.as_mut() else { return };
+        let p = self.params.arrays();
+        let fields: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| p[i].as_slice());
+        if let Err(e) = run.state.upload_params(&run.gpu, fields) {
+            panic!("CUDA failed while restoring the last good state: {e}");
+        }
+        run.stale = false;
+    }
+
+    pub(super) fn step_cuda(&mut self) -> Result<StepStats, Rollback> {
+        match self.try_step_cuda() {
+            Ok(r) => r,
+            // A device that fails mid-run (lost, out of memory) cannot be recovered from here.
+            Err(e) => panic!("CUDA failed at step {}: {e}", self.step),
+        }
+    }
+
+    fn try_step_cuda(&mut self) -> Result<Result<StepStats, Rollback>, CudaError> {
+        let settings = self.render_settings();
+        let parts = parts();
+        let per_part = self.cfg.rays.div_ceil(parts);
+        let refine = self.cfg.refine_poses;
+        let seed = self.cfg.seed ^ ((self.step as u64) << 20);
+        let (views, norm, corrections) = (&self.views, &self.norm, &self.params.poses);
+        let rays: Vec<_> = (0..parts)
+            .into_par_iter()
+            .flat_map_iter(|part| {
+                let mut rng = super::trainer::Rng::new(seed + part as u64);
+                (0..per_part).map(move |_| sample_ray(views, norm, corrections, refine, &mut rng)).collect::<Vec<_>>()
+            })
+            .collect();
+        let ins: Vec<RayIn> = rays
+            .iter()
+            .map(|r| RayIn {
+                origin: r.ray.origin,
+                dir: r.ray.dir,
+                jitter: r.jitter,
+                rgb: r.target.rgb,
+                mask: r.target.mask.unwrap_or(-1.0),
+            })
+            .collect();
+        let run = self.cuda.as_mut().expect("step_cuda runs with a device");
+        let (outs, d_variance) =
+            run.state.trace(&run.gpu, &ins, &RenderSettings::of(&settings), self.params.variance, true)?;
+        run.stale = true;
+
+        let mut sums = PartSums { loss: 0.0, sq: 0.0, samples: 0, per_view: vec![(0.0, 0); self.views.len()] };
+        let mut pose_grad = vec![0.0f32; self.params.poses.len()];
+        for (r, out) in rays.iter().zip(&outs) {
+            sums.loss += out.loss as f64;
+            let se = (0..3).map(|c| (out.rgb[c] - r.target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
+            sums.sq += se as f64;
+            sums.per_view[r.view].0 += se;
+            sums.per_view[r.view].1 += 1;
+            sums.samples += out.samples as usize;
+            if refine {
+                poses::accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut pose_grad[r.pose_range()]);
+            }
+        }
+        let n = rays.len() as f64;
+        let (loss, mse, samples) = self.record_batch(std::slice::from_ref(&sums), n);
+        let scale = 1.0 / n as f32;
+        pose_grad.iter_mut().for_each(|g| *g *= scale);
+        let d_variance = d_variance * scale;
+        if !loss.is_finite() || !d_variance.is_finite() || pose_grad.iter().any(|g| !g.is_finite()) {
+            return Ok(Err(self.roll_back()));
+        }
+
+        let lr = self.learning_rate();
+        let run = self.cuda.as_mut().expect("step_cuda runs with a device");
+        for (i, adam) in self.optimizer.groups.iter_mut().take(FIELD_GROUPS).enumerate() {
+            adam.step += 1;
+            let c1 = 1.0 - BETA1.powi(adam.step as i32);
+            let c2 = 1.0 - BETA2.powi(adam.step as i32);
+            run.state.adam(&run.gpu, i, scale, lr * c2.sqrt() / c1)?;
+        }
+        let pose_lr = if refine { self.cfg.pose_lr * self.schedule() } else { 0.0 };
+        if pose_lr > 0.0 {
+            self.optimizer.groups[POSE_GROUP].update(&mut self.params.poses, &pose_grad, pose_lr);
+        }
+        let mut v = [self.params.variance];
+        self.optimizer.variance.update(&mut v, &[d_variance], lr);
+        self.params.variance = v[0];
+
+        self.step += 1;
+        if self.step.is_multiple_of(self.cfg.occupancy_interval) {
+            let reach = self.occupancy.cell_size() * 3f32.sqrt() + 4.0 / Field::inv_s(&self.params);
+            let active = self.active_levels();
+            let run = self.cuda.as_mut().expect("step_cuda runs with a device");
+            self.occupancy.cells = run.state.update_occupancy(&run.gpu, active, reach)?;
+        }
+        if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
+            self.sync()?;
+            if !self.params.is_finite() {
+                return Ok(Err(self.roll_back()));
+            }
+            self.last_good = (self.step, self.params.clone());
+        }
+        Ok(Ok(self.stats(loss, mse, samples, lr)))
+    }
+}

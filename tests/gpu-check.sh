@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The GPU check of the CUDA backend, for a machine with an NVIDIA GPU and no Rust toolchain.
+#
+#   tests/gpu-check.sh --build     here (any machine with Rust): release builds of `weave` and of
+#                                  the GPU tests (tests/cuda.rs), gathered into gpu-bin/
+#   tests/gpu-check.sh [OUT_DIR]   there, from the repository root with gpu-bin/ beside it
+#
+# There it runs, each phase under its own time limit (about 8 minutes in all on an H100):
+# `weave doctor` (driver, devices, NVRTC, every kernel compiled, kernel parity with the CPU
+# backend), the GPU tests with --ignored (parity, and a reduced training run that must
+# reconstruct the procedural object), `weave bench train --backend cuda`, the procedural object
+# trained with the default preset on CUDA (outputs kept in OUT_DIR for evaluation elsewhere:
+# the scene is deterministic, `weave scene object` regenerates its ground truth), and
+# `weave bench view` through the GPU's Vulkan driver when the machine has one.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--build" ]; then
+  set -e
+  cargo build --release --locked
+  bin=$(cargo test --release --locked --test cuda --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  mkdir -p gpu-bin
+  cp target/release/weave gpu-bin/weave
+  cp "$bin" gpu-bin/cuda-tests
+  strip gpu-bin/weave gpu-bin/cuda-tests 2>/dev/null || true
+  ls -la gpu-bin
+  exit 0
+fi
+
+out="${1:-${OUT:-/tmp/weave-gpu-check}}"
+mkdir -p "$out"
+bin="$PWD/gpu-bin"
+[ -x "$bin/weave" ] || { echo "no $bin/weave: run tests/gpu-check.sh --build first" >&2; exit 1; }
+work=$(mktemp -d)
+summary=()
+phase() { # name, seconds, command...
+  local name=$1 limit=$2; shift 2
+  echo "=== $name (limit ${limit}s)"
+  local t0=$SECONDS
+  timeout "$limit" "$@" 2>&1 | tee "$out/$name.log"
+  local rc=${PIPESTATUS[0]}
+  summary+=("$(printf '%-14s rc=%-3s %4ss' "$name" "$rc" $((SECONDS - t0)))")
+}
+
+# NVRTC: wherever CUDA or a Python wheel put it on this machine.
+if [ -z "${WEAVE_NVRTC_DIR:-}" ]; then
+  lib=$(find /usr /opt /root /home -name 'libnvrtc.so.13' 2>/dev/null | head -1)
+  [ -n "$lib" ] && export WEAVE_NVRTC_DIR=$(dirname "$lib")
+fi
+echo "WEAVE_NVRTC_DIR=${WEAVE_NVRTC_DIR:-unset}"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+
+phase doctor 90 "$bin/weave" doctor --compile-kernels --parity
+phase gpu-tests 120 "$bin/cuda-tests" --ignored --nocapture --test-threads=1
+phase bench-1k 45 "$bin/weave" bench train --backend cuda --rays 1024 --warmup 100 --steps 50
+phase bench-16k 45 "$bin/weave" bench train --backend cuda --rays 16384 --warmup 100 --steps 20
+"$bin/weave" scene object --out "$work/object" >/dev/null
+phase train-object 150 "$bin/weave" train "$work/object" --out "$work/object-cuda" --backend cuda
+mkdir -p "$out/object-cuda"
+cp "$work/object-cuda/metrics.json" "$work/object-cuda/mesh.ply" "$out/object-cuda/" 2>/dev/null
+cp "$work/object-cuda/checkpoint.weave" "$out/object-cuda/" 2>/dev/null
+
+# The viewer's shaders on the GPU: Vulkan loader from .gl/ when carried (see the device notes).
+if [ -d .gl ] && ! ldconfig -p | grep -q libvulkan.so.1; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+fi
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+if [ -f "$work/object-cuda/checkpoint.weave" ]; then
+  phase bench-view 60 "$bin/weave" bench view --checkpoint "$work/object-cuda" --frames 10
+fi
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
+grep -h -E 'CUDA \(|ms/frame|trained|PSNR|samples/s' "$out"/*.log | tee -a "$out/summary.txt"

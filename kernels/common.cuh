@@ -7,6 +7,13 @@
 #define KERNEL extern "C" __global__
 #define DEVICE __device__ __forceinline__
 DEVICE int thread_index() { return blockIdx.x * blockDim.x + threadIdx.x; }
+
+// Loops that contain warp-wide operations (see mlp.cuh's outer_add) run to the warp's
+// longest count, so that every lane takes part in each.
+DEVICE int warp_max(int v) {
+    for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
 #else
 #include "shim.h"
 #endif

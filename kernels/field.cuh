@@ -218,22 +218,28 @@ DEVICE int bg_render(const FieldDesc& f, const Weights& p, const float* o, const
 }
 
 // Backward of bg_render from dL/drgb: parameter gradients, and the ray's (origin, direction,
-// direction SH) gradients added into d_o, d_d, d_sh.
+// direction SH) gradients added into d_o, d_d, d_sh. Runs BG_SAMPLES iterations on every lane
+// (outer_add needs all of them); those past a lane's n samples add nothing.
 DEVICE void bg_backward(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
                         const BgSample* s, int n, const float* drgb, const Weights& g, float* d_o, float* d_d,
                         float* d_sh) {
     const float delta = 1.0f / BG_SAMPLES;
     float after[3] = {0.0f, 0.0f, 0.0f};
-    for (int j = n - 1; j >= 0; --j) {
-        const BgSample& b = s[j];
-        float w = b.trans * b.alpha;
+    int iterations = warp_max(n);
+    for (int it = 0; it < iterations; ++it) {
+        int j = n - 1 - it;
+        bool live = j >= 0;
+        BgSample none = {};  // what a finished lane evaluates: finite, and weighted by zero
+        const BgSample& b = live ? s[j] : none;
+        float w = live ? b.trans * b.alpha : 0.0f;
         const float* c = b.rgb;
         float d_alpha = 0.0f;
-        if (j + 1 != n) {
+        if (live && j + 1 != n) {
             float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
             d_alpha = b.trans * dot3(drgb, diff);
         }
-        for (int k = 0; k < 3; ++k) after[k] = b.alpha * c[k] + (1.0f - b.alpha) * after[k];
+        if (live)
+            for (int k = 0; k < 3; ++k) after[k] = b.alpha * c[k] + (1.0f - b.alpha) * after[k];
         BgEval e;
         float raw, rgb[3];
         bg_eval(f, p, b.g, dir_sh, e, &raw, rgb);
@@ -245,6 +251,7 @@ DEVICE void bg_backward(const FieldDesc& f, const Weights& p, const float* o, co
         for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] += din[BG_FEATURES + i];
         dout[0] = d_alpha * delta * (1.0f - b.alpha) * sigmoidf(b.raw_sigma);
         mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, g.bg_density, din);
+        if (!live) continue;
         float dg[3];
         grid_backward(f.bg_grid, p.bg_grid, b.g, f.bg_grid.levels, din, g.bg_grid, dg);
         float k = b.u * (2.0f - b.u) * 0.25f;

@@ -14,6 +14,45 @@ DEVICE int mlp_layer_in(const Mlp& s, int i) { return i == 0 ? s.input : s.hidde
 DEVICE int mlp_layer_out(const Mlp& s, int i) { return i == s.hidden_layers ? s.output : s.hidden; }
 DEVICE int mlp_act_count(const Mlp& s) { return s.hidden_layers * s.hidden + s.output; }
 
+#ifdef __CUDACC__
+// Floats of shared memory each warp of a kernel that calls outer_add needs.
+#define WARP_STAGE (2 * 32 * MLP_MAX_WIDTH)
+
+// Adds d ⊗ x (and d, for the biases) summed over the warp's lanes into gw (and gb): each lane
+// stages its vectors in shared memory, then each lane sums 1/32 of the weights over all
+// lanes and adds them with one atomic each. A weight gradient that every ray adds to then
+// costs one atomic per warp, with no lanes of a warp contending for an address.
+DEVICE void outer_add(float* gw, float* gb, const float* d, const float* x, int no, int ni) {
+    extern __shared__ float stage[];
+    int lane = threadIdx.x & 31;
+    float* sd = stage + (threadIdx.x >> 5) * WARP_STAGE;
+    float* sx = sd + 32 * MLP_MAX_WIDTH;
+    __syncwarp();  // the previous call's readers are done
+    for (int o = 0; o < no; ++o) sd[lane * MLP_MAX_WIDTH + o] = d[o];
+    for (int i = 0; i < ni; ++i) sx[lane * MLP_MAX_WIDTH + i] = x[i];
+    __syncwarp();
+    for (int k = lane; k < no * ni; k += 32) {
+        int o = k / ni, i = k - o * ni;
+        float sum = 0.0f;
+        for (int l = 0; l < 32; ++l) sum += sd[l * MLP_MAX_WIDTH + o] * sx[l * MLP_MAX_WIDTH + i];
+        if (sum != 0.0f) atomicAdd(gw + k, sum);
+    }
+    for (int o = lane; o < no; o += 32) {
+        float sum = 0.0f;
+        for (int l = 0; l < 32; ++l) sum += sd[l * MLP_MAX_WIDTH + o];
+        if (sum != 0.0f) atomicAdd(gb + o, sum);
+    }
+}
+#else
+// The reference variant (one thread is the whole warp).
+DEVICE void outer_add(float* gw, float* gb, const float* d, const float* x, int no, int ni) {
+    for (int o = 0; o < no; ++o) {
+        gb[o] += d[o];
+        for (int i = 0; i < ni; ++i) gw[o * ni + i] += d[o] * x[i];
+    }
+}
+#endif
+
 // acts receives every layer's output; its last `output` floats are the network's.
 DEVICE void mlp_forward(const Mlp& s, const float* p, const float* input, float* acts) {
     int p_off = 0, a_off = 0;
@@ -34,7 +73,8 @@ DEVICE void mlp_forward(const Mlp& s, const float* p, const float* input, float*
     }
 }
 
-// From dL/doutput: adds dL/dparams into grad (atomically) and writes dL/dinput.
+// From dL/doutput: adds dL/dparams into grad (every lane of a warp must call this together,
+// see outer_add) and writes dL/dinput.
 DEVICE void mlp_backward(const Mlp& s, const float* p, const float* input, const float* acts, const float* dout,
                          float* grad, float* dinput) {
     float cur[MLP_MAX_WIDTH], next[MLP_MAX_WIDTH];
@@ -56,15 +96,9 @@ DEVICE void mlp_backward(const Mlp& s, const float* p, const float* input, const
         float* gw = grad + p_off;
         float* gb = gw + ni * no;
         for (int i = 0; i < ni; ++i) next[i] = 0.0f;
-        for (int o = 0; o < no; ++o) {
-            float d = cur[o];
-            if (d == 0.0f) continue;
-            atomicAdd(gb + o, d);
-            for (int i = 0; i < ni; ++i) {
-                if (x[i] != 0.0f) atomicAdd(gw + o * ni + i, d * x[i]);
-                next[i] += d * w[o * ni + i];
-            }
-        }
+        for (int o = 0; o < no; ++o)
+            for (int i = 0; i < ni; ++i) next[i] += cur[o] * w[o * ni + i];
+        outer_add(gw, gb, cur, x, no, ni);
         for (int i = 0; i < ni; ++i) cur[i] = next[i];
         p_end = p_off;
         a_end = a_off;

@@ -16,3 +16,6 @@ static inline float atomicAdd(float* p, float v) {
     *p = old + v;
     return old;
 }
+
+// A warp of one thread: no other lane to wait for.
+static inline int warp_max(int v) { return v; }

@@ -99,22 +99,26 @@ DEVICE float iter_cos(float true_cos, float r) {
     return -(fmaxf(0.5f - 0.5f * true_cos, 0.0f) * (1.0f - r) + fmaxf(-true_cos, 0.0f) * r);
 }
 
+// Every lane of a warp runs to the end (no early return): the backward pass sums weight
+// gradients over the warp (outer_add), so lanes past their ray's samples, or without a ray,
+// take part with zero gradients. Launch with one warp's WARP_STAGE floats of shared memory
+// per warp of the block.
 KERNEL void trace_rays(TraceArgs a) {
     int r = thread_index();
-    if (r >= a.n_rays) return;
+    bool valid = r < a.n_rays;
     const FieldDesc& f = a.field;
     const RenderSettings& cfg = a.cfg;
-    const RayIn& ray = a.rays[r];
+    RayIn ray = valid ? a.rays[r] : RayIn{{0.0f, 0.0f, 10.0f}, {0.0f, 0.0f, 1.0f}, 0.0f, {0.0f, 0.0f, 0.0f}, -1.0f};
     const float* o = ray.origin;
     const float* d = ray.dir;
-    float* ts = a.scratch + (u64)r * cfg.max_samples * 2;
+    float* ts = a.scratch + (u64)(valid ? r : 0) * cfg.max_samples * 2;
     float* alphas = ts + cfg.max_samples;
     float dir_sh[SH_COEFFS];
     sh_encode(d, dir_sh);
 
     int count = 0;
     float t0, t1;
-    if (sphere_span(o, d, &t0, &t1)) {
+    if (valid && sphere_span(o, d, &t0, &t1)) {
         float t = (ceilf(t0 / cfg.step - ray.jitter) + ray.jitter) * cfg.step;
         while (t < t1 && count < cfg.max_samples) {
             float x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
@@ -151,17 +155,17 @@ KERNEL void trace_rays(TraceArgs a) {
         if (trans < TRANSMITTANCE_EPS) break;
     }
     BgSample bg[BG_SAMPLES];
-    float bg_rgb[3];
-    int n_bg = bg_render(f, a.params, o, d, dir_sh, ray.jitter, bg, bg_rgb);
+    float bg_rgb[3] = {0.0f, 0.0f, 0.0f};
+    int n_bg = valid ? bg_render(f, a.params, o, d, dir_sh, ray.jitter, bg, bg_rgb) : 0;
     for (int k = 0; k < 3; ++k) out.rgb[k] += trans * bg_rgb[k];
     out.samples = (float)n;
     if (!a.train) {
-        a.out[r] = out;
-        return;
+        if (valid) a.out[r] = out;
+        return;  // no warp-wide sums follow
     }
 
-    float d_rgb[3];
-    for (int k = 0; k < 3; ++k) {
+    float d_rgb[3] = {0.0f, 0.0f, 0.0f};
+    for (int k = 0; k < 3 && valid; ++k) {
         float e = out.rgb[k] - ray.rgb[k];
         float hd = cfg.huber_delta;
         float l = fabsf(e) <= hd ? 0.5f * e * e / hd : fabsf(e) - 0.5f * hd;
@@ -170,7 +174,7 @@ KERNEL void trace_rays(TraceArgs a) {
         d_rgb[k] = dl / 3.0f;
     }
     float d_opacity = 0.0f;
-    if (ray.mask >= 0.0f) {
+    if (valid && ray.mask >= 0.0f) {
         float m = ray.mask;
         float op = clampf(out.opacity, 1e-4f, 1.0f - 1e-4f);
         out.loss += cfg.mask_weight * -(m * logf(op) + (1.0f - m) * logf(1.0f - op));
@@ -187,24 +191,29 @@ KERNEL void trace_rays(TraceArgs a) {
     float after_opacity = 0.0f;
     float trans_i = trans;
     float d_var = 0.0f;
-    for (int i = n - 1; i >= 0; --i) {
-        float al = alphas[i];
-        if (al < 1.0f) {
+    int iterations = warp_max(n);
+    for (int it = 0; it < iterations; ++it) {
+        int i = n - 1 - it;
+        bool live = i >= 0;
+        float al = live ? alphas[i] : 0.0f;
+        float t = live ? ts[i] : 0.0f;
+        if (live && al < 1.0f) {
             trans_i = trans_i / (1.0f - al);
-        } else {
+        } else if (live) {
             trans_i = 1.0f;
             for (int j = 0; j < i; ++j) trans_i *= 1.0f - alphas[j];
         }
-        float t = ts[i];
         float x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
         surface(f, a.params, x, cfg.fd_h, cfg.active_levels, sf, evals);
         color(f, a.params, sf.grad, dir_sh, sf.feat, ce);
         const float* c = ce.rgb;
-        float w = trans_i * al;
+        float w = live ? trans_i * al : 0.0f;
         float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
-        float d_alpha = trans_i * (dot3(d_rgb, diff) + d_opacity * (1.0f - after_opacity));
-        for (int k = 0; k < 3; ++k) after[k] = al * c[k] + (1.0f - al) * after[k];
-        after_opacity = al + (1.0f - al) * after_opacity;
+        float d_alpha = live ? trans_i * (dot3(d_rgb, diff) + d_opacity * (1.0f - after_opacity)) : 0.0f;
+        if (live) {
+            for (int k = 0; k < 3; ++k) after[k] = al * c[k] + (1.0f - al) * after[k];
+            after_opacity = al + (1.0f - al) * after_opacity;
+        }
 
         float wd[3] = {w * d_rgb[0], w * d_rgb[1], w * d_rgb[2]};
         float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
@@ -219,16 +228,18 @@ KERNEL void trace_rays(TraceArgs a) {
             d_iter_cos * ((true_cos < 1.0f ? 0.5f * (1.0f - rr) : 0.0f) + (true_cos < 0.0f ? rr : 0.0f));
         d_var += d_alpha * alp.d_s * 10.0f * s;
         float len = fmaxf(sqrtf(dot3(sf.grad, sf.grad)), 1e-9f);
-        float d_eik = eik_w * 2.0f * (len - 1.0f) / len;
+        float d_eik = live ? eik_w * 2.0f * (len - 1.0f) / len : 0.0f;
         float dgrad[3];
         for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + d_true_cos * d[k] + d_eik * sf.grad[k];
         float dx[3];
         surface_backward(f, a.params, evals, cfg.fd_h, cfg.active_levels, d_sdf, dgrad, cg_feat, a.grads, dx);
+        if (!live) continue;
         for (int k = 0; k < 3; ++k) {
             out.d_origin[k] += dx[k];
             out.d_dir[k] += t * dx[k] + d_true_cos * sf.grad[k];
         }
     }
+    if (!valid) return;
     atomicAdd(a.d_variance, d_var);
     float d_sh_dir[3];
     sh_backward(d, d_sh, d_sh_dir);

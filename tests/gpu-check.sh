@@ -51,10 +51,10 @@ fi
 echo "WEAVE_NVRTC_DIR=${WEAVE_NVRTC_DIR:-unset}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
-phase doctor 90 "$bin/weave" doctor --compile-kernels --parity
-phase gpu-tests 120 "$bin/cuda-tests" --ignored --nocapture --test-threads=1
-phase bench-1k 45 "$bin/weave" bench train --backend cuda --rays 1024 --warmup 100 --steps 50
-phase bench-16k 45 "$bin/weave" bench train --backend cuda --rays 16384 --warmup 100 --steps 20
+phase doctor 40 "$bin/weave" doctor --compile-kernels --parity
+phase gpu-tests 100 "$bin/cuda-tests" --ignored --nocapture --test-threads=1
+phase bench-1k 40 "$bin/weave" bench train --backend cuda --rays 1024 --warmup 50 --steps 50
+phase bench-16k 40 "$bin/weave" bench train --backend cuda --rays 16384 --warmup 30 --steps 10
 "$bin/weave" scene object --out "$work/object" >/dev/null
 phase train-object 150 "$bin/weave" train "$work/object" --out "$work/object-cuda" --backend cuda
 mkdir -p "$out/object-cuda"
@@ -69,7 +69,7 @@ fi
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
 if [ -f "$work/object-cuda/checkpoint.weave" ]; then
-  phase bench-view 60 "$bin/weave" bench view --checkpoint "$work/object-cuda" --frames 10
+  phase bench-view 45 "$bin/weave" bench view --checkpoint "$work/object-cuda" --frames 10
 fi
 
 echo "=== summary"

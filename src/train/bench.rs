@@ -11,6 +11,8 @@ pub struct BenchResult {
     pub rays_per_s: f64,
     /// Points evaluated along rays per second (each costs four SDF evaluations).
     pub samples_per_s: f64,
+    /// CUDA: the ray kernel's share of a step (with its transfers); 0 on the CPU.
+    pub kernel_ms_per_step: f64,
 }
 
 /// Trains a fresh field on `ds` for `warmup` steps, then times `steps` steps, on a pool of
@@ -36,6 +38,7 @@ pub fn run(
             let _ = t.step();
         }
         let started = Instant::now();
+        let kernel_before = t.cuda_trace_seconds();
         let mut samples = 0.0;
         for _ in 0..steps {
             if let Ok(s) = t.step() {
@@ -48,6 +51,7 @@ pub fn run(
             ms_per_step: secs * 1e3 / steps as f64,
             rays_per_s: (rays as f64 * steps as f64) / secs,
             samples_per_s: samples / secs,
+            kernel_ms_per_step: (t.cuda_trace_seconds() - kernel_before) * 1e3 / steps as f64,
         })
     })
 }

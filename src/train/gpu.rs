@@ -19,6 +19,8 @@ pub struct CudaRun {
     state: FieldState,
     /// The host's field parameters are older than the device's.
     stale: bool,
+    /// Seconds spent in the ray kernel (with its transfers), for benchmarks.
+    trace_seconds: f64,
 }
 
 /// Rays drawn per worker: the same split as the CPU step, so both draw the same rays.
@@ -44,7 +46,7 @@ impl Trainer {
             state.upload_moments(&gpu, i, &adam.m, &adam.v)?;
         }
         let info = gpu.info.clone();
-        self.cuda = Some(Box::new(CudaRun { gpu, state, stale: false }));
+        self.cuda = Some(Box::new(CudaRun { gpu, state, stale: false, trace_seconds: 0.0 }));
         Ok(info)
     }
 
@@ -70,6 +72,11 @@ impl Trainer {
             Some(run) => format!("CUDA, {} ({})", run.gpu.info.name, run.gpu.info.arch()),
             None => format!("CPU, {} threads", rayon::current_num_threads()),
         }
+    }
+
+    /// Seconds spent so far in the CUDA ray kernel, transfers included (0 on the CPU).
+    pub fn cuda_trace_seconds(&self) -> f64 {
+        self.cuda.as_ref().map_or(0.0, |c| c.trace_seconds)
     }
 
     /// The device this trainer runs on, if CUDA.
@@ -137,8 +144,10 @@ impl Trainer {
             })
             .collect();
         let run = self.cuda.as_mut().expect("step_cuda runs with a device");
+        let started = std::time::Instant::now();
         let (outs, d_variance) =
             run.state.trace(&run.gpu, &ins, &RenderSettings::of(&settings), self.params.variance, true)?;
+        run.trace_seconds += started.elapsed().as_secs_f64();
         run.stale = true;
 
         let mut sums = PartSums { loss: 0.0, sq: 0.0, samples: 0, per_view: vec![(0.0, 0); self.views.len()] };

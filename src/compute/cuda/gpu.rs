@@ -15,7 +15,11 @@ unsafe impl cudarc::driver::ValidAsZeroBits for RayOut {}
 
 /// Field parameter groups on the device (`Params::arrays` order, without the poses).
 pub const FIELD_GROUPS: usize = 6;
-const BLOCK: u32 = 128;
+/// Threads per block of the elementwise kernels.
+const BLOCK: u32 = 256;
+/// Threads per block of the ray kernel: one warp, so that small batches still spread over
+/// many multiprocessors (its warps share nothing).
+const RAY_BLOCK: u32 = 32;
 
 /// The device with the kernels loaded.
 pub struct Gpu {
@@ -57,10 +61,10 @@ impl Gpu {
         Weights { ptr: std::array::from_fn(|i| self.ptr(&arrays[i])) }
     }
 
-    fn grid(n: usize) -> LaunchConfig {
+    fn grid(n: usize, block: u32) -> LaunchConfig {
         LaunchConfig {
-            grid_dim: ((n as u32).div_ceil(BLOCK).max(1), 1, 1),
-            block_dim: (BLOCK, 1, 1),
+            grid_dim: ((n as u32).div_ceil(block).max(1), 1, 1),
+            block_dim: (block, 1, 1),
             shared_mem_bytes: 0,
         }
     }
@@ -211,7 +215,10 @@ impl FieldState {
         };
         // SAFETY: the pointers in `args` are this state's buffers, sized for `capacity` rays
         // of `max_samples` samples (asserted above).
-        unsafe { s.launch_builder(&gpu.trace).arg(&args).launch(Gpu::grid(rays.len())) }?;
+        let mut launch = Gpu::grid(rays.len(), RAY_BLOCK);
+        // `outer_add` stages two 32 × MLP_MAX_WIDTH blocks of floats per warp.
+        launch.shared_mem_bytes = RAY_BLOCK / 32 * (2 * 32 * super::abi::MLP_MAX_WIDTH as u32) * 4;
+        unsafe { s.launch_builder(&gpu.trace).arg(&args).launch(launch) }?;
         let mut out = vec![RayOut::default(); rays.len()];
         s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut out)?;
         let dv = if train { s.clone_dtoh(&self.d_variance)?[0] } else { 0.0 };
@@ -228,7 +235,7 @@ impl FieldState {
         b.arg(&mut self.params[group]).arg(&mut self.m[group]).arg(&mut self.v[group]).arg(&self.grads[group]);
         b.arg(&n).arg(&grad_scale).arg(&step_size).arg(&BETA1).arg(&BETA2).arg(&EPS);
         // SAFETY: the four buffers hold n floats each.
-        unsafe { b.launch(Gpu::grid(n as usize)) }?;
+        unsafe { b.launch(Gpu::grid(n as usize, BLOCK)) }?;
         Ok(())
     }
 
@@ -241,7 +248,7 @@ impl FieldState {
         let mut b = s.launch_builder(&gpu.occupancy);
         b.arg(&desc).arg(&w).arg(&active).arg(&res).arg(&reach).arg(&mut self.occupancy);
         // SAFETY: the occupancy buffer holds res³ cells; the weights are this state's.
-        unsafe { b.launch(Gpu::grid(n)) }?;
+        unsafe { b.launch(Gpu::grid(n, BLOCK)) }?;
         Ok(s.clone_dtoh(&self.occupancy)?.into_iter().map(|c| c != 0).collect())
     }
 
@@ -255,7 +262,7 @@ impl FieldState {
         let mut b = s.launch_builder(&gpu.sdf);
         b.arg(&desc).arg(&w).arg(&active).arg(&pts).arg(&count).arg(&mut out);
         // SAFETY: `pts` holds n points, `out` n floats.
-        unsafe { b.launch(Gpu::grid(n)) }?;
+        unsafe { b.launch(Gpu::grid(n, BLOCK)) }?;
         Ok(s.clone_dtoh(&out)?[..n].to_vec())
     }
 }

@@ -2,6 +2,7 @@
 // finite-difference gradients from a tetrahedron of four evaluations, a colour network on
 // top, and the NeRF++ background beyond the unit sphere. Backward passes recompute the
 // forward evaluations they need instead of keeping them: a thread's memory stays small.
+// One thread evaluates one sample; compositing along rays happens in trace.cu.
 #pragma once
 #include "common.cuh"
 #include "hashgrid.cuh"
@@ -162,8 +163,10 @@ DEVICE bool exit_distance(const float* o, const float* d, float r, float* t, flo
     return *t > 0.0f;
 }
 
-struct BgSample {
-    float t, u, raw_sigma, alpha, trans;
+// One of a ray's BG_SAMPLES background samples, in its slot whether or not the ray reaches
+// that sphere (`valid`).
+struct BgSlot {
+    float t, u, raw_sigma, alpha, trans, valid;
     float g[3];
     float rgb[3];
 };
@@ -188,83 +191,53 @@ DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, con
     for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(c[k]);
 }
 
-// Composites the background along a ray; returns the sample count.
-DEVICE int bg_render(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
-                     float jitter, BgSample* s, float* rgb) {
-    const float delta = 1.0f / BG_SAMPLES;
-    int n = 0;
-    for (int j = 0; j < BG_SAMPLES; ++j) {
-        float u = ((float)BG_SAMPLES - (float)j - jitter) / (float)BG_SAMPLES;
-        float t, root;
-        if (!exit_distance(o, d, 1.0f / u, &t, &root)) continue;
-        float k = u * (2.0f - u) * 0.25f;
-        BgSample& b = s[n++];
-        b.t = t;
-        b.u = u;
-        for (int a = 0; a < 3; ++a) b.g[a] = (o[a] + t * d[a]) * k + 0.5f;
-        BgEval e;
-        bg_eval(f, p, b.g, dir_sh, e, &b.raw_sigma, b.rgb);
-        b.alpha = 1.0f - expf(-softplusf(b.raw_sigma) * delta);
-    }
-    if (n > 0) s[n - 1].alpha = 1.0f;
-    rgb[0] = rgb[1] = rgb[2] = 0.0f;
-    float trans = 1.0f;
-    for (int j = 0; j < n; ++j) {
-        s[j].trans = trans;
-        for (int k = 0; k < 3; ++k) rgb[k] += trans * s[j].alpha * s[j].rgb[k];
-        trans *= 1.0f - s[j].alpha;
-    }
-    return n;
+// Background sample j of a ray: where it leaves the sphere of radius 1/u, and the field there
+// (alpha before the last-sample rule, which compositing applies).
+DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
+                      float jitter, int j, BgSlot& b) {
+    b.u = ((float)BG_SAMPLES - (float)j - jitter) / (float)BG_SAMPLES;
+    float root;
+    b.valid = exit_distance(o, d, 1.0f / b.u, &b.t, &root) ? 1.0f : 0.0f;
+    if (b.valid == 0.0f) return;
+    float k = b.u * (2.0f - b.u) * 0.25f;
+    for (int a = 0; a < 3; ++a) b.g[a] = (o[a] + b.t * d[a]) * k + 0.5f;
+    BgEval e;
+    bg_eval(f, p, b.g, dir_sh, e, &b.raw_sigma, b.rgb);
+    b.alpha = 1.0f - expf(-softplusf(b.raw_sigma) * (1.0f / BG_SAMPLES));
 }
 
-// Backward of bg_render from dL/drgb: parameter gradients, and the ray's (origin, direction,
-// direction SH) gradients added into d_o, d_d, d_sh. Runs BG_SAMPLES iterations on every lane
-// (outer_add needs all of them); those past a lane's n samples add nothing.
-DEVICE void bg_backward(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
-                        const BgSample* s, int n, const float* drgb, const Weights& g, float* d_o, float* d_d,
-                        float* d_sh) {
-    const float delta = 1.0f / BG_SAMPLES;
-    float after[3] = {0.0f, 0.0f, 0.0f};
-    int iterations = warp_max(n);
-    for (int it = 0; it < iterations; ++it) {
-        int j = n - 1 - it;
-        bool live = j >= 0;
-        BgSample none = {};  // what a finished lane evaluates: finite, and weighted by zero
-        const BgSample& b = live ? s[j] : none;
-        float w = live ? b.trans * b.alpha : 0.0f;
-        const float* c = b.rgb;
-        float d_alpha = 0.0f;
-        if (live && j + 1 != n) {
-            float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
-            d_alpha = b.trans * dot3(drgb, diff);
-        }
-        if (live)
-            for (int k = 0; k < 3; ++k) after[k] = b.alpha * c[k] + (1.0f - b.alpha) * after[k];
-        BgEval e;
-        float raw, rgb[3];
-        bg_eval(f, p, b.g, dir_sh, e, &raw, rgb);
-        float dc[3], din[BG_MAX_IN > BG_FEATURES + SH_COEFFS ? BG_MAX_IN : BG_FEATURES + SH_COEFFS];
-        for (int k = 0; k < 3; ++k) dc[k] = w * drgb[k] * c[k] * (1.0f - c[k]);
-        mlp_backward(f.bg_color, p.bg_color, e.color_in, e.color_acts, dc, g.bg_color, din);
-        float dout[1 + BG_FEATURES];
-        for (int i = 0; i < BG_FEATURES; ++i) dout[1 + i] = din[i];
-        for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] += din[BG_FEATURES + i];
-        dout[0] = d_alpha * delta * (1.0f - b.alpha) * sigmoidf(b.raw_sigma);
-        mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, g.bg_density, din);
-        if (!live) continue;
-        float dg[3];
-        grid_backward(f.bg_grid, p.bg_grid, b.g, f.bg_grid.levels, din, g.bg_grid, dg);
-        float k = b.u * (2.0f - b.u) * 0.25f;
-        float gx[3] = {dg[0] * k, dg[1] * k, dg[2] * k};
-        float t, root;
-        if (!exit_distance(o, d, 1.0f / b.u, &t, &root)) continue;
-        float bb = dot3(o, d);
-        float gd = dot3(gx, d);
-        for (int a = 0; a < 3; ++a) {
-            float dt_do = (-1.0f + bb / root) * d[a] - o[a] / root;
-            float dt_dd = (-1.0f + bb / root) * o[a];
-            d_o[a] += gx[a] + gd * dt_do;
-            d_d[a] += b.t * gx[a] + gd * dt_dd;
-        }
+// Backward of one background sample from dL/d(colour logits) `dc` and dL/d(raw density):
+// parameter gradients, and the ray's gradients added into d_o, d_d, d_sh. Every lane of a
+// warp must call it together (outer_add); a lane with nothing to add passes zeros and
+// `live` false.
+DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float* o, const float* d,
+                               const float* dir_sh, const BgSlot& b, bool live, const float* dc, float d_raw,
+                               const Weights& g, float* d_o, float* d_d, float* d_sh) {
+    BgEval e;
+    float raw, rgb[3];
+    float gpos[3] = {live ? b.g[0] : 0.5f, live ? b.g[1] : 0.5f, live ? b.g[2] : 0.5f};
+    bg_eval(f, p, gpos, dir_sh, e, &raw, rgb);
+    float din[BG_MAX_IN > BG_FEATURES + SH_COEFFS ? BG_MAX_IN : BG_FEATURES + SH_COEFFS];
+    mlp_backward(f.bg_color, p.bg_color, e.color_in, e.color_acts, dc, g.bg_color, din);
+    float dout[1 + BG_FEATURES];
+    for (int i = 0; i < BG_FEATURES; ++i) dout[1 + i] = din[i];
+    for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] += din[BG_FEATURES + i];
+    dout[0] = d_raw;
+    mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, g.bg_density, din);
+    if (!live) return;
+    float dg[3];
+    grid_backward(f.bg_grid, p.bg_grid, b.g, f.bg_grid.levels, din, g.bg_grid, dg);
+    // x = o + t d on the sphere of radius r = 1/u, with t the far root.
+    float k = b.u * (2.0f - b.u) * 0.25f;
+    float gx[3] = {dg[0] * k, dg[1] * k, dg[2] * k};
+    float t, root;
+    if (!exit_distance(o, d, 1.0f / b.u, &t, &root)) return;
+    float bb = dot3(o, d);
+    float gd = dot3(gx, d);
+    for (int a = 0; a < 3; ++a) {
+        float dt_do = (-1.0f + bb / root) * d[a] - o[a] / root;
+        float dt_dd = (-1.0f + bb / root) * o[a];
+        d_o[a] += gx[a] + gd * dt_do;
+        d_d[a] += b.t * gx[a] + gd * dt_dd;
     }
 }

@@ -17,5 +17,11 @@ static inline float atomicAdd(float* p, float v) {
     return old;
 }
 
+static inline int atomicAdd(int* p, int v) {
+    int old = *p;
+    *p = old + v;
+    return old;
+}
+
 // A warp of one thread: no other lane to wait for.
 static inline int warp_max(int v) { return v; }

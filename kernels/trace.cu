@@ -1,7 +1,13 @@
-// One training (or rendering) step's rays, one ray per thread, as src/train/render.rs:
-// marching through occupied cells of the unit sphere, NeuS unbiased alpha compositing, the
-// background beyond the sphere, the loss (Huber colour, mask BCE, eikonal) and the whole
-// backward pass, including the gradient with respect to the ray (pose refinement).
+// A training (or rendering) batch of rays, as src/train/render.rs: marching through occupied
+// cells of the unit sphere, NeuS unbiased alpha compositing, the background beyond the
+// sphere, the loss (Huber colour, mask BCE, eikonal) and the whole backward pass, including
+// the gradient with respect to the ray (pose refinement).
+//
+// The work is split so that the expensive part runs one thread per sample: march (per ray:
+// the batch's samples, packed), eval_samples and eval_background (per sample: the field),
+// composite (per ray: colours, loss, and what each sample's outputs are worth to it),
+// backward_samples and backward_background (per sample: the networks' backward passes), and
+// finish_rays (per ray: the ray's own gradient). Run in that order, as one batch.
 #include "common.cuh"
 #include "field.cuh"
 
@@ -31,7 +37,44 @@ struct RayOut {
     float d_dir[3];
 };
 
-struct TraceArgs {
+// A sample along a ray, in the batch's packed list.
+struct Sample {
+    int ray;
+    float t;
+};
+
+// The field at a sample.
+struct SampleValue {
+    float sdf;
+    float grad[3];
+    float rgb[3];
+};
+
+// What the loss asks of a sample's outputs: dL/dsdf, dL/dgrad (through alpha and the eikonal
+// term), the colour's weight times dL/drgb, and dL/d(cos between ray and normal).
+struct SampleGrad {
+    float d_sdf;
+    float dgrad[3];
+    float wd[3];
+    float d_true_cos;
+};
+
+// dL/d(colour logits) and dL/d(raw density) of a background sample.
+struct BgGrad {
+    float dc[3];
+    float d_raw;
+};
+
+// Per ray: its samples in the packed list, how many compositing used, and the ray's gradient
+// as the sample kernels add it up.
+struct RayState {
+    int first, count, used, pad;
+    float d_origin[3];
+    float d_dir[3];
+    float d_sh[SH_COEFFS];
+};
+
+struct BatchArgs {
     FieldDesc field;
     Weights params;
     Weights grads;
@@ -39,12 +82,19 @@ struct TraceArgs {
     const unsigned char* occupancy;
     const RayIn* rays;
     RayOut* out;
-    float* scratch;  // per ray, max_samples x (t, alpha)
+    Sample* samples;
+    SampleValue* values;
+    SampleGrad* sample_grads;
+    BgSlot* bg;  // BG_SAMPLES per ray
+    BgGrad* bg_grads;
+    RayState* state;
+    int* total;  // samples in the packed list (zero before march)
     RenderSettings cfg;
     float variance;
     int occ_res;
     int n_rays;
-    int train;  // 0: render only
+    int capacity;  // entries of samples, values and sample_grads
+    int train;     // 0: render only
 };
 
 #define TRANSMITTANCE_EPS 1e-4f
@@ -99,73 +149,132 @@ DEVICE float iter_cos(float true_cos, float r) {
     return -(fmaxf(0.5f - 0.5f * true_cos, 0.0f) * (1.0f - r) + fmaxf(-true_cos, 0.0f) * r);
 }
 
-// Every lane of a warp runs to the end (no early return): the backward pass sums weight
-// gradients over the warp (outer_add), so lanes past their ray's samples, or without a ray,
-// take part with zero gradients. Launch with one warp's WARP_STAGE floats of shared memory
-// per warp of the block.
-KERNEL void trace_rays(TraceArgs a) {
+DEVICE float inv_s(const BatchArgs& a) { return fminf(expf(10.0f * a.variance), 1e4f); }
+
+DEVICE float sample_alpha(const BatchArgs& a, const SampleValue& v, const float* d, Alpha* full) {
+    float half = iter_cos(dot3(d, v.grad), a.cfg.anneal) * a.cfg.step * 0.5f;
+    Alpha al = neus_alpha(v.sdf - half, v.sdf + half, inv_s(a));
+    if (full) *full = al;
+    return al.value;
+}
+
+// Per ray: the sample distances through occupied cells, packed into the batch's list.
+KERNEL void march(BatchArgs a) {
     int r = thread_index();
-    bool valid = r < a.n_rays;
-    const FieldDesc& f = a.field;
-    const RenderSettings& cfg = a.cfg;
-    RayIn ray = valid ? a.rays[r] : RayIn{{0.0f, 0.0f, 10.0f}, {0.0f, 0.0f, 1.0f}, 0.0f, {0.0f, 0.0f, 0.0f}, -1.0f};
+    if (r >= a.n_rays) return;
+    const RayIn& ray = a.rays[r];
     const float* o = ray.origin;
     const float* d = ray.dir;
-    float* ts = a.scratch + (u64)(valid ? r : 0) * cfg.max_samples * 2;
-    float* alphas = ts + cfg.max_samples;
-    float dir_sh[SH_COEFFS];
-    sh_encode(d, dir_sh);
-
-    int count = 0;
+    const RenderSettings& cfg = a.cfg;
+    RayState& st = a.state[r];
+    for (int k = 0; k < 3; ++k) st.d_origin[k] = st.d_dir[k] = 0.0f;
+    for (int k = 0; k < SH_COEFFS; ++k) st.d_sh[k] = 0.0f;
+    st.count = st.used = 0;
+    st.first = 0;
     float t0, t1;
-    if (valid && sphere_span(o, d, &t0, &t1)) {
-        float t = (ceilf(t0 / cfg.step - ray.jitter) + ray.jitter) * cfg.step;
-        while (t < t1 && count < cfg.max_samples) {
-            float x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
-            if (occupied(a.occupancy, a.occ_res, x)) ts[count++] = t;
-            t += cfg.step;
+    if (!sphere_span(o, d, &t0, &t1)) return;
+    float start = (ceilf(t0 / cfg.step - ray.jitter) + ray.jitter) * cfg.step;
+    int count = 0;
+    for (float t = start; t < t1 && count < cfg.max_samples; t += cfg.step) {
+        float x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
+        if (occupied(a.occupancy, a.occ_res, x)) ++count;
+    }
+    int first = atomicAdd(a.total, count);
+    if (first + count > a.capacity) count = a.capacity > first ? a.capacity - first : 0;
+    st.first = first;
+    st.count = count;
+    int i = 0;
+    for (float t = start; t < t1 && i < count; t += cfg.step) {
+        float x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
+        if (occupied(a.occupancy, a.occ_res, x)) {
+            a.samples[first + i].ray = r;
+            a.samples[first + i].t = t;
+            ++i;
         }
     }
-    float s = fminf(expf(10.0f * a.variance), 1e4f);
-    float rr = cfg.anneal;
+}
+
+KERNEL void eval_samples(BatchArgs a) {
+    int i = thread_index();
+    if (i >= *a.total || i >= a.capacity) return;
+    Sample smp = a.samples[i];
+    const RayIn& ray = a.rays[smp.ray];
+    float x[3], dir_sh[SH_COEFFS];
+    for (int k = 0; k < 3; ++k) x[k] = ray.origin[k] + smp.t * ray.dir[k];
+    sh_encode(ray.dir, dir_sh);
+    SdfEval evals[4];
+    Surface sf;
+    ColorEval ce;
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf, evals);
+    color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+    SampleValue& v = a.values[i];
+    v.sdf = sf.sdf;
+    for (int k = 0; k < 3; ++k) {
+        v.grad[k] = sf.grad[k];
+        v.rgb[k] = ce.rgb[k];
+    }
+}
+
+KERNEL void eval_background(BatchArgs a) {
+    int i = thread_index();
+    if (i >= a.n_rays * BG_SAMPLES) return;
+    const RayIn& ray = a.rays[i / BG_SAMPLES];
+    float dir_sh[SH_COEFFS];
+    sh_encode(ray.dir, dir_sh);
+    bg_sample(a.field, a.params, ray.origin, ray.dir, dir_sh, ray.jitter, i % BG_SAMPLES, a.bg[i]);
+}
+
+// Per ray: NeuS compositing, the background behind it, the loss, and the backward pass of
+// all that down to each sample's outputs.
+KERNEL void composite(BatchArgs a) {
+    int r = thread_index();
+    if (r >= a.n_rays) return;
+    const RayIn& ray = a.rays[r];
+    const float* d = ray.dir;
+    RayState& st = a.state[r];
+    const SampleValue* vals = a.values + st.first;
+    const Sample* smps = a.samples + st.first;
     RayOut out;
     for (int k = 0; k < 3; ++k) out.rgb[k] = out.d_origin[k] = out.d_dir[k] = 0.0f;
     out.opacity = out.depth = out.loss = 0.0f;
     float trans = 1.0f, eik_sum = 0.0f;
     int n = 0;
-    SdfEval evals[4];
-    Surface sf;
-    ColorEval ce;
-    for (int i = 0; i < count; ++i) {
-        float t = ts[i];
-        float x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
-        surface(f, a.params, x, cfg.fd_h, cfg.active_levels, sf, evals);
-        color(f, a.params, sf.grad, dir_sh, sf.feat, ce);
-        float half = iter_cos(dot3(d, sf.grad), rr) * cfg.step * 0.5f;
-        float al = neus_alpha(sf.sdf - half, sf.sdf + half, s).value;
-        alphas[i] = al;
+    for (int i = 0; i < st.count; ++i) {
+        float al = sample_alpha(a, vals[i], d, 0);
         float w = trans * al;
-        for (int k = 0; k < 3; ++k) out.rgb[k] += w * ce.rgb[k];
+        for (int k = 0; k < 3; ++k) out.rgb[k] += w * vals[i].rgb[k];
         out.opacity += w;
-        out.depth += w * t;
+        out.depth += w * smps[i].t;
         trans *= 1.0f - al;
-        float len = sqrtf(dot3(sf.grad, sf.grad));
+        float len = sqrtf(dot3(vals[i].grad, vals[i].grad));
         eik_sum += (len - 1.0f) * (len - 1.0f);
         n = i + 1;
         if (trans < TRANSMITTANCE_EPS) break;
     }
-    BgSample bg[BG_SAMPLES];
-    float bg_rgb[3] = {0.0f, 0.0f, 0.0f};
-    int n_bg = valid ? bg_render(f, a.params, o, d, dir_sh, ray.jitter, bg, bg_rgb) : 0;
+    st.used = n;
+    // The background: the last sample the ray reaches is opaque.
+    BgSlot* bg = a.bg + (u64)r * BG_SAMPLES;
+    int last = -1;
+    for (int j = 0; j < BG_SAMPLES; ++j)
+        if (bg[j].valid != 0.0f) last = j;
+    float bg_rgb[3] = {0.0f, 0.0f, 0.0f}, bg_trans = 1.0f;
+    for (int j = 0; j <= last; ++j) {
+        if (bg[j].valid == 0.0f) continue;
+        if (j == last) bg[j].alpha = 1.0f;
+        bg[j].trans = bg_trans;
+        for (int k = 0; k < 3; ++k) bg_rgb[k] += bg_trans * bg[j].alpha * bg[j].rgb[k];
+        bg_trans *= 1.0f - bg[j].alpha;
+    }
     for (int k = 0; k < 3; ++k) out.rgb[k] += trans * bg_rgb[k];
     out.samples = (float)n;
     if (!a.train) {
-        if (valid) a.out[r] = out;
-        return;  // no warp-wide sums follow
+        a.out[r] = out;
+        return;
     }
 
-    float d_rgb[3] = {0.0f, 0.0f, 0.0f};
-    for (int k = 0; k < 3 && valid; ++k) {
+    const RenderSettings& cfg = a.cfg;
+    float d_rgb[3];
+    for (int k = 0; k < 3; ++k) {
         float e = out.rgb[k] - ray.rgb[k];
         float hd = cfg.huber_delta;
         float l = fabsf(e) <= hd ? 0.5f * e * e / hd : fabsf(e) - 0.5f * hd;
@@ -174,7 +283,7 @@ KERNEL void trace_rays(TraceArgs a) {
         d_rgb[k] = dl / 3.0f;
     }
     float d_opacity = 0.0f;
-    if (valid && ray.mask >= 0.0f) {
+    if (ray.mask >= 0.0f) {
         float m = ray.mask;
         float op = clampf(out.opacity, 1e-4f, 1.0f - 1e-4f);
         out.loss += cfg.mask_weight * -(m * logf(op) + (1.0f - m) * logf(1.0f - op));
@@ -182,67 +291,151 @@ KERNEL void trace_rays(TraceArgs a) {
     }
     float eik_w = n > 0 ? cfg.eikonal_weight / (float)n : 0.0f;
     out.loss += eik_w * eik_sum;
+    a.out[r] = out;
 
-    float d_sh[SH_COEFFS];
-    for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] = 0.0f;
+    // Background samples, back to front.
     float d_bg[3] = {d_rgb[0] * trans, d_rgb[1] * trans, d_rgb[2] * trans};
-    bg_backward(f, a.params, o, d, dir_sh, bg, n_bg, d_bg, a.grads, out.d_origin, out.d_dir, d_sh);
-    float after[3] = {bg_rgb[0], bg_rgb[1], bg_rgb[2]};
-    float after_opacity = 0.0f;
-    float trans_i = trans;
-    float d_var = 0.0f;
-    int iterations = warp_max(n);
-    for (int it = 0; it < iterations; ++it) {
-        int i = n - 1 - it;
-        bool live = i >= 0;
-        float al = live ? alphas[i] : 0.0f;
-        float t = live ? ts[i] : 0.0f;
-        if (live && al < 1.0f) {
-            trans_i = trans_i / (1.0f - al);
-        } else if (live) {
-            trans_i = 1.0f;
-            for (int j = 0; j < i; ++j) trans_i *= 1.0f - alphas[j];
+    float after[3] = {0.0f, 0.0f, 0.0f};
+    for (int j = BG_SAMPLES - 1; j >= 0; --j) {
+        BgGrad& g = a.bg_grads[(u64)r * BG_SAMPLES + j];
+        const BgSlot& b = bg[j];
+        for (int k = 0; k < 3; ++k) g.dc[k] = 0.0f;
+        g.d_raw = 0.0f;
+        if (b.valid == 0.0f) continue;
+        float w = b.trans * b.alpha;
+        const float* c = b.rgb;
+        float d_alpha = 0.0f;
+        if (j != last) {
+            float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
+            d_alpha = b.trans * dot3(d_bg, diff);
         }
-        float x[3] = {o[0] + t * d[0], o[1] + t * d[1], o[2] + t * d[2]};
-        surface(f, a.params, x, cfg.fd_h, cfg.active_levels, sf, evals);
-        color(f, a.params, sf.grad, dir_sh, sf.feat, ce);
-        const float* c = ce.rgb;
-        float w = live ? trans_i * al : 0.0f;
-        float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
-        float d_alpha = live ? trans_i * (dot3(d_rgb, diff) + d_opacity * (1.0f - after_opacity)) : 0.0f;
-        if (live) {
-            for (int k = 0; k < 3; ++k) after[k] = al * c[k] + (1.0f - al) * after[k];
-            after_opacity = al + (1.0f - al) * after_opacity;
+        for (int k = 0; k < 3; ++k) {
+            after[k] = b.alpha * c[k] + (1.0f - b.alpha) * after[k];
+            g.dc[k] = w * d_bg[k] * c[k] * (1.0f - c[k]);
         }
+        g.d_raw = d_alpha * (1.0f / BG_SAMPLES) * (1.0f - b.alpha) * sigmoidf(b.raw_sigma);
+    }
 
-        float wd[3] = {w * d_rgb[0], w * d_rgb[1], w * d_rgb[2]};
-        float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
-        color_backward(f, a.params, ce, wd, a.grads, cg_grad, cg_feat, cg_sh);
-        for (int k = 0; k < SH_COEFFS; ++k) d_sh[k] += cg_sh[k];
-        float true_cos = dot3(d, sf.grad);
-        float half = iter_cos(true_cos, rr) * cfg.step * 0.5f;
-        Alpha alp = neus_alpha(sf.sdf - half, sf.sdf + half, s);
-        float d_sdf = d_alpha * (alp.d_prev + alp.d_next);
+    // Surface samples, back to front. Colour after sample i, seen through it:
+    // R_i = a_i c_i + (1 - a_i) R_{i+1}, starting from the background; opacity likewise.
+    float s = inv_s(a), rr = cfg.anneal;
+    for (int k = 0; k < 3; ++k) after[k] = bg_rgb[k];
+    float after_opacity = 0.0f, trans_i = trans, d_var = 0.0f;
+    SampleGrad* sg = a.sample_grads + st.first;
+    for (int i = st.count - 1; i >= n; --i) {
+        sg[i].d_sdf = sg[i].d_true_cos = 0.0f;
+        for (int k = 0; k < 3; ++k) sg[i].dgrad[k] = sg[i].wd[k] = 0.0f;
+    }
+    for (int i = n - 1; i >= 0; --i) {
+        Alpha alp;
+        float al = sample_alpha(a, vals[i], d, &alp);
+        if (al < 1.0f) {
+            trans_i = trans_i / (1.0f - al);
+        } else {
+            trans_i = 1.0f;
+            for (int j = 0; j < i; ++j) trans_i *= 1.0f - sample_alpha(a, vals[j], d, 0);
+        }
+        const float* c = vals[i].rgb;
+        float w = trans_i * al;
+        float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
+        float d_alpha = trans_i * (dot3(d_rgb, diff) + d_opacity * (1.0f - after_opacity));
+        for (int k = 0; k < 3; ++k) after[k] = al * c[k] + (1.0f - al) * after[k];
+        after_opacity = al + (1.0f - al) * after_opacity;
+
+        float true_cos = dot3(d, vals[i].grad);
         float d_iter_cos = d_alpha * (alp.d_next - alp.d_prev) * cfg.step * 0.5f;
         float d_true_cos =
             d_iter_cos * ((true_cos < 1.0f ? 0.5f * (1.0f - rr) : 0.0f) + (true_cos < 0.0f ? rr : 0.0f));
         d_var += d_alpha * alp.d_s * 10.0f * s;
-        float len = fmaxf(sqrtf(dot3(sf.grad, sf.grad)), 1e-9f);
-        float d_eik = live ? eik_w * 2.0f * (len - 1.0f) / len : 0.0f;
-        float dgrad[3];
-        for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + d_true_cos * d[k] + d_eik * sf.grad[k];
-        float dx[3];
-        surface_backward(f, a.params, evals, cfg.fd_h, cfg.active_levels, d_sdf, dgrad, cg_feat, a.grads, dx);
-        if (!live) continue;
+        float len = fmaxf(sqrtf(dot3(vals[i].grad, vals[i].grad)), 1e-9f);
+        float d_eik = eik_w * 2.0f * (len - 1.0f) / len;
+        sg[i].d_sdf = d_alpha * (alp.d_prev + alp.d_next);
+        sg[i].d_true_cos = d_true_cos;
         for (int k = 0; k < 3; ++k) {
-            out.d_origin[k] += dx[k];
-            out.d_dir[k] += t * dx[k] + d_true_cos * sf.grad[k];
+            sg[i].dgrad[k] = d_true_cos * d[k] + d_eik * vals[i].grad[k];
+            sg[i].wd[k] = w * d_rgb[k];
         }
     }
-    if (!valid) return;
     atomicAdd(a.d_variance, d_var);
-    float d_sh_dir[3];
-    sh_backward(d, d_sh, d_sh_dir);
-    for (int k = 0; k < 3; ++k) out.d_dir[k] += d_sh_dir[k];
-    a.out[r] = out;
 }
+
+// Per sample: the colour and SDF networks' backward passes (recomputing their forward), and
+// the sample's share of its ray's gradient. Lanes of a warp past the batch's end take part
+// with zero gradients (outer_add needs every lane); warps wholly past it leave at once.
+KERNEL void backward_samples(BatchArgs a) {
+    int i = thread_index();
+    int total = *a.total < a.capacity ? *a.total : a.capacity;
+    if (i - (i & 31) >= total) return;
+    bool live = i < total;
+    Sample smp = live ? a.samples[i] : Sample{0, 0.0f};
+    const RayIn& ray = a.rays[smp.ray];
+    SampleGrad g = live ? a.sample_grads[i] : SampleGrad{0.0f, {0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f}, 0.0f};
+    float x[3], dir_sh[SH_COEFFS];
+    for (int k = 0; k < 3; ++k) x[k] = ray.origin[k] + smp.t * ray.dir[k];
+    sh_encode(ray.dir, dir_sh);
+    SdfEval evals[4];
+    Surface sf;
+    ColorEval ce;
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf, evals);
+    color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+    float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
+    color_backward(a.field, a.params, ce, g.wd, a.grads, cg_grad, cg_feat, cg_sh);
+    float dgrad[3], dx[3];
+    for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + g.dgrad[k];
+    surface_backward(a.field, a.params, evals, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads, dx);
+    if (!live) return;
+    RayState& st = a.state[smp.ray];
+    for (int k = 0; k < 3; ++k) {
+        atomicAdd(&st.d_origin[k], dx[k]);
+        atomicAdd(&st.d_dir[k], smp.t * dx[k] + g.d_true_cos * sf.grad[k]);
+    }
+    for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], cg_sh[k]);
+}
+
+KERNEL void backward_background(BatchArgs a) {
+    int i = thread_index();
+    int n = a.n_rays * BG_SAMPLES;
+    if (i - (i & 31) >= n) return;
+    int r = i < n ? i / BG_SAMPLES : 0;
+    bool live = i < n && a.bg[i].valid != 0.0f;
+    const RayIn& ray = a.rays[r];
+    BgSlot none = {};
+    BgGrad zero = {};
+    const BgSlot& b = live ? a.bg[i] : none;
+    const BgGrad& g = live ? a.bg_grads[i] : zero;
+    float dir_sh[SH_COEFFS], d_o[3] = {0.0f, 0.0f, 0.0f}, d_d[3] = {0.0f, 0.0f, 0.0f}, d_sh[SH_COEFFS];
+    for (int k = 0; k < SH_COEFFS; ++k) d_sh[k] = 0.0f;
+    sh_encode(ray.dir, dir_sh);
+    bg_sample_backward(a.field, a.params, ray.origin, ray.dir, dir_sh, b, live, g.dc, g.d_raw, a.grads, d_o, d_d,
+                       d_sh);
+    if (!live) return;
+    RayState& st = a.state[r];
+    for (int k = 0; k < 3; ++k) {
+        atomicAdd(&st.d_origin[k], d_o[k]);
+        atomicAdd(&st.d_dir[k], d_d[k]);
+    }
+    for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], d_sh[k]);
+}
+
+// Per ray: its gradient, from what the sample kernels added up.
+KERNEL void finish_rays(BatchArgs a) {
+    int r = thread_index();
+    if (r >= a.n_rays) return;
+    const RayState& st = a.state[r];
+    float d_sh_dir[3];
+    sh_backward(a.rays[r].dir, st.d_sh, d_sh_dir);
+    RayOut& out = a.out[r];
+    for (int k = 0; k < 3; ++k) {
+        out.d_origin[k] = st.d_origin[k];
+        out.d_dir[k] = st.d_dir[k] + d_sh_dir[k];
+    }
+}
+
+#ifndef __CUDACC__
+// Sizes of the batch's records in floats, for the host to check its buffers against.
+KERNEL int trace_record_floats(int which) {
+    const int sizes[] = {sizeof(Sample), sizeof(SampleValue), sizeof(SampleGrad),
+                         sizeof(BgSlot), sizeof(BgGrad),      sizeof(RayState)};
+    return sizes[which] / 4;
+}
+#endif

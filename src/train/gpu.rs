@@ -4,7 +4,9 @@
 //! device: the host copy is refreshed by [`Trainer::sync`] (snapshots, checkpoints, outputs)
 //! and every `GOOD_STATE_INTERVAL` steps, when it is also checked for non-finite values.
 
+use super::data::TrainView;
 use super::poses;
+use super::render;
 use super::trainer::{GOOD_STATE_INTERVAL, PartSums, Rollback, StepStats, Trainer, sample_ray};
 use crate::compute::Backend;
 use crate::compute::cpu::adam::{BETA1, BETA2};
@@ -13,14 +15,22 @@ use crate::compute::cuda::gpu::{FIELD_GROUPS, FieldState, Gpu};
 use crate::compute::cuda::{CudaError, DeviceInfo};
 use crate::field::{Field, POSE_GROUP};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 pub struct CudaRun {
     gpu: Gpu,
-    state: FieldState,
+    /// Locked only to render from a shared `&Trainer` (outputs); training has it exclusively.
+    state: Mutex<FieldState>,
     /// The host's field parameters are older than the device's.
     stale: bool,
     /// Seconds spent in the ray kernel (with its transfers), for benchmarks.
     trace_seconds: f64,
+}
+
+impl CudaRun {
+    fn parts(&mut self) -> (&Gpu, &mut FieldState) {
+        (&self.gpu, self.state.get_mut().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Rays drawn per worker: the same split as the CPU step, so both draw the same rays.
@@ -46,7 +56,7 @@ impl Trainer {
             state.upload_moments(&gpu, i, &adam.m, &adam.v)?;
         }
         let info = gpu.info.clone();
-        self.cuda = Some(Box::new(CudaRun { gpu, state, stale: false, trace_seconds: 0.0 }));
+        self.cuda = Some(Box::new(CudaRun { gpu, state: Mutex::new(state), stale: false, trace_seconds: 0.0 }));
         Ok(info)
     }
 
@@ -92,9 +102,10 @@ impl Trainer {
         }
         let arrays = self.params.arrays_mut();
         let [a0, a1, a2, a3, a4, a5, _] = arrays;
-        run.state.download_params(&run.gpu, [a0, a1, a2, a3, a4, a5])?;
+        let (gpu, state) = run.parts();
+        state.download_params(gpu, [a0, a1, a2, a3, a4, a5])?;
         for (i, adam) in self.optimizer.groups.iter_mut().take(FIELD_GROUPS).enumerate() {
-            (adam.m, adam.v) = run.state.download_moments(&run.gpu, i)?;
+            (adam.m, adam.v) = state.download_moments(gpu, i)?;
         }
         run.stale = false;
         Ok(())
@@ -105,10 +116,34 @@ impl Trainer {
         let Some(run) = self.cuda.as_mut() else { return };
         let p = self.params.arrays();
         let fields: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| p[i].as_slice());
-        if let Err(e) = run.state.upload_params(&run.gpu, fields) {
+        let (gpu, state) = run.parts();
+        if let Err(e) = state.upload_params(gpu, fields) {
             panic!("CUDA failed while restoring the last good state: {e}");
         }
         run.stale = false;
+    }
+
+    /// A view rendered on the device (sRGB bytes), when training runs there; None on the CPU
+    /// or if the device fails (the caller renders on the CPU then).
+    pub(super) fn render_cuda(&self, view: &TrainView, settings: &render::RenderSettings) -> Option<image::RgbImage> {
+        let run = self.cuda.as_ref()?;
+        let (w, h) = (view.width() as usize, view.height() as usize);
+        let rays: Vec<RayIn> = (0..w * h)
+            .into_par_iter()
+            .map(|i| {
+                let ray = view.ray(&self.norm, (i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
+                RayIn { origin: ray.origin, dir: ray.dir, jitter: 0.5, rgb: [0.0; 3], mask: -1.0 }
+            })
+            .collect();
+        // Rendering reuses the training batch's buffers, a batch of rays at a time.
+        let mut state = run.state.lock().ok()?;
+        let cfg = RenderSettings::of(settings);
+        let mut bytes = Vec::with_capacity(w * h * 3);
+        for chunk in rays.chunks(state.capacity()) {
+            let (outs, _) = state.trace(&run.gpu, chunk, &cfg, self.params.variance, false).ok()?;
+            bytes.extend(outs.iter().flat_map(|o| o.rgb.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)));
+        }
+        image::RgbImage::from_raw(w as u32, h as u32, bytes)
     }
 
     pub(super) fn step_cuda(&mut self) -> Result<StepStats, Rollback> {
@@ -145,8 +180,8 @@ impl Trainer {
             .collect();
         let run = self.cuda.as_mut().expect("step_cuda runs with a device");
         let started = std::time::Instant::now();
-        let (outs, d_variance) =
-            run.state.trace(&run.gpu, &ins, &RenderSettings::of(&settings), self.params.variance, true)?;
+        let (gpu, state) = run.parts();
+        let (outs, d_variance) = state.trace(gpu, &ins, &RenderSettings::of(&settings), self.params.variance, true)?;
         run.trace_seconds += started.elapsed().as_secs_f64();
         run.stale = true;
 
@@ -174,11 +209,12 @@ impl Trainer {
 
         let lr = self.learning_rate();
         let run = self.cuda.as_mut().expect("step_cuda runs with a device");
+        let (gpu, state) = run.parts();
         for (i, adam) in self.optimizer.groups.iter_mut().take(FIELD_GROUPS).enumerate() {
             adam.step += 1;
             let c1 = 1.0 - BETA1.powi(adam.step as i32);
             let c2 = 1.0 - BETA2.powi(adam.step as i32);
-            run.state.adam(&run.gpu, i, scale, lr * c2.sqrt() / c1)?;
+            state.adam(gpu, i, scale, lr * c2.sqrt() / c1)?;
         }
         let pose_lr = if refine { self.cfg.pose_lr * self.schedule() } else { 0.0 };
         if pose_lr > 0.0 {
@@ -193,7 +229,8 @@ impl Trainer {
             let reach = self.occupancy.cell_size() * 3f32.sqrt() + 4.0 / Field::inv_s(&self.params);
             let active = self.active_levels();
             let run = self.cuda.as_mut().expect("step_cuda runs with a device");
-            self.occupancy.cells = run.state.update_occupancy(&run.gpu, active, reach)?;
+            let (gpu, state) = run.parts();
+            self.occupancy.cells = state.update_occupancy(gpu, active, reach)?;
         }
         if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
             self.sync()?;

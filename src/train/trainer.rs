@@ -379,6 +379,9 @@ impl Trainer {
         let view = TrainView { name: String::new(), intrinsics: *intrinsics, pose: *pose, rgb: Vec::new(), mask: None };
         let settings = self.render_settings();
         let (w, h) = (intrinsics.width as usize, intrinsics.height as usize);
+        if let Some(img) = self.render_cuda(&view, &settings) {
+            return img;
+        }
         let rows: Vec<Vec<u8>> = (0..h)
             .into_par_iter()
             .map_init(RayScratch::default, |ws, y| {

@@ -86,9 +86,21 @@ pub struct RayOut {
     pub d_dir: [f32; 3],
 }
 
+/// Floats per record of the batch buffers (`kernels/trace.cu`: Sample, SampleValue,
+/// SampleGrad, BgSlot, BgGrad, RayState); the host build's `trace_record_floats` checks them.
+pub const SAMPLE_FLOATS: usize = 2;
+pub const SAMPLE_VALUE_FLOATS: usize = 7;
+pub const SAMPLE_GRAD_FLOATS: usize = 8;
+pub const BG_SLOT_FLOATS: usize = 12;
+pub const BG_GRAD_FLOATS: usize = 4;
+pub const RAY_STATE_FLOATS: usize = 26;
+/// Background samples per ray (`BG_SAMPLES`).
+pub const BG_SAMPLES: usize = crate::field::background::SAMPLES;
+
+/// The batch kernels' common argument: the field, its gradients, and the batch's buffers.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
-pub struct TraceArgs {
+pub struct BatchArgs {
     pub field: FieldDesc,
     pub params: Weights,
     pub grads: Weights,
@@ -96,19 +108,31 @@ pub struct TraceArgs {
     pub occupancy: u64,
     pub rays: u64,
     pub out: u64,
-    /// Per ray, `max_samples` × (t, alpha).
-    pub scratch: u64,
+    pub samples: u64,
+    pub values: u64,
+    pub sample_grads: u64,
+    pub bg: u64,
+    pub bg_grads: u64,
+    pub state: u64,
+    /// An i32: samples in the packed list, zero before `march`.
+    pub total: u64,
     pub cfg: RenderSettings,
     pub variance: f32,
     pub occ_res: i32,
     pub n_rays: i32,
+    /// Entries of `samples`, `values` and `sample_grads`.
+    pub capacity: i32,
     pub train: i32,
 }
+
+/// The batch kernels in the order one batch runs them; the last three only when training.
+pub const BATCH_KERNELS: [&str; 7] =
+    ["march", "eval_samples", "eval_background", "composite", "backward_samples", "backward_background", "finish_rays"];
 
 // SAFETY: plain old data, laid out as the kernels declare it.
 unsafe impl cudarc::driver::DeviceRepr for FieldDesc {}
 unsafe impl cudarc::driver::DeviceRepr for Weights {}
-unsafe impl cudarc::driver::DeviceRepr for TraceArgs {}
+unsafe impl cudarc::driver::DeviceRepr for BatchArgs {}
 
 impl GridDesc {
     pub fn of(grid: &hashgrid::Grid) -> GridDesc {

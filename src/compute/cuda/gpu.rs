@@ -2,7 +2,7 @@
 //! the occupancy grid and the batch buffers, allocated once for the run; and the launches of
 //! the kernels on them. The host keeps only what a step hands back (per-ray results).
 
-use super::abi::{FieldDesc, RayIn, RayOut, RenderSettings, TraceArgs, Weights};
+use super::abi::{self, BATCH_KERNELS, BG_SAMPLES, BatchArgs, FieldDesc, RayIn, RayOut, RenderSettings, Weights};
 use super::{CudaError, DeviceInfo, kernels};
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg};
 use std::sync::Arc;
@@ -17,15 +17,18 @@ unsafe impl cudarc::driver::ValidAsZeroBits for RayOut {}
 pub const FIELD_GROUPS: usize = 6;
 /// Threads per block of the elementwise kernels.
 const BLOCK: u32 = 256;
-/// Threads per block of the ray kernel: one warp, so that small batches still spread over
-/// many multiprocessors (its warps share nothing).
-const RAY_BLOCK: u32 = 32;
+/// Threads per block of the backward kernels: one warp (their warps share nothing but each
+/// needs its own shared-memory stage), so blocks spread over every multiprocessor.
+const WARP_BLOCK: u32 = 32;
+/// Shared memory of one warp's `outer_add` stage: two 32 × MLP_MAX_WIDTH blocks of floats.
+const WARP_STAGE_BYTES: u32 = 2 * 32 * abi::MLP_MAX_WIDTH as u32 * 4;
 
 /// The device with the kernels loaded.
 pub struct Gpu {
     pub info: DeviceInfo,
     stream: Arc<CudaStream>,
-    trace: CudaFunction,
+    /// In the order of `BATCH_KERNELS`.
+    batch: Vec<CudaFunction>,
     adam: CudaFunction,
     occupancy: CudaFunction,
     sdf: CudaFunction,
@@ -38,13 +41,16 @@ impl Gpu {
         let ctx = CudaContext::new(info.ordinal)?;
         let stream = ctx.default_stream();
         let arch = info.arch();
-        let load = |unit: &str, name: &str| -> Result<CudaFunction, CudaError> {
-            let ptx = kernels::compile(unit, &arch, true)?;
-            let module = ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx))?;
-            Ok(module.load_function(name)?)
+        let mut modules = std::collections::HashMap::new();
+        let mut load = |unit: &str, name: &str| -> Result<CudaFunction, CudaError> {
+            if !modules.contains_key(unit) {
+                let ptx = kernels::compile(unit, &arch, true)?;
+                modules.insert(unit.to_string(), ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx))?);
+            }
+            Ok(modules[unit].load_function(name)?)
         };
         Ok(Gpu {
-            trace: load("trace.cu", "trace_rays")?,
+            batch: BATCH_KERNELS.iter().map(|k| load("trace.cu", k)).collect::<Result<_, _>>()?,
             adam: load("optim.cu", "adam_step")?,
             occupancy: load("occupancy.cu", "occupancy_update")?,
             sdf: load("occupancy.cu", "sdf_query")?,
@@ -86,7 +92,14 @@ pub struct FieldState {
     occ_res: usize,
     rays: CudaSlice<RayIn>,
     out: CudaSlice<RayOut>,
-    scratch: CudaSlice<f32>,
+    /// The batch's records (`kernels/trace.cu`), as floats.
+    samples: CudaSlice<f32>,
+    values: CudaSlice<f32>,
+    sample_grads: CudaSlice<f32>,
+    bg: CudaSlice<f32>,
+    bg_grads: CudaSlice<f32>,
+    state: CudaSlice<f32>,
+    total: CudaSlice<i32>,
     max_samples: usize,
 }
 
@@ -125,7 +138,13 @@ impl FieldState {
             occ_res,
             rays: s.alloc_zeros::<RayIn>(capacity.max(1))?,
             out: s.alloc_zeros::<RayOut>(capacity.max(1))?,
-            scratch: zeros(capacity * max_samples * 2)?,
+            samples: zeros(capacity * max_samples * abi::SAMPLE_FLOATS)?,
+            values: zeros(capacity * max_samples * abi::SAMPLE_VALUE_FLOATS)?,
+            sample_grads: zeros(capacity * max_samples * abi::SAMPLE_GRAD_FLOATS)?,
+            bg: zeros(capacity * BG_SAMPLES * abi::BG_SLOT_FLOATS)?,
+            bg_grads: zeros(capacity * BG_SAMPLES * abi::BG_GRAD_FLOATS)?,
+            state: zeros(capacity * abi::RAY_STATE_FLOATS)?,
+            total: s.alloc_zeros::<i32>(1)?,
             max_samples,
         })
     }
@@ -192,13 +211,16 @@ impl FieldState {
         assert!(rays.len() <= self.capacity() && cfg.max_samples as usize <= self.max_samples);
         let s = &gpu.stream;
         s.memcpy_htod(rays, &mut self.rays)?;
+        s.memset_zeros(&mut self.total)?;
         if train {
             for g in &mut self.grads {
                 s.memset_zeros(g)?;
             }
             s.memset_zeros(&mut self.d_variance)?;
         }
-        let args = TraceArgs {
+        let n = rays.len();
+        let capacity = n * self.max_samples;
+        let args = BatchArgs {
             field: self.desc,
             params: gpu.weights(&self.params),
             grads: gpu.weights(&self.grads),
@@ -206,19 +228,33 @@ impl FieldState {
             occupancy: gpu.ptr(&self.occupancy),
             rays: gpu.ptr(&self.rays),
             out: gpu.ptr(&self.out),
-            scratch: gpu.ptr(&self.scratch),
+            samples: gpu.ptr(&self.samples),
+            values: gpu.ptr(&self.values),
+            sample_grads: gpu.ptr(&self.sample_grads),
+            bg: gpu.ptr(&self.bg),
+            bg_grads: gpu.ptr(&self.bg_grads),
+            state: gpu.ptr(&self.state),
+            total: gpu.ptr(&self.total),
             cfg: *cfg,
             variance,
             occ_res: self.occ_res as i32,
-            n_rays: rays.len() as i32,
+            n_rays: n as i32,
+            capacity: capacity as i32,
             train: train as i32,
         };
-        // SAFETY: the pointers in `args` are this state's buffers, sized for `capacity` rays
-        // of `max_samples` samples (asserted above).
-        let mut launch = Gpu::grid(rays.len(), RAY_BLOCK);
-        // `outer_add` stages two 32 × MLP_MAX_WIDTH blocks of floats per warp.
-        launch.shared_mem_bytes = RAY_BLOCK / 32 * (2 * 32 * super::abi::MLP_MAX_WIDTH as u32) * 4;
-        unsafe { s.launch_builder(&gpu.trace).arg(&args).launch(launch) }?;
+        // Threads of each kernel: rays, sample slots, background slots.
+        let threads = [n, capacity, n * BG_SAMPLES, n, capacity, n * BG_SAMPLES, n];
+        let kernels = if train { BATCH_KERNELS.len() } else { 4 };
+        for (k, f) in gpu.batch.iter().enumerate().take(kernels) {
+            let backward = BATCH_KERNELS[k].starts_with("backward");
+            let mut launch = Gpu::grid(threads[k], if backward { WARP_BLOCK } else { 64 });
+            if backward {
+                launch.shared_mem_bytes = WARP_STAGE_BYTES;
+            }
+            // SAFETY: the pointers in `args` are this state's buffers, sized for `capacity`
+            // rays of `max_samples` samples (asserted above).
+            unsafe { s.launch_builder(f).arg(&args).launch(launch) }?;
+        }
         let mut out = vec![RayOut::default(); rays.len()];
         s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut out)?;
         let dv = if train { s.clone_dtoh(&self.d_variance)?[0] } else { 0.0 };

@@ -2,11 +2,18 @@
 //! against the CPU backend on the same inputs. This is what keeps the kernels' arithmetic
 //! tested on machines without a GPU; `tests/cuda.rs` checks the GPU build the same way.
 
-use super::abi::{self, FieldDesc, RayOut, TraceArgs, Weights};
+use super::abi::{self, BatchArgs, FieldDesc, RayOut, Weights};
 
 unsafe extern "C" {
     fn weave_shim_set_thread(i: i32);
-    fn trace_rays(a: TraceArgs);
+    fn trace_record_floats(which: i32) -> i32;
+    fn march(a: BatchArgs);
+    fn eval_samples(a: BatchArgs);
+    fn eval_background(a: BatchArgs);
+    fn composite(a: BatchArgs);
+    fn backward_samples(a: BatchArgs);
+    fn backward_background(a: BatchArgs);
+    fn finish_rays(a: BatchArgs);
     fn adam_step(
         p: *mut f32,
         m: *mut f32,
@@ -51,9 +58,18 @@ mod tests {
         let mut d_variance = 0.0f32;
         let cells: Vec<u8> = fx.occupancy.cells.iter().map(|&c| c as u8).collect();
         let ins = fx.ray_inputs();
-        let mut outs = vec![RayOut::default(); ins.len()];
-        let mut scratch = vec![0.0f32; ins.len() * fx.settings.max_samples * 2];
-        let args = TraceArgs {
+        let n = ins.len();
+        let capacity = n * fx.settings.max_samples;
+        let mut outs = vec![RayOut::default(); n];
+        let buffer = |records: usize, floats: usize| vec![0.0f32; records * floats];
+        let mut samples = buffer(capacity, abi::SAMPLE_FLOATS);
+        let mut values = buffer(capacity, abi::SAMPLE_VALUE_FLOATS);
+        let mut sample_grads = buffer(capacity, abi::SAMPLE_GRAD_FLOATS);
+        let mut bg = buffer(n * abi::BG_SAMPLES, abi::BG_SLOT_FLOATS);
+        let mut bg_grads = buffer(n * abi::BG_SAMPLES, abi::BG_GRAD_FLOATS);
+        let mut state = buffer(n, abi::RAY_STATE_FLOATS);
+        let mut total = 0i32;
+        let args = BatchArgs {
             field: FieldDesc::of(&fx.field),
             params: abi::host_weights(&mut fx.params),
             grads: abi::host_weights(&mut grads),
@@ -61,19 +77,54 @@ mod tests {
             occupancy: cells.as_ptr() as u64,
             rays: ins.as_ptr() as u64,
             out: outs.as_mut_ptr() as u64,
-            scratch: scratch.as_mut_ptr() as u64,
+            samples: samples.as_mut_ptr() as u64,
+            values: values.as_mut_ptr() as u64,
+            sample_grads: sample_grads.as_mut_ptr() as u64,
+            bg: bg.as_mut_ptr() as u64,
+            bg_grads: bg_grads.as_mut_ptr() as u64,
+            state: state.as_mut_ptr() as u64,
+            total: &mut total as *mut i32 as u64,
             cfg: abi::RenderSettings::of(&fx.settings),
             variance: fx.params.variance,
             occ_res: fx.occupancy.res as i32,
-            n_rays: ins.len() as i32,
+            n_rays: n as i32,
+            capacity: capacity as i32,
             train: 1,
         };
-        // SAFETY: every pointer in `args` points into a live buffer of the size the kernel indexes.
-        launch(ins.len(), || unsafe { trace_rays(args) });
+        let kernels: [(unsafe extern "C" fn(BatchArgs), usize); 7] = [
+            (march, n),
+            (eval_samples, capacity),
+            (eval_background, n * abi::BG_SAMPLES),
+            (composite, n),
+            (backward_samples, capacity),
+            (backward_background, n * abi::BG_SAMPLES),
+            (finish_rays, n),
+        ];
+        for (kernel, threads) in kernels {
+            // SAFETY: every pointer in `args` points into a live buffer of the size the kernels index.
+            launch(threads, || unsafe { kernel(args) });
+        }
         let g = grads.arrays();
         let diffs = parity::compare(&reference, &outs, std::array::from_fn(|i| g[i].as_slice()), d_variance, 1.0);
         for d in &diffs {
             assert!(d.ok(), "{}: worst relative difference {} (bound {})", d.what, d.worst, d.bound);
+        }
+    }
+
+    /// The host's record sizes are the kernels'.
+    #[test]
+    fn batch_records_have_the_kernels_layout() {
+        let floats = [
+            abi::SAMPLE_FLOATS,
+            abi::SAMPLE_VALUE_FLOATS,
+            abi::SAMPLE_GRAD_FLOATS,
+            abi::BG_SLOT_FLOATS,
+            abi::BG_GRAD_FLOATS,
+            abi::RAY_STATE_FLOATS,
+        ];
+        for (i, f) in floats.iter().enumerate() {
+            // SAFETY: a pure function of its argument, which is in range.
+            assert_eq!(unsafe { trace_record_floats(i as i32) } as usize, *f, "record {i}");
         }
     }
 

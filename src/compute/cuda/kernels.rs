@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// Every compilation unit (`kernels/*.cu`) and the kernels it defines.
 pub const UNITS: &[(&str, &[&str])] = &[
-    ("trace.cu", &["trace_rays"]),
+    ("trace.cu", &super::abi::BATCH_KERNELS),
     ("optim.cu", &["adam_step"]),
     ("occupancy.cu", &["occupancy_update", "sdf_query"]),
 ];
@@ -117,7 +117,7 @@ mod tests {
         let src = source("trace.cu").unwrap();
         assert!(!src.contains("#include \""));
         assert_eq!(src.matches("struct GridDesc {").count(), 1);
-        assert!(src.contains("KERNEL void trace_rays"));
+        assert!(src.contains("KERNEL void composite"));
         for (unit, kernels) in UNITS {
             let s = source(unit).unwrap();
             for k in *kernels {

@@ -65,6 +65,8 @@ pub struct View {
     pub intrinsics: Intrinsics,
     pub intrinsics_source: IntrinsicsSource,
     pub pose: Option<Pose>,
+    /// Nearest and farthest scene depth in this view, when the input says (LLFF's bounds).
+    pub depth_range: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -90,6 +92,7 @@ struct Candidate {
     camera: Option<Intrinsics>,
     spec: Option<CameraSpec>,
     pose: Option<Pose>,
+    depth_range: Option<(f64, f64)>,
 }
 
 impl Dataset {
@@ -201,6 +204,7 @@ fn from_transforms(file: &Path, root: &Path, images_dir: &Path, warnings: &mut V
                 camera: None,
                 spec: Some(f.camera),
                 pose: Some(f.pose),
+                depth_range: f.depth_range,
             })
         })
         .collect())
@@ -233,6 +237,7 @@ fn from_colmap(model_dir: &Path, images_dir: &Path, warnings: &mut Vec<String>) 
                 camera: Some(model.cameras[&img.camera_id]),
                 spec: None,
                 pose: Some(img.pose),
+                depth_range: None,
             })
         })
         .collect();
@@ -255,6 +260,7 @@ fn from_folder(images_dir: &Path) -> Result<Vec<Candidate>> {
             camera: None,
             spec: None,
             pose: None,
+            depth_range: None,
         })
         .collect())
 }
@@ -296,7 +302,15 @@ fn check_one(c: Candidate) -> std::result::Result<View, String> {
             intrinsics.width, intrinsics.height
         )));
     };
-    Ok(View { name: c.name, image: c.image, mask: c.mask, intrinsics, intrinsics_source: source, pose: c.pose })
+    Ok(View {
+        name: c.name,
+        image: c.image,
+        mask: c.mask,
+        intrinsics,
+        intrinsics_source: source,
+        pose: c.pose,
+        depth_range: c.depth_range,
+    })
 }
 
 fn warn_mixed_sizes(views: &[View], warnings: &mut Vec<String>) {

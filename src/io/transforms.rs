@@ -90,6 +90,8 @@ pub struct Frame {
     pub mask_path: Option<String>,
     pub pose: Pose,
     pub camera: CameraSpec,
+    /// Depth range of the scene in this view ("near"/"far", as LLFF's bounds), when given.
+    pub depth_range: Option<(f64, f64)>,
 }
 
 pub fn read(path: &Path) -> Result<Vec<Frame>> {
@@ -109,11 +111,17 @@ pub fn read(path: &Path) -> Result<Vec<Frame>> {
             let file_path = obj.get("file_path").and_then(Value::as_str).ok_or_else(|| bad("missing \"file_path\""))?;
             let m = obj.get("transform_matrix").ok_or_else(|| bad("missing \"transform_matrix\""))?;
             let pose = parse_matrix(m).map_err(|why| bad(&format!("transform_matrix {why}")))?;
+            let bound = |k: &str| obj.get(k).or_else(|| top.get(k)).and_then(Value::as_f64);
+            let depth_range = match (bound("near"), bound("far")) {
+                (Some(n), Some(f)) if n > 0.0 && f > n => Some((n, f)),
+                _ => None,
+            };
             Ok(Frame {
                 file_path: file_path.to_string(),
                 mask_path: obj.get("mask_path").and_then(Value::as_str).map(str::to_string),
                 pose,
                 camera: CameraSpec::from_json(obj).over(&base),
+                depth_range,
             })
         })
         .collect()
@@ -250,5 +258,27 @@ mod tests {
         assert!(msg.contains("frame 0") && msg.contains("transform_matrix"), "{msg}");
         std::fs::write(&path, r#"{"fl_x": 100, "frames": []}"#).unwrap();
         assert!(read(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn depth_bounds_are_read_per_frame_or_from_the_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("transforms.json");
+        let m = "[[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]";
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"fl_x": 100, "near": 2.0, "far": 9.0, "frames": [
+                    {{"file_path": "a.png", "transform_matrix": {m}, "near": 17.5, "far": 78.0}},
+                    {{"file_path": "b.png", "transform_matrix": {m}}},
+                    {{"file_path": "c.png", "transform_matrix": {m}, "near": 5.0, "far": 1.0}}]}}"#
+            ),
+        )
+        .unwrap();
+        let f = read(&path).unwrap();
+        assert_eq!(f[0].depth_range, Some((17.5, 78.0)));
+        assert_eq!(f[1].depth_range, Some((2.0, 9.0)));
+        // Far before near is no range at all.
+        assert_eq!(f[2].depth_range, None);
     }
 }

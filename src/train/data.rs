@@ -23,10 +23,21 @@ const OBJECT_CAMERA_DISTANCE: f64 = 2.5;
 /// around the cameras then fit in the unit sphere.
 const ROOM_CAMERA_RADIUS: f64 = 0.25;
 
+/// For forward-facing captures with known depth bounds: the unit sphere spans depths from the
+/// nearest content to three times as far, in front of the cameras; what lies beyond belongs
+/// to the background field. (Cameras nearly parallel have no look-at point to centre on.)
+const FORWARD_SPAN: f64 = 3.0;
+
 impl Normalization {
-    pub fn of(poses: &[Pose], layout: Layout) -> Normalization {
+    /// `near`: the scene's nearest depth from the cameras, when known (LLFF's bounds).
+    pub fn of(poses: &[Pose], layout: Layout, near: Option<f64>) -> Normalization {
         let centroid = rig::centroid(poses);
         let (center, scale) = match layout {
+            Layout::Forward if let Some(near) = near => {
+                let mean_dir = poses.iter().map(|p| p.forward()).sum::<DVec3>().normalize_or_zero();
+                let radius = 0.5 * (FORWARD_SPAN - 1.0) * near;
+                (centroid + mean_dir * (near + radius), radius)
+            }
             Layout::Object | Layout::Forward => {
                 let mean_dir = poses.iter().map(|p| p.forward()).sum::<DVec3>().normalize_or_zero();
                 let target =
@@ -54,6 +65,8 @@ pub struct TrainView {
     pub pose: Pose,
     pub rgb: Vec<[f32; 3]>,
     pub mask: Option<Vec<f32>>,
+    /// Nearest and farthest scene depth, when the input gives them.
+    pub depth_range: Option<(f64, f64)>,
 }
 
 impl TrainView {
@@ -103,7 +116,7 @@ pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
             } else {
                 None
             };
-            Ok(TrainView { name: v.name.clone(), intrinsics, pose, rgb, mask })
+            Ok(TrainView { name: v.name.clone(), intrinsics, pose, rgb, mask, depth_range: v.depth_range })
         })
         .collect()
 }
@@ -124,11 +137,31 @@ mod tests {
                 )
             })
             .collect();
-        let n = Normalization::of(&poses, Layout::Object);
+        let n = Normalization::of(&poses, Layout::Object, None);
         let c = n.to_normalized(poses[0].center);
         let r = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt() as f64;
         assert!((r - OBJECT_CAMERA_DISTANCE).abs() < 1e-4);
         let x = DVec3::new(0.3, -0.2, 1.1);
         assert!((n.to_world(n.to_normalized(x)) - x).length() < 1e-5);
+    }
+
+    /// Forward-facing cameras with known bounds: the unit sphere spans depths from `near` to
+    /// three times `near` straight ahead, with the cameras outside it.
+    #[test]
+    fn forward_captures_fit_their_near_content() {
+        let poses: Vec<Pose> = (0..5)
+            .map(|i| {
+                let c = DVec3::new(0.1 * i as f64, 0.05 * (i % 2) as f64, 0.0);
+                Pose::look_at(c, c + DVec3::new(0.0, 10.0, 0.0), DVec3::Z)
+            })
+            .collect();
+        let centroid = rig::centroid(&poses);
+        let n = Normalization::of(&poses, Layout::Forward, Some(10.0));
+        let depth = |d: f64| {
+            let x = n.to_normalized(centroid + DVec3::new(0.0, d, 0.0));
+            (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt() as f64
+        };
+        assert!((depth(10.0) - 1.0).abs() < 1e-3 && (depth(30.0) - 1.0).abs() < 1e-3);
+        assert!(depth(20.0) < 1e-3 && (depth(0.0) - 2.0).abs() < 1e-3);
     }
 }

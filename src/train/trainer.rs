@@ -131,7 +131,10 @@ impl Trainer {
     pub fn new(cfg: TrainConfig, views: Vec<TrainView>) -> Trainer {
         let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
         let layout = cfg.layout.unwrap_or_else(|| rig::detect_layout(&poses));
-        let norm = Normalization::of(&poses, layout);
+        // The median of the views' nearest depths, when the input gives them.
+        let mut nears: Vec<f64> = views.iter().filter_map(|v| v.depth_range.map(|r| r.0)).collect();
+        nears.sort_by(f64::total_cmp);
+        let norm = Normalization::of(&poses, layout, nears.get(nears.len() / 2).copied());
         let field = Field::new(FieldConfig {
             grid: cfg.grid,
             hidden: cfg.hidden,
@@ -376,7 +379,14 @@ impl Trainer {
 
     /// Renders a view of the current field (sRGB bytes), at that view's camera.
     pub fn render(&self, intrinsics: &crate::geometry::Intrinsics, pose: &crate::geometry::Pose) -> image::RgbImage {
-        let view = TrainView { name: String::new(), intrinsics: *intrinsics, pose: *pose, rgb: Vec::new(), mask: None };
+        let view = TrainView {
+            name: String::new(),
+            intrinsics: *intrinsics,
+            pose: *pose,
+            rgb: Vec::new(),
+            mask: None,
+            depth_range: None,
+        };
         let settings = self.render_settings();
         let (w, h) = (intrinsics.width as usize, intrinsics.height as usize);
         if let Some(img) = self.render_cuda(&view, &settings) {
@@ -425,6 +435,7 @@ mod tests {
                     pose: Pose::look_at(DVec3::new(3.0 * a.cos(), 3.0 * a.sin(), 1.0), DVec3::ZERO, DVec3::Z),
                     rgb: vec![[0.6, 0.4, 0.2]; 48],
                     mask: None,
+                    depth_range: None,
                 }
             })
             .collect();

@@ -194,19 +194,24 @@ KERNEL void march(BatchArgs a) {
     }
 }
 
-KERNEL void eval_samples(BatchArgs a) {
-    int i = thread_index();
-    if (i >= *a.total || i >= a.capacity) return;
-    Sample smp = a.samples[i];
+// The field at a packed sample: its surface (keeping the four SDF evaluations for a
+// backward pass) and its colour seen along the ray.
+DEVICE void field_at(const BatchArgs& a, Sample smp, SdfEval* evals, Surface& sf, ColorEval& ce) {
     const RayIn& ray = a.rays[smp.ray];
     float x[3], dir_sh[SH_COEFFS];
     for (int k = 0; k < 3; ++k) x[k] = ray.origin[k] + smp.t * ray.dir[k];
     sh_encode(ray.dir, dir_sh);
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf, evals);
+    color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+}
+
+KERNEL void eval_samples(BatchArgs a) {
+    int i = thread_index();
+    if (i >= *a.total || i >= a.capacity) return;
     SdfEval evals[4];
     Surface sf;
     ColorEval ce;
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf, evals);
-    color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+    field_at(a, a.samples[i], evals, sf, ce);
     SampleValue& v = a.values[i];
     v.sdf = sf.sdf;
     for (int k = 0; k < 3; ++k) {
@@ -368,16 +373,11 @@ KERNEL void backward_samples(BatchArgs a) {
     if (i - (i & 31) >= total) return;
     bool live = i < total;
     Sample smp = live ? a.samples[i] : Sample{0, 0.0f};
-    const RayIn& ray = a.rays[smp.ray];
     SampleGrad g = live ? a.sample_grads[i] : SampleGrad{0.0f, {0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f}, 0.0f};
-    float x[3], dir_sh[SH_COEFFS];
-    for (int k = 0; k < 3; ++k) x[k] = ray.origin[k] + smp.t * ray.dir[k];
-    sh_encode(ray.dir, dir_sh);
     SdfEval evals[4];
     Surface sf;
     ColorEval ce;
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf, evals);
-    color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+    field_at(a, smp, evals, sf, ce);
     float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
     color_backward(a.field, a.params, ce, g.wd, a.grads, cg_grad, cg_feat, cg_sh);
     float dgrad[3], dx[3];

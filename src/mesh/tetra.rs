@@ -15,12 +15,22 @@ const TETS: [[usize; 4]; 6] = [[0, 1, 3, 7], [0, 3, 2, 7], [0, 2, 6, 7], [0, 6, 
 /// increasing SDF (outwards for a solid with negative inside).
 pub fn extract(res: usize, sdf: &(dyn Fn([f32; 3], &mut SdfEval) -> f32 + Sync)) -> Mesh {
     let n = res + 1;
+    let values: Vec<f32> =
+        (0..n * n * n).into_par_iter().map_init(SdfEval::default, |e, idx| sdf(corner(res, idx), e)).collect();
+    from_values(res, &values)
+}
+
+/// Corner `i` of the `res`³-cell grid over [-1, 1]³ ((res + 1)³ corners, x fastest).
+pub fn corner(res: usize, i: usize) -> [f32; 3] {
+    let n = res + 1;
     let pos = |i: usize| -1.0 + 2.0 * i as f32 / res as f32;
-    let values: Vec<f32> = (0..n * n * n)
-        .into_par_iter()
-        .map_init(SdfEval::default, |e, idx| sdf([pos(idx % n), pos((idx / n) % n), pos(idx / (n * n))], e))
-        .collect();
-    let at = |i: usize| Vec3::new(pos(i % n), pos((i / n) % n), pos(i / (n * n)));
+    [pos(i % n), pos((i / n) % n), pos(i / (n * n))]
+}
+
+/// As [`extract`], from the SDF already sampled at every [`corner`].
+pub fn from_values(res: usize, values: &[f32]) -> Mesh {
+    let n = res + 1;
+    let at = |i: usize| Vec3::from(corner(res, i));
     // Triangles as grid-edge keys, per z-slab in parallel; welded afterwards.
     let slabs: Vec<Vec<[(u32, u32); 3]>> = (0..res)
         .into_par_iter()

@@ -146,6 +146,14 @@ impl Trainer {
         image::RgbImage::from_raw(w as u32, h as u32, bytes)
     }
 
+    /// Signed distances at `points` (x, y, z triples) on the device; None on the CPU or if the
+    /// device fails.
+    pub fn sdf_cuda(&self, points: &[f32]) -> Option<Vec<f32>> {
+        let run = self.cuda.as_ref()?;
+        let state = run.state.lock().ok()?;
+        state.sdf(&run.gpu, self.active_levels(), points).ok()
+    }
+
     pub(super) fn step_cuda(&mut self) -> Result<StepStats, Rollback> {
         match self.try_step_cuda() {
             Ok(r) => r,

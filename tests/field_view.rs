@@ -158,6 +158,101 @@ fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
     assert_eq!(silhouette_errors, 0);
 }
 
+/// A box through the real field path: no prior (orientation 0), one dense hash-grid level
+/// holding the box's exact signed distance at its corners, and an SDF network that passes
+/// that feature through (ReLU(f) − ReLU(−f)). Trilinear interpolation is exact wherever the
+/// distance is linear across a cell (near the faces, away from the edges), so the faces'
+/// silhouette and flat shading are what the box predicts.
+#[test]
+fn shaded_box_has_the_predicted_silhouette_and_shading() {
+    const RES: usize = 48;
+    let half = Vec3::new(0.45, 0.3, 0.25);
+    let field = Field::new(FieldConfig {
+        grid: HashGridConfig { levels: 1, log2_table: 17, base_resolution: RES as f32, max_resolution: RES as f32 },
+        hidden: 2,
+        orientation: 0.0,
+        init_radius: 0.5,
+    });
+    let (res, side, dense) = field.grid().level(0);
+    assert!(dense && res == RES as f32, "the level must be stored densely");
+    let box_sdf = |p: Vec3| {
+        let q = p.abs() - half;
+        q.max(Vec3::ZERO).length() + q.max_element().min(0.0)
+    };
+    let mut p = field.init_params(1);
+    p.grid.fill(0.0);
+    let side = side as usize;
+    for k in 0..=RES {
+        for j in 0..=RES {
+            for i in 0..=RES {
+                let at = Vec3::new(i as f32, j as f32, k as f32) * (2.0 / RES as f32) - Vec3::ONE;
+                p.grid[(i + side * (j + side * k)) * 2] = box_sdf(at);
+            }
+        }
+    }
+    // SDF network: inputs (x, y, z, f0, f1), hidden (ReLU(f0), ReLU(−f0)), output h0 − h1.
+    let shape = field.cfg.sdf_shape();
+    p.sdf.fill(0.0);
+    p.sdf[3] = 1.0;
+    p.sdf[shape.input + 3] = -1.0;
+    let w2 = 2 * shape.input + 2;
+    p.sdf[w2] = 1.0;
+    p.sdf[w2 + 1] = -1.0;
+    let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(1)).unwrap();
+    let (center, scale) = (DVec3::new(-1.0, 0.5, 2.0), 2.0);
+    let norm = Normalization { center: center.to_array(), scale };
+
+    let pose = Pose::look_at(center + DVec3::new(3.0, -2.2, 1.8), center, DVec3::Z);
+    let cam = ViewCamera::from_pose(&pose, &Intrinsics::centered(160, 120, 150.0), 5.0);
+    let img = draw(&gpu(), &data, norm, &cam, FieldStyle { mode: ViewMode::Sdf, ..Default::default() });
+
+    let light = weave::view::light_direction(&cam);
+    let eye = (cam.eye - center.as_vec3()) / scale as f32;
+    // Rays within a cell of an edge may go either way: test the box grown and shrunk by one.
+    let margin = 2.0 / RES as f32;
+    let hit = |d: Vec3, h: Vec3| -> Option<(f32, usize)> {
+        let (mut near, mut far, mut axis) = (f32::MIN, f32::MAX, 0);
+        for a in 0..3 {
+            let (t0, t1) = ((-h[a] - eye[a]) / d[a], (h[a] - eye[a]) / d[a]);
+            let (lo, hi) = (t0.min(t1), t0.max(t1));
+            if lo > near {
+                (near, axis) = (lo, a);
+            }
+            far = far.min(hi);
+        }
+        (near <= far && near > 0.0).then_some((near, axis))
+    };
+    let (mut hits, mut silhouette_errors) = (0, 0);
+    for y in 0..cam.height {
+        for x in 0..cam.width {
+            let d = pixel_direction(&cam, x, y);
+            let px = img.get_pixel(x, y);
+            let lit = px[0] > 0 || px[1] > 0 || px[2] > 0;
+            let inner = hit(d, half - Vec3::splat(margin));
+            if hit(d, half + Vec3::splat(margin)).is_none() && lit || inner.is_some() && !lit {
+                silhouette_errors += 1;
+            }
+            let Some((t, axis)) = hit(d, half) else { continue };
+            let on_face = eye + d * t;
+            // Flat shading is exact where no cell the tetrahedron of the normal touches reaches
+            // the distance's ridges, which start at the face's edges.
+            if inner.is_none() || (0..3).any(|a| a != axis && on_face[a].abs() > half[a] - 2.5 * margin) {
+                continue;
+            }
+            hits += 1;
+            let mut n = Vec3::ZERO;
+            n[axis] = on_face[axis].signum();
+            let shade = 0.18 + 0.82 * n.dot(light).max(0.0);
+            for (k, albedo) in [0.78f32, 0.76, 0.72].iter().enumerate() {
+                let expect = (albedo * shade).powf(1.0 / 2.2) * 255.0;
+                assert!((px[k] as f32 - expect).abs() <= 3.0, "pixel ({x}, {y}) channel {k}: {} vs {expect:.1}", px[k]);
+            }
+        }
+    }
+    assert!(hits > 1500, "the box's faces cover only {hits} pixels");
+    assert_eq!(silhouette_errors, 0);
+}
+
 #[test]
 fn novel_view_matches_the_cpu_render_of_a_trained_field() {
     let dir = tempfile::tempdir().unwrap();

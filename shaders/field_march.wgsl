@@ -1,6 +1,7 @@
-// Marching passes over every pixel of the field image, one step per dispatch: the shaded SDF
-// (sphere tracing, then shading at the hit) and the novel view (NeuS volume rendering, one
-// sample per pass, then the background field). Concatenated after field.wgsl and
+// Compute passes over every pixel of the field image: the shaded SDF (sphere tracing one step
+// per dispatch, then shading at the hit), the novel view (NeuS volume rendering, one sample
+// per pass, then the background field) and the SDF slice (one evaluation per pixel: network
+// evaluations belong in compute passes, which GPUs run far faster than fragment shaders here). Concatenated after field.wgsl and
 // view_common.wgsl; field_view.wgsl shows the result.
 
 @group(0) @binding(1) var<storage, read_write> pixels: array<PixelState>;
@@ -181,5 +182,44 @@ fn cs_shade(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let shade = albedo * (AMBIENT + DIFFUSE * max(dot(n, cam.light.xyz), 0.0));
     p.color = vec4(pow(clamp(shade, vec3(0.0), vec3(1.0)), vec3(1.0 / 2.2)), 0.0);
+    pixels[i] = p;
+}
+
+// Diverging colour map: warm outside (positive), cool inside, with bands every 0.05.
+fn slice_color(f: f32, footprint: f32) -> vec3<f32> {
+    let k = clamp(abs(f) * 2.0, 0.0, 1.0);
+    let warm = mix(vec3(0.98, 0.93, 0.86), vec3(0.85, 0.38, 0.12), k);
+    let cool = mix(vec3(0.86, 0.92, 0.98), vec3(0.14, 0.38, 0.80), k);
+    var c = select(cool, warm, f > 0.0);
+    let band = abs(fract(f / 0.05 + 0.5) - 0.5) * 0.05;
+    c *= 0.88 + 0.12 * smoothstep(0.0, 1.5 * footprint, band);
+    let contour = 1.0 - smoothstep(0.75 * footprint, 1.75 * footprint, abs(f));
+    return mix(c, vec3(0.05, 0.05, 0.06), contour);
+}
+
+// The slice plane where the pixel's ray meets it inside the cube, coloured by signed distance.
+@compute @workgroup_size(64)
+fn cs_slice(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = pixel_index(id);
+    if i >= pixel_count() {
+        return;
+    }
+    let r = pixel_ray(i);
+    var p: PixelState;
+    p.march = vec4(0.0, 0.0, 0.0, DONE);
+    p.color = vec4(0.0, 0.0, 0.0, 1.0);
+    p.counts = vec4(0.0);
+    let n = cam.slice.xyz;
+    let denom = dot(r.d, n);
+    if abs(denom) > 1e-6 {
+        let t = (cam.slice.w - dot(r.o, n)) / denom;
+        let x = r.o + t * r.d;
+        if t > 0.0 && all(abs(x) <= vec3(1.0)) {
+            // Normalised units covered by one pixel at that distance.
+            let footprint = t / cam.intrinsics.y;
+            p.color = vec4(slice_color(sdf(x), footprint), 1.0);
+            p.march = vec4(t, 0.0, 0.0, HIT);
+        }
+    }
     pixels[i] = p;
 }

@@ -1,7 +1,7 @@
 //! Drawing the field into a field image (colour and depth) at a chosen resolution, then
 //! compositing it into the viewport under the overlays. The shaded SDF and the novel view march
-//! every pixel one step per compute dispatch (see field.wgsl for why), a fragment pass shows
-//! the result; the slice is drawn by the fragment pass alone. The field image is kept until the
+//! every pixel one step per compute dispatch (see field.wgsl for why), the slice evaluates each
+//! pixel in one dispatch, and a fragment pass shows the result. The field image is kept until the
 //! camera, the field or the style changes, so overlays and UI stay fast while a slow mode
 //! (volume rendering on a software adapter) is on screen.
 
@@ -136,6 +136,7 @@ pub struct FieldView {
     novel_step: wgpu::ComputePipeline,
     sdf_step: wgpu::ComputePipeline,
     shade: wgpu::ComputePipeline,
+    slice: wgpu::ComputePipeline,
     max_samples: u32,
     composite_layout: wgpu::BindGroupLayout,
     composite: wgpu::RenderPipeline,
@@ -222,8 +223,13 @@ impl FieldView {
                 cache: None,
             })
         };
-        let (init, novel_step, sdf_step, shade) =
-            (compute("cs_init"), compute("cs_novel_step"), compute("cs_sdf_step"), compute("cs_shade"));
+        let (init, novel_step, sdf_step, shade, slice) = (
+            compute("cs_init"),
+            compute("cs_novel_step"),
+            compute("cs_sdf_step"),
+            compute("cs_shade"),
+            compute("cs_slice"),
+        );
         let module =
             field::shader_module(device, "field view", &(common + include_str!("../../shaders/field_view.wgsl")));
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -342,6 +348,7 @@ impl FieldView {
             novel_step,
             sdf_step,
             shade,
+            slice,
             max_samples: 0,
             composite_layout,
             composite,
@@ -457,9 +464,9 @@ impl FieldView {
             ViewMode::Novel => std::iter::once(&self.init)
                 .chain(std::iter::repeat_n(&self.novel_step, (self.max_samples + BG_SAMPLES + 1) as usize))
                 .collect(),
-            ViewMode::Slice => Vec::new(),
+            ViewMode::Slice => vec![&self.slice],
         };
-        if !passes.is_empty() {
+        {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             pass.set_bind_group(0, &target.march_bind, &[]);
             pass.set_bind_group(1, &gpu.bind, &[]);

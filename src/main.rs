@@ -444,10 +444,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             }
             Err(r) => {
                 metrics.rollbacks += 1;
-                bar.println(format!(
-                    "warning: non-finite loss at step {}: rolled back to step {} and halved the learning rate",
-                    r.failed_step, r.restored_step
-                ));
+                bar.println(format!("warning: {}", r.why));
             }
         }
     }
@@ -455,7 +452,9 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     metrics.iterations = trainer.step;
     metrics.seconds = started.elapsed().as_secs_f64();
     println!("trained {} steps in {:.1} s; writing outputs", trainer.step, metrics.seconds);
-    trainer.sync().context("reading the trained field back from the GPU")?;
+    if let Err(e) = trainer.sync() {
+        eprintln!("warning: {}", trainer.abandon_cuda(&e).why);
+    }
     checkpoint::save(&trainer, &args.out.join("checkpoint.weave"))?;
     outputs::write_all(&trainer, &ds, &args.out, &mut metrics)?;
     println!(

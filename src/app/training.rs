@@ -98,11 +98,9 @@ impl TrainingPanel {
         while let Ok(e) = session.events.try_recv() {
             match e {
                 Event::Step(s) => run.history.push(s),
-                Event::RolledBack { failed_step, restored_step } => {
+                Event::RolledBack { why, .. } => {
                     run.rollbacks += 1;
-                    notes.push(format!(
-                        "Training hit a non-finite loss at step {failed_step}: rolled back to step {restored_step} with a lower learning rate"
-                    ));
+                    notes.push(format!("Training: {why}"));
                 }
                 Event::Finished { step, stopped } => {
                     done = true;
@@ -176,7 +174,7 @@ impl TrainingPanel {
             }
             if run.rollbacks > 0 {
                 ui.label(
-                    RichText::new(format!("{} rollbacks after non-finite losses", run.rollbacks))
+                    RichText::new(format!("{} rollbacks (see the notices)", run.rollbacks))
                         .color(Color32::from_rgb(235, 190, 70)),
                 );
             }

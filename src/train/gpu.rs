@@ -112,15 +112,32 @@ impl Trainer {
     }
 
     /// After a rollback restored `params` on the host: the device takes them, moments cleared.
+    /// A device that fails here is dropped: training goes on on the CPU from the same state.
     pub(super) fn restore_cuda(&mut self) {
         let Some(run) = self.cuda.as_mut() else { return };
         let p = self.params.arrays();
         let fields: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| p[i].as_slice());
         let (gpu, state) = run.parts();
-        if let Err(e) = state.upload_params(gpu, fields) {
-            panic!("CUDA failed while restoring the last good state: {e}");
+        if state.upload_params(gpu, fields).is_err() {
+            self.cuda = None;
+            return;
         }
         run.stale = false;
+    }
+
+    /// When the device fails mid-run (lost, out of memory): training goes on on the CPU from
+    /// the last state read back and checked (at most `GOOD_STATE_INTERVAL` steps old), so no
+    /// more than that is lost.
+    pub fn abandon_cuda(&mut self, e: &CudaError) -> Rollback {
+        let failed_step = self.step;
+        self.cuda = None;
+        self.params = self.last_good.1.clone();
+        self.step = self.last_good.0;
+        // The moments stayed on the device: the CPU's optimiser starts afresh.
+        self.optimizer.groups = self.params.arrays().map(|a| crate::compute::cpu::adam::Adam::new(a.len()));
+        self.optimizer.variance = crate::compute::cpu::adam::Adam::new(1);
+        let why = format!("CUDA failed at step {failed_step} ({e}): continuing on the CPU from step {}", self.step);
+        Rollback { failed_step, restored_step: self.step, why }
     }
 
     /// A view rendered on the device (sRGB bytes), when training runs there; None on the CPU
@@ -157,8 +174,7 @@ impl Trainer {
     pub(super) fn step_cuda(&mut self) -> Result<StepStats, Rollback> {
         match self.try_step_cuda() {
             Ok(r) => r,
-            // A device that fails mid-run (lost, out of memory) cannot be recovered from here.
-            Err(e) => panic!("CUDA failed at step {}: {e}", self.step),
+            Err(e) => Err(self.abandon_cuda(&e)),
         }
     }
 

@@ -20,6 +20,8 @@ pub enum Event {
     RolledBack {
         failed_step: u32,
         restored_step: u32,
+        /// What happened and what was done, for the user.
+        why: String,
     },
     /// Training ended (finished, or stopped by a command) at this step.
     Finished {
@@ -103,8 +105,10 @@ impl Session {
                         let publish =
                             stats.step.is_multiple_of(SNAPSHOT_INTERVAL) || stats.step == trainer.cfg.iterations;
                         if publish && let Err(e) = trainer.sync() {
-                            // The device failed: nothing more can be trained or read back.
-                            panic!("reading the field back from the GPU: {e}");
+                            let r = trainer.abandon_cuda(&e);
+                            let (failed_step, restored_step) = (r.failed_step, r.restored_step);
+                            send(Event::RolledBack { failed_step, restored_step, why: r.why });
+                            continue;
                         }
                         if publish {
                             slot.publish(Snapshot {
@@ -121,7 +125,11 @@ impl Session {
                         }
                         send(Event::Step(stats));
                     }
-                    Err(r) => send(Event::RolledBack { failed_step: r.failed_step, restored_step: r.restored_step }),
+                    Err(r) => send(Event::RolledBack {
+                        failed_step: r.failed_step,
+                        restored_step: r.restored_step,
+                        why: r.why,
+                    }),
                 }
             }
             send(Event::Finished { step: trainer.step, stopped });

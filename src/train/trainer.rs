@@ -24,12 +24,13 @@ pub struct StepStats {
     pub occupancy: f32,
 }
 
-/// A step whose loss or gradients were not finite: the state went back to `restored_step`
-/// and the learning rate was halved.
-#[derive(Clone, Copy, Debug)]
+/// A step that could not be taken: the state went back to `restored_step`. `why` says what
+/// happened and what was done, for the user.
+#[derive(Clone, Debug)]
 pub struct Rollback {
     pub failed_step: u32,
     pub restored_step: u32,
+    pub why: String,
 }
 
 /// Small, fast, seedable random numbers for ray sampling.
@@ -360,7 +361,11 @@ impl Trainer {
         self.optimizer.variance = Adam::new(1);
         self.lr_scale *= 0.5;
         self.restore_cuda();
-        Rollback { failed_step, restored_step: self.step }
+        let why = format!(
+            "non-finite loss at step {failed_step}: rolled back to step {} and halved the learning rate",
+            self.step
+        );
+        Rollback { failed_step, restored_step: self.step, why }
     }
 
     /// Marks the cells whose centre is within reach of the surface: the SDF there is below a
@@ -456,6 +461,7 @@ mod tests {
         t.params.sdf[0] = f32::NAN;
         let r = t.step().unwrap_err();
         assert_eq!((r.failed_step, r.restored_step), (3, 0));
+        assert!(r.why.contains("non-finite loss at step 3"), "{}", r.why);
         assert!(t.params.is_finite());
         assert!(t.lr_scale == 0.5 && t.learning_rate() < lr);
         // Training goes on from the restored state.

@@ -469,6 +469,21 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_device_hands_training_to_the_cpu_from_the_last_good_state() {
+        let mut t = tiny();
+        let start = t.params.clone();
+        for _ in 0..3 {
+            t.step().unwrap();
+        }
+        assert_ne!(t.params, start);
+        let r = t.abandon_cuda(&crate::compute::cuda::CudaError::Driver("device lost".into()));
+        assert_eq!((r.failed_step, r.restored_step), (3, 0));
+        assert!(r.why.contains("device lost") && r.why.contains("continuing on the CPU"), "{}", r.why);
+        assert!(t.params == start && t.cuda_device().is_none());
+        t.step().unwrap();
+    }
+
+    #[test]
     fn loss_falls_on_a_constant_colour_scene() {
         let mut t = tiny();
         let first = t.step().unwrap().loss;

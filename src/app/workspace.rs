@@ -28,6 +28,8 @@ pub struct Workspace {
     pub selected: Option<usize>,
     pub orbit: Option<Orbit>,
     pub notices: Notices,
+    /// Whether the user has been told why training does not run on CUDA.
+    cuda_note_shown: bool,
     /// Pixel size the viewport widget had in the last frame: the next render's size.
     pub viewport_px: (u32, u32),
     pub hovering_drop: bool,
@@ -55,6 +57,7 @@ impl Workspace {
             selected: None,
             orbit: None,
             notices: Notices::default(),
+            cuda_note_shown: false,
             viewport_px: (800, 600),
             hovering_drop: false,
             adapter,
@@ -126,6 +129,11 @@ impl Workspace {
                 ),
                 Message::TrainerReady(trainer, note) => {
                     self.preparing_training = false;
+                    // Why training is not on the GPU, said once per session.
+                    if let Some(n) = note.as_ref().filter(|_| !self.cuda_note_shown) {
+                        self.notices.push(Level::Info, format!("Training on the CPU. {n}"));
+                        self.cuda_note_shown = true;
+                    }
                     self.training.start(*trainer, note, self.loader.wake.clone());
                 }
                 Message::PickedViewportImage(path) => {

@@ -23,19 +23,16 @@ pub struct CudaRun {
     state: Mutex<FieldState>,
     /// The host's field parameters are older than the device's.
     stale: bool,
-    /// Seconds spent in the ray kernel (with its transfers), for benchmarks.
+    /// Seconds spent in the ray kernels (with their transfers), for benchmarks.
     trace_seconds: f64,
+    /// The batch's rays as the kernels take them, reused from step to step.
+    ins: Vec<RayIn>,
 }
 
 impl CudaRun {
     fn parts(&mut self) -> (&Gpu, &mut FieldState) {
         (&self.gpu, self.state.get_mut().unwrap_or_else(|e| e.into_inner()))
     }
-}
-
-/// Rays drawn per worker: the same split as the CPU step, so both draw the same rays.
-fn parts() -> usize {
-    rayon::current_num_threads().max(1)
 }
 
 impl Trainer {
@@ -46,7 +43,7 @@ impl Trainer {
             return Err(CudaError::Kernel(format!("this field has {why}")));
         }
         let gpu = Gpu::open()?;
-        let rays = self.cfg.rays.div_ceil(parts()) * parts();
+        let rays = self.cfg.rays.div_ceil(self.parts()) * self.parts();
         let p = self.params.arrays();
         let fields: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| p[i].as_slice());
         let mut state =
@@ -56,7 +53,13 @@ impl Trainer {
             state.upload_moments(&gpu, i, &adam.m, &adam.v)?;
         }
         let info = gpu.info.clone();
-        self.cuda = Some(Box::new(CudaRun { gpu, state: Mutex::new(state), stale: false, trace_seconds: 0.0 }));
+        self.cuda = Some(Box::new(CudaRun {
+            gpu,
+            state: Mutex::new(state),
+            stale: false,
+            trace_seconds: 0.0,
+            ins: Vec::new(),
+        }));
         Ok(info)
     }
 
@@ -180,7 +183,7 @@ impl Trainer {
 
     fn try_step_cuda(&mut self) -> Result<Result<StepStats, Rollback>, CudaError> {
         let settings = self.render_settings();
-        let parts = parts();
+        let parts = self.parts();
         let per_part = self.cfg.rays.div_ceil(parts);
         let refine = self.cfg.refine_poses;
         let seed = self.cfg.seed ^ ((self.step as u64) << 20);
@@ -192,36 +195,29 @@ impl Trainer {
                 (0..per_part).map(move |_| sample_ray(views, norm, corrections, refine, &mut rng)).collect::<Vec<_>>()
             })
             .collect();
-        let ins: Vec<RayIn> = rays
-            .iter()
-            .map(|r| RayIn {
-                origin: r.ray.origin,
-                dir: r.ray.dir,
-                jitter: r.jitter,
-                rgb: r.target.rgb,
-                mask: r.target.mask.unwrap_or(-1.0),
-            })
-            .collect();
         let run = self.cuda.as_mut().expect("step_cuda runs with a device");
+        run.ins.clear();
+        run.ins.extend(rays.iter().map(|r| RayIn {
+            origin: r.ray.origin,
+            dir: r.ray.dir,
+            jitter: r.jitter,
+            rgb: r.target.rgb,
+            mask: r.target.mask.unwrap_or(-1.0),
+        }));
         let started = std::time::Instant::now();
-        let (gpu, state) = run.parts();
-        let (outs, d_variance) = state.trace(gpu, &ins, &RenderSettings::of(&settings), self.params.variance, true)?;
-        run.trace_seconds += started.elapsed().as_secs_f64();
-        run.stale = true;
-
-        let mut sums = PartSums { loss: 0.0, sq: 0.0, samples: 0, per_view: vec![(0.0, 0); self.views.len()] };
+        let state = run.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let (outs, d_variance) =
+            state.trace(&run.gpu, &run.ins, &RenderSettings::of(&settings), self.params.variance, true)?;
+        let mut sums = PartSums::new(self.views.len());
         let mut pose_grad = vec![0.0f32; self.params.poses.len()];
-        for (r, out) in rays.iter().zip(&outs) {
-            sums.loss += out.loss as f64;
-            let se = (0..3).map(|c| (out.rgb[c] - r.target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
-            sums.sq += se as f64;
-            sums.per_view[r.view].0 += se;
-            sums.per_view[r.view].1 += 1;
-            sums.samples += out.samples as usize;
+        for (r, out) in rays.iter().zip(outs) {
+            sums.add(r, out.rgb, out.loss, out.samples as usize);
             if refine {
                 poses::accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut pose_grad[r.pose_range()]);
             }
         }
+        run.trace_seconds += started.elapsed().as_secs_f64();
+        run.stale = true;
         let n = rays.len() as f64;
         let (loss, mse, samples) = self.record_batch(std::slice::from_ref(&sums), n);
         let scale = 1.0 / n as f32;

@@ -87,10 +87,26 @@ pub(super) const GOOD_STATE_INTERVAL: u32 = 100;
 /// What one worker's share of a step adds up: loss, squared colour error, samples, and per
 /// view (squared error, rays).
 pub(super) struct PartSums {
-    pub loss: f64,
-    pub sq: f64,
-    pub samples: usize,
-    pub per_view: Vec<(f32, u32)>,
+    loss: f64,
+    sq: f64,
+    samples: usize,
+    per_view: Vec<(f32, u32)>,
+}
+
+impl PartSums {
+    pub fn new(views: usize) -> PartSums {
+        PartSums { loss: 0.0, sq: 0.0, samples: 0, per_view: vec![(0.0, 0); views] }
+    }
+
+    /// Adds one ray's result: its rendered colour, loss and samples taken.
+    pub fn add(&mut self, r: &SampledRay, rgb: [f32; 3], loss: f32, samples: usize) {
+        self.loss += loss as f64;
+        let se = (0..3).map(|c| (rgb[c] - r.target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
+        self.sq += se as f64;
+        self.per_view[r.view].0 += se;
+        self.per_view[r.view].1 += 1;
+        self.samples += samples;
+    }
 }
 
 /// A training ray: through a random pixel of a random view (jittered within the pixel),
@@ -246,7 +262,7 @@ impl Trainer {
             return self.step_cuda();
         }
         let settings = self.render_settings();
-        let parts = self.part_grads.len();
+        let parts = self.parts();
         let per_part = self.cfg.rays.div_ceil(parts);
         let (field, params, occ, views, norm) = (&self.field, &self.params, &self.occupancy, &self.views, &self.norm);
         let refine = self.cfg.refine_poses;
@@ -260,8 +276,7 @@ impl Trainer {
                 g.clear();
                 let mut rng = Rng::new(seed + part as u64);
                 let mut ws = RayScratch::default();
-                let (mut loss, mut sq, mut samples) = (0.0f64, 0.0f64, 0usize);
-                let mut per_view = vec![(0.0f32, 0u32); n_views];
+                let mut sums = PartSums::new(n_views);
                 for _ in 0..per_part {
                     let r = sample_ray(views, norm, &params.poses, refine, &mut rng);
                     let out = render::trace(
@@ -278,14 +293,9 @@ impl Trainer {
                     if refine {
                         poses::accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut g.poses[r.pose_range()]);
                     }
-                    loss += out.loss as f64;
-                    let se = (0..3).map(|c| (out.rgb[c] - r.target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
-                    sq += se as f64;
-                    per_view[r.view].0 += se;
-                    per_view[r.view].1 += 1;
-                    samples += out.samples;
+                    sums.add(&r, out.rgb, out.loss, out.samples);
                 }
-                PartSums { loss, sq, samples, per_view }
+                sums
             })
             .collect();
         let n = (per_part * parts) as f64;
@@ -327,6 +337,12 @@ impl Trainer {
 
     /// Folds a batch's per-part sums into the per-view errors; returns the batch's mean loss,
     /// mean squared colour error and samples per ray.
+    /// Workers a batch's rays are drawn for, each from its own random stream; the CUDA step
+    /// draws the same rays.
+    pub(super) fn parts(&self) -> usize {
+        self.part_grads.len()
+    }
+
     pub(super) fn record_batch(&mut self, sums: &[PartSums], n: f64) -> (f64, f64, f64) {
         let loss = sums.iter().map(|s| s.loss).sum::<f64>() / n;
         let mse = sums.iter().map(|s| s.sq).sum::<f64>() / n;

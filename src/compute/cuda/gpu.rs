@@ -101,6 +101,8 @@ pub struct FieldState {
     state: CudaSlice<f32>,
     total: CudaSlice<i32>,
     max_samples: usize,
+    /// The last batch's per-ray results, read back into the same buffer every step.
+    host_out: Vec<RayOut>,
 }
 
 impl FieldState {
@@ -146,6 +148,7 @@ impl FieldState {
             state: zeros(capacity * abi::RAY_STATE_FLOATS)?,
             total: s.alloc_zeros::<i32>(1)?,
             max_samples,
+            host_out: Vec::new(),
         })
     }
 
@@ -207,7 +210,7 @@ impl FieldState {
         cfg: &RenderSettings,
         variance: f32,
         train: bool,
-    ) -> Result<(Vec<RayOut>, f32), CudaError> {
+    ) -> Result<(&[RayOut], f32), CudaError> {
         assert!(rays.len() <= self.capacity() && cfg.max_samples as usize <= self.max_samples);
         let s = &gpu.stream;
         s.memcpy_htod(rays, &mut self.rays)?;
@@ -255,10 +258,13 @@ impl FieldState {
             // rays of `max_samples` samples (asserted above).
             unsafe { s.launch_builder(f).arg(&args).launch(launch) }?;
         }
-        let mut out = vec![RayOut::default(); rays.len()];
-        s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut out)?;
-        let dv = if train { s.clone_dtoh(&self.d_variance)?[0] } else { 0.0 };
-        Ok((out, dv))
+        self.host_out.resize(rays.len(), RayOut::default());
+        s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut self.host_out)?;
+        let mut dv = [0.0f32];
+        if train {
+            s.memcpy_dtoh(&self.d_variance, &mut dv)?;
+        }
+        Ok((&self.host_out, dv[0]))
     }
 
     /// One Adam update of a group from its gradient times `grad_scale`; `step_size` already

@@ -161,6 +161,7 @@ pub fn on_gpu(gpu: &Gpu) -> Result<Vec<Diff>, CudaError> {
     state.upload_occupancy(gpu, &fx.occupancy.cells)?;
     let cfg = super::abi::RenderSettings::of(&fx.settings);
     let (outs, d_variance) = state.trace(gpu, &ins, &cfg, fx.params.variance, true)?;
+    let outs = outs.to_vec();
     let grads = state.download_grads(gpu)?;
     let g: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| grads[i].as_slice());
     let tolerance = 20.0;

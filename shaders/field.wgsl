@@ -67,13 +67,14 @@ fn softplus(x: f32) -> f32 {
 }
 
 // One hidden layer (ReLU) and a linear output, weights row-major then biases per layer, as
-// src/compute/cpu/mlp.rs stores them.
-fn net1(off: u32, ni: u32, nh: u32, no: u32, x: ptr<function, Input>) -> Output {
+// src/compute/cpu/mlp.rs stores them. Only the first `keep` of the `no` outputs are computed
+// (sphere tracing needs the distance alone: a third of the network's arithmetic).
+fn net1(off: u32, ni: u32, nh: u32, no: u32, keep: u32, x: ptr<function, Input>) -> Output {
     let b1 = off + ni * nh;
     let w2 = b1 + nh;
     let b2 = w2 + nh * no;
     var y: Output;
-    for (var k = 0u; k < no; k++) {
+    for (var k = 0u; k < keep; k++) {
         y[k] = params[b2 + k];
     }
     for (var j = 0u; j < nh; j++) {
@@ -82,7 +83,7 @@ fn net1(off: u32, ni: u32, nh: u32, no: u32, x: ptr<function, Input>) -> Output 
             a += params[off + j * ni + i] * (*x)[i];
         }
         let h = max(a, 0.0);
-        for (var k = 0u; k < no; k++) {
+        for (var k = 0u; k < keep; k++) {
             y[k] += params[w2 + k * nh + j] * h;
         }
     }
@@ -179,20 +180,20 @@ fn prior(x: vec3<f32>) -> f32 {
     return info.orientation * (max(length(x), 1e-9) - info.init_radius);
 }
 
-// SDF network at x: returns the signed distance; `out` holds the network's outputs.
-fn sdf_net(x: vec3<f32>, out: ptr<function, Output>) -> f32 {
+// SDF network at x: returns the signed distance; `out` holds the network's first `keep` outputs.
+fn sdf_net(x: vec3<f32>, keep: u32, out: ptr<function, Output>) -> f32 {
     var inp: Input;
     inp[0] = x.x;
     inp[1] = x.y;
     inp[2] = x.z;
     encode(0u, info.levels, info.active_levels, info.table_mask, (x + 1.0) * 0.5, &inp, 3u);
-    *out = net1(info.sdf_off, 3u + 2u * info.levels, info.hidden, SDF_OUT, &inp);
+    *out = net1(info.sdf_off, 3u + 2u * info.levels, info.hidden, SDF_OUT, keep, &inp);
     return prior(x) + (*out)[0];
 }
 
 fn sdf(x: vec3<f32>) -> f32 {
     var o: Output;
-    return sdf_net(x, &o);
+    return sdf_net(x, 1u, &o);
 }
 
 struct Surface {
@@ -209,7 +210,7 @@ fn surface(x: vec3<f32>, h: f32) -> Surface {
     for (var k = 0u; k < 4u; k++) {
         let v = tetra[k];
         var o: Output;
-        let f = sdf_net(x + h * v, &o);
+        let f = sdf_net(x + h * v, SDF_OUT, &o);
         s.sdf += 0.25 * f;
         s.grad += v * f / (4.0 * h);
         for (var i = 0u; i < GEO_FEATURES; i++) {
@@ -283,13 +284,13 @@ fn background_sample(o: vec3<f32>, d: vec3<f32>, j: u32, last: u32, jitter: f32)
     }
     var inp: Input;
     encode(info.levels, info.bg_levels, info.bg_levels, info.bg_table_mask, (o + t * d) * (u * (2.0 - u) * 0.25) + 0.5, &inp, 0u);
-    var dens = net1(info.bg_density_off, 2u * info.bg_levels, info.bg_hidden, 1u + BG_FEATURES, &inp);
+    var dens = net1(info.bg_density_off, 2u * info.bg_levels, info.bg_hidden, 1u + BG_FEATURES, 1u + BG_FEATURES, &inp);
     var cin: Input;
     for (var i = 0u; i < BG_FEATURES; i++) {
         cin[i] = dens[1u + i];
     }
     sh_encode(d, &cin, BG_FEATURES);
-    var c = net1(info.bg_color_off, BG_FEATURES + SH_COEFFS, info.bg_hidden, 3u, &cin);
+    var c = net1(info.bg_color_off, BG_FEATURES + SH_COEFFS, info.bg_hidden, 3u, 3u, &cin);
     let alpha = select(1.0 - exp(-softplus(dens[0]) / n), 1.0, j == last);
     return vec4(sigmoid(c[0]), sigmoid(c[1]), sigmoid(c[2]), alpha);
 }

@@ -1,10 +1,23 @@
-// Compute passes over every pixel of the field image: the shaded SDF (sphere tracing one step
-// per dispatch, then shading at the hit), the novel view (NeuS volume rendering, one sample
-// per pass, then the background field) and the SDF slice (one evaluation per pixel: network
-// evaluations belong in compute passes, which GPUs run far faster than fragment shaders here). Concatenated after field.wgsl and
-// view_common.wgsl; field_view.wgsl shows the result.
+// Compute passes that draw the field image: the shaded SDF (sphere tracing one step per
+// dispatch, then shading at the hit), the novel view (NeuS volume rendering, one sample per
+// dispatch, then the background field) and the SDF slice (one evaluation per pixel). Network
+// evaluations belong in compute passes, which GPUs run far faster than fragment shaders here.
+// Concatenated after field.wgsl and view_common.wgsl; field_view.wgsl shows the result.
+//
+// Marching steps only visit the pixels still marching: each step reads one list of pixel
+// indices and appends the pixels that go on to the other, and a one-thread pass turns the new
+// list's length into the next step's indirect dispatch. Most rays finish in a step or two, so
+// the later steps cost what their few rays cost, not a pass over the whole image.
 
 @group(0) @binding(1) var<storage, read_write> pixels: array<PixelState>;
+// Two lists of pixel indices, `pixel_count()` apart, and their lengths.
+@group(0) @binding(2) var<storage, read_write> lists: array<u32>;
+@group(0) @binding(3) var<storage, read_write> lengths: array<atomic<u32>, 2>;
+// The next step's workgroups (x, y, z).
+@group(2) @binding(0) var<storage, read_write> next_groups: array<u32, 3>;
+
+// The list this pipeline's step reads; it appends to the other one.
+override IN: u32 = 0u;
 
 const AMBIENT: f32 = 0.18;
 const DIFFUSE: f32 = 0.82;
@@ -22,6 +35,30 @@ fn pixel_ray(i: u32) -> CameraRay {
 
 fn pixel_count() -> u32 {
     return cam.flags.z * cam.flags.w;
+}
+
+fn push(i: u32) {
+    let k = atomicAdd(&lengths[1u - IN], 1u);
+    lists[(1u - IN) * pixel_count() + k] = i;
+}
+
+// The pixel a step's invocation works on, or none past the end of its list.
+fn listed_pixel(id: vec3<u32>) -> u32 {
+    let k = pixel_index(id);
+    if k >= atomicLoad(&lengths[IN]) {
+        return 0xffffffffu;
+    }
+    return lists[IN * pixel_count() + k];
+}
+
+// Sizes the next step to the list the last one appended to, and empties the list it read.
+@compute @workgroup_size(1)
+fn cs_dispatch() {
+    let groups = (atomicLoad(&lengths[1u - IN]) + 63u) / 64u;
+    next_groups[0] = min(groups, 65535u);
+    next_groups[1] = (groups + 65534u) / 65535u;
+    next_groups[2] = 1u;
+    atomicStore(&lengths[IN], 0u);
 }
 
 // Distance of the next occupied sample from t on (samples `step` apart), or `end` if none.
@@ -77,17 +114,20 @@ fn cs_init(@builtin(global_invocation_id) id: vec3<u32>) {
         let t = (ceil(span.x / step - 0.5) + 0.5) * step;
         p.march = vec4(t, span.y, 0.0, select(BACKGROUND_LEFT, MARCHING, span.x < span.y));
     } else {
-        p.march = vec4(span.x, span.y, 0.0, select(DONE, MARCHING, span.x < span.y));
+        p.march = vec4(span.x, span.y, -1.0, select(DONE, MARCHING, span.x < span.y));
     }
     pixels[i] = p;
+    if p.march.w != DONE {
+        push(i);
+    }
 }
 
 // One sample of the novel view per pixel: the next occupied surface sample, else the next
 // background sample.
 @compute @workgroup_size(64)
 fn cs_novel_step(@builtin(global_invocation_id) id: vec3<u32>) {
-    let i = pixel_index(id);
-    if i >= pixel_count() {
+    let i = listed_pixel(id);
+    if i == 0xffffffffu {
         return;
     }
     var p = pixels[i];
@@ -131,34 +171,108 @@ fn cs_novel_step(@builtin(global_invocation_id) id: vec3<u32>) {
         }
     }
     pixels[i] = p;
+    if p.march.w != DONE {
+        push(i);
+    }
 }
 
-// One sphere-tracing step per pixel: skip empty cells, then step by the signed distance.
+// Sphere tracing, one step per pixel per dispatch. Steps are over-relaxed (Keinert et al.
+// 2014, "Enhanced sphere tracing"): RELAX times the distance, falling back to SAFE steps from
+// the previous sample when the two unbounding spheres do not overlap (the long step may have
+// passed a surface). A sign change brackets the surface, which regula falsi then closes. A
+// pixel is done when it is within half its footprint of the surface: tighter is invisible and
+// costs grazing rays dozens of steps. In this mode a pixel's state holds
+//   march:  next t, end of the sphere, f at the previous sample (-1: none), status
+//   counts: steps taken, bracket's far end t (0: no bracket) and its f, previous sample's t
+//   color.x: the step factor (0 until a fallback: RELAX)
+const RELAX: f32 = 1.5;
+const SAFE: f32 = 0.9;
+
+fn hit_tolerance(t: f32) -> f32 {
+    return max(0.5 * t / cam.intrinsics.x, 1e-5);
+}
+
+// Where the line through (t0, f0) and (t1, f1) crosses zero.
+fn secant(t0: f32, f0: f32, t1: f32, f1: f32) -> f32 {
+    return t0 + (t1 - t0) * f0 / (f0 - f1);
+}
+
 @compute @workgroup_size(64)
 fn cs_sdf_step(@builtin(global_invocation_id) id: vec3<u32>) {
-    let i = pixel_index(id);
-    if i >= pixel_count() {
+    let i = listed_pixel(id);
+    if i == 0xffffffffu {
         return;
     }
-    var p = pixels[i];
-    if p.march.w != MARCHING {
-        return;
+    let p = sphere_trace_step(i, pixels[i]);
+    pixels[i] = p;
+    if p.march.w == MARCHING {
+        push(i);
     }
+}
+
+fn sphere_trace_step(i: u32, state: PixelState) -> PixelState {
+    var p = state;
     let r = pixel_ray(i);
-    let t = skip_empty(r.o, r.d, p.march.x, p.march.y);
-    if t >= p.march.y {
-        p.march.w = DONE;
-    } else {
-        let f = sdf(r.o + t * r.d);
-        if f < 1e-4 {
-            // Stepped just past the surface: back up by the (negative) distance.
-            p.march.x = t + min(f, 0.0);
-            p.march.w = HIT;
-        } else {
-            p.march.x = t + max(0.8 * f, 2e-3);
+    var t = p.march.x;
+    let bracketed = p.counts.y > 0.0;
+    if !bracketed {
+        let next = skip_empty(r.o, r.d, t, p.march.y);
+        if next > t {
+            // Past empty cells the previous sample no longer bounds this one.
+            p.march.z = -1.0;
+            t = next;
+        }
+        if t >= p.march.y {
+            p.march.w = DONE;
+            return p;
         }
     }
-    pixels[i] = p;
+    let f = sdf(r.o + t * r.d);
+    p.counts.x += 1.0;
+    let tol = hit_tolerance(t);
+    let factor = select(RELAX, p.color.x, p.color.x > 0.0);
+    let t_prev = p.counts.w;
+    let f_prev = p.march.z;
+    if abs(f) < tol {
+        // Close enough to stop, not to shade: step the rest of the way along the slope the last
+        // two samples give (a flatter slope than 0.2 is a grazing ray, where this is a guess).
+        var slope = -1.0;
+        if f_prev >= 0.0 && t > t_prev {
+            slope = min((f - f_prev) / (t - t_prev), -0.2);
+        }
+        p.march.x = t - f / slope;
+        p.march.w = HIT;
+    } else if bracketed {
+        if f > 0.0 {
+            p.counts.w = t;
+            p.march.z = f;
+        } else {
+            p.counts.y = t;
+            p.counts.z = f;
+        }
+        p.march.x = secant(p.counts.w, p.march.z, p.counts.y, p.counts.z);
+        if p.counts.y - p.counts.w < tol {
+            p.march.w = HIT;
+        }
+    } else if f_prev >= 0.0 && f_prev + abs(f) < t - t_prev {
+        p.march.x = t_prev + SAFE * f_prev;
+        p.color.x = SAFE;
+    } else if f < 0.0 {
+        if f_prev < 0.0 {
+            // Entered the surface at the first sample: back up by the (negative) distance.
+            p.march.x = max(t + f, 0.0);
+            p.march.w = HIT;
+        } else {
+            p.counts.y = t;
+            p.counts.z = f;
+            p.march.x = secant(t_prev, f_prev, t, f);
+        }
+    } else {
+        p.counts.w = t;
+        p.march.z = f;
+        p.march.x = t + factor * f;
+    }
+    return p;
 }
 
 // Lights the surface where the tracing hit it.
@@ -169,6 +283,10 @@ fn cs_shade(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     var p = pixels[i];
+    // A bracket still closing when the steps ran out is within a step of the surface.
+    if p.march.w == MARCHING && p.counts.y > 0.0 {
+        p.march.w = HIT;
+    }
     if p.march.w != HIT {
         return;
     }

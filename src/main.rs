@@ -677,8 +677,9 @@ fn bench_view_cmd(ckpt: Option<PathBuf>, width: u32, height: u32, frames: u32) -
     let gpu = Gpu::headless().map_err(anyhow::Error::msg)?;
     let cam = overview_camera(&t, width, height);
     println!("bench view: {width}x{height}, {frames} frames per mode, on {}", gpu.adapter);
-    let report = |mode: ViewMode, ms: f64| {
-        println!("  {:<11} {:9.1} ms/frame  {:7.2} frames/s", mode.label(), ms, 1e3 / ms);
+    let report = |mode: ViewMode, ms: f64, steps: Option<weave::view::MarchSteps>| {
+        let steps = steps.map_or(String::new(), |s| format!("  {:6.1} steps/pixel (max {})", s.mean, s.max));
+        println!("  {:<11} {:9.1} ms/frame  {:7.2} frames/s{steps}", mode.label(), ms, 1e3 / ms);
     };
     weave::view::offscreen::bench(&gpu, &t, &cam, frames.max(1), &report).map_err(anyhow::Error::msg)
 }

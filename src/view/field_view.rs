@@ -1,6 +1,7 @@
 //! Drawing the field into a field image (colour and depth) at a chosen resolution, then
 //! compositing it into the viewport under the overlays. The shaded SDF and the novel view march
-//! every pixel one step per compute dispatch (see field.wgsl for why), the slice evaluates each
+//! the pixels still marching one step per compute dispatch (see field.wgsl for why, and
+//! field_march.wgsl for the lists that keep finished pixels out), the slice evaluates each
 //! pixel in one dispatch, and a fragment pass shows the result. The field image is kept until the
 //! camera, the field or the style changes, so overlays and UI stay fast while a slow mode
 //! (volume rendering on a software adapter) is on screen.
@@ -116,6 +117,17 @@ struct Target {
     composite_bind: wgpu::BindGroup,
     march_bind: wgpu::BindGroup,
     view_bind: wgpu::BindGroup,
+    pixels: wgpu::Buffer,
+    lengths: wgpu::Buffer,
+    next_groups: wgpu::Buffer,
+    next_groups_bind: wgpu::BindGroup,
+}
+
+/// Network evaluations the marching passes took per pixel of the last field image.
+#[derive(Clone, Copy, Debug)]
+pub struct MarchSteps {
+    pub mean: f32,
+    pub max: u32,
 }
 
 /// What the field image currently shows; drawing again is skipped while it stays the same.
@@ -130,11 +142,14 @@ pub struct FieldView {
     field_layout: wgpu::BindGroupLayout,
     view_layout: wgpu::BindGroupLayout,
     march_layout: wgpu::BindGroupLayout,
+    next_groups_layout: wgpu::BindGroupLayout,
     view_buf: wgpu::Buffer,
     pipeline: wgpu::RenderPipeline,
     init: wgpu::ComputePipeline,
-    novel_step: wgpu::ComputePipeline,
-    sdf_step: wgpu::ComputePipeline,
+    /// Per list read: the step pipelines and the pass that sizes the following step.
+    novel_step: [wgpu::ComputePipeline; 2],
+    sdf_step: [wgpu::ComputePipeline; 2],
+    size_next: [wgpu::ComputePipeline; 2],
     shade: wgpu::ComputePipeline,
     slice: wgpu::ComputePipeline,
     max_samples: u32,
@@ -171,8 +186,8 @@ impl FieldView {
         samples: u32,
     ) -> FieldView {
         let field_layout = field::layout(device);
-        let pixels_entry = |stage, read_only| wgpu::BindGroupLayoutEntry {
-            binding: 1,
+        let storage_entry = |binding, stage, read_only| wgpu::BindGroupLayoutEntry {
+            binding,
             visibility: stage,
             ty: wgpu::BindingType::Buffer {
                 ty: wgpu::BufferBindingType::Storage { read_only },
@@ -185,15 +200,22 @@ impl FieldView {
             label: Some("field view"),
             entries: &[
                 uniform_layout_entry(0, wgpu::ShaderStages::FRAGMENT),
-                pixels_entry(wgpu::ShaderStages::FRAGMENT, true),
+                storage_entry(1, wgpu::ShaderStages::FRAGMENT, true),
             ],
         });
         let march_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("field march"),
             entries: &[
                 uniform_layout_entry(0, wgpu::ShaderStages::COMPUTE),
-                pixels_entry(wgpu::ShaderStages::COMPUTE, false),
+                storage_entry(1, wgpu::ShaderStages::COMPUTE, false),
+                storage_entry(2, wgpu::ShaderStages::COMPUTE, false),
+                storage_entry(3, wgpu::ShaderStages::COMPUTE, false),
             ],
+        });
+        // Its own group: a buffer an indirect dispatch reads must not be bound to that dispatch.
+        let next_groups_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("field march dispatch"),
+            entries: &[storage_entry(0, wgpu::ShaderStages::COMPUTE, false)],
         });
         let view_buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("field view"),
@@ -213,23 +235,34 @@ impl FieldView {
             bind_group_layouts: &[Some(&march_layout), Some(&field_layout)],
             immediate_size: 0,
         });
-        let compute = |entry: &str| {
+        let size_next_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("field march dispatch"),
+            bind_group_layouts: &[Some(&march_layout), None, Some(&next_groups_layout)],
+            immediate_size: 0,
+        });
+        let compute = |entry: &str, list_read: u32, layout: &wgpu::PipelineLayout| {
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(entry),
-                layout: Some(&march_pipeline_layout),
+                layout: Some(layout),
                 module: &march_module,
                 entry_point: Some(entry),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[("IN", list_read as f64)],
+                    ..Default::default()
+                },
                 cache: None,
             })
         };
-        let (init, novel_step, sdf_step, shade, slice) = (
-            compute("cs_init"),
-            compute("cs_novel_step"),
-            compute("cs_sdf_step"),
-            compute("cs_shade"),
-            compute("cs_slice"),
+        let per_list = |entry: &str, layout| [0, 1].map(|list| compute(entry, list, layout));
+        let march = &march_pipeline_layout;
+        // The first pass fills list 0: it is the one its pipeline does not read.
+        let init = compute("cs_init", 1, march);
+        let (novel_step, sdf_step, size_next) = (
+            per_list("cs_novel_step", march),
+            per_list("cs_sdf_step", march),
+            per_list("cs_dispatch", &size_next_layout),
         );
+        let (shade, slice) = (compute("cs_shade", 0, march), compute("cs_slice", 0, march));
         let module =
             field::shader_module(device, "field view", &(common + include_str!("../../shaders/field_view.wgsl")));
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -342,11 +375,13 @@ impl FieldView {
             field_layout,
             view_layout,
             march_layout,
+            next_groups_layout,
             view_buf,
             pipeline,
             init,
             novel_step,
             sdf_step,
+            size_next,
             shade,
             slice,
             max_samples: 0,
@@ -417,22 +452,43 @@ impl FieldView {
         let pixels = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("field pixels"),
             size: PIXEL_STATE * size.0 as u64 * size.1 as u64,
-            usage: wgpu::BufferUsages::STORAGE,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let bind = |label, layout| {
-            device.create_bind_group(&wgpu::BindGroupDescriptor {
+        let buffer = |label, size, usage| {
+            device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
-                layout,
-                entries: &[
-                    wgpu::BindGroupEntry { binding: 0, resource: self.view_buf.as_entire_binding() },
-                    wgpu::BindGroupEntry { binding: 1, resource: pixels.as_entire_binding() },
-                ],
+                size,
+                usage: wgpu::BufferUsages::STORAGE | usage,
+                mapped_at_creation: false,
             })
         };
-        let march_bind = bind("field march", &self.march_layout);
-        let view_bind = bind("field view", &self.view_layout);
-        self.target = Some(Target { color, color_view, depth_view, composite_bind, march_bind, view_bind });
+        let lists = buffer("field pixel lists", 8 * size.0 as u64 * size.1 as u64, wgpu::BufferUsages::empty());
+        let lengths = buffer("field pixel list lengths", 8, wgpu::BufferUsages::COPY_DST);
+        let next_groups = buffer("field march dispatch", 12, wgpu::BufferUsages::INDIRECT);
+        let bind = |label, layout, buffers: &[&wgpu::Buffer]| {
+            let entries: Vec<_> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+                .collect();
+            device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
+        };
+        let march_bind = bind("field march", &self.march_layout, &[&self.view_buf, &pixels, &lists, &lengths]);
+        let view_bind = bind("field view", &self.view_layout, &[&self.view_buf, &pixels]);
+        let next_groups_bind = bind("field march dispatch", &self.next_groups_layout, &[&next_groups]);
+        self.target = Some(Target {
+            color,
+            color_view,
+            depth_view,
+            composite_bind,
+            march_bind,
+            view_bind,
+            pixels,
+            lengths,
+            next_groups,
+            next_groups_bind,
+        });
         self.drawn = None;
     }
 
@@ -456,24 +512,35 @@ impl FieldView {
         queue.write_buffer(&self.view_buf, 0, bytemuck::bytes_of(&uniform(cam, norm, style, background)));
         let target = self.target.as_ref().expect("target was just ensured");
         let mut encoder = device.create_command_encoder(&Default::default());
-        let passes: Vec<&wgpu::ComputePipeline> = match style.mode {
-            ViewMode::Sdf => std::iter::once(&self.init)
-                .chain(std::iter::repeat_n(&self.sdf_step, SDF_STEPS as usize))
-                .chain([&self.shade])
-                .collect(),
-            ViewMode::Novel => std::iter::once(&self.init)
-                .chain(std::iter::repeat_n(&self.novel_step, (self.max_samples + BG_SAMPLES + 1) as usize))
-                .collect(),
-            ViewMode::Slice => vec![&self.slice],
-        };
+        encoder.clear_buffer(&target.lengths, 0, None);
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             pass.set_bind_group(0, &target.march_bind, &[]);
             pass.set_bind_group(1, &gpu.bind, &[]);
+            pass.set_bind_group(2, &target.next_groups_bind, &[]);
             let groups = (cam.width * cam.height).div_ceil(64);
-            for p in passes {
-                pass.set_pipeline(p);
+            let whole_image = |pass: &mut wgpu::ComputePass, pipeline| {
+                pass.set_pipeline(pipeline);
                 pass.dispatch_workgroups(groups.min(65535), groups.div_ceil(65535), 1);
+            };
+            let march = |pass: &mut wgpu::ComputePass, step: &[wgpu::ComputePipeline; 2], steps: u32| {
+                whole_image(pass, &self.init);
+                for k in 0..steps as usize {
+                    // The list filled last is read next: init fills list 0.
+                    let read = k % 2;
+                    pass.set_pipeline(&self.size_next[1 - read]);
+                    pass.dispatch_workgroups(1, 1, 1);
+                    pass.set_pipeline(&step[read]);
+                    pass.dispatch_workgroups_indirect(&target.next_groups, 0);
+                }
+            };
+            match style.mode {
+                ViewMode::Sdf => {
+                    march(&mut pass, &self.sdf_step, SDF_STEPS);
+                    whole_image(&mut pass, &self.shade);
+                }
+                ViewMode::Novel => march(&mut pass, &self.novel_step, self.max_samples + BG_SAMPLES + 1),
+                ViewMode::Slice => whole_image(&mut pass, &self.slice),
             }
         }
         {
@@ -510,6 +577,21 @@ impl FieldView {
             pass.set_bind_group(0, &t.composite_bind, &[]);
             pass.draw(0..3, 0..1);
         }
+    }
+
+    /// Marching steps per pixel of the last shaded-SDF or novel-view image (sphere-tracing steps
+    /// or volume samples), read back: the hardware-independent part of a frame's cost.
+    pub fn march_steps(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Option<MarchSteps> {
+        let bytes = super::gpu::read_buffer(device, queue, &self.target.as_ref()?.pixels)?;
+        let steps: Vec<f32> = bytes
+            .chunks_exact(PIXEL_STATE as usize)
+            .map(|p| f32::from_le_bytes(p[32..36].try_into().expect("four bytes")))
+            .collect();
+        let total: f64 = steps.iter().map(|&s| s as f64).sum();
+        Some(MarchSteps {
+            mean: (total / steps.len().max(1) as f64) as f32,
+            max: steps.iter().fold(0.0f32, |m, &s| m.max(s)) as u32,
+        })
     }
 
     /// The last field image, read back (screenshots of the view alone).

@@ -72,13 +72,32 @@ pub fn read_texture(device: &wgpu::Device, queue: &wgpu::Queue, texture: &wgpu::
         wgpu::Extent3d { width: w, height: h, depth_or_array_layers: 1 },
     );
     queue.submit([encoder.finish()]);
-    let slice = buffer.slice(..);
-    slice.map_async(wgpu::MapMode::Read, |_| {});
-    device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).ok()?;
-    let data = slice.get_mapped_range().ok()?;
+    let data = map_read(device, &buffer)?;
     let mut pixels = Vec::with_capacity((4 * w * h) as usize);
     for r in 0..h as usize {
         pixels.extend_from_slice(&data[r * row as usize..r * row as usize + 4 * w as usize]);
     }
     image::RgbaImage::from_raw(w, h, pixels)
+}
+
+/// Reads a storage buffer (made with COPY_SRC) back to the CPU (statistics, tests).
+pub fn read_buffer(device: &wgpu::Device, queue: &wgpu::Queue, source: &wgpu::Buffer) -> Option<Vec<u8>> {
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: source.size(),
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(source, 0, &buffer, 0, source.size());
+    queue.submit([encoder.finish()]);
+    map_read(device, &buffer)
+}
+
+fn map_read(device: &wgpu::Device, buffer: &wgpu::Buffer) -> Option<Vec<u8>> {
+    let slice = buffer.slice(..);
+    slice.map_async(wgpu::MapMode::Read, |_| {});
+    device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).ok()?;
+    let data = slice.get_mapped_range().ok()?.to_vec();
+    Some(data)
 }

@@ -14,7 +14,7 @@ mod rig;
 
 pub use camera::ViewCamera;
 pub use field::FieldData;
-pub use field_view::{FieldStyle, FieldView, ViewMode, light_direction};
+pub use field_view::{FieldStyle, FieldView, MarchSteps, ViewMode, light_direction};
 pub use gpu::{Gpu, read_texture};
 pub use orbit::Orbit;
 pub use probe::{ProbeResult, probe};

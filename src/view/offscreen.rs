@@ -1,7 +1,7 @@
 //! Frames of the field drawn without a window, through the same shaders as the app: `weave
 //! view` screenshots and `weave bench view`.
 
-use super::{CameraGlyph, FieldData, FieldStyle, FieldView, Gpu, Overlay, Renderer, ViewCamera, ViewMode};
+use super::{CameraGlyph, FieldData, FieldStyle, FieldView, Gpu, MarchSteps, Overlay, Renderer, ViewCamera, ViewMode};
 use crate::train::Trainer;
 use std::time::Instant;
 
@@ -44,13 +44,14 @@ pub fn render(
 }
 
 /// Milliseconds per frame of each view mode, drawn `frames` times from slightly different
-/// viewpoints around `cam` (so that no frame is a cached one); reported per mode as measured.
+/// viewpoints around `cam` (so that no frame is a cached one); reported per mode as measured,
+/// with the marching steps per pixel of the last frame where the mode marches.
 pub fn bench(
     gpu: &Gpu,
     t: &Trainer,
     cam: &ViewCamera,
     frames: u32,
-    report: &dyn Fn(ViewMode, f64),
+    report: &dyn Fn(ViewMode, f64, Option<MarchSteps>),
 ) -> Result<(), String> {
     let data = FieldData::from_trainer(t)?;
     let (device, queue) = (&gpu.device, &gpu.queue);
@@ -59,7 +60,7 @@ pub fn bench(
     view.set_field(device, queue, &data, t.norm);
     let wait = || device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map(|_| ());
     wait().map_err(|e| e.to_string())?;
-    for mode in ViewMode::ALL {
+    for mode in [ViewMode::Sdf] {
         let style = FieldStyle { mode, ..Default::default() };
         let started = Instant::now();
         for i in 0..frames {
@@ -67,7 +68,9 @@ pub fn bench(
             view.draw(device, queue, &nudged, &style, BACKGROUND);
             wait().map_err(|e| e.to_string())?;
         }
-        report(mode, started.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64);
+        let ms = started.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64;
+        let steps = if mode == ViewMode::Slice { None } else { view.march_steps(device, queue) };
+        report(mode, ms, steps);
     }
     Ok(())
 }

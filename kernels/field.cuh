@@ -1,7 +1,8 @@
 // The neural field, as src/field: a signed distance (prior sphere + hash grid + MLP) with
 // finite-difference gradients from a tetrahedron of four evaluations, a colour network on
-// top, and the NeRF++ background beyond the unit sphere. Backward passes recompute the
-// forward evaluations they need instead of keeping them: a thread's memory stays small.
+// top, and the NeRF++ background beyond the unit sphere. Forward passes keep no activations
+// (mlp_output); backward passes recompute, one network evaluation at a time, the activations
+// they need: a thread's memory stays small.
 // One thread evaluates one sample; compositing along rays happens in trace.cu.
 #pragma once
 #include "common.cuh"
@@ -54,13 +55,25 @@ DEVICE float prior(const FieldDesc& f, const float* x, float* grad) {
     return f.orientation * (r - f.init_radius);
 }
 
-DEVICE float sdf_eval(const FieldDesc& f, const Weights& p, const float* x, int active, SdfEval& e) {
-    for (int a = 0; a < 3; ++a) {
-        e.x[a] = x[a];
-        e.input[a] = x[a];
-    }
+DEVICE void sdf_input(const FieldDesc& f, const Weights& p, const float* x, int active, float* input) {
+    for (int a = 0; a < 3; ++a) input[a] = x[a];
     float u[3] = {(x[0] + 1.0f) * 0.5f, (x[1] + 1.0f) * 0.5f, (x[2] + 1.0f) * 0.5f};
-    grid_encode(f.grid, p.grid, u, active, e.input + 3);
+    grid_encode(f.grid, p.grid, u, active, input + 3);
+}
+
+// The signed distance at x and the network's first `keep` outputs (features after the
+// distance), without the activations a backward pass needs.
+DEVICE float sdf_value(const FieldDesc& f, const Weights& p, const float* x, int active, int keep, float* out) {
+    float input[SDF_MAX_IN];
+    sdf_input(f, p, x, active, input);
+    mlp_output(f.sdf, p.sdf, input, keep, out);
+    float pg[3];
+    return prior(f, x, pg) + out[0];
+}
+
+DEVICE float sdf_eval(const FieldDesc& f, const Weights& p, const float* x, int active, SdfEval& e) {
+    for (int a = 0; a < 3; ++a) e.x[a] = x[a];
+    sdf_input(f, p, x, active, e.input);
     mlp_forward(f.sdf, p.sdf, e.input, e.acts);
     float pg[3];
     return prior(f, x, pg) + e.acts[mlp_act_count(f.sdf) - SDF_OUT];
@@ -85,32 +98,37 @@ struct Surface {
     float feat[GEO_FEATURES];
 };
 
-DEVICE void surface(const FieldDesc& f, const Weights& p, const float* x, float h, int active, Surface& s,
-                    SdfEval* evals) {
+DEVICE void tetra_point(const float* x, float h, int k, float* v, float* xk) {
+    tetra(k, v);
+    for (int a = 0; a < 3; ++a) xk[a] = x[a] + h * v[a];
+}
+
+DEVICE void surface(const FieldDesc& f, const Weights& p, const float* x, float h, int active, Surface& s) {
     s.sdf = 0.0f;
     for (int a = 0; a < 3; ++a) s.grad[a] = 0.0f;
     for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] = 0.0f;
-    int tail = mlp_act_count(f.sdf) - SDF_OUT;
     for (int k = 0; k < 4; ++k) {
-        float v[3];
-        tetra(k, v);
-        float xk[3] = {x[0] + h * v[0], x[1] + h * v[1], x[2] + h * v[2]};
-        float val = sdf_eval(f, p, xk, active, evals[k]);
+        float v[3], xk[3], out[SDF_OUT];
+        tetra_point(x, h, k, v, xk);
+        float val = sdf_value(f, p, xk, active, SDF_OUT, out);
         s.sdf += 0.25f * val;
         for (int a = 0; a < 3; ++a) s.grad[a] += v[a] * val / (4.0f * h);
-        for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] += 0.25f * evals[k].acts[tail + 1 + i];
+        for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] += 0.25f * out[1 + i];
     }
 }
 
-DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const SdfEval* evals, float h, int active,
-                             float dsdf, const float* dgrad, const float* dfeat, const Weights& g, float* dx) {
+// Recomputes each of the four evaluations with its activations just before its backward pass.
+DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const float* x, float h, int active, float dsdf,
+                             const float* dgrad, const float* dfeat, const Weights& g, float* dx) {
     dx[0] = dx[1] = dx[2] = 0.0f;
     for (int k = 0; k < 4; ++k) {
-        float v[3], dout[SDF_OUT], d[3];
-        tetra(k, v);
+        float v[3], xk[3], dout[SDF_OUT], d[3];
+        tetra_point(x, h, k, v, xk);
+        SdfEval e;
+        sdf_eval(f, p, xk, active, e);
         dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];
-        sdf_backward(f, p, evals[k], active, dout, g, d);
+        sdf_backward(f, p, e, active, dout, g, d);
         for (int a = 0; a < 3; ++a) dx[a] += d[a];
     }
 }
@@ -123,16 +141,28 @@ struct ColorEval {
     float grad_norm;
 };
 
+// The colour network's input; returns the gradient's length.
+DEVICE float color_input(const float* grad, const float* dir_sh, const float* feat, float* input) {
+    float n = fmaxf(sqrtf(dot3(grad, grad)), 1e-6f);
+    for (int a = 0; a < 3; ++a) input[a] = grad[a] / n;
+    for (int i = 0; i < SH_COEFFS; ++i) input[3 + i] = dir_sh[i];
+    for (int i = 0; i < GEO_FEATURES; ++i) input[3 + SH_COEFFS + i] = feat[i];
+    return n;
+}
+
+// The colour alone (no activations kept).
+DEVICE void color_value(const FieldDesc& f, const Weights& p, const float* grad, const float* dir_sh,
+                        const float* feat, float* rgb) {
+    float input[COLOR_IN], out[3];
+    color_input(grad, dir_sh, feat, input);
+    mlp_output(f.color, p.color, input, 3, out);
+    for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(out[k]);
+}
+
 DEVICE void color(const FieldDesc& f, const Weights& p, const float* grad, const float* dir_sh, const float* feat,
                   ColorEval& e) {
-    float n = fmaxf(sqrtf(dot3(grad, grad)), 1e-6f);
-    e.grad_norm = n;
-    for (int a = 0; a < 3; ++a) {
-        e.normal[a] = grad[a] / n;
-        e.input[a] = e.normal[a];
-    }
-    for (int i = 0; i < SH_COEFFS; ++i) e.input[3 + i] = dir_sh[i];
-    for (int i = 0; i < GEO_FEATURES; ++i) e.input[3 + SH_COEFFS + i] = feat[i];
+    e.grad_norm = color_input(grad, dir_sh, feat, e.input);
+    for (int a = 0; a < 3; ++a) e.normal[a] = e.input[a];
     mlp_forward(f.color, p.color, e.input, e.acts);
     int out = mlp_act_count(f.color) - 3;
     for (int k = 0; k < 3; ++k) e.rgb[k] = sigmoidf(e.acts[out + k]);
@@ -191,6 +221,19 @@ DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, con
     for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(c[k]);
 }
 
+// The background field alone (no activations kept).
+DEVICE void bg_value(const FieldDesc& f, const Weights& p, const float* gpos, const float* dir_sh, float* raw_sigma,
+                     float* rgb) {
+    float input[BG_MAX_IN], out[1 + BG_FEATURES], color_in[BG_FEATURES + SH_COEFFS], c[3];
+    grid_encode(f.bg_grid, p.bg_grid, gpos, f.bg_grid.levels, input);
+    mlp_output(f.bg_density, p.bg_density, input, 1 + BG_FEATURES, out);
+    *raw_sigma = out[0];
+    for (int i = 0; i < BG_FEATURES; ++i) color_in[i] = out[1 + i];
+    for (int i = 0; i < SH_COEFFS; ++i) color_in[BG_FEATURES + i] = dir_sh[i];
+    mlp_output(f.bg_color, p.bg_color, color_in, 3, c);
+    for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(c[k]);
+}
+
 // Background sample j of a ray: where it leaves the sphere of radius 1/u, and the field there
 // (alpha before the last-sample rule, which compositing applies).
 DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
@@ -201,8 +244,7 @@ DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, cons
     if (b.valid == 0.0f) return;
     float k = b.u * (2.0f - b.u) * 0.25f;
     for (int a = 0; a < 3; ++a) b.g[a] = (o[a] + b.t * d[a]) * k + 0.5f;
-    BgEval e;
-    bg_eval(f, p, b.g, dir_sh, e, &b.raw_sigma, b.rgb);
+    bg_value(f, p, b.g, dir_sh, &b.raw_sigma, b.rgb);
     b.alpha = 1.0f - expf(-softplusf(b.raw_sigma) * (1.0f / BG_SAMPLES));
 }
 

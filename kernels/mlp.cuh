@@ -73,6 +73,52 @@ DEVICE void mlp_forward(const Mlp& s, const float* p, const float* input, float*
     }
 }
 
+// The first `keep` outputs alone, for passes that need no backward: each unit of the last
+// hidden layer is added into the outputs as soon as it is computed, so a thread holds one
+// hidden layer at most instead of every activation (local memory is what these kernels wait on).
+DEVICE void mlp_output(const Mlp& s, const float* p, const float* input, int keep, float* out) {
+    float h[MLP_MAX_WIDTH];
+    const float* x = input;
+    int p_off = 0, ni = s.input;
+    for (int li = 0; li + 1 < s.hidden_layers; ++li) {
+        float next[MLP_MAX_WIDTH];
+        const float* w = p + p_off;
+        const float* b = w + ni * s.hidden;
+        for (int o = 0; o < s.hidden; ++o) {
+            float sum = 0.0f;
+            for (int i = 0; i < ni; ++i) sum += w[o * ni + i] * x[i];
+            next[o] = fmaxf(sum + b[o], 0.0f);
+        }
+        for (int o = 0; o < s.hidden; ++o) h[o] = next[o];
+        x = h;
+        p_off += ni * s.hidden + s.hidden;
+        ni = s.hidden;
+    }
+    if (s.hidden_layers == 0) {
+        const float* w = p;
+        const float* b = w + ni * s.output;
+        for (int o = 0; o < keep; ++o) {
+            float sum = 0.0f;
+            for (int i = 0; i < ni; ++i) sum += w[o * ni + i] * x[i];
+            out[o] = sum + b[o];
+        }
+        return;
+    }
+    const float* w1 = p + p_off;
+    const float* b1 = w1 + ni * s.hidden;
+    const float* w2 = b1 + s.hidden;
+    const float* b2 = w2 + s.hidden * s.output;
+    // Sums in mlp_forward's order, so both give the same floats.
+    for (int o = 0; o < keep; ++o) out[o] = 0.0f;
+    for (int j = 0; j < s.hidden; ++j) {
+        float a = 0.0f;
+        for (int i = 0; i < ni; ++i) a += w1[j * ni + i] * x[i];
+        a = fmaxf(a + b1[j], 0.0f);
+        for (int o = 0; o < keep; ++o) out[o] += w2[o * s.hidden + j] * a;
+    }
+    for (int o = 0; o < keep; ++o) out[o] += b2[o];
+}
+
 // From dL/doutput: adds dL/dparams into grad (every lane of a warp must call this together,
 // see outer_add) and writes dL/dinput.
 DEVICE void mlp_backward(const Mlp& s, const float* p, const float* input, const float* acts, const float* dout,

@@ -10,13 +10,13 @@ KERNEL void occupancy_update(FieldDesc f, Weights p, int active, int res, float 
     int ijk[3] = {i % res, (i / res) % res, i / (res * res)};
     float x[3];
     for (int a = 0; a < 3; ++a) x[a] = ((float)ijk[a] + 0.5f) / (float)res * 2.0f - 1.0f;
-    SdfEval e;
-    cells[i] = fabsf(sdf_eval(f, p, x, active, e)) < reach ? 1 : 0;
+    float out[1];
+    cells[i] = fabsf(sdf_value(f, p, x, active, 1, out)) < reach ? 1 : 0;
 }
 
 KERNEL void sdf_query(FieldDesc f, Weights p, int active, const float* points, int n, float* out) {
     int i = thread_index();
     if (i >= n) return;
-    SdfEval e;
-    out[i] = sdf_eval(f, p, points + 3 * i, active, e);
+    float net[1];
+    out[i] = sdf_value(f, p, points + 3 * i, active, 1, net);
 }

@@ -194,30 +194,24 @@ KERNEL void march(BatchArgs a) {
     }
 }
 
-// The field at a packed sample: its surface (keeping the four SDF evaluations for a
-// backward pass) and its colour seen along the ray.
-DEVICE void field_at(const BatchArgs& a, Sample smp, SdfEval* evals, Surface& sf, ColorEval& ce) {
+// A packed sample's position, its ray's direction encoded, and the surface there.
+DEVICE void surface_at(const BatchArgs& a, Sample smp, float* x, float* dir_sh, Surface& sf) {
     const RayIn& ray = a.rays[smp.ray];
-    float x[3], dir_sh[SH_COEFFS];
     for (int k = 0; k < 3; ++k) x[k] = ray.origin[k] + smp.t * ray.dir[k];
     sh_encode(ray.dir, dir_sh);
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf, evals);
-    color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf);
 }
 
 KERNEL void eval_samples(BatchArgs a) {
     int i = thread_index();
     if (i >= *a.total || i >= a.capacity) return;
-    SdfEval evals[4];
+    float x[3], dir_sh[SH_COEFFS];
     Surface sf;
-    ColorEval ce;
-    field_at(a, a.samples[i], evals, sf, ce);
+    surface_at(a, a.samples[i], x, dir_sh, sf);
     SampleValue& v = a.values[i];
     v.sdf = sf.sdf;
-    for (int k = 0; k < 3; ++k) {
-        v.grad[k] = sf.grad[k];
-        v.rgb[k] = ce.rgb[k];
-    }
+    for (int k = 0; k < 3; ++k) v.grad[k] = sf.grad[k];
+    color_value(a.field, a.params, sf.grad, dir_sh, sf.feat, v.rgb);
 }
 
 KERNEL void eval_background(BatchArgs a) {
@@ -374,15 +368,18 @@ KERNEL void backward_samples(BatchArgs a) {
     bool live = i < total;
     Sample smp = live ? a.samples[i] : Sample{0, 0.0f};
     SampleGrad g = live ? a.sample_grads[i] : SampleGrad{0.0f, {0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f}, 0.0f};
-    SdfEval evals[4];
+    float x[3], dir_sh[SH_COEFFS];
     Surface sf;
-    ColorEval ce;
-    field_at(a, smp, evals, sf, ce);
+    surface_at(a, smp, x, dir_sh, sf);
     float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
-    color_backward(a.field, a.params, ce, g.wd, a.grads, cg_grad, cg_feat, cg_sh);
+    {
+        ColorEval ce;
+        color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+        color_backward(a.field, a.params, ce, g.wd, a.grads, cg_grad, cg_feat, cg_sh);
+    }
     float dgrad[3], dx[3];
     for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + g.dgrad[k];
-    surface_backward(a.field, a.params, evals, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads, dx);
+    surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads, dx);
     if (!live) return;
     RayState& st = a.state[smp.ray];
     for (int k = 0; k < 3; ++k) {

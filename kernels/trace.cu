@@ -10,6 +10,7 @@
 // finish_rays (per ray: the ray's own gradient). Run in that order, as one batch.
 #include "common.cuh"
 #include "field.cuh"
+#include "rays.cuh"
 
 struct RenderSettings {
     float step;
@@ -22,20 +23,6 @@ struct RenderSettings {
     float huber_delta;
 };
 
-struct RayIn {
-    float origin[3];
-    float dir[3];
-    float jitter;
-    float rgb[3];
-    float mask;  // negative: no mask
-};
-
-struct RayOut {
-    float rgb[3];
-    float opacity, depth, loss, samples;
-    float d_origin[3];
-    float d_dir[3];
-};
 
 // A sample along a ray, in the batch's packed list.
 struct Sample {

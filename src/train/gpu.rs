@@ -1,16 +1,16 @@
-//! Training steps on the CUDA backend. Rays are drawn on the host with the same random
-//! streams as the CPU step; one fused kernel renders them and runs the whole backward pass;
-//! Adam and the occupancy grid update on the device. The field's parameters stay on the
-//! device: the host copy is refreshed by [`Trainer::sync`] (snapshots, checkpoints, outputs)
-//! and every `GOOD_STATE_INTERVAL` steps, when it is also checked for non-finite values.
+//! Training steps on the CUDA backend. The training views live on the device, which draws each
+//! batch's rays there (the same rays as the CPU step), renders them and runs the whole
+//! backward pass, reduces the rays' results to a few sums per view, and runs Adam and the
+//! occupancy grid update. The field's parameters stay on the device: the host copy is
+//! refreshed by [`Trainer::sync`] (snapshots, checkpoints, outputs) and every
+//! `GOOD_STATE_INTERVAL` steps, when it is also checked for non-finite values.
 
-use super::data::TrainView;
-use super::poses;
+use super::data::{Normalization, TrainView};
 use super::render;
-use super::trainer::{GOOD_STATE_INTERVAL, PartSums, Rollback, StepStats, Trainer, sample_ray};
+use super::trainer::{GOOD_STATE_INTERVAL, PartSums, Rollback, StepStats, Trainer};
 use crate::compute::Backend;
 use crate::compute::cpu::adam::{BETA1, BETA2};
-use crate::compute::cuda::abi::{self, FieldDesc, RayIn, RenderSettings};
+use crate::compute::cuda::abi::{self, FieldDesc, RayIn, RenderSettings, VIEW_SUMS, ViewDesc};
 use crate::compute::cuda::gpu::{FIELD_GROUPS, FieldState, Gpu};
 use crate::compute::cuda::{CudaError, DeviceInfo};
 use crate::field::{Field, POSE_GROUP};
@@ -25,8 +25,6 @@ pub struct CudaRun {
     stale: bool,
     /// Seconds spent in the ray kernels (with their transfers), for benchmarks.
     trace_seconds: f64,
-    /// The batch's rays as the kernels take them, reused from step to step.
-    ins: Vec<RayIn>,
 }
 
 impl CudaRun {
@@ -49,17 +47,13 @@ impl Trainer {
         let mut state =
             FieldState::new(&gpu, FieldDesc::of(&self.field), fields, self.occupancy.res, rays, self.cfg.max_samples)?;
         state.upload_occupancy(&gpu, &self.occupancy.cells)?;
+        let (descs, pixels, corners) = device_views(&self.views, &self.norm);
+        state.upload_views(&gpu, &descs, &pixels, &corners)?;
         for (i, adam) in self.optimizer.groups.iter().take(FIELD_GROUPS).enumerate() {
             state.upload_moments(&gpu, i, &adam.m, &adam.v)?;
         }
         let info = gpu.info.clone();
-        self.cuda = Some(Box::new(CudaRun {
-            gpu,
-            state: Mutex::new(state),
-            stale: false,
-            trace_seconds: 0.0,
-            ins: Vec::new(),
-        }));
+        self.cuda = Some(Box::new(CudaRun { gpu, state: Mutex::new(state), stale: false, trace_seconds: 0.0 }));
         Ok(info)
     }
 
@@ -183,46 +177,23 @@ impl Trainer {
 
     fn try_step_cuda(&mut self) -> Result<Result<StepStats, Rollback>, CudaError> {
         let settings = self.render_settings();
-        let parts = self.parts();
-        let per_part = self.cfg.rays.div_ceil(parts);
+        let rays = self.cfg.rays.div_ceil(self.parts()) * self.parts();
         let refine = self.cfg.refine_poses;
         let seed = self.cfg.seed ^ ((self.step as u64) << 20);
-        let (views, norm, corrections) = (&self.views, &self.norm, &self.params.poses);
-        let rays: Vec<_> = (0..parts)
-            .into_par_iter()
-            .flat_map_iter(|part| {
-                let mut rng = super::trainer::Rng::new(seed + part as u64);
-                (0..per_part).map(move |_| sample_ray(views, norm, corrections, refine, &mut rng)).collect::<Vec<_>>()
-            })
-            .collect();
         let run = self.cuda.as_mut().expect("step_cuda runs with a device");
-        run.ins.clear();
-        run.ins.extend(rays.iter().map(|r| RayIn {
-            origin: r.ray.origin,
-            dir: r.ray.dir,
-            jitter: r.jitter,
-            rgb: r.target.rgb,
-            mask: r.target.mask.unwrap_or(-1.0),
-        }));
         let started = std::time::Instant::now();
-        let state = run.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        let (outs, d_variance) =
-            state.trace(&run.gpu, &run.ins, &RenderSettings::of(&settings), self.params.variance, true)?;
-        let mut sums = PartSums::new(self.views.len());
-        let mut pose_grad = vec![0.0f32; self.params.poses.len()];
-        for (r, out) in rays.iter().zip(outs) {
-            sums.add(r, out.rgb, out.loss, out.samples as usize);
-            if refine {
-                poses::accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut pose_grad[r.pose_range()]);
-            }
-        }
+        let (gpu, state) = run.parts();
+        let corrections = refine.then_some(self.params.poses.as_slice());
+        let sums =
+            state.train_batch(gpu, rays, seed, corrections, &RenderSettings::of(&settings), self.params.variance)?;
+        let part = PartSums::of_views(sums.batch, &sums.views, VIEW_SUMS);
+        let scale = 1.0 / rays as f32;
+        let pose_grad: Vec<f32> =
+            sums.views.chunks_exact(VIEW_SUMS).flat_map(|v| v[2..].iter().map(|g| g * scale)).collect();
+        let d_variance = sums.d_variance * scale;
         run.trace_seconds += started.elapsed().as_secs_f64();
         run.stale = true;
-        let n = rays.len() as f64;
-        let (loss, mse, samples) = self.record_batch(std::slice::from_ref(&sums), n);
-        let scale = 1.0 / n as f32;
-        pose_grad.iter_mut().for_each(|g| *g *= scale);
-        let d_variance = d_variance * scale;
+        let (loss, mse, samples) = self.record_batch(std::slice::from_ref(&part), rays as f64);
         if !loss.is_finite() || !d_variance.is_finite() || pose_grad.iter().any(|g| !g.is_finite()) {
             return Ok(Err(self.roll_back()));
         }
@@ -261,4 +232,36 @@ impl Trainer {
         }
         Ok(Ok(self.stats(loss, mse, samples, lr)))
     }
+}
+
+/// The training views as `draw_rays` reads them: descriptions, pixels (rgb and mask, -1
+/// without one) and camera-frame ray directions at every pixel corner.
+pub(crate) fn device_views(views: &[TrainView], norm: &Normalization) -> (Vec<ViewDesc>, Vec<f32>, Vec<f32>) {
+    let (mut descs, mut pixels, mut corners) = (Vec::new(), Vec::new(), Vec::new());
+    for v in views {
+        let (w, h) = (v.width() as usize, v.height() as usize);
+        let r = v.pose.rotation;
+        descs.push(ViewDesc {
+            first_pixel: (pixels.len() / 4) as u64,
+            first_corner: (corners.len() / 3) as u64,
+            width: w as i32,
+            height: h as i32,
+            rotation: std::array::from_fn(|k| r.row(k / 3)[k % 3] as f32),
+            origin: norm.to_normalized(v.pose.center),
+            pad: [0; 2],
+        });
+        for (i, rgb) in v.rgb.iter().enumerate() {
+            pixels.extend_from_slice(rgb);
+            pixels.push(v.mask.as_ref().map_or(-1.0, |m| m[i]));
+        }
+        let directions: Vec<[f32; 3]> = (0..(w + 1) * (h + 1))
+            .into_par_iter()
+            .map(|i| {
+                let corner = glam::DVec2::new((i % (w + 1)) as f64, (i / (w + 1)) as f64);
+                v.intrinsics.unproject(corner).as_vec3().to_array()
+            })
+            .collect();
+        corners.extend(directions.iter().flatten());
+    }
+    (descs, pixels, corners)
 }

@@ -36,16 +36,25 @@ pub struct Rollback {
 /// Small, fast, seedable random numbers for ray sampling.
 pub struct Rng(u64);
 
+/// SplitMix64's output mix.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
     }
+    /// Ray i's stream of a batch drawn with `seed` (`rng_for_ray` in kernels/rays.cu: both
+    /// backends draw the same rays).
+    pub fn for_ray(seed: u64, i: usize) -> Self {
+        Rng::new(seed ^ mix64(i as u64))
+    }
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix64(self.0)
     }
     pub fn uniform(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
@@ -98,6 +107,17 @@ impl PartSums {
         PartSums { loss: 0.0, sq: 0.0, samples: 0, per_view: vec![(0.0, 0); views] }
     }
 
+    /// A batch reduced on the device: its (loss, squared error, samples) sums, and per view
+    /// `stride` floats beginning with the view's squared error and rays.
+    pub fn of_views(batch: [f32; 3], views: &[f32], stride: usize) -> PartSums {
+        PartSums {
+            loss: batch[0] as f64,
+            sq: batch[1] as f64,
+            samples: batch[2].round() as usize,
+            per_view: views.chunks_exact(stride).map(|v| (v[0], v[1].round() as u32)).collect(),
+        }
+    }
+
     /// Adds one ray's result: its rendered colour, loss and samples taken.
     pub fn add(&mut self, r: &SampledRay, rgb: [f32; 3], loss: f32, samples: usize) {
         self.loss += loss as f64;
@@ -111,7 +131,7 @@ impl PartSums {
 
 /// A training ray: through a random pixel of a random view (jittered within the pixel),
 /// corrected by its view's pose correction when poses are refined.
-pub(super) struct SampledRay {
+pub(crate) struct SampledRay {
     pub view: usize,
     pub ray: render::Ray,
     pub target: Target,
@@ -125,7 +145,7 @@ impl SampledRay {
     }
 }
 
-pub(super) fn sample_ray(
+pub(crate) fn sample_ray(
     views: &[TrainView],
     norm: &Normalization,
     corrections: &[f32],
@@ -274,11 +294,10 @@ impl Trainer {
             .enumerate()
             .map(|(part, g)| {
                 g.clear();
-                let mut rng = Rng::new(seed + part as u64);
                 let mut ws = RayScratch::default();
                 let mut sums = PartSums::new(n_views);
-                for _ in 0..per_part {
-                    let r = sample_ray(views, norm, &params.poses, refine, &mut rng);
+                for i in part * per_part..(part + 1) * per_part {
+                    let r = sample_ray(views, norm, &params.poses, refine, &mut Rng::for_ray(seed, i));
                     let out = render::trace(
                         field,
                         params,
@@ -335,14 +354,13 @@ impl Trainer {
         Ok(self.stats(loss, mse, samples, lr))
     }
 
-    /// Folds a batch's per-part sums into the per-view errors; returns the batch's mean loss,
-    /// mean squared colour error and samples per ray.
-    /// Workers a batch's rays are drawn for, each from its own random stream; the CUDA step
-    /// draws the same rays.
+    /// Workers a batch's rays are split between.
     pub(super) fn parts(&self) -> usize {
         self.part_grads.len()
     }
 
+    /// Folds a batch's per-part sums into the per-view errors; returns the batch's mean loss,
+    /// mean squared colour error and samples per ray.
     pub(super) fn record_batch(&mut self, sums: &[PartSums], n: f64) -> (f64, f64, f64) {
         let loss = sums.iter().map(|s| s.loss).sum::<f64>() / n;
         let mse = sums.iter().map(|s| s.sq).sum::<f64>() / n;

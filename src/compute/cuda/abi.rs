@@ -86,6 +86,59 @@ pub struct RayOut {
     pub d_dir: [f32; 3],
 }
 
+/// Floats a reduced batch gives back: its loss, squared colour error and samples, summed.
+pub const BATCH_SUMS: usize = 3;
+/// Floats per view a reduced batch gives back: squared colour error, rays, and the gradient of
+/// the view's pose correction (`kernels/rays.cu`).
+pub const VIEW_SUMS: usize = 2 + crate::train::poses::PER_VIEW;
+
+/// A training view as `draw_rays` reads it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ViewDesc {
+    /// Index of the view's first pixel (rgb, mask) in the pixel buffer.
+    pub first_pixel: u64,
+    /// Index of its first corner direction in the corner buffer.
+    pub first_corner: u64,
+    pub width: i32,
+    pub height: i32,
+    /// Camera to world, row-major.
+    pub rotation: [f32; 9],
+    /// The camera's centre in the normalised frame.
+    pub origin: [f32; 3],
+    pub pad: [i32; 2],
+}
+
+/// `draw_rays`' argument (pointers as device addresses).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct DrawArgs {
+    pub views: u64,
+    pub pixels: u64,
+    pub corners: u64,
+    pub corrections: u64,
+    pub rays: u64,
+    pub ray_views: u64,
+    pub seed: u64,
+    pub n_views: i32,
+    pub n_rays: i32,
+    pub refine: i32,
+    pub pad: i32,
+}
+
+/// `reduce_rays`' argument.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ReduceArgs {
+    pub rays: u64,
+    pub out: u64,
+    pub ray_views: u64,
+    pub batch: u64,
+    pub views: u64,
+    pub n_rays: i32,
+    pub refine: i32,
+}
+
 /// Floats per record of the batch buffers (`kernels/trace.cu`: Sample, SampleValue,
 /// SampleGrad, BgSlot, BgGrad, RayState); the host build's `trace_record_floats` checks them.
 pub const SAMPLE_FLOATS: usize = 2;
@@ -133,6 +186,10 @@ pub const BATCH_KERNELS: [&str; 7] =
 unsafe impl cudarc::driver::DeviceRepr for FieldDesc {}
 unsafe impl cudarc::driver::DeviceRepr for Weights {}
 unsafe impl cudarc::driver::DeviceRepr for BatchArgs {}
+unsafe impl cudarc::driver::DeviceRepr for DrawArgs {}
+unsafe impl cudarc::driver::DeviceRepr for ReduceArgs {}
+unsafe impl cudarc::driver::DeviceRepr for ViewDesc {}
+unsafe impl cudarc::driver::ValidAsZeroBits for ViewDesc {}
 
 impl GridDesc {
     pub fn of(grid: &hashgrid::Grid) -> GridDesc {

@@ -1,8 +1,12 @@
 //! A training run's state on the GPU: parameters, gradients and Adam moments of the field,
-//! the occupancy grid and the batch buffers, allocated once for the run; and the launches of
-//! the kernels on them. The host keeps only what a step hands back (per-ray results).
+//! the occupancy grid, the training views and the batch buffers, allocated once for the run;
+//! and the launches of the kernels on them. A training step draws its rays and reduces their
+//! results on the device: what comes back is a few sums per view.
 
-use super::abi::{self, BATCH_KERNELS, BG_SAMPLES, BatchArgs, FieldDesc, RayIn, RayOut, RenderSettings, Weights};
+use super::abi::{
+    self, BATCH_KERNELS, BATCH_SUMS, BG_SAMPLES, BatchArgs, DrawArgs, FieldDesc, RayIn, RayOut, ReduceArgs,
+    RenderSettings, VIEW_SUMS, ViewDesc, Weights,
+};
 use super::{CudaError, DeviceInfo, kernels};
 use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg};
 use std::sync::Arc;
@@ -29,6 +33,8 @@ pub struct Gpu {
     stream: Arc<CudaStream>,
     /// In the order of `BATCH_KERNELS`.
     batch: Vec<CudaFunction>,
+    draw: CudaFunction,
+    reduce: CudaFunction,
     adam: CudaFunction,
     occupancy: CudaFunction,
     sdf: CudaFunction,
@@ -51,6 +57,8 @@ impl Gpu {
         };
         Ok(Gpu {
             batch: BATCH_KERNELS.iter().map(|k| load("trace.cu", k)).collect::<Result<_, _>>()?,
+            draw: load("rays.cu", "draw_rays")?,
+            reduce: load("rays.cu", "reduce_rays")?,
             adam: load("optim.cu", "adam_step")?,
             occupancy: load("occupancy.cu", "occupancy_update")?,
             sdf: load("occupancy.cu", "sdf_query")?,
@@ -80,6 +88,26 @@ impl Gpu {
     }
 }
 
+/// The training views on the device, and what drawing and reducing a batch needs.
+struct DeviceViews {
+    descs: CudaSlice<ViewDesc>,
+    pixels: CudaSlice<f32>,
+    corners: CudaSlice<f32>,
+    corrections: CudaSlice<f32>,
+    /// Per ray of the batch: the view it was drawn from.
+    ray_views: CudaSlice<i32>,
+    batch_sums: CudaSlice<f32>,
+    view_sums: CudaSlice<f32>,
+}
+
+/// A trained batch, reduced: summed over its rays (loss, squared colour error, samples), per
+/// view (`VIEW_SUMS` floats each), and dLoss/d(variance).
+pub struct BatchSums {
+    pub batch: [f32; BATCH_SUMS],
+    pub views: Vec<f32>,
+    pub d_variance: f32,
+}
+
 /// The field's training state on the device.
 pub struct FieldState {
     desc: FieldDesc,
@@ -101,8 +129,11 @@ pub struct FieldState {
     state: CudaSlice<f32>,
     total: CudaSlice<i32>,
     max_samples: usize,
-    /// The last batch's per-ray results, read back into the same buffer every step.
+    /// The last rendered batch's per-ray results, read back into the same buffer each time.
     host_out: Vec<RayOut>,
+    views: Option<DeviceViews>,
+    /// The last trained batch's sums, read back into the same buffers every step.
+    sums: BatchSums,
 }
 
 impl FieldState {
@@ -149,7 +180,90 @@ impl FieldState {
             total: s.alloc_zeros::<i32>(1)?,
             max_samples,
             host_out: Vec::new(),
+            views: None,
+            sums: BatchSums { batch: [0.0; BATCH_SUMS], views: Vec::new(), d_variance: 0.0 },
         })
+    }
+
+    /// Uploads the training views `train_batch` draws from: per view its description, its
+    /// pixels (rgb, mask or -1: four floats each) and its camera-frame directions at the
+    /// (width + 1)(height + 1) pixel corners.
+    pub fn upload_views(
+        &mut self,
+        gpu: &Gpu,
+        descs: &[ViewDesc],
+        pixels: &[f32],
+        corners: &[f32],
+    ) -> Result<(), CudaError> {
+        let s = &gpu.stream;
+        let n = descs.len();
+        self.views = Some(DeviceViews {
+            descs: s.clone_htod(descs)?,
+            pixels: s.clone_htod(pixels)?,
+            corners: s.clone_htod(corners)?,
+            corrections: s.alloc_zeros::<f32>(n * crate::train::poses::PER_VIEW)?,
+            ray_views: s.alloc_zeros::<i32>(self.capacity())?,
+            batch_sums: s.alloc_zeros::<f32>(BATCH_SUMS)?,
+            view_sums: s.alloc_zeros::<f32>(n * VIEW_SUMS)?,
+        });
+        self.sums.views = vec![0.0; n * VIEW_SUMS];
+        Ok(())
+    }
+
+    /// One training batch of `n` rays drawn on the device from the uploaded views with
+    /// `seed` (the rays the CPU step draws with that seed), corrected by `corrections` (per
+    /// view) when poses are refined; gradients of this batch replace the previous ones.
+    pub fn train_batch(
+        &mut self,
+        gpu: &Gpu,
+        n: usize,
+        seed: u64,
+        corrections: Option<&[f32]>,
+        cfg: &RenderSettings,
+        variance: f32,
+    ) -> Result<&BatchSums, CudaError> {
+        assert!(n <= self.capacity() && cfg.max_samples as usize <= self.max_samples);
+        let s = &gpu.stream;
+        let v = self.views.as_mut().expect("train_batch needs upload_views first");
+        if let Some(c) = corrections {
+            s.memcpy_htod(c, &mut v.corrections)?;
+        }
+        let draw = DrawArgs {
+            views: gpu.ptr(&v.descs),
+            pixels: gpu.ptr(&v.pixels),
+            corners: gpu.ptr(&v.corners),
+            corrections: gpu.ptr(&v.corrections),
+            rays: gpu.ptr(&self.rays),
+            ray_views: gpu.ptr(&v.ray_views),
+            seed,
+            n_views: v.descs.len() as i32,
+            n_rays: n as i32,
+            refine: corrections.is_some() as i32,
+            pad: 0,
+        };
+        // SAFETY: the buffers hold the uploaded views and `capacity` rays (asserted above).
+        unsafe { s.launch_builder(&gpu.draw).arg(&draw).launch(Gpu::grid(n, BLOCK)) }?;
+        self.launch_batch(gpu, n, cfg, variance, true)?;
+        let v = self.views.as_mut().expect("checked above");
+        s.memset_zeros(&mut v.batch_sums)?;
+        s.memset_zeros(&mut v.view_sums)?;
+        let reduce = ReduceArgs {
+            rays: gpu.ptr(&self.rays),
+            out: gpu.ptr(&self.out),
+            ray_views: gpu.ptr(&v.ray_views),
+            batch: gpu.ptr(&v.batch_sums),
+            views: gpu.ptr(&v.view_sums),
+            n_rays: n as i32,
+            refine: corrections.is_some() as i32,
+        };
+        // SAFETY: as above; the sums hold BATCH_SUMS floats and VIEW_SUMS per view.
+        unsafe { s.launch_builder(&gpu.reduce).arg(&reduce).launch(Gpu::grid(n, BLOCK)) }?;
+        s.memcpy_dtoh(&v.batch_sums, &mut self.sums.batch)?;
+        s.memcpy_dtoh(&v.view_sums, &mut self.sums.views)?;
+        let mut dv = [0.0f32];
+        s.memcpy_dtoh(&self.d_variance, &mut dv)?;
+        self.sums.d_variance = dv[0];
+        Ok(&self.sums)
     }
 
     pub fn capacity(&self) -> usize {
@@ -200,9 +314,9 @@ impl FieldState {
         Ok(gpu.stream.memcpy_htod(&bytes, &mut self.occupancy)?)
     }
 
-    /// Renders (`train` false) or trains on (`train` true) a batch of rays; with `train`,
-    /// gradients of this batch replace the previous ones. Returns per-ray results and, with
-    /// `train`, dLoss/d(variance).
+    /// Renders (`train` false) or trains on (`train` true) a batch of rays given by the host;
+    /// with `train`, gradients of this batch replace the previous ones. Returns per-ray
+    /// results and, with `train`, dLoss/d(variance).
     pub fn trace(
         &mut self,
         gpu: &Gpu,
@@ -214,6 +328,26 @@ impl FieldState {
         assert!(rays.len() <= self.capacity() && cfg.max_samples as usize <= self.max_samples);
         let s = &gpu.stream;
         s.memcpy_htod(rays, &mut self.rays)?;
+        self.launch_batch(gpu, rays.len(), cfg, variance, train)?;
+        self.host_out.resize(rays.len(), RayOut::default());
+        s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut self.host_out)?;
+        let mut dv = [0.0f32];
+        if train {
+            s.memcpy_dtoh(&self.d_variance, &mut dv)?;
+        }
+        Ok((&self.host_out, dv[0]))
+    }
+
+    /// The batch kernels on the first `n` rays of the ray buffer.
+    fn launch_batch(
+        &mut self,
+        gpu: &Gpu,
+        n: usize,
+        cfg: &RenderSettings,
+        variance: f32,
+        train: bool,
+    ) -> Result<(), CudaError> {
+        let s = &gpu.stream;
         s.memset_zeros(&mut self.total)?;
         if train {
             for g in &mut self.grads {
@@ -221,7 +355,6 @@ impl FieldState {
             }
             s.memset_zeros(&mut self.d_variance)?;
         }
-        let n = rays.len();
         let capacity = n * self.max_samples;
         let args = BatchArgs {
             field: self.desc,
@@ -255,16 +388,10 @@ impl FieldState {
                 launch.shared_mem_bytes = WARP_STAGE_BYTES;
             }
             // SAFETY: the pointers in `args` are this state's buffers, sized for `capacity`
-            // rays of `max_samples` samples (asserted above).
+            // rays of `max_samples` samples (the callers assert it).
             unsafe { s.launch_builder(f).arg(&args).launch(launch) }?;
         }
-        self.host_out.resize(rays.len(), RayOut::default());
-        s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut self.host_out)?;
-        let mut dv = [0.0f32];
-        if train {
-            s.memcpy_dtoh(&self.d_variance, &mut dv)?;
-        }
-        Ok((&self.host_out, dv[0]))
+        Ok(())
     }
 
     /// One Adam update of a group from its gradient times `grad_scale`; `step_size` already

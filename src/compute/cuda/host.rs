@@ -2,7 +2,7 @@
 //! against the CPU backend on the same inputs. This is what keeps the kernels' arithmetic
 //! tested on machines without a GPU; `tests/cuda.rs` checks the GPU build the same way.
 
-use super::abi::{self, BatchArgs, FieldDesc, RayOut, Weights};
+use super::abi::{self, BatchArgs, DrawArgs, FieldDesc, RayOut, ReduceArgs, Weights};
 
 unsafe extern "C" {
     fn weave_shim_set_thread(i: i32);
@@ -14,6 +14,8 @@ unsafe extern "C" {
     fn backward_samples(a: BatchArgs);
     fn backward_background(a: BatchArgs);
     fn finish_rays(a: BatchArgs);
+    fn draw_rays(a: DrawArgs);
+    fn reduce_rays(a: ReduceArgs);
     fn adam_step(
         p: *mut f32,
         m: *mut f32,
@@ -45,6 +47,12 @@ mod tests {
     use super::*;
     use crate::compute::cpu::adam::{self, Adam};
     use crate::field::Occupancy;
+    use crate::geometry::Pose;
+    use crate::train::data::{Normalization, TrainView};
+    use crate::train::poses::{PER_VIEW, accumulate_gradient};
+    use crate::train::render::Ray;
+    use crate::train::trainer::{Rng, sample_ray};
+    use glam::DVec3;
 
     /// The whole training step of a batch of rays: colours, losses, ray gradients and every
     /// parameter gradient against `render::trace`.
@@ -192,5 +200,160 @@ mod tests {
             let c = f.sdf(&p, x, 6, &mut e);
             assert!((c - v).abs() < 1e-5, "{c} vs {v}");
         }
+    }
+
+    /// Training views for the ray kernels: a pinhole view, one with OpenCV distortion and a
+    /// mask, and a small one with radial distortion, in different poses.
+    fn views() -> (Vec<TrainView>, Normalization) {
+        use crate::geometry::{Distortion, Intrinsics};
+        let make = |w: u32, h: u32, distortion, eye: DVec3, mask: bool| {
+            let mut k = Intrinsics::centered(w, h, 0.9 * w as f64);
+            k.cx += 0.3;
+            k.distortion = distortion;
+            let n = (w * h) as usize;
+            TrainView {
+                name: format!("{w}x{h}"),
+                intrinsics: k,
+                pose: Pose::look_at(eye, DVec3::new(0.2, 0.1, 0.0), DVec3::Z),
+                rgb: (0..n).map(|i| [(i as f32 * 0.37).fract(), (i as f32 * 0.11).fract(), 0.5]).collect(),
+                mask: mask.then(|| (0..n).map(|i| (i % 3 == 0) as u8 as f32).collect()),
+                depth_range: None,
+            }
+        };
+        let views = vec![
+            make(40, 30, Distortion::None, DVec3::new(3.0, -2.0, 1.0), false),
+            make(
+                160,
+                120,
+                Distortion::OpenCv { k1: -0.08, k2: 0.01, p1: 0.002, p2: -0.001 },
+                DVec3::new(-2.5, 2.0, 0.5),
+                true,
+            ),
+            make(80, 60, Distortion::Radial { k1: 0.04, k2: 0.0 }, DVec3::new(0.5, 3.0, -1.5), false),
+        ];
+        (views, Normalization { center: [0.1, -0.2, 0.3], scale: 1.7 })
+    }
+
+    /// The device draws the rays the CPU step draws from the same seed: the same view, pixel
+    /// and jitter, the same target, and the ray through the same point of the pixel, corrected
+    /// by the view's pose correction.
+    #[test]
+    fn drawn_rays_match_the_cpu_step() {
+        let (views, norm) = views();
+        let (descs, pixels, corners) = crate::train::gpu::device_views(&views, &norm);
+        let corrections: Vec<f32> = (0..views.len() * PER_VIEW).map(|i| ((i as f32) * 0.7).sin() * 0.05).collect();
+        let (n, seed) = (300, 0x5eed_u64 << 20);
+        let mut rays = vec![abi::RayIn::default(); n];
+        let mut ray_views = vec![0i32; n];
+        let args = DrawArgs {
+            views: descs.as_ptr() as u64,
+            pixels: pixels.as_ptr() as u64,
+            corners: corners.as_ptr() as u64,
+            corrections: corrections.as_ptr() as u64,
+            rays: rays.as_mut_ptr() as u64,
+            ray_views: ray_views.as_mut_ptr() as u64,
+            seed,
+            n_views: views.len() as i32,
+            n_rays: n as i32,
+            refine: 1,
+            pad: 0,
+        };
+        // SAFETY: the buffers hold the views' records and n rays.
+        launch(n, || unsafe { draw_rays(args) });
+        let mut seen = vec![0; views.len()];
+        for (i, (ray, &vi)) in rays.iter().zip(&ray_views).enumerate() {
+            let r = sample_ray(&views, &norm, &corrections, true, &mut Rng::for_ray(seed, i));
+            assert_eq!(vi as usize, r.view, "ray {i}");
+            seen[r.view] += 1;
+            assert_eq!(ray.rgb, r.target.rgb, "ray {i}");
+            assert_eq!(ray.mask, r.target.mask.unwrap_or(-1.0), "ray {i}");
+            assert_eq!(ray.jitter, r.jitter, "ray {i}");
+            for k in 0..3 {
+                assert!(
+                    (ray.origin[k] - r.ray.origin[k]).abs() < 1e-6,
+                    "ray {i}: {:?} vs {:?}",
+                    ray.origin,
+                    r.ray.origin
+                );
+                assert!((ray.dir[k] - r.ray.dir[k]).abs() < 1e-5, "ray {i}: {:?} vs {:?}", ray.dir, r.ray.dir);
+            }
+        }
+        assert!(seen.iter().all(|&c| c > 50), "rays per view {seen:?}");
+    }
+
+    /// A batch's per-ray results summed on the device: loss, squared error and samples, and
+    /// per view the squared error, the rays and the pose-correction gradient.
+    #[test]
+    fn reduced_rays_match_the_cpu_sums() {
+        let (views, norm) = views();
+        let (descs, pixels, corners) = crate::train::gpu::device_views(&views, &norm);
+        let n = 200;
+        let mut rays = vec![abi::RayIn::default(); n];
+        let mut ray_views = vec![0i32; n];
+        let zero = vec![0.0f32; views.len() * PER_VIEW];
+        let draw = DrawArgs {
+            views: descs.as_ptr() as u64,
+            pixels: pixels.as_ptr() as u64,
+            corners: corners.as_ptr() as u64,
+            corrections: zero.as_ptr() as u64,
+            rays: rays.as_mut_ptr() as u64,
+            ray_views: ray_views.as_mut_ptr() as u64,
+            seed: 7,
+            n_views: views.len() as i32,
+            n_rays: n as i32,
+            refine: 0,
+            pad: 0,
+        };
+        // SAFETY: as in drawn_rays_match_the_cpu_step.
+        launch(n, || unsafe { draw_rays(draw) });
+        let wave = |i: usize, k: usize| ((i * 7 + k * 13) as f32 * 0.31).sin();
+        let outs: Vec<RayOut> = (0..n)
+            .map(|i| RayOut {
+                rgb: std::array::from_fn(|k| 0.5 + 0.4 * wave(i, k)),
+                opacity: 1.0,
+                depth: 2.0,
+                loss: 0.01 * (1.0 + wave(i, 3)),
+                samples: (i % 17) as f32,
+                d_origin: std::array::from_fn(|k| 0.1 * wave(i, 4 + k)),
+                d_dir: std::array::from_fn(|k| 0.1 * wave(i, 7 + k)),
+            })
+            .collect();
+        let mut batch = [0.0f32; abi::BATCH_SUMS];
+        let mut sums = vec![0.0f32; views.len() * abi::VIEW_SUMS];
+        let reduce = ReduceArgs {
+            rays: rays.as_ptr() as u64,
+            out: outs.as_ptr() as u64,
+            ray_views: ray_views.as_ptr() as u64,
+            batch: batch.as_mut_ptr() as u64,
+            views: sums.as_mut_ptr() as u64,
+            n_rays: n as i32,
+            refine: 1,
+        };
+        // SAFETY: n rays and results; the sums hold BATCH_SUMS and VIEW_SUMS per view.
+        launch(n, || unsafe { reduce_rays(reduce) });
+
+        let mut expect_batch = [0.0f64; abi::BATCH_SUMS];
+        let mut expect = vec![0.0f64; sums.len()];
+        for ((ray, out), &v) in rays.iter().zip(&outs).zip(&ray_views) {
+            let se = (0..3).map(|k| (out.rgb[k] - ray.rgb[k]).powi(2)).sum::<f32>() as f64 / 3.0;
+            expect_batch[0] += out.loss as f64;
+            expect_batch[1] += se;
+            expect_batch[2] += out.samples as f64;
+            let e = &mut expect[v as usize * abi::VIEW_SUMS..(v as usize + 1) * abi::VIEW_SUMS];
+            e[0] += se;
+            e[1] += 1.0;
+            let mut g = [0.0f32; PER_VIEW];
+            let r = Ray { origin: ray.origin, dir: ray.dir };
+            accumulate_gradient(&r, out.d_origin, out.d_dir, &mut g);
+            e[2..].iter_mut().zip(g).for_each(|(a, b)| *a += b as f64);
+        }
+        let close = |a: f32, b: f64| (a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs());
+        for k in 0..abi::BATCH_SUMS {
+            assert!(close(batch[k], expect_batch[k]), "batch sum {k}: {} vs {}", batch[k], expect_batch[k]);
+        }
+        for (k, (a, b)) in sums.iter().zip(&expect).enumerate() {
+            assert!(close(*a, *b), "view sum {k}: {a} vs {b}");
+        }
+        assert_eq!(sums.iter().skip(1).step_by(abi::VIEW_SUMS).sum::<f32>() as usize, n);
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 /// Every compilation unit (`kernels/*.cu`) and the kernels it defines.
 pub const UNITS: &[(&str, &[&str])] = &[
     ("trace.cu", &super::abi::BATCH_KERNELS),
+    ("rays.cu", &["draw_rays", "reduce_rays"]),
     ("optim.cu", &["adam_step"]),
     ("occupancy.cu", &["occupancy_update", "sdf_query"]),
 ];
@@ -19,7 +20,9 @@ const FILES: &[(&str, &str)] = &[
     ("mlp.cuh", include_str!("../../../kernels/mlp.cuh")),
     ("sh.cuh", include_str!("../../../kernels/sh.cuh")),
     ("field.cuh", include_str!("../../../kernels/field.cuh")),
+    ("rays.cuh", include_str!("../../../kernels/rays.cuh")),
     ("trace.cu", include_str!("../../../kernels/trace.cu")),
+    ("rays.cu", include_str!("../../../kernels/rays.cu")),
     ("optim.cu", include_str!("../../../kernels/optim.cu")),
     ("occupancy.cu", include_str!("../../../kernels/occupancy.cu")),
 ];

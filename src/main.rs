@@ -149,6 +149,10 @@ struct TrainArgs {
     /// Continue from this checkpoint (its settings are kept; --iterations may extend them).
     #[arg(long, value_name = "CHECKPOINT")]
     resume: Option<PathBuf>,
+    /// Hold every N-th photo out of training and report its PSNR (LLFF's convention: 8), for
+    /// folders without a test split.
+    #[arg(long, value_name = "N")]
+    holdout: Option<usize>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -365,28 +369,33 @@ fn scene_cmd(args: SceneArgs) -> Result<()> {
 }
 
 fn train_cmd(args: TrainArgs) -> Result<()> {
-    let ds = open(&args.path)?;
+    let mut ds = open(&args.path)?;
     if !ds.has_poses() {
         bail!(
             "{}: has no camera poses; training needs them (the pose-free path is not available yet)",
             ds.root.display()
         );
     }
+    // A resumed run holds out what its checkpoint held out.
+    let probe = args.resume.as_ref().map(|ckpt| checkpoint::load(ckpt, Vec::new())).transpose()?;
+    let holdout = probe.as_ref().map_or(args.holdout, |p| p.cfg.holdout);
+    if let Some(every) = holdout {
+        ds.hold_out(every).map_err(anyhow::Error::msg)?;
+    }
     if ds.views.len() < 3 {
         bail!("{}: only {} usable images; training needs at least 3", ds.root.display(), ds.views.len());
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let mut trainer = match &args.resume {
-        Some(ckpt) => {
+    let mut trainer = match (&args.resume, probe) {
+        (Some(ckpt), Some(probe)) => {
             // The checkpoint's settings (image scale among them) decide how the photos load.
-            let probe = checkpoint::load(ckpt, Vec::new())?;
             let views = weave::train::data::load(&ds.views, probe.cfg.image_scale)?;
             let mut t = checkpoint::load(ckpt, views)?;
             t.cfg.iterations = args.iterations.unwrap_or(t.cfg.iterations);
             println!("resuming from {} at step {}", ckpt.display(), t.step);
             t
         }
-        None => {
+        _ => {
             let mut cfg = TrainConfig::preset(args.preset);
             cfg.iterations = args.iterations.unwrap_or(cfg.iterations);
             cfg.rays = args.rays.unwrap_or(cfg.rays);
@@ -394,6 +403,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.layout = args.layout;
             cfg.mesh_resolution = args.mesh_resolution.unwrap_or(cfg.mesh_resolution);
             cfg.refine_poses = args.refine_poses;
+            cfg.holdout = args.holdout;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
             Trainer::new(cfg, views)
         }

@@ -153,6 +153,27 @@ impl Dataset {
     pub fn has_poses(&self) -> bool {
         self.views.iter().all(|v| v.pose.is_some())
     }
+
+    /// Moves every `every`-th view (the first, then every `every`-th after it, in the
+    /// folder's order: LLFF's convention with 8) out of training into the test views, for a
+    /// held-out PSNR on folders without a test split.
+    pub fn hold_out(&mut self, every: usize) -> std::result::Result<(), String> {
+        if every < 2 {
+            return Err(format!("--holdout {every}: hold out every n-th photo with n of at least 2"));
+        }
+        if !self.test_views.is_empty() {
+            return Err(format!(
+                "{}: already has {} test views (transforms_test.json); --holdout is for folders without",
+                self.root.display(),
+                self.test_views.len()
+            ));
+        }
+        let (test, train): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.views).into_iter().enumerate().partition(|(i, _)| i % every == 0);
+        self.views = train.into_iter().map(|(_, v)| v).collect();
+        self.test_views = test.into_iter().map(|(_, v)| v).collect();
+        Ok(())
+    }
 }
 
 fn masks_for(root: &Path, image: &Path) -> Option<PathBuf> {

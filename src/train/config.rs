@@ -46,6 +46,10 @@ pub struct TrainConfig {
     pub refine_poses: bool,
     /// Peak learning rate of the pose corrections (radians and normalised units per step).
     pub pose_lr: f32,
+    /// Every n-th photo held out of training for a test PSNR (`Dataset::hold_out`); kept so
+    /// that a resumed run trains on the same photos.
+    #[serde(default)]
+    pub holdout: Option<usize>,
 }
 
 impl TrainConfig {
@@ -74,6 +78,7 @@ impl TrainConfig {
             seed: 1,
             refine_poses: false,
             pose_lr: 3e-3,
+            holdout: None,
         };
         match p {
             Preset::Fast => fast,

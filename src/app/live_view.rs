@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 /// Field image resolutions, as fractions of the viewport's.
 const SCALES: [f32; 8] = [1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.125, 0.09];
-/// Time a field image may take while the camera moves, and once it stands still.
-const MOVING_BUDGET_MS: f32 = 60.0;
+/// Time a field image may take while the camera moves (what keeps the window at 30 frames/s
+/// or more with its UI, as instant-ngp's dynamic resolution does), and once it stands still.
+const MOVING_BUDGET_MS: f32 = 25.0;
 const STILL_BUDGET_MS: f32 = 1500.0;
 /// The camera counts as moving for this long after the last interaction.
 const SETTLE: Duration = Duration::from_millis(250);
@@ -190,5 +191,31 @@ impl LiveView {
         if (self.mode, self.style) != before {
             self.rescale = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With a measured cost, a moving camera gets the largest resolution that fits the moving
+    /// budget, and a still one the full resolution when that fits the still budget.
+    #[test]
+    fn resolution_follows_the_frame_budget() {
+        let mut v = LiveView { mode: Some(ViewMode::Sdf), ..Default::default() };
+        let pixels = 1280 * 720;
+        // A GPU that draws the full image in 60 ms.
+        for _ in 0..30 {
+            v.drew(Duration::from_millis(60), pixels);
+        }
+        v.moved();
+        let (_, moving) = v.frame(pixels);
+        let ms = |scale: f32| 60.0 * scale * scale;
+        assert!(ms(moving) <= MOVING_BUDGET_MS, "moving: scale {moving} takes {} ms", ms(moving));
+        let larger = SCALES.iter().copied().filter(|&s| s > moving).fold(f32::MAX, f32::min);
+        assert!(ms(larger) > MOVING_BUDGET_MS, "scale {larger} would also have fitted");
+        v.moved_at = None;
+        let (_, still) = v.frame(pixels);
+        assert_eq!(still, 1.0);
     }
 }

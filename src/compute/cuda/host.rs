@@ -237,29 +237,42 @@ mod tests {
     /// The device draws the rays the CPU step draws from the same seed: the same view, pixel
     /// and jitter, the same target, and the ray through the same point of the pixel, corrected
     /// by the view's pose correction.
-    #[test]
-    fn drawn_rays_match_the_cpu_step() {
-        let (views, norm) = views();
-        let (descs, pixels, corners) = crate::train::gpu::device_views(&views, &norm);
-        let corrections: Vec<f32> = (0..views.len() * PER_VIEW).map(|i| ((i as f32) * 0.7).sin() * 0.05).collect();
-        let (n, seed) = (300, 0x5eed_u64 << 20);
+    /// `n` rays drawn by the host build of `draw_rays`, and the view each came from.
+    fn draw(
+        views: &[TrainView],
+        norm: &Normalization,
+        corrections: Option<&[f32]>,
+        seed: u64,
+        n: usize,
+    ) -> (Vec<abi::RayIn>, Vec<i32>) {
+        let (descs, pixels, corners) = crate::train::gpu::device_views(views, norm);
+        let zero = vec![0.0f32; views.len() * PER_VIEW];
         let mut rays = vec![abi::RayIn::default(); n];
         let mut ray_views = vec![0i32; n];
         let args = DrawArgs {
             views: descs.as_ptr() as u64,
             pixels: pixels.as_ptr() as u64,
             corners: corners.as_ptr() as u64,
-            corrections: corrections.as_ptr() as u64,
+            corrections: corrections.unwrap_or(&zero).as_ptr() as u64,
             rays: rays.as_mut_ptr() as u64,
             ray_views: ray_views.as_mut_ptr() as u64,
             seed,
             n_views: views.len() as i32,
             n_rays: n as i32,
-            refine: 1,
+            refine: corrections.is_some() as i32,
             pad: 0,
         };
-        // SAFETY: the buffers hold the views' records and n rays.
+        // SAFETY: the buffers hold the views' records, a correction per view and n rays.
         launch(n, || unsafe { draw_rays(args) });
+        (rays, ray_views)
+    }
+
+    #[test]
+    fn drawn_rays_match_the_cpu_step() {
+        let (views, norm) = views();
+        let corrections: Vec<f32> = (0..views.len() * PER_VIEW).map(|i| ((i as f32) * 0.7).sin() * 0.05).collect();
+        let (n, seed) = (300, 0x5eed_u64 << 20);
+        let (rays, ray_views) = draw(&views, &norm, Some(&corrections), seed, n);
         let mut seen = vec![0; views.len()];
         for (i, (ray, &vi)) in rays.iter().zip(&ray_views).enumerate() {
             let r = sample_ray(&views, &norm, &corrections, true, &mut Rng::for_ray(seed, i));
@@ -286,26 +299,8 @@ mod tests {
     #[test]
     fn reduced_rays_match_the_cpu_sums() {
         let (views, norm) = views();
-        let (descs, pixels, corners) = crate::train::gpu::device_views(&views, &norm);
         let n = 200;
-        let mut rays = vec![abi::RayIn::default(); n];
-        let mut ray_views = vec![0i32; n];
-        let zero = vec![0.0f32; views.len() * PER_VIEW];
-        let draw = DrawArgs {
-            views: descs.as_ptr() as u64,
-            pixels: pixels.as_ptr() as u64,
-            corners: corners.as_ptr() as u64,
-            corrections: zero.as_ptr() as u64,
-            rays: rays.as_mut_ptr() as u64,
-            ray_views: ray_views.as_mut_ptr() as u64,
-            seed: 7,
-            n_views: views.len() as i32,
-            n_rays: n as i32,
-            refine: 0,
-            pad: 0,
-        };
-        // SAFETY: as in drawn_rays_match_the_cpu_step.
-        launch(n, || unsafe { draw_rays(draw) });
+        let (rays, ray_views) = draw(&views, &norm, None, 7, n);
         let wave = |i: usize, k: usize| ((i * 7 + k * 13) as f32 * 0.31).sin();
         let outs: Vec<RayOut> = (0..n)
             .map(|i| RayOut {

@@ -25,6 +25,9 @@ pub struct CudaRun {
     stale: bool,
     /// Seconds spent in the ray kernels (with their transfers), for benchmarks.
     trace_seconds: f64,
+    /// Occupied cells of the device's grid while the host's copy is older (it is read back
+    /// by [`Trainer::sync`], not every update).
+    occupied: Option<usize>,
 }
 
 impl CudaRun {
@@ -53,7 +56,8 @@ impl Trainer {
             state.upload_moments(&gpu, i, &adam.m, &adam.v)?;
         }
         let info = gpu.info.clone();
-        self.cuda = Some(Box::new(CudaRun { gpu, state: Mutex::new(state), stale: false, trace_seconds: 0.0 }));
+        self.cuda =
+            Some(Box::new(CudaRun { gpu, state: Mutex::new(state), stale: false, trace_seconds: 0.0, occupied: None }));
         Ok(info)
     }
 
@@ -86,6 +90,12 @@ impl Trainer {
         self.cuda.as_ref().map_or(0.0, |c| c.trace_seconds)
     }
 
+    /// The occupied fraction of the device's grid, when the host's copy is older.
+    pub(super) fn device_occupancy(&self) -> Option<f32> {
+        let n = self.cuda.as_ref()?.occupied?;
+        Some(n as f32 / self.occupancy.cells.len().max(1) as f32)
+    }
+
     /// The device this trainer runs on, if CUDA.
     pub fn cuda_device(&self) -> Option<&DeviceInfo> {
         self.cuda.as_ref().map(|c| &c.gpu.info)
@@ -94,6 +104,11 @@ impl Trainer {
     /// Brings the host's copy of the parameters and optimiser state up to date with the device.
     pub fn sync(&mut self) -> Result<(), CudaError> {
         let Some(run) = self.cuda.as_mut() else { return Ok(()) };
+        if run.occupied.is_some() {
+            let (gpu, state) = run.parts();
+            self.occupancy.cells = state.download_occupancy(gpu)?;
+            run.occupied = None;
+        }
         if !run.stale {
             return Ok(());
         }
@@ -117,6 +132,7 @@ impl Trainer {
         let (gpu, state) = run.parts();
         if state.upload_params(gpu, fields).is_err() {
             self.cuda = None;
+            self.update_occupancy();
             return;
         }
         run.stale = false;
@@ -130,9 +146,11 @@ impl Trainer {
         self.cuda = None;
         self.params = self.last_good.1.clone();
         self.step = self.last_good.0;
-        // The moments stayed on the device: the CPU's optimiser starts afresh.
+        // The moments stayed on the device: the CPU's optimiser starts afresh. So did the latest
+        // occupancy grid.
         self.optimizer.groups = self.params.arrays().map(|a| crate::compute::cpu::adam::Adam::new(a.len()));
         self.optimizer.variance = crate::compute::cpu::adam::Adam::new(1);
+        self.update_occupancy();
         let why = format!("CUDA failed at step {failed_step} ({e}): continuing on the CPU from step {}", self.step);
         Rollback { failed_step, restored_step: self.step, why }
     }
@@ -221,7 +239,7 @@ impl Trainer {
             let active = self.active_levels();
             let run = self.cuda.as_mut().expect("step_cuda runs with a device");
             let (gpu, state) = run.parts();
-            self.occupancy.cells = state.update_occupancy(gpu, active, reach)?;
+            run.occupied = Some(state.update_occupancy(gpu, active, reach)?);
         }
         if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
             self.sync()?;

@@ -383,7 +383,7 @@ impl Trainer {
             lr,
             samples_per_ray: samples as f32,
             inv_s: Field::inv_s(&self.params),
-            occupancy: self.occupancy.fraction(),
+            occupancy: self.device_occupancy().unwrap_or_else(|| self.occupancy.fraction()),
         }
     }
 

@@ -408,17 +408,24 @@ impl FieldState {
         Ok(())
     }
 
-    /// Recomputes the occupancy grid on the device and returns it.
-    pub fn update_occupancy(&mut self, gpu: &Gpu, active: usize, reach: f32) -> Result<Vec<bool>, CudaError> {
+    /// Recomputes the occupancy grid on the device; returns how many cells are occupied.
+    pub fn update_occupancy(&mut self, gpu: &Gpu, active: usize, reach: f32) -> Result<usize, CudaError> {
         let n = self.occ_res.pow(3);
         let (desc, w, res) = (self.desc, gpu.weights(&self.params), self.occ_res as i32);
         let active = active as i32;
         let s = &gpu.stream;
+        s.memset_zeros(&mut self.total)?;
         let mut b = s.launch_builder(&gpu.occupancy);
-        b.arg(&desc).arg(&w).arg(&active).arg(&res).arg(&reach).arg(&mut self.occupancy);
-        // SAFETY: the occupancy buffer holds res³ cells; the weights are this state's.
+        b.arg(&desc).arg(&w).arg(&active).arg(&res).arg(&reach).arg(&mut self.occupancy).arg(&mut self.total);
+        // SAFETY: the occupancy buffer holds res³ cells, `total` one int; the weights are this state's.
         unsafe { b.launch(Gpu::grid(n, BLOCK)) }?;
-        Ok(s.clone_dtoh(&self.occupancy)?.into_iter().map(|c| c != 0).collect())
+        let mut count = [0i32];
+        s.memcpy_dtoh(&self.total, &mut count)?;
+        Ok(count[0].max(0) as usize)
+    }
+
+    pub fn download_occupancy(&self, gpu: &Gpu) -> Result<Vec<bool>, CudaError> {
+        Ok(gpu.stream.clone_dtoh(&self.occupancy)?.into_iter().map(|c| c != 0).collect())
     }
 
     /// Signed distances at `points` (x, y, z triples).

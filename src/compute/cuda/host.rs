@@ -28,7 +28,15 @@ unsafe extern "C" {
         b2: f32,
         eps: f32,
     );
-    fn occupancy_update(f: FieldDesc, p: Weights, active: i32, res: i32, reach: f32, cells: *mut u8);
+    fn occupancy_update(
+        f: FieldDesc,
+        p: Weights,
+        active: i32,
+        res: i32,
+        reach: f32,
+        cells: *mut u8,
+        occupied: *mut i32,
+    );
     fn sdf_query(f: FieldDesc, p: Weights, active: i32, points: *const f32, n: i32, out: *mut f32);
 }
 
@@ -181,14 +189,18 @@ mod tests {
         let mut cells = vec![0u8; res * res * res];
         let desc = FieldDesc::of(&f);
         let w = abi::host_weights(&mut p);
+        let mut occupied = 0i32;
         // SAFETY: `cells` holds res³ entries; the weights point into `p`.
-        launch(cells.len(), || unsafe { occupancy_update(desc, w, 4, res as i32, reach, cells.as_mut_ptr()) });
+        launch(cells.len(), || unsafe {
+            occupancy_update(desc, w, 4, res as i32, reach, cells.as_mut_ptr(), &mut occupied)
+        });
         let occ = Occupancy::full(res);
         let mut e = Default::default();
         let expected: Vec<u8> =
             (0..cells.len()).map(|i| (f.sdf(&p, occ.center(i), 4, &mut e).abs() < reach) as u8).collect();
         assert_eq!(cells, expected);
         let inside = cells.iter().filter(|&&c| c == 1).count();
+        assert_eq!(occupied as usize, inside);
         assert!(inside > 0 && inside < cells.len(), "{inside} of {} cells occupied", cells.len());
 
         let points: Vec<f32> = (0..300).map(|i| ((i as f32) * 0.618).fract() * 2.0 - 1.0).collect();

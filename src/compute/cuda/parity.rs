@@ -169,13 +169,16 @@ pub fn on_gpu(gpu: &Gpu) -> Result<Vec<Diff>, CudaError> {
 
     // Occupancy and SDF queries. Cells whose SDF sits at the threshold may flip on rounding.
     let (active, reach) = (4, 0.3);
-    let cells = state.update_occupancy(gpu, active, reach)?;
+    let occupied = state.update_occupancy(gpu, active, reach)?;
+    let cells = state.download_occupancy(gpu)?;
     let mut e = Default::default();
     let grid = Occupancy::full(fx.occupancy.res);
     let flipped = (0..cells.len())
         .filter(|&i| cells[i] != (fx.field.sdf(&fx.params, grid.center(i), active, &mut e).abs() < reach))
         .count();
     diffs.push(Diff { what: "occupancy cells".into(), worst: flipped as f32, bound: cells.len() as f32 * 1e-3 });
+    let miscounted = occupied.abs_diff(cells.iter().filter(|&&c| c).count());
+    diffs.push(Diff { what: "occupied count".into(), worst: miscounted as f32, bound: 0.0 });
     let points: Vec<f32> = (0..3000).map(|i| ((i as f32) * 0.618).fract() * 2.0 - 1.0).collect();
     let sdf = state.sdf(gpu, 6, &points)?;
     let worst = (0..sdf.len())

@@ -55,25 +55,17 @@ mod tests {
     use super::*;
     use crate::compute::cpu::adam::{self, Adam};
     use crate::field::Occupancy;
-    use crate::geometry::Pose;
     use crate::train::data::{Normalization, TrainView};
     use crate::train::poses::{PER_VIEW, accumulate_gradient};
     use crate::train::render::Ray;
     use crate::train::trainer::{Rng, sample_ray};
-    use glam::DVec3;
 
-    /// The whole training step of a batch of rays: colours, losses, ray gradients and every
-    /// parameter gradient against `render::trace`.
-    #[test]
-    fn trace_matches_the_cpu_backend() {
-        let mut fx = parity::fixture();
-        let reference = fx.reference();
-        let hits = reference.0.iter().filter(|o| o.samples > 0).count();
-        assert!(hits >= 12, "only {hits} rays reached the surface");
+    /// The seven batch kernels of a training step on `ins`, with the fixture's field: per-ray
+    /// results, parameter gradients and dLoss/d(variance).
+    fn host_batch(fx: &mut parity::Fixture, ins: &[abi::RayIn]) -> (Vec<RayOut>, crate::field::Params, f32) {
         let mut grads = fx.params.zeros_like();
         let mut d_variance = 0.0f32;
         let cells: Vec<u8> = fx.occupancy.cells.iter().map(|&c| c as u8).collect();
-        let ins = fx.ray_inputs();
         let n = ins.len();
         let capacity = n * fx.settings.max_samples;
         let mut outs = vec![RayOut::default(); n];
@@ -120,9 +112,43 @@ mod tests {
             // SAFETY: every pointer in `args` points into a live buffer of the size the kernels index.
             launch(threads, || unsafe { kernel(args) });
         }
+        (outs, grads, d_variance)
+    }
+
+    /// The whole training step of a batch of rays: colours, losses, ray gradients and every
+    /// parameter gradient against `render::trace`.
+    #[test]
+    fn trace_matches_the_cpu_backend() {
+        let mut fx = parity::fixture();
+        let reference = fx.reference();
+        let hits = reference.0.iter().filter(|o| o.samples > 0).count();
+        assert!(hits >= 12, "only {hits} rays reached the surface");
+        let ins = fx.ray_inputs();
+        let (outs, grads, d_variance) = host_batch(&mut fx, &ins);
         let g = grads.arrays();
         let diffs = parity::compare(&reference, &outs, std::array::from_fn(|i| g[i].as_slice()), d_variance, 1.0);
         for d in &diffs {
+            assert!(d.ok(), "{}: worst relative difference {} (bound {})", d.what, d.worst, d.bound);
+        }
+    }
+
+    /// A whole device step on the host: rays drawn, traced and reduced, against the same rays
+    /// drawn and traced on the CPU (the comparison `weave doctor --parity` makes on a GPU).
+    #[test]
+    fn drawn_batch_matches_the_cpu_step() {
+        let mut fx = parity::fixture();
+        let (views, norm) = parity::views();
+        let corrections = parity::corrections(views.len());
+        let (n, seed) = (160, 99);
+        let (rays, ray_views) = draw(&views, &norm, Some(&corrections), seed, n);
+        let (outs, _, _) = host_batch(&mut fx, &rays);
+        let mut batch = [0.0f32; abi::BATCH_SUMS];
+        let mut sums = vec![0.0f32; views.len() * abi::VIEW_SUMS];
+        reduce(&rays, &outs, &ray_views, &mut batch, &mut sums);
+        let expected = parity::drawn_reference(&fx, &views, &norm, &corrections, seed, n);
+        let rays_per_view: Vec<f32> = expected.1.iter().skip(1).step_by(abi::VIEW_SUMS).copied().collect();
+        assert!(rays_per_view.iter().all(|&r| r > 20.0), "rays per view {rays_per_view:?}");
+        for d in parity::compare_sums(&expected, (&batch, &sums), 1.0) {
             assert!(d.ok(), "{}: worst relative difference {} (bound {})", d.what, d.worst, d.bound);
         }
     }
@@ -214,41 +240,6 @@ mod tests {
         }
     }
 
-    /// Training views for the ray kernels: a pinhole view, one with OpenCV distortion and a
-    /// mask, and a small one with radial distortion, in different poses.
-    fn views() -> (Vec<TrainView>, Normalization) {
-        use crate::geometry::{Distortion, Intrinsics};
-        let make = |w: u32, h: u32, distortion, eye: DVec3, mask: bool| {
-            let mut k = Intrinsics::centered(w, h, 0.9 * w as f64);
-            k.cx += 0.3;
-            k.distortion = distortion;
-            let n = (w * h) as usize;
-            TrainView {
-                name: format!("{w}x{h}"),
-                intrinsics: k,
-                pose: Pose::look_at(eye, DVec3::new(0.2, 0.1, 0.0), DVec3::Z),
-                rgb: (0..n).map(|i| [(i as f32 * 0.37).fract(), (i as f32 * 0.11).fract(), 0.5]).collect(),
-                mask: mask.then(|| (0..n).map(|i| (i % 3 == 0) as u8 as f32).collect()),
-                depth_range: None,
-            }
-        };
-        let views = vec![
-            make(40, 30, Distortion::None, DVec3::new(3.0, -2.0, 1.0), false),
-            make(
-                160,
-                120,
-                Distortion::OpenCv { k1: -0.08, k2: 0.01, p1: 0.002, p2: -0.001 },
-                DVec3::new(-2.5, 2.0, 0.5),
-                true,
-            ),
-            make(80, 60, Distortion::Radial { k1: 0.04, k2: 0.0 }, DVec3::new(0.5, 3.0, -1.5), false),
-        ];
-        (views, Normalization { center: [0.1, -0.2, 0.3], scale: 1.7 })
-    }
-
-    /// The device draws the rays the CPU step draws from the same seed: the same view, pixel
-    /// and jitter, the same target, and the ray through the same point of the pixel, corrected
-    /// by the view's pose correction.
     /// `n` rays drawn by the host build of `draw_rays`, and the view each came from.
     fn draw(
         views: &[TrainView],
@@ -279,10 +270,25 @@ mod tests {
         (rays, ray_views)
     }
 
+    /// The host build of `reduce_rays` over a batch, with pose gradients.
+    fn reduce(rays: &[abi::RayIn], outs: &[RayOut], ray_views: &[i32], batch: &mut [f32], views: &mut [f32]) {
+        let args = ReduceArgs {
+            rays: rays.as_ptr() as u64,
+            out: outs.as_ptr() as u64,
+            ray_views: ray_views.as_ptr() as u64,
+            batch: batch.as_mut_ptr() as u64,
+            views: views.as_mut_ptr() as u64,
+            n_rays: rays.len() as i32,
+            refine: 1,
+        };
+        // SAFETY: one result and view per ray; the sums hold BATCH_SUMS and VIEW_SUMS per view.
+        launch(rays.len(), || unsafe { reduce_rays(args) });
+    }
+
     #[test]
     fn drawn_rays_match_the_cpu_step() {
-        let (views, norm) = views();
-        let corrections: Vec<f32> = (0..views.len() * PER_VIEW).map(|i| ((i as f32) * 0.7).sin() * 0.05).collect();
+        let (views, norm) = parity::views();
+        let corrections = parity::corrections(views.len());
         let (n, seed) = (300, 0x5eed_u64 << 20);
         let (rays, ray_views) = draw(&views, &norm, Some(&corrections), seed, n);
         let mut seen = vec![0; views.len()];
@@ -310,7 +316,7 @@ mod tests {
     /// per view the squared error, the rays and the pose-correction gradient.
     #[test]
     fn reduced_rays_match_the_cpu_sums() {
-        let (views, norm) = views();
+        let (views, norm) = parity::views();
         let n = 200;
         let (rays, ray_views) = draw(&views, &norm, None, 7, n);
         let wave = |i: usize, k: usize| ((i * 7 + k * 13) as f32 * 0.31).sin();
@@ -327,17 +333,7 @@ mod tests {
             .collect();
         let mut batch = [0.0f32; abi::BATCH_SUMS];
         let mut sums = vec![0.0f32; views.len() * abi::VIEW_SUMS];
-        let reduce = ReduceArgs {
-            rays: rays.as_ptr() as u64,
-            out: outs.as_ptr() as u64,
-            ray_views: ray_views.as_ptr() as u64,
-            batch: batch.as_mut_ptr() as u64,
-            views: sums.as_mut_ptr() as u64,
-            n_rays: n as i32,
-            refine: 1,
-        };
-        // SAFETY: n rays and results; the sums hold BATCH_SUMS and VIEW_SUMS per view.
-        launch(n, || unsafe { reduce_rays(reduce) });
+        reduce(&rays, &outs, &ray_views, &mut batch, &mut sums);
 
         let mut expect_batch = [0.0f64; abi::BATCH_SUMS];
         let mut expect = vec![0.0f64; sums.len()];

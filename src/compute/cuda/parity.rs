@@ -1,15 +1,21 @@
 //! The kernels against the CPU backend on one fixed batch: a small field with parameters
 //! away from their initial values, an occupancy grid with holes, and rays that hit the
-//! surface, miss it, and carry masks. The host build of the kernels (unit tests), the GPU
-//! build (`tests/cuda.rs`) and `weave doctor --parity` all compare through here.
+//! surface, miss it, and carry masks; and on training views to draw rays from. The host build
+//! of the kernels (unit tests), the GPU build (`tests/cuda.rs`) and `weave doctor --parity`
+//! all compare through here.
 
 use super::CudaError;
-use super::abi::{RayIn, RayOut};
+use super::abi::{RayIn, RayOut, RenderSettings as KernelSettings, VIEW_SUMS};
 use super::gpu::{FIELD_GROUPS, FieldState, Gpu};
 use crate::compute::cpu::adam::{Adam, BETA1, BETA2};
 use crate::compute::cpu::hashgrid::HashGridConfig;
 use crate::field::{Field, FieldConfig, Occupancy, Params};
+use crate::geometry::{Distortion, Intrinsics, Pose};
+use crate::train::data::{Normalization, TrainView};
+use crate::train::poses::{PER_VIEW, accumulate_gradient};
 use crate::train::render::{self, Ray, RayOutput, RayScratch, RenderSettings, Target};
+use crate::train::trainer::{Rng, sample_ray};
+use glam::DVec3;
 
 pub struct Fixture {
     pub field: Field,
@@ -60,6 +66,37 @@ pub fn fixture() -> Fixture {
         })
         .collect();
     Fixture { field, params, occupancy, settings, rays }
+}
+
+/// Training views to draw rays from: a pinhole view, one with OpenCV distortion and a mask,
+/// and one with radial distortion, in different poses around the fixture's field.
+pub fn views() -> (Vec<TrainView>, Normalization) {
+    let make = |w: u32, h: u32, distortion, eye: DVec3, mask: bool| {
+        let mut k = Intrinsics::centered(w, h, 0.9 * w as f64);
+        k.cx += 0.3;
+        k.distortion = distortion;
+        let n = (w * h) as usize;
+        TrainView {
+            name: format!("{w}x{h}"),
+            intrinsics: k,
+            pose: Pose::look_at(eye, DVec3::new(0.2, 0.1, 0.0), DVec3::Z),
+            rgb: (0..n).map(|i| [(i as f32 * 0.37).fract(), (i as f32 * 0.11).fract(), 0.5]).collect(),
+            mask: mask.then(|| (0..n).map(|i| (i % 3 == 0) as u8 as f32).collect()),
+            depth_range: None,
+        }
+    };
+    let opencv = Distortion::OpenCv { k1: -0.08, k2: 0.01, p1: 0.002, p2: -0.001 };
+    let views = vec![
+        make(40, 30, Distortion::None, DVec3::new(3.0, -2.0, 1.0), false),
+        make(160, 120, opencv, DVec3::new(-2.5, 2.0, 0.5), true),
+        make(80, 60, Distortion::Radial { k1: 0.04, k2: 0.0 }, DVec3::new(0.5, 3.0, -1.5), false),
+    ];
+    (views, Normalization { center: [0.1, -0.2, 0.3], scale: 1.7 })
+}
+
+/// Small pose corrections, one per view.
+pub fn corrections(views: usize) -> Vec<f32> {
+    (0..views * PER_VIEW).map(|i| ((i as f32) * 0.7).sin() * 0.05).collect()
 }
 
 impl Fixture {
@@ -201,5 +238,87 @@ pub fn on_gpu(gpu: &Gpu) -> Result<Vec<Diff>, CudaError> {
     state.download_params(gpu, [a0, a1, a2, a3, a4, a5])?;
     let worst = expected.iter().zip(&arrays[group]).map(|(a, b)| rel(*a, *b)).fold(0.0, f32::max);
     diffs.push(Diff { what: "adam".into(), worst, bound: 1e-6 * tolerance });
+    diffs.extend(drawn_batch(gpu, &fx, fields, tolerance)?);
     Ok(diffs)
+}
+
+/// A training batch drawn, trained and reduced on the device against the same rays drawn and
+/// traced on the CPU.
+fn drawn_batch(
+    gpu: &Gpu,
+    fx: &Fixture,
+    fields: [&[f32]; FIELD_GROUPS],
+    tolerance: f32,
+) -> Result<Vec<Diff>, CudaError> {
+    let (views, norm) = views();
+    let corrections = corrections(views.len());
+    let (n, seed) = (512, 99u64);
+    let desc = super::abi::FieldDesc::of(&fx.field);
+    let mut state = FieldState::new(gpu, desc, fields, fx.occupancy.res, n, fx.settings.max_samples)?;
+    state.upload_occupancy(gpu, &fx.occupancy.cells)?;
+    let (descs, pixels, corners) = crate::train::gpu::device_views(&views, &norm);
+    state.upload_views(gpu, &descs, &pixels, &corners)?;
+    let cfg = KernelSettings::of(&fx.settings);
+    let sums = state.train_batch(gpu, n, seed, Some(&corrections), &cfg, fx.params.variance)?;
+    let expected = drawn_reference(fx, &views, &norm, &corrections, seed, n);
+    Ok(compare_sums(&expected, (&sums.batch, &sums.views), tolerance))
+}
+
+/// The CPU step's sums over `n` rays drawn with `seed`: the batch's (loss, squared error,
+/// samples) and per view (squared error, rays, pose-correction gradient).
+pub fn drawn_reference(
+    fx: &Fixture,
+    views: &[TrainView],
+    norm: &Normalization,
+    corrections: &[f32],
+    seed: u64,
+    n: usize,
+) -> ([f32; 3], Vec<f32>) {
+    let mut batch = [0.0f32; 3];
+    let mut per_view = vec![0.0f32; views.len() * VIEW_SUMS];
+    let mut grads = fx.params.zeros_like();
+    let mut ws = RayScratch::default();
+    for i in 0..n {
+        let r = sample_ray(views, norm, corrections, true, &mut Rng::for_ray(seed, i));
+        let (f, p, o, s) = (&fx.field, &fx.params, &fx.occupancy, &fx.settings);
+        let out = render::trace(f, p, o, &r.ray, s, r.jitter, &mut ws, Some(&r.target), Some(&mut grads));
+        let se = (0..3).map(|k| (out.rgb[k] - r.target.rgb[k]).powi(2)).sum::<f32>() / 3.0;
+        batch[0] += out.loss;
+        batch[1] += se;
+        batch[2] += out.samples as f32;
+        let v = &mut per_view[r.view * VIEW_SUMS..(r.view + 1) * VIEW_SUMS];
+        v[0] += se;
+        v[1] += 1.0;
+        accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut v[2..]);
+    }
+    (batch, per_view)
+}
+
+/// Reduced sums against the CPU's, each quantity relative to its largest value: the batch's
+/// and every view's error and rays, which must agree closely, and the pose-correction
+/// gradients. Those are sums over rays whose directions differ in the last digits (the device
+/// interpolates them), and a ray's gradient jumps where a sample crosses an occupancy cell or
+/// ends the ray: they are held to a few percent, which a wrong view, pixel or correction
+/// exceeds many times over.
+pub fn compare_sums(cpu: &([f32; 3], Vec<f32>), kernel: (&[f32], &[f32]), tolerance: f32) -> Vec<Diff> {
+    let (batch, per_view) = cpu;
+    let column_worst = |k: usize| {
+        let column = |a: &[f32]| a.iter().skip(k).step_by(VIEW_SUMS).copied().collect::<Vec<f32>>();
+        let (c, g) = (column(per_view), column(kernel.1));
+        let scale = c.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+        c.iter().zip(&g).map(|(a, b)| (a - b).abs() / scale).fold(0.0f32, f32::max)
+    };
+    let sums = (0..3).map(|k| (batch[k] - kernel.0[k]).abs() / batch[k].abs().max(1e-6)).fold(0.0, f32::max);
+    vec![
+        Diff {
+            what: "drawn batch sums".into(),
+            worst: sums.max(column_worst(0)).max(column_worst(1)),
+            bound: 1e-4 * tolerance,
+        },
+        Diff {
+            what: "drawn pose gradients".into(),
+            worst: (2..VIEW_SUMS).map(column_worst).fold(0.0, f32::max),
+            bound: 0.05,
+        },
+    ]
 }

@@ -203,14 +203,15 @@ struct Surface {
     feat: Output,
 }
 
-// Value, gradient and features from SDF values at a tetrahedron of size h (as Field::surface).
-fn surface(x: vec3<f32>, h: f32) -> Surface {
+// Value, gradient and features from SDF values at a tetrahedron of size h (as Field::surface);
+// `keep` is SDF_OUT for the features too, 1 for the value and gradient alone.
+fn surface(x: vec3<f32>, h: f32, keep: u32) -> Surface {
     var tetra = array<vec3<f32>, 4>(vec3(1.0, -1.0, -1.0), vec3(-1.0, -1.0, 1.0), vec3(-1.0, 1.0, -1.0), vec3(1.0, 1.0, 1.0));
     var s: Surface;
     for (var k = 0u; k < 4u; k++) {
         let v = tetra[k];
         var o: Output;
-        let f = sdf_net(x + h * v, SDF_OUT, &o);
+        let f = sdf_net(x + h * v, keep, &o);
         s.sdf += 0.25 * f;
         s.grad += v * f / (4.0 * h);
         for (var i = 0u; i < GEO_FEATURES; i++) {

@@ -138,7 +138,7 @@ fn cs_novel_step(@builtin(global_invocation_id) id: vec3<u32>) {
         if t >= p.march.y {
             p.march.w = BACKGROUND_LEFT;
         } else {
-            var s = surface(r.o + t * r.d, info.fd_h);
+            var s = surface(r.o + t * r.d, info.fd_h, SDF_OUT);
             var feat = s.feat;
             let c = color(s.grad, r.d, &feat);
             let a_r = info.anneal;
@@ -291,10 +291,12 @@ fn cs_shade(@builtin(global_invocation_id) id: vec3<u32>) {
         return;
     }
     let r = pixel_ray(i);
-    var s = surface(r.o + p.march.x * r.d, info.fd_h);
+    // Lit grey needs the normal alone; the features only feed the colour network.
+    let colored = cam.flags.y != 0u;
+    var s = surface(r.o + p.march.x * r.d, info.fd_h, select(1u, SDF_OUT, colored));
     let n = normalize(s.grad);
     var albedo = SURFACE_ALBEDO;
-    if cam.flags.y != 0u {
+    if colored {
         var feat = s.feat;
         albedo = pow(color(s.grad, r.d, &feat), vec3(2.2));
     }

@@ -12,7 +12,7 @@ fn cs_probe(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let x = probe_in[2u * i].xyz;
     let d = probe_in[2u * i + 1u].xyz;
-    var s = surface(x, info.fd_h);
+    var s = surface(x, info.fd_h, SDF_OUT);
     probe_out[2u * i] = vec4(s.sdf, s.grad);
     var feat = s.feat;
     probe_out[2u * i + 1u] = vec4(color(s.grad, d, &feat), 0.0);

@@ -234,13 +234,10 @@ fn sphere_trace_step(i: u32, state: PixelState) -> PixelState {
     let t_prev = p.counts.w;
     let f_prev = p.march.z;
     if abs(f) < tol {
-        // Close enough to stop, not to shade: step the rest of the way along the slope the last
-        // two samples give (a flatter slope than 0.2 is a grazing ray, where this is a guess).
-        var slope = -1.0;
-        if f_prev >= 0.0 && t > t_prev {
-            slope = min((f - f_prev) / (t - t_prev), -0.2);
-        }
-        p.march.x = t - f / slope;
+        // Close enough to stop; one more step of the distance (within the tolerance) lands
+        // nearer the surface for shading. Extrapolating further along the last samples' slope
+        // overshoots grazing rays into the surface, where the normals are wrong.
+        p.march.x = t + f;
         p.march.w = HIT;
     } else if bracketed {
         if f > 0.0 {

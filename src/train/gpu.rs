@@ -44,7 +44,7 @@ impl Trainer {
             return Err(CudaError::Kernel(format!("this field has {why}")));
         }
         let gpu = Gpu::open()?;
-        let rays = self.cfg.rays.div_ceil(self.parts()) * self.parts();
+        let rays = self.batch_rays();
         let p = self.params.arrays();
         let fields: [&[f32]; FIELD_GROUPS] = std::array::from_fn(|i| p[i].as_slice());
         let mut state =
@@ -195,7 +195,7 @@ impl Trainer {
 
     fn try_step_cuda(&mut self) -> Result<Result<StepStats, Rollback>, CudaError> {
         let settings = self.render_settings();
-        let rays = self.cfg.rays.div_ceil(self.parts()) * self.parts();
+        let rays = self.batch_rays();
         let refine = self.cfg.refine_poses;
         let seed = self.cfg.seed ^ ((self.step as u64) << 20);
         let run = self.cuda.as_mut().expect("step_cuda runs with a device");
@@ -206,8 +206,12 @@ impl Trainer {
             state.train_batch(gpu, rays, seed, corrections, &RenderSettings::of(&settings), self.params.variance)?;
         let part = PartSums::of_views(sums.batch, &sums.views, VIEW_SUMS);
         let scale = 1.0 / rays as f32;
-        let pose_grad: Vec<f32> =
-            sums.views.chunks_exact(VIEW_SUMS).flat_map(|v| v[2..].iter().map(|g| g * scale)).collect();
+        // Only refined poses have a gradient (the kernel sums none otherwise).
+        let pose_grad: Vec<f32> = if refine {
+            sums.views.chunks_exact(VIEW_SUMS).flat_map(|v| v[2..].iter().map(|g| g * scale)).collect()
+        } else {
+            Vec::new()
+        };
         let d_variance = sums.d_variance * scale;
         run.trace_seconds += started.elapsed().as_secs_f64();
         run.stale = true;

@@ -317,7 +317,7 @@ impl Trainer {
                 sums
             })
             .collect();
-        let n = (per_part * parts) as f64;
+        let n = self.batch_rays() as f64;
         let (loss, mse, samples) = self.record_batch(&sums, n);
         let (first, rest) = self.part_grads.split_at_mut(1);
         for g in rest.iter() {
@@ -357,6 +357,12 @@ impl Trainer {
     /// Workers a batch's rays are split between.
     pub(super) fn parts(&self) -> usize {
         self.part_grads.len()
+    }
+
+    /// Rays a step draws: `cfg.rays` rounded up to a whole number per worker (ray i is the
+    /// same ray on both backends).
+    pub(super) fn batch_rays(&self) -> usize {
+        self.cfg.rays.div_ceil(self.parts()) * self.parts()
     }
 
     /// Folds a batch's per-part sums into the per-view errors; returns the batch's mean loss,

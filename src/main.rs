@@ -153,6 +153,10 @@ struct TrainArgs {
     /// folders without a test split.
     #[arg(long, value_name = "N")]
     holdout: Option<usize>,
+    /// Keep the whole photo even when it shows a plain black or white backdrop (by default
+    /// the backdrop the border reaches is masked as empty).
+    #[arg(long)]
+    no_auto_masks: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -404,6 +408,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.mesh_resolution = args.mesh_resolution.unwrap_or(cfg.mesh_resolution);
             cfg.refine_poses = args.refine_poses;
             cfg.holdout = args.holdout;
+            cfg.auto_masks = !args.no_auto_masks;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
             Trainer::new(cfg, views)
         }
@@ -411,6 +416,9 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let (backend, note) = trainer.choose_backend(args.backend).context("--backend cuda")?;
     if let Some(note) = note {
         eprintln!("note: {note}; training on the CPU");
+    }
+    if let Some(note) = trainer.backdrop_note() {
+        println!("{note} --no-auto-masks keeps them whole.");
     }
     println!(
         "training on {} views ({backend}; {:?} layout, {} rays/step, {} steps)",

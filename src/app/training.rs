@@ -11,6 +11,8 @@ use std::time::Instant;
 pub struct TrainingPanel {
     pub preset: Preset,
     pub iterations: u32,
+    /// Mask a plain black or white backdrop as empty (`TrainConfig::auto_masks`).
+    pub auto_masks: bool,
     run: Option<Run>,
     /// The trainer of the last finished run, kept for saving its results.
     pub finished: Option<Trainer>,
@@ -45,6 +47,7 @@ impl Default for TrainingPanel {
         Self {
             preset: Preset::Fast,
             iterations: TrainConfig::preset(Preset::Fast).iterations,
+            auto_masks: true,
             run: None,
             finished: None,
             backend: None,
@@ -144,6 +147,10 @@ impl TrainingPanel {
                 ui.label("Steps");
                 ui.add(egui::DragValue::new(&mut self.iterations).range(10..=200_000).speed(50));
             });
+            ui.checkbox(&mut self.auto_masks, "Auto masks").on_hover_text(
+                "When the photos show a plain black or white backdrop, the backdrop the border reaches is \
+                 masked as empty, so it is not baked into the surface.",
+            );
         });
         if let Some(run) = &mut self.run {
             let step = run.history.last().map_or(0, |s| s.step);

@@ -108,6 +108,7 @@ impl Workspace {
         }
         let mut cfg = crate::train::TrainConfig::preset(self.training.preset);
         cfg.iterations = steps;
+        cfg.auto_masks = self.training.auto_masks;
         self.training.iterations = steps;
         self.preparing_training = true;
         self.loader.prepare_training(ds.clone(), cfg);
@@ -133,6 +134,9 @@ impl Workspace {
                     if let Some(n) = note.as_ref().filter(|_| !self.cuda_note_shown) {
                         self.notices.push(Level::Info, format!("Training on the CPU. {n}"));
                         self.cuda_note_shown = true;
+                    }
+                    if let Some(n) = trainer.backdrop_note() {
+                        self.notices.push(Level::Info, n);
                     }
                     self.training.start(*trainer, note, self.loader.wake.clone());
                 }

@@ -50,6 +50,14 @@ pub struct TrainConfig {
     /// that a resumed run trains on the same photos.
     #[serde(default)]
     pub holdout: Option<usize>,
+    /// Mask a plain black or white backdrop as empty when the photos show one and have no
+    /// masks (`backdrop`).
+    #[serde(default = "enabled")]
+    pub auto_masks: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 impl TrainConfig {
@@ -79,6 +87,7 @@ impl TrainConfig {
             refine_poses: false,
             pose_lr: 3e-3,
             holdout: None,
+            auto_masks: true,
         };
         match p {
             Preset::Fast => fast,

@@ -1,5 +1,6 @@
 //! Training: rays from photos, NeuS volume rendering, losses, Adam, schedules, snapshots.
 
+pub mod backdrop;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;

@@ -82,6 +82,8 @@ pub struct Trainer {
     /// Multiplies the learning rate; halved at every rollback.
     pub lr_scale: f32,
     pub views: Vec<TrainView>,
+    /// How many views had their backdrop masked ([`super::backdrop`]).
+    pub backdrop_masked: usize,
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
     pub view_errors: Vec<f32>,
     part_grads: Vec<Params>,
@@ -160,7 +162,8 @@ pub(crate) fn sample_ray(
         ray = poses::correct(&ray, &corrections[vi * poses::PER_VIEW..(vi + 1) * poses::PER_VIEW]);
     }
     let i = y * v.width() as usize + x;
-    let target = Target { rgb: v.rgb[i], mask: v.mask.as_ref().map(|m| m[i]) };
+    // A negative mask value is unknown (`backdrop`): no mask term.
+    let target = Target { rgb: v.rgb[i], mask: v.mask.as_ref().map(|m| m[i]).filter(|m| *m >= 0.0) };
     SampledRay { view: vi, ray, target, jitter: rng.uniform() }
 }
 
@@ -185,6 +188,17 @@ impl Trainer {
         t
     }
 
+    /// What the user should know about masked backdrops, if any were.
+    pub fn backdrop_note(&self) -> Option<String> {
+        (self.backdrop_masked > 0).then(|| {
+            format!(
+                "The plain backdrop of {} of {} photos is masked as empty (training option: auto masks).",
+                self.backdrop_masked,
+                self.views.len()
+            )
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn from_state(
         cfg: TrainConfig,
@@ -199,6 +213,8 @@ impl Trainer {
     ) -> Trainer {
         let mut params = params;
         let mut optimizer = optimizer;
+        let mut views = views;
+        let backdrop_masked = if cfg.auto_masks { super::backdrop::mask_views(&mut views) } else { 0 };
         // Corrections belong to the views they were trained with; resuming on another set of
         // views starts them afresh.
         if !views.is_empty() && params.poses.len() != poses::PER_VIEW * views.len() {
@@ -226,6 +242,7 @@ impl Trainer {
             lr_scale: 1.0,
             view_errors: vec![0.0; views.len()],
             views,
+            backdrop_masked,
             cuda: None,
         }
     }

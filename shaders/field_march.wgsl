@@ -291,11 +291,16 @@ fn cs_shade(@builtin(global_invocation_id) id: vec3<u32>) {
     // Lit grey needs the normal alone; the features only feed the colour network.
     let colored = cam.flags.y != 0u;
     var s = surface(r.o + p.march.x * r.d, info.fd_h, select(1u, SDF_OUT, colored));
-    let n = normalize(s.grad);
+    // A hit within the footprint but past a silhouette ray's closest approach sees the
+    // surface turning away (the gradient along the ray); there the visible surface is edge-on,
+    // so drop the gradient's part along the ray. Unlit backfacing normals drew dark curves
+    // along every silhouette.
+    let grad = s.grad - max(dot(s.grad, r.d), 0.0) * r.d;
+    let n = normalize(grad);
     var albedo = SURFACE_ALBEDO;
     if colored {
         var feat = s.feat;
-        albedo = pow(color(s.grad, r.d, &feat), vec3(2.2));
+        albedo = pow(color(grad, r.d, &feat), vec3(2.2));
     }
     let shade = albedo * (AMBIENT + DIFFUSE * max(dot(n, cam.light.xyz), 0.0));
     p.color = vec4(pow(clamp(shade, vec3(0.0), vec3(1.0)), vec3(1.0 / 2.2)), 0.0);

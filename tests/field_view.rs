@@ -134,7 +134,23 @@ fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
         let disc = b * b - (oc.length_squared() - 1.0);
         (disc >= 0.0).then(|| cam.eye + d * (-b - disc.sqrt()))
     };
-    let (mut hits, mut silhouette_errors) = (0, 0);
+    // The pixel's channels must lie within the shades of these normals, give or take `slack`.
+    let check_shade = |x: u32, y: u32, px: &image::Rgba<u8>, normals: &[Vec3], slack: f32| {
+        for (k, albedo) in [0.78f32, 0.76, 0.72].iter().enumerate() {
+            let expect: Vec<f32> = normals
+                .iter()
+                .map(|n| {
+                    let shade = 0.18 + 0.82 * n.dot(light).max(0.0);
+                    (albedo * shade).powf(1.0 / 2.2) * 255.0
+                })
+                .collect();
+            let lo = expect.iter().fold(f32::MAX, |a, &b| a.min(b));
+            let hi = expect.iter().fold(f32::MIN, |a, &b| a.max(b));
+            let v = px[k] as f32;
+            assert!(v >= lo - slack && v <= hi + slack, "pixel ({x}, {y}) channel {k}: {v} outside {lo:.1}..{hi:.1}");
+        }
+    };
+    let (mut hits, mut grazing_hits, mut silhouette_errors) = (0, 0, 0);
     for y in 0..cam.height {
         for x in 0..cam.width {
             let d = pixel_direction(&cam, x, y);
@@ -142,8 +158,23 @@ fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
             let disc = b * b - (oc.length_squared() - 1.0);
             let px = img.get_pixel(x, y);
             let lit = px[0] > 0 || px[1] > 0 || px[2] > 0;
-            // Pixels whose ray grazes the sphere may go either way.
+            // Sphere tracing stops within half a pixel's footprint of the surface, so a pixel
+            // shows a point seen within half a pixel of its centre.
+            let footprint: Vec<Vec3> = [(0.5, 0.5), (0.0, 0.5), (1.0, 0.5), (0.5, 0.0), (0.5, 1.0)]
+                .iter()
+                .map(|&(du, dv)| ray_direction(&cam, x as f32 + du, y as f32 + dv))
+                .collect();
+            let mut normals: Vec<Vec3> =
+                footprint.iter().filter_map(|&d| hit(d)).map(|p| (p - c).normalize()).collect();
+            // Pixels whose ray grazes the sphere may go either way, but when they show the
+            // surface it is edge-on: lit like the normal at a ray's closest approach.
             if disc.abs() < 0.03 {
+                if lit {
+                    grazing_hits += 1;
+                    normals.extend(footprint.iter().map(|&d| (cam.eye - oc.dot(d) * d - c).normalize()));
+                    // Edge-on shading turns fast with the normal: more slack than face-on.
+                    check_shade(x, y, px, &normals, 8.0);
+                }
                 continue;
             }
             if (disc > 0.0) != lit {
@@ -151,31 +182,11 @@ fn shaded_sphere_has_the_predicted_silhouette_and_shading() {
             }
             if disc > 0.0 {
                 hits += 1;
-                // Sphere tracing stops within half a pixel's footprint of the surface, so a pixel
-                // shows a point seen within half a pixel of its centre.
-                let footprint: Vec<Vec3> = [(0.5, 0.5), (0.0, 0.5), (1.0, 0.5), (0.5, 0.0), (0.5, 1.0)]
-                    .iter()
-                    .filter_map(|&(du, dv)| hit(ray_direction(&cam, x as f32 + du, y as f32 + dv)))
-                    .collect();
-                for (k, albedo) in [0.78f32, 0.76, 0.72].iter().enumerate() {
-                    let expect: Vec<f32> = footprint
-                        .iter()
-                        .map(|p| {
-                            let shade = 0.18 + 0.82 * (*p - c).normalize().dot(light).max(0.0);
-                            (albedo * shade).powf(1.0 / 2.2) * 255.0
-                        })
-                        .collect();
-                    let lo = expect.iter().fold(f32::MAX, |a, &b| a.min(b));
-                    let hi = expect.iter().fold(f32::MIN, |a, &b| a.max(b));
-                    let v = px[k] as f32;
-                    assert!(
-                        v >= lo - 3.0 && v <= hi + 3.0,
-                        "pixel ({x}, {y}) channel {k}: {v} outside {lo:.1}..{hi:.1}"
-                    );
-                }
+                check_shade(x, y, px, &normals, 3.0);
             }
         }
     }
+    assert!(grazing_hits > 20, "only {grazing_hits} grazing rays hit the sphere");
     assert!(hits > 2000, "the sphere covers only {hits} pixels");
     assert_eq!(silhouette_errors, 0);
 }

@@ -509,6 +509,52 @@ mod tests {
     }
 
     #[test]
+    fn photos_on_a_black_backdrop_train_with_auto_masks_unless_turned_off() {
+        // A bright square on black: backdrop, object, and a margin of unknown between.
+        let (w, h) = (40usize, 30usize);
+        let photo: Vec<[f32; 3]> = (0..w * h)
+            .map(|i| if (12..28).contains(&(i % w)) && (8..22).contains(&(i / w)) { [0.8; 3] } else { [0.02; 3] })
+            .collect();
+        let views = |n: usize| -> Vec<TrainView> {
+            (0..n)
+                .map(|i| {
+                    let a = i as f64 * 1.5;
+                    TrainView {
+                        name: format!("{i}"),
+                        intrinsics: Intrinsics::centered(w as u32, h as u32, 40.0),
+                        pose: Pose::look_at(DVec3::new(3.0 * a.cos(), 3.0 * a.sin(), 1.0), DVec3::ZERO, DVec3::Z),
+                        rgb: photo.clone(),
+                        mask: None,
+                        depth_range: None,
+                    }
+                })
+                .collect()
+        };
+        let mut cfg = TrainConfig::preset(Preset::Fast);
+        cfg.grid = HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 };
+        cfg.occupancy_resolution = 8;
+        let t = Trainer::new(cfg.clone(), views(4));
+        assert_eq!(t.backdrop_masked, 4);
+        assert!(t.backdrop_note().is_some_and(|n| n.contains("4 of 4")));
+        // Rays see the backdrop as empty, the object as filled, and the margin as unknown.
+        let mut seen = [0; 3];
+        let mut rng = Rng::new(7);
+        for _ in 0..2000 {
+            let r = sample_ray(&t.views, &t.norm, &[], false, &mut rng);
+            match r.target.mask {
+                Some(m) if m == 0.0 => seen[0] += 1,
+                Some(m) if m == 1.0 => seen[1] += 1,
+                None => seen[2] += 1,
+                Some(m) => panic!("mask value {m}"),
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 50), "backdrop, object, unknown rays: {seen:?}");
+        cfg.auto_masks = false;
+        let t = Trainer::new(cfg, views(4));
+        assert!(t.backdrop_masked == 0 && t.views.iter().all(|v| v.mask.is_none()));
+    }
+
+    #[test]
     fn non_finite_state_rolls_back_and_lowers_the_learning_rate() {
         let mut t = tiny();
         for _ in 0..3 {

@@ -542,8 +542,8 @@ mod tests {
         for _ in 0..2000 {
             let r = sample_ray(&t.views, &t.norm, &[], false, &mut rng);
             match r.target.mask {
-                Some(m) if m == 0.0 => seen[0] += 1,
-                Some(m) if m == 1.0 => seen[1] += 1,
+                Some(0.0) => seen[0] += 1,
+                Some(1.0) => seen[1] += 1,
                 None => seen[2] += 1,
                 Some(m) => panic!("mask value {m}"),
             }

@@ -15,6 +15,8 @@
 #define SDF_MAX_IN (3 + GRID_MAX_LEVELS * GRID_FEATURES)
 #define COLOR_IN (3 + SH_COEFFS + GEO_FEATURES)
 #define BG_SAMPLES 16
+// Inverse distance of the last, opaque background sample: in effect infinity (background::FAR_U).
+#define BG_FAR_U 1e-4f
 #define BG_FEATURES 15
 #define BG_MAX_IN (GRID_MAX_LEVELS * GRID_FEATURES)
 
@@ -238,7 +240,7 @@ DEVICE void bg_value(const FieldDesc& f, const Weights& p, const float* gpos, co
 // (alpha before the last-sample rule, which compositing applies).
 DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
                       float jitter, int j, BgSlot& b) {
-    b.u = ((float)BG_SAMPLES - (float)j - jitter) / (float)BG_SAMPLES;
+    b.u = j == BG_SAMPLES - 1 ? BG_FAR_U : ((float)BG_SAMPLES - (float)j - jitter) / (float)BG_SAMPLES;
     float root;
     b.valid = exit_distance(o, d, 1.0f / b.u, &b.t, &root) ? 1.0f : 0.0f;
     if (b.valid == 0.0f) return;

@@ -52,6 +52,7 @@ const GEO_FEATURES: u32 = 15u;
 const SDF_OUT: u32 = 16u;
 const SH_COEFFS: u32 = 16u;
 const BG_SAMPLES: u32 = 16u;
+const BG_FAR_U: f32 = 1e-4;
 const BG_FEATURES: u32 = 15u;
 const TRANSMITTANCE_EPS: f32 = 1e-4;
 
@@ -264,11 +265,16 @@ fn exit_distance(o: vec3<f32>, d: vec3<f32>, r: f32) -> f32 {
 
 // The background field (as Background::render), one sample at a time: the last sample the ray
 // reaches is opaque.
-fn background_last(o: vec3<f32>, d: vec3<f32>, jitter: f32) -> u32 {
+// Inverse distance of background sample j (background::sample_u): the last is at infinity.
+fn background_u(j: u32, jitter: f32) -> f32 {
     let n = f32(BG_SAMPLES);
+    return select((n - f32(j) - jitter) / n, BG_FAR_U, j + 1u == BG_SAMPLES);
+}
+
+fn background_last(o: vec3<f32>, d: vec3<f32>, jitter: f32) -> u32 {
     var last = BG_SAMPLES;
     for (var j = 0u; j < BG_SAMPLES; j++) {
-        if exit_distance(o, d, n / (n - f32(j) - jitter)) > 0.0 {
+        if exit_distance(o, d, 1.0 / background_u(j, jitter)) > 0.0 {
             last = j;
         }
     }
@@ -278,7 +284,7 @@ fn background_last(o: vec3<f32>, d: vec3<f32>, jitter: f32) -> u32 {
 // Colour and opacity of background sample j (opacity 0 where the ray does not reach it).
 fn background_sample(o: vec3<f32>, d: vec3<f32>, j: u32, last: u32, jitter: f32) -> vec4<f32> {
     let n = f32(BG_SAMPLES);
-    let u = (n - f32(j) - jitter) / n;
+    let u = background_u(j, jitter);
     let t = exit_distance(o, d, 1.0 / u);
     if t <= 0.0 {
         return vec4(0.0);

@@ -1,6 +1,6 @@
 //! What lies outside the unit sphere (NeRF++): a density and colour field over the contracted
-//! space beyond it, sampled along each ray at even steps of inverse distance. Walls, tables and
-//! sky then have somewhere to go other than the surface.
+//! space beyond it, sampled along each ray at even steps of inverse distance, the last at
+//! infinity. Walls, tables and sky then have somewhere to go other than the surface.
 //!
 //! A sample at inverse distance u = 1/r sits where the ray leaves the sphere of radius r; its
 //! contracted position x·u·(2 − u) lies in the ball of radius 2 (mip-NeRF 360's contraction,
@@ -19,6 +19,17 @@ const FEATURES: usize = 15;
 pub const HIDDEN: usize = 32;
 /// Step between samples in inverse distance: the density integrates over u, not over t.
 const DELTA: f32 = 1.0 / SAMPLES as f32;
+/// Inverse distance of the last, opaque sample: 10⁴ radii, in effect infinity. What lies
+/// there (sky, a far horizon) is then a function of direction alone, the same from every
+/// viewpoint; jittered like the others, it sat 16 radii or more away and slid with the camera
+/// by up to 9°, which blurred the sky in novel views. (`BG_FAR_U` in the kernels and shaders.)
+pub const FAR_U: f32 = 1e-4;
+
+/// Inverse distance of sample j of a ray drawn with `jitter`: even steps from the unit sphere
+/// outwards, then infinity.
+pub fn sample_u(j: usize, jitter: f32) -> f32 {
+    if j + 1 == SAMPLES { FAR_U } else { (SAMPLES as f32 - j as f32 - jitter) / SAMPLES as f32 }
+}
 
 pub struct Background {
     grid: hashgrid::Grid,
@@ -132,7 +143,7 @@ impl Background {
         ws.dir = dir;
         ws.count = 0;
         for j in 0..SAMPLES {
-            let u = (SAMPLES as f32 - j as f32 - jitter) / SAMPLES as f32;
+            let u = sample_u(j, jitter);
             let Some((t, _)) = exit_distance(origin, dir, 1.0 / u) else { continue };
             let x = [origin[0] + t * dir[0], origin[1] + t * dir[1], origin[2] + t * dir[2]];
             let k = u * (2.0 - u) * 0.25;

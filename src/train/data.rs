@@ -64,6 +64,8 @@ pub struct TrainView {
     pub intrinsics: Intrinsics,
     pub pose: Pose,
     pub rgb: Vec<[f32; 3]>,
+    /// Per pixel, how much it shows the object (0 empty, 1 object); negative where unknown,
+    /// which gets no mask term (`backdrop`; the kernels read it the same way).
     pub mask: Option<Vec<f32>>,
     /// Nearest and farthest scene depth, when the input gives them.
     pub depth_range: Option<(f64, f64)>,

@@ -487,25 +487,34 @@ mod tests {
     use crate::train::Preset;
     use glam::DVec3;
 
-    fn tiny() -> Trainer {
-        let views = (0..4)
+    /// Four views of a `w × h` photo from cameras around the origin.
+    fn views_around(w: u32, h: u32, photo: &[[f32; 3]]) -> Vec<TrainView> {
+        (0..4)
             .map(|i| {
                 let a = i as f64 * 1.5;
                 TrainView {
                     name: format!("{i}"),
-                    intrinsics: Intrinsics::centered(8, 6, 8.0),
+                    intrinsics: Intrinsics::centered(w, h, w as f64),
                     pose: Pose::look_at(DVec3::new(3.0 * a.cos(), 3.0 * a.sin(), 1.0), DVec3::ZERO, DVec3::Z),
-                    rgb: vec![[0.6, 0.4, 0.2]; 48],
+                    rgb: photo.to_vec(),
                     mask: None,
                     depth_range: None,
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The fast preset shrunk to a test's size.
+    fn tiny_config() -> TrainConfig {
         let mut cfg = TrainConfig::preset(Preset::Fast);
         cfg.grid = HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 };
         cfg.rays = 64;
         cfg.occupancy_resolution = 8;
-        Trainer::new(cfg, views)
+        cfg
+    }
+
+    fn tiny() -> Trainer {
+        Trainer::new(tiny_config(), views_around(8, 6, &[[0.6, 0.4, 0.2]; 48]))
     }
 
     #[test]
@@ -515,25 +524,8 @@ mod tests {
         let photo: Vec<[f32; 3]> = (0..w * h)
             .map(|i| if (12..28).contains(&(i % w)) && (8..22).contains(&(i / w)) { [0.8; 3] } else { [0.02; 3] })
             .collect();
-        let views = |n: usize| -> Vec<TrainView> {
-            (0..n)
-                .map(|i| {
-                    let a = i as f64 * 1.5;
-                    TrainView {
-                        name: format!("{i}"),
-                        intrinsics: Intrinsics::centered(w as u32, h as u32, 40.0),
-                        pose: Pose::look_at(DVec3::new(3.0 * a.cos(), 3.0 * a.sin(), 1.0), DVec3::ZERO, DVec3::Z),
-                        rgb: photo.clone(),
-                        mask: None,
-                        depth_range: None,
-                    }
-                })
-                .collect()
-        };
-        let mut cfg = TrainConfig::preset(Preset::Fast);
-        cfg.grid = HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 };
-        cfg.occupancy_resolution = 8;
-        let t = Trainer::new(cfg.clone(), views(4));
+        let mut cfg = tiny_config();
+        let t = Trainer::new(cfg.clone(), views_around(w as u32, h as u32, &photo));
         assert_eq!(t.backdrop_masked, 4);
         assert!(t.backdrop_note().is_some_and(|n| n.contains("4 of 4")));
         // Rays see the backdrop as empty, the object as filled, and the margin as unknown.
@@ -550,7 +542,7 @@ mod tests {
         }
         assert!(seen.iter().all(|&n| n > 50), "backdrop, object, unknown rays: {seen:?}");
         cfg.auto_masks = false;
-        let t = Trainer::new(cfg, views(4));
+        let t = Trainer::new(cfg, views_around(w as u32, h as u32, &photo));
         assert!(t.backdrop_masked == 0 && t.views.iter().all(|v| v.mask.is_none()));
     }
 

@@ -81,7 +81,8 @@ pub fn views() -> (Vec<TrainView>, Normalization) {
             intrinsics: k,
             pose: Pose::look_at(eye, DVec3::new(0.2, 0.1, 0.0), DVec3::Z),
             rgb: (0..n).map(|i| [(i as f32 * 0.37).fract(), (i as f32 * 0.11).fract(), 0.5]).collect(),
-            mask: mask.then(|| (0..n).map(|i| (i % 3 == 0) as u8 as f32).collect()),
+            // Filled, empty and unknown (no mask term) pixels, as auto masks make them.
+            mask: mask.then(|| (0..n).map(|i| [1.0, 0.0, -1.0][i % 3]).collect()),
             depth_range: None,
         }
     };

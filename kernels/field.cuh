@@ -17,6 +17,7 @@
 #define BG_SAMPLES 16
 // Inverse distance of the last, opaque background sample: in effect infinity (background::FAR_U).
 #define BG_FAR_U 1e-4f
+#define BG_FAR_LEVELS 2  // hash levels the sample at infinity reads (background::FAR_LEVELS)
 #define BG_FEATURES 15
 #define BG_MAX_IN (GRID_MAX_LEVELS * GRID_FEATURES)
 
@@ -210,9 +211,12 @@ struct BgEval {
     float color_acts[MLP_MAX_ACTS];
 };
 
-DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, const float* dir_sh, BgEval& e,
-                    float* raw_sigma, float* rgb) {
-    grid_encode(f.bg_grid, p.bg_grid, gpos, f.bg_grid.levels, e.density_in);
+// Hash levels a background sample at inverse distance u reads.
+DEVICE int bg_levels(const FieldDesc& f, float u) { return u == BG_FAR_U ? BG_FAR_LEVELS : f.bg_grid.levels; }
+
+DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, int levels, const float* dir_sh,
+                    BgEval& e, float* raw_sigma, float* rgb) {
+    grid_encode(f.bg_grid, p.bg_grid, gpos, levels, e.density_in);
     mlp_forward(f.bg_density, p.bg_density, e.density_in, e.density_acts);
     const float* out = e.density_acts + mlp_act_count(f.bg_density) - (1 + BG_FEATURES);
     *raw_sigma = out[0];
@@ -224,10 +228,10 @@ DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, con
 }
 
 // The background field alone (no activations kept).
-DEVICE void bg_value(const FieldDesc& f, const Weights& p, const float* gpos, const float* dir_sh, float* raw_sigma,
-                     float* rgb) {
+DEVICE void bg_value(const FieldDesc& f, const Weights& p, const float* gpos, int levels, const float* dir_sh,
+                     float* raw_sigma, float* rgb) {
     float input[BG_MAX_IN], out[1 + BG_FEATURES], color_in[BG_FEATURES + SH_COEFFS], c[3];
-    grid_encode(f.bg_grid, p.bg_grid, gpos, f.bg_grid.levels, input);
+    grid_encode(f.bg_grid, p.bg_grid, gpos, levels, input);
     mlp_output(f.bg_density, p.bg_density, input, 1 + BG_FEATURES, out);
     *raw_sigma = out[0];
     for (int i = 0; i < BG_FEATURES; ++i) color_in[i] = out[1 + i];
@@ -246,7 +250,7 @@ DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, cons
     if (b.valid == 0.0f) return;
     float k = b.u * (2.0f - b.u) * 0.25f;
     for (int a = 0; a < 3; ++a) b.g[a] = (o[a] + b.t * d[a]) * k + 0.5f;
-    bg_value(f, p, b.g, dir_sh, &b.raw_sigma, b.rgb);
+    bg_value(f, p, b.g, bg_levels(f, b.u), dir_sh, &b.raw_sigma, b.rgb);
     b.alpha = 1.0f - expf(-softplusf(b.raw_sigma) * (1.0f / BG_SAMPLES));
 }
 
@@ -260,7 +264,8 @@ DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float
     BgEval e;
     float raw, rgb[3];
     float gpos[3] = {live ? b.g[0] : 0.5f, live ? b.g[1] : 0.5f, live ? b.g[2] : 0.5f};
-    bg_eval(f, p, gpos, dir_sh, e, &raw, rgb);
+    int levels = bg_levels(f, live ? b.u : 1.0f);
+    bg_eval(f, p, gpos, levels, dir_sh, e, &raw, rgb);
     float din[BG_MAX_IN > BG_FEATURES + SH_COEFFS ? BG_MAX_IN : BG_FEATURES + SH_COEFFS];
     mlp_backward(f.bg_color, p.bg_color, e.color_in, e.color_acts, dc, g.bg_color, din);
     float dout[1 + BG_FEATURES];
@@ -270,7 +275,7 @@ DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float
     mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, g.bg_density, din);
     if (!live) return;
     float dg[3];
-    grid_backward(f.bg_grid, p.bg_grid, b.g, f.bg_grid.levels, din, g.bg_grid, dg);
+    grid_backward(f.bg_grid, p.bg_grid, b.g, levels, din, g.bg_grid, dg);
     // x = o + t d on the sphere of radius r = 1/u, with t the far root.
     float k = b.u * (2.0f - b.u) * 0.25f;
     float gx[3] = {dg[0] * k, dg[1] * k, dg[2] * k};

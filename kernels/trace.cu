@@ -1,7 +1,7 @@
 // A training (or rendering) batch of rays, as src/train/render.rs: marching through occupied
 // cells of the unit sphere, NeuS unbiased alpha compositing, the background beyond the
-// sphere, the loss (Huber colour, mask BCE, eikonal) and the whole backward pass, including
-// the gradient with respect to the ray (pose refinement).
+// sphere, the loss (Huber colour, mask BCE, eikonal, background at infinity) and the whole
+// backward pass, including the gradient with respect to the ray (pose refinement).
 //
 // The work is split so that the expensive part runs one thread per sample: march (per ray:
 // the batch's samples, packed), eval_samples and eval_background (per sample: the field),
@@ -21,6 +21,7 @@ struct RenderSettings {
     float eikonal_weight;
     float mask_weight;
     float huber_delta;
+    float far_weight;  // the prior that the background lies at infinity
 };
 
 
@@ -277,6 +278,9 @@ KERNEL void composite(BatchArgs a) {
     }
     float eik_w = n > 0 ? cfg.eikonal_weight / (float)n : 0.0f;
     out.loss += eik_w * eik_sum;
+    // Opacity of the background before its last sample, 1 - T_last.
+    float far_trans = last >= 0 ? bg[last].trans : 0.0f;
+    out.loss += cfg.far_weight * (1.0f - far_trans);
     a.out[r] = out;
 
     // Background samples, back to front.
@@ -290,16 +294,18 @@ KERNEL void composite(BatchArgs a) {
         if (b.valid == 0.0f) continue;
         float w = b.trans * b.alpha;
         const float* c = b.rgb;
-        float d_alpha = 0.0f;
+        float d_alpha = 0.0f, d_near_raw = 0.0f;
         if (j != last) {
             float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
             d_alpha = b.trans * dot3(d_bg, diff);
+            // d(1 - T_last)/d alpha_j = T_last / (1 - alpha_j); the (1 - alpha_j) cancels.
+            d_near_raw = cfg.far_weight * far_trans;
         }
         for (int k = 0; k < 3; ++k) {
             after[k] = b.alpha * c[k] + (1.0f - b.alpha) * after[k];
             g.dc[k] = w * d_bg[k] * c[k] * (1.0f - c[k]);
         }
-        g.d_raw = d_alpha * (1.0f / BG_SAMPLES) * (1.0f - b.alpha) * sigmoidf(b.raw_sigma);
+        g.d_raw = (d_alpha * (1.0f - b.alpha) + d_near_raw) * (1.0f / BG_SAMPLES) * sigmoidf(b.raw_sigma);
     }
 
     // Surface samples, back to front. Colour after sample i, seen through it:

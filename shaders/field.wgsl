@@ -53,6 +53,8 @@ const SDF_OUT: u32 = 16u;
 const SH_COEFFS: u32 = 16u;
 const BG_SAMPLES: u32 = 16u;
 const BG_FAR_U: f32 = 1e-4;
+// Hash levels the sample at infinity reads (background::FAR_LEVELS).
+const BG_FAR_LEVELS: u32 = 2u;
 const BG_FEATURES: u32 = 15u;
 const TRANSMITTANCE_EPS: f32 = 1e-4;
 
@@ -290,7 +292,8 @@ fn background_sample(o: vec3<f32>, d: vec3<f32>, j: u32, last: u32, jitter: f32)
         return vec4(0.0);
     }
     var inp: Input;
-    encode(info.levels, info.bg_levels, info.bg_levels, info.bg_table_mask, (o + t * d) * (u * (2.0 - u) * 0.25) + 0.5, &inp, 0u);
+    let read_levels = select(info.bg_levels, min(BG_FAR_LEVELS, info.bg_levels), j + 1u == BG_SAMPLES);
+    encode(info.levels, info.bg_levels, read_levels, info.bg_table_mask, (o + t * d) * (u * (2.0 - u) * 0.25) + 0.5, &inp, 0u);
     var dens = net1(info.bg_density_off, 2u * info.bg_levels, info.bg_hidden, 1u + BG_FEATURES, 1u + BG_FEATURES, &inp);
     var cin: Input;
     for (var i = 0u; i < BG_FEATURES; i++) {

@@ -26,6 +26,7 @@ fn settings(active: usize) -> RenderSettings {
         eikonal_weight: 0.1,
         mask_weight: 0.1,
         huber_delta: 0.1,
+        far_weight: 0.0,
     }
 }
 

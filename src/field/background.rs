@@ -24,6 +24,15 @@ const DELTA: f32 = 1.0 / SAMPLES as f32;
 /// viewpoint; jittered like the others, it sat 16 radii or more away and slid with the camera
 /// by up to 9°, which blurred the sky in novel views. (`BG_FAR_U` in the kernels and shaders.)
 pub const FAR_U: f32 = 1e-4;
+/// Hash levels the sample at infinity reads: the two coarsest, whose cells span 29° and 19°
+/// of its sphere, stored densely. Much of what lies at infinity is seen from few of the photos'
+/// directions or from none. With the finer levels, hashed, a direction no photo saw read
+/// features trained elsewhere and showed blotches of ground in the sky of novel views; with
+/// these it shows a smooth continuation of what surrounds it. Detail that the photos need goes
+/// to the nearer samples, against the far prior. Object scene, 1500 steps, held-out PSNR by
+/// levels read: all 8, 27.3 dB; 5, 27.5; 4, 26.9; 3, 28.8; 2, 29.7. (`BG_FAR_LEVELS` in the
+/// kernels and shaders.)
+pub const FAR_LEVELS: usize = 2;
 
 /// Inverse distance of sample j of a ray drawn with `jitter`: even steps from the unit sphere
 /// outwards, then infinity.
@@ -53,6 +62,8 @@ struct Sample {
     rgb: [f32; 3],
     /// Transmittance before this sample.
     trans: f32,
+    /// Hash levels it reads: all but at infinity (`FAR_LEVELS`).
+    levels: usize,
 }
 
 /// Per-ray state of the background, reused from ray to ray.
@@ -154,7 +165,8 @@ impl Background {
             ws.count += 1;
             (s.t, s.u, s.g) = (t, u, x.map(|v| v * k + 0.5));
             s.density_in.resize(self.density_shape.input, 0.0);
-            hashgrid::encode(&self.grid, &p.bg_grid, s.g, GRID.levels, &mut s.density_in);
+            s.levels = if j + 1 == SAMPLES { FAR_LEVELS } else { GRID.levels };
+            hashgrid::encode(&self.grid, &p.bg_grid, s.g, s.levels, &mut s.density_in);
             s.density_acts.resize(self.density_shape.activation_count(), 0.0);
             mlp::forward(&self.density_shape, &p.bg_density, &s.density_in, &mut s.density_acts);
             let out = &s.density_acts[s.density_acts.len() - (1 + FEATURES)..];
@@ -184,18 +196,27 @@ impl Background {
         rgb
     }
 
-    /// Backward of [`Background::render`] from dL/drgb: accumulates parameter gradients and
-    /// returns those of the ray.
+    /// The opacity of the last rendered ray's background before its last sample: how much of
+    /// it lies at a finite distance rather than at infinity.
+    pub fn near_opacity(&self, ws: &BackgroundRay) -> f32 {
+        ws.samples[..ws.count].last().map_or(0.0, |s| 1.0 - s.trans)
+    }
+
+    /// Backward of [`Background::render`] from dL/drgb and dL/d[`Background::near_opacity`]:
+    /// accumulates parameter gradients and returns those of the ray.
     pub fn backward(
         &self,
         p: &Params,
         ws: &BackgroundRay,
         drgb: [f32; 3],
+        d_near: f32,
         g: &mut Params,
         s: &mut Scratch,
     ) -> RayGrads {
         let mut grads = RayGrads { origin: [0.0; 3], dir: [0.0; 3], dir_sh: [0.0; sh::COEFFS] };
         let n = ws.count;
+        // Near opacity 1 − Π(1 − α_j) over all but the last: dα_j is worth T_last / (1 − α_j).
+        let far_trans = ws.samples[..n].last().map_or(0.0, |s| s.trans);
         // The colour composited behind each sample.
         let mut after = [0.0f32; 3];
         let (o, d) = (ws.origin, ws.dir);
@@ -208,6 +229,8 @@ impl Background {
             } else {
                 smp.trans * dot(drgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]])
             };
+            // (1 − α_j) cancels against dα/d(raw): no division by a transparency of zero.
+            let d_near_raw = if j + 1 == n { 0.0 } else { d_near * far_trans };
             for k in 0..3 {
                 after[k] = smp.alpha * c[k] + (1.0 - smp.alpha) * after[k];
             }
@@ -230,7 +253,7 @@ impl Background {
                 *a += b;
             }
             // Density: α = 1 − exp(−softplus(raw) δ).
-            dout[0] = d_alpha * DELTA * (1.0 - smp.alpha) * sigmoid(smp.raw_sigma);
+            dout[0] = (d_alpha * (1.0 - smp.alpha) + d_near_raw) * DELTA * sigmoid(smp.raw_sigma);
             s.dinput.resize(self.density_shape.input, 0.0);
             mlp::backward(
                 &self.density_shape,
@@ -242,7 +265,7 @@ impl Background {
                 &mut s.dinput,
                 &mut s.mlp,
             );
-            let dg = hashgrid::backward(&self.grid, &p.bg_grid, smp.g, GRID.levels, &s.dinput, &mut g.bg_grid);
+            let dg = hashgrid::backward(&self.grid, &p.bg_grid, smp.g, smp.levels, &s.dinput, &mut g.bg_grid);
             // x = o + t d on the sphere of radius r = 1/u, with t the far root.
             let k = smp.u * (2.0 - smp.u) * 0.25;
             let gx = dg.map(|v| v * k);
@@ -257,5 +280,47 @@ impl Background {
             }
         }
         grads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::{Field, FieldConfig};
+
+    /// What lies at infinity reads the coarse levels alone: once the nearer samples are made
+    /// transparent, a ray's colour ignores every finer level and follows a coarse one.
+    #[test]
+    fn infinity_reads_only_the_coarse_levels() {
+        let field = Field::new(FieldConfig {
+            grid: HashGridConfig { levels: 4, log2_table: 12, base_resolution: 4.0, max_resolution: 32.0 },
+            hidden: 16,
+            orientation: 1.0,
+            init_radius: 0.5,
+        });
+        let mut p = field.init_params(7);
+        for (i, v) in p.bg_grid.iter_mut().enumerate() {
+            *v = ((i as f32 * 0.6180).fract() - 0.5) * 0.4;
+        }
+        // The density output's bias: softplus(−30) is about 1e-13, so only the last sample shows.
+        let sigma_bias = p.bg_density.len() - (1 + FEATURES);
+        p.bg_density[sigma_bias] = -30.0;
+        let dir = [0.48f32, 0.6, 0.64];
+        let mut dir_sh = [0.0f32; sh::COEFFS];
+        sh::encode(dir, &mut dir_sh);
+        let render =
+            |p: &Params| field.background.render(p, [0.1, -0.2, 0.3], dir, &dir_sh, 0.4, &mut BackgroundRay::default());
+        let before = render(&p);
+        let coarse = FAR_LEVELS * GRID.table_size() * hashgrid::FEATURES;
+        let mut fine = p.clone();
+        fine.bg_grid[coarse..].iter_mut().for_each(|v| *v += 0.7);
+        let unchanged = render(&fine);
+        let mut shifted = p.clone();
+        shifted.bg_grid[..coarse].iter_mut().for_each(|v| *v += 0.7);
+        let changed = render(&shifted);
+        for k in 0..3 {
+            assert!((unchanged[k] - before[k]).abs() < 1e-6, "a fine level moved the sky: {before:?} -> {unchanged:?}");
+        }
+        assert!((0..3).any(|k| (changed[k] - before[k]).abs() > 1e-3), "the coarse levels do nothing: {changed:?}");
     }
 }

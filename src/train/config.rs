@@ -54,10 +54,19 @@ pub struct TrainConfig {
     /// masks (`backdrop`).
     #[serde(default = "enabled")]
     pub auto_masks: bool,
+    /// Weight of the prior that the background lies at infinity unless the photos place it
+    /// nearer: without it, the background field parks content at any depth that the training
+    /// views cannot tell apart, and it floats in front of the sky in novel views.
+    #[serde(default = "far_weight")]
+    pub far_weight: f32,
 }
 
 fn enabled() -> bool {
     true
+}
+
+fn far_weight() -> f32 {
+    0.01
 }
 
 impl TrainConfig {
@@ -88,6 +97,7 @@ impl TrainConfig {
             pose_lr: 3e-3,
             holdout: None,
             auto_masks: true,
+            far_weight: far_weight(),
         };
         match p {
             Preset::Fast => fast,

@@ -290,6 +290,7 @@ impl Trainer {
             eikonal_weight: self.cfg.eikonal_weight,
             mask_weight: self.cfg.mask_weight,
             huber_delta: self.cfg.huber_delta,
+            far_weight: self.cfg.far_weight,
         }
     }
 

@@ -61,6 +61,7 @@ pub struct RenderSettings {
     pub eikonal_weight: f32,
     pub mask_weight: f32,
     pub huber_delta: f32,
+    pub far_weight: f32,
 }
 
 #[repr(C)]
@@ -261,6 +262,7 @@ impl RenderSettings {
             eikonal_weight: s.eikonal_weight,
             mask_weight: s.mask_weight,
             huber_delta: s.huber_delta,
+            far_weight: s.far_weight,
         }
     }
 }

@@ -52,6 +52,7 @@ pub fn fixture() -> Fixture {
         eikonal_weight: 0.1,
         mask_weight: 0.1,
         huber_delta: 0.1,
+        far_weight: 0.05,
     };
     let rays = (0..24)
         .map(|i| {

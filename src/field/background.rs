@@ -292,12 +292,7 @@ mod tests {
     /// transparent, a ray's colour ignores every finer level and follows a coarse one.
     #[test]
     fn infinity_reads_only_the_coarse_levels() {
-        let field = Field::new(FieldConfig {
-            grid: HashGridConfig { levels: 4, log2_table: 12, base_resolution: 4.0, max_resolution: 32.0 },
-            hidden: 16,
-            orientation: 1.0,
-            init_radius: 0.5,
-        });
+        let field = Field::new(FieldConfig::tiny());
         let mut p = field.init_params(7);
         for (i, v) in p.bg_grid.iter_mut().enumerate() {
             *v = ((i as f32 * 0.6180).fract() - 0.5) * 0.4;

@@ -40,6 +40,17 @@ impl FieldConfig {
     pub fn color_shape(&self) -> MlpShape {
         MlpShape { input: COLOR_IN, hidden: self.hidden, hidden_layers: 2, output: 3 }
     }
+
+    /// A small field for unit tests: 4 levels, quick to evaluate, every path exercised.
+    #[cfg(test)]
+    pub fn tiny() -> FieldConfig {
+        FieldConfig {
+            grid: HashGridConfig { levels: 4, log2_table: 12, base_resolution: 4.0, max_resolution: 32.0 },
+            hidden: 16,
+            orientation: 1.0,
+            init_radius: 0.5,
+        }
+    }
 }
 
 pub struct Field {

@@ -264,16 +264,10 @@ fn recompute_transmittance(alphas: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::cpu::hashgrid::HashGridConfig;
     use crate::field::{FieldConfig, GROUPS};
 
     fn setup() -> (Field, Params) {
-        let field = Field::new(FieldConfig {
-            grid: HashGridConfig { levels: 4, log2_table: 12, base_resolution: 4.0, max_resolution: 32.0 },
-            hidden: 16,
-            orientation: 1.0,
-            init_radius: 0.5,
-        });
+        let field = Field::new(FieldConfig::tiny());
         let mut p = field.init_params(3);
         // Non-trivial values everywhere so that every path carries gradient.
         // The background grid too: at its tiny initial values every hidden unit of the density

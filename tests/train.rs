@@ -50,3 +50,50 @@ fn holdout_renders_and_scores_the_held_out_photos() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("already has 2 test views"));
 }
+
+/// Photos with alpha (NeRF-synthetic style) train against white, so their held-out PSNR is
+/// scored against the photo composited on white, not on the black of its transparent pixels.
+#[test]
+fn held_out_photos_with_alpha_are_scored_on_white() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene");
+    let entry = weave::scene::find("object").unwrap();
+    let opts =
+        weave::scene::Options { width: 48, height: 36, views: Some(8), test_views: Some(0), ..Default::default() };
+    weave::scene::generate(entry, &opts, &scene, &|_, _| {}).unwrap();
+    for image in std::fs::read_dir(scene.join("images")).unwrap() {
+        let path = image.unwrap().path();
+        let mask = image::open(scene.join("masks").join(path.file_name().unwrap())).unwrap().to_luma8();
+        let rgb = image::open(&path).unwrap().to_rgb8();
+        let rgba = image::RgbaImage::from_fn(rgb.width(), rgb.height(), |x, y| {
+            let a = mask.get_pixel(x, y)[0];
+            let p = rgb.get_pixel(x, y);
+            if a == 0 { image::Rgba([0, 0, 0, 0]) } else { image::Rgba([p[0], p[1], p[2], a]) }
+        });
+        rgba.save(&path).unwrap();
+    }
+    std::fs::remove_dir_all(scene.join("masks")).unwrap();
+    let out = dir.path().join("run");
+    let args = ["--iterations", "20", "--rays", "128", "--mesh-resolution", "24", "--backend", "cpu", "--holdout", "4"];
+    let run = weave(&[&["train", scene.to_str().unwrap(), "--out", out.to_str().unwrap()], &args[..]].concat());
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let reported = metrics["test_psnr"].as_f64().expect("a held-out PSNR");
+    let mut scores = Vec::new();
+    for render in std::fs::read_dir(out.join("test")).unwrap() {
+        let render = render.unwrap().path();
+        let photo = weave::io::images::decode_photo(&scene.join("images").join(render.file_name().unwrap())).unwrap();
+        let render = image::open(&render).unwrap().to_rgb8();
+        let mse = photo
+            .as_raw()
+            .iter()
+            .zip(render.as_raw())
+            .map(|(a, b)| ((*a as f64 - *b as f64) / 255.0).powi(2))
+            .sum::<f64>()
+            / photo.as_raw().len() as f64;
+        scores.push(-10.0 * mse.max(1e-12).log10());
+    }
+    assert_eq!(scores.len(), 2);
+    let expected = scores.iter().sum::<f64>() / scores.len() as f64;
+    assert!((reported - expected).abs() < 1e-6, "reported {reported} dB, against the photos on white {expected} dB");
+}

@@ -35,17 +35,41 @@ pub fn dimensions(path: &Path) -> Result<(u32, u32)> {
         .map_err(|e| Error::Image { path: path.to_path_buf(), reason: e.to_string() })
 }
 
-/// Decodes the whole image to 8-bit RGB (alpha, if any, is dropped), failing on truncated
-/// or corrupt files rather than returning a partly grey picture.
-pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
+/// Decodes the whole image, failing on truncated or corrupt files rather than returning a
+/// partly grey picture.
+fn decode(path: &Path) -> Result<image::DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     check_not_truncated(path, &bytes)?;
-    let img = image::ImageReader::new(std::io::Cursor::new(&bytes))
+    image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?
         .decode()
-        .map_err(|e| Error::Image { path: path.to_path_buf(), reason: e.to_string() })?;
-    Ok(img.into_rgb8())
+        .map_err(|e| Error::Image { path: path.to_path_buf(), reason: e.to_string() })
+}
+
+/// Decodes the whole image to 8-bit RGB (alpha, if any, is dropped).
+pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
+    Ok(decode(path)?.into_rgb8())
+}
+
+/// Decodes a photo as training sees it, to 8-bit RGB: alpha, if any, composited on white (the
+/// known background that photos with alpha train against), so that renders compare with it.
+pub fn decode_photo(path: &Path) -> Result<RgbImage> {
+    let img = decode(path)?;
+    if !img.color().has_alpha() {
+        return Ok(img.into_rgb8());
+    }
+    let rgba = img.into_rgba8();
+    Ok(RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y);
+        let a = p[3] as f32 / 255.0;
+        image::Rgb(std::array::from_fn(|c| (over_white(p[c] as f32 / 255.0, a) * 255.0).round() as u8))
+    }))
+}
+
+/// A colour in [0, 1] seen with coverage `a` in front of white.
+pub fn over_white(c: f32, a: f32) -> f32 {
+    c * a + (1.0 - a)
 }
 
 /// Writes an image as PNG, atomically (a full disk leaves the old file, or none).
@@ -91,6 +115,19 @@ mod tests {
     fn write_jpeg(path: &Path) {
         let img = RgbImage::from_fn(32, 24, |x, y| image::Rgb([x as u8 * 8, y as u8 * 10, 128]));
         img.save(path).unwrap();
+    }
+
+    #[test]
+    fn photos_with_alpha_decode_as_training_sees_them_on_white() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        let img =
+            image::RgbaImage::from_fn(2, 1, |x, _| image::Rgba(if x == 0 { [0, 0, 0, 0] } else { [255, 0, 0, 128] }));
+        img.save(&path).unwrap();
+        let photo = decode_photo(&path).unwrap();
+        assert_eq!(photo.get_pixel(0, 0).0, [255, 255, 255], "a transparent pixel shows the white background");
+        assert_eq!(photo.get_pixel(1, 0).0, [255, 127, 127], "half-covered red is pink");
+        assert_eq!(decode_rgb(&path).unwrap().get_pixel(0, 0).0, [0, 0, 0], "decode_rgb drops alpha");
     }
 
     #[test]

@@ -106,7 +106,7 @@ pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
                 .pixels()
                 .map(|p| {
                     let a = if has_alpha { p[3] as f32 / 255.0 } else { 1.0 };
-                    std::array::from_fn(|c| p[c] as f32 / 255.0 * a + (1.0 - a))
+                    std::array::from_fn(|c| io::images::over_white(p[c] as f32 / 255.0, a))
                 })
                 .collect();
             let mask = if has_alpha {

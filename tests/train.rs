@@ -9,6 +9,19 @@ fn reduced_training_reconstructs_the_object_scene() {
     support::reduced_training(false);
 }
 
+/// The object scene at 48×36, with `views` training and `test_views` test photos.
+fn object_scene(path: &std::path::Path, views: usize, test_views: usize) {
+    let entry = weave::scene::find("object").unwrap();
+    let opts = weave::scene::Options {
+        width: 48,
+        height: 36,
+        views: Some(views),
+        test_views: Some(test_views),
+        ..Default::default()
+    };
+    weave::scene::generate(entry, &opts, path, &|_, _| {}).unwrap();
+}
+
 fn weave(args: &[&str]) -> std::process::Output {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_weave")).args(args).output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{out:?}");
@@ -21,10 +34,7 @@ fn weave(args: &[&str]) -> std::process::Output {
 fn holdout_renders_and_scores_the_held_out_photos() {
     let dir = tempfile::tempdir().unwrap();
     let scene = dir.path().join("scene");
-    let entry = weave::scene::find("object").unwrap();
-    let opts =
-        weave::scene::Options { width: 48, height: 36, views: Some(10), test_views: Some(0), ..Default::default() };
-    weave::scene::generate(entry, &opts, &scene, &|_, _| {}).unwrap();
+    object_scene(&scene, 10, 0);
     let out = dir.path().join("run");
     let (scene_arg, out_arg) = (scene.to_str().unwrap(), out.to_str().unwrap());
     let common = ["--iterations", "20", "--rays", "128", "--mesh-resolution", "24", "--backend", "cpu"];
@@ -43,9 +53,7 @@ fn holdout_renders_and_scores_the_held_out_photos() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("at least 2"));
 
     let split = dir.path().join("split");
-    let opts =
-        weave::scene::Options { width: 48, height: 36, views: Some(6), test_views: Some(2), ..Default::default() };
-    weave::scene::generate(entry, &opts, &split, &|_, _| {}).unwrap();
+    object_scene(&split, 6, 2);
     let refused = weave(&["train", split.to_str().unwrap(), "--out", out_arg, "--holdout", "4"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("already has 2 test views"));
@@ -57,10 +65,7 @@ fn holdout_renders_and_scores_the_held_out_photos() {
 fn held_out_photos_with_alpha_are_scored_on_white() {
     let dir = tempfile::tempdir().unwrap();
     let scene = dir.path().join("scene");
-    let entry = weave::scene::find("object").unwrap();
-    let opts =
-        weave::scene::Options { width: 48, height: 36, views: Some(8), test_views: Some(0), ..Default::default() };
-    weave::scene::generate(entry, &opts, &scene, &|_, _| {}).unwrap();
+    object_scene(&scene, 8, 0);
     for image in std::fs::read_dir(scene.join("images")).unwrap() {
         let path = image.unwrap().path();
         let mask = image::open(scene.join("masks").join(path.file_name().unwrap())).unwrap().to_luma8();

@@ -278,8 +278,8 @@ KERNEL void composite(BatchArgs a) {
     }
     float eik_w = n > 0 ? cfg.eikonal_weight / (float)n : 0.0f;
     out.loss += eik_w * eik_sum;
-    // Opacity of the background before its last sample, 1 - T_last.
-    float far_trans = last >= 0 ? bg[last].trans : 0.0f;
+    // Opacity of the background before its last sample, 1 - T_last (none without samples).
+    float far_trans = last >= 0 ? bg[last].trans : 1.0f;
     out.loss += cfg.far_weight * (1.0f - far_trans);
     a.out[r] = out;
 

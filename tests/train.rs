@@ -87,7 +87,8 @@ fn held_out_photos_with_alpha_are_scored_on_white() {
     let mut scores = Vec::new();
     for render in std::fs::read_dir(out.join("test")).unwrap() {
         let render = render.unwrap().path();
-        let photo = weave::io::images::decode_photo(&scene.join("images").join(render.file_name().unwrap())).unwrap();
+        let (photo, _) =
+            weave::io::images::decode_photo(&scene.join("images").join(render.file_name().unwrap())).unwrap();
         let render = image::open(&render).unwrap().to_rgb8();
         let mse = photo
             .as_raw()

@@ -43,7 +43,7 @@ impl Compare {
         let style = FieldStyle { mode: ViewMode::Novel, ..Default::default() };
         renderer.field.draw(device, queue, &cam, &style, [0.0, 0.0, 0.0, 1.0]);
         let render = renderer.field.read_image(device, queue).ok_or("the render could not be read back")?;
-        let photo = crate::io::images::decode_photo(&view.image).map_err(|e| e.to_string())?;
+        let (photo, _) = crate::io::images::decode_photo(&view.image).map_err(|e| e.to_string())?;
         let photo = image::imageops::resize(&photo, k.width, k.height, image::imageops::FilterType::Triangle);
         let mut sq = 0.0f64;
         let mut error = image::RgbImage::new(k.width, k.height);

@@ -40,6 +40,11 @@ pub fn sample_u(j: usize, jitter: f32) -> f32 {
     if j + 1 == SAMPLES { FAR_U } else { (SAMPLES as f32 - j as f32 - jitter) / SAMPLES as f32 }
 }
 
+/// Hash levels a sample at inverse distance u reads.
+fn levels_at(u: f32) -> usize {
+    if u == FAR_U { FAR_LEVELS } else { GRID.levels }
+}
+
 pub struct Background {
     grid: hashgrid::Grid,
     density_shape: MlpShape,
@@ -62,8 +67,6 @@ struct Sample {
     rgb: [f32; 3],
     /// Transmittance before this sample.
     trans: f32,
-    /// Hash levels it reads: all but at infinity (`FAR_LEVELS`).
-    levels: usize,
 }
 
 /// Per-ray state of the background, reused from ray to ray.
@@ -165,8 +168,7 @@ impl Background {
             ws.count += 1;
             (s.t, s.u, s.g) = (t, u, x.map(|v| v * k + 0.5));
             s.density_in.resize(self.density_shape.input, 0.0);
-            s.levels = if j + 1 == SAMPLES { FAR_LEVELS } else { GRID.levels };
-            hashgrid::encode(&self.grid, &p.bg_grid, s.g, s.levels, &mut s.density_in);
+            hashgrid::encode(&self.grid, &p.bg_grid, s.g, levels_at(u), &mut s.density_in);
             s.density_acts.resize(self.density_shape.activation_count(), 0.0);
             mlp::forward(&self.density_shape, &p.bg_density, &s.density_in, &mut s.density_acts);
             let out = &s.density_acts[s.density_acts.len() - (1 + FEATURES)..];
@@ -216,7 +218,7 @@ impl Background {
         let mut grads = RayGrads { origin: [0.0; 3], dir: [0.0; 3], dir_sh: [0.0; sh::COEFFS] };
         let n = ws.count;
         // Near opacity 1 − Π(1 − α_j) over all but the last: dα_j is worth T_last / (1 − α_j).
-        let far_trans = ws.samples[..n].last().map_or(0.0, |s| s.trans);
+        let far_trans = 1.0 - self.near_opacity(ws);
         // The colour composited behind each sample.
         let mut after = [0.0f32; 3];
         let (o, d) = (ws.origin, ws.dir);
@@ -265,7 +267,7 @@ impl Background {
                 &mut s.dinput,
                 &mut s.mlp,
             );
-            let dg = hashgrid::backward(&self.grid, &p.bg_grid, smp.g, smp.levels, &s.dinput, &mut g.bg_grid);
+            let dg = hashgrid::backward(&self.grid, &p.bg_grid, smp.g, levels_at(smp.u), &s.dinput, &mut g.bg_grid);
             // x = o + t d on the sphere of radius r = 1/u, with t the far root.
             let k = smp.u * (2.0 - smp.u) * 0.25;
             let gx = dg.map(|v| v * k);

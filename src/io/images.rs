@@ -1,7 +1,7 @@
 //! Image files: which files are images, their sizes, and decoding with clear errors.
 
 use super::{Error, Result};
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 use std::path::{Path, PathBuf};
 
 /// File extensions decoded by the `image` crate features this build enables.
@@ -53,23 +53,22 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
 }
 
 /// Decodes a photo as training sees it, to 8-bit RGB: alpha, if any, composited on white (the
-/// known background that photos with alpha train against), so that renders compare with it.
-pub fn decode_photo(path: &Path) -> Result<RgbImage> {
+/// known background that photos with alpha train against), and that alpha, their mask. The
+/// trainer's targets and the renders' scores both come from here. Composite before resizing:
+/// resized first, transparent pixels' black bleeds into the object's edge.
+pub fn decode_photo(path: &Path) -> Result<(RgbImage, Option<GrayImage>)> {
     let img = decode(path)?;
     if !img.color().has_alpha() {
-        return Ok(img.into_rgb8());
+        return Ok((img.into_rgb8(), None));
     }
     let rgba = img.into_rgba8();
-    Ok(RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+    let on_white = RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let p = rgba.get_pixel(x, y);
         let a = p[3] as f32 / 255.0;
-        image::Rgb(std::array::from_fn(|c| (over_white(p[c] as f32 / 255.0, a) * 255.0).round() as u8))
-    }))
-}
-
-/// A colour in [0, 1] seen with coverage `a` in front of white.
-pub fn over_white(c: f32, a: f32) -> f32 {
-    c * a + (1.0 - a)
+        image::Rgb(std::array::from_fn(|c| ((p[c] as f32 / 255.0 * a + 1.0 - a) * 255.0).round() as u8))
+    });
+    let alpha = GrayImage::from_fn(rgba.width(), rgba.height(), |x, y| image::Luma([rgba.get_pixel(x, y)[3]]));
+    Ok((on_white, Some(alpha)))
 }
 
 /// Writes an image as PNG, atomically (a full disk leaves the old file, or none).
@@ -124,9 +123,10 @@ mod tests {
         let img =
             image::RgbaImage::from_fn(2, 1, |x, _| image::Rgba(if x == 0 { [0, 0, 0, 0] } else { [255, 0, 0, 128] }));
         img.save(&path).unwrap();
-        let photo = decode_photo(&path).unwrap();
+        let (photo, alpha) = decode_photo(&path).unwrap();
         assert_eq!(photo.get_pixel(0, 0).0, [255, 255, 255], "a transparent pixel shows the white background");
         assert_eq!(photo.get_pixel(1, 0).0, [255, 127, 127], "half-covered red is pink");
+        assert_eq!(alpha.expect("the alpha channel").as_raw(), &vec![0, 128]);
         assert_eq!(decode_rgb(&path).unwrap().get_pixel(0, 0).0, [0, 0, 0], "decode_rgb drops alpha");
     }
 

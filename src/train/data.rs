@@ -96,21 +96,14 @@ pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
             let pose = v
                 .pose
                 .ok_or_else(|| io::Error::format(&v.image, "has no camera pose (the pose-free path is needed)"))?;
-            let img =
-                image::open(&v.image).map_err(|e| io::Error::Image { path: v.image.clone(), reason: e.to_string() })?;
+            let (photo, alpha) = io::images::decode_photo(&v.image)?;
             let intrinsics = v.intrinsics.scaled(scale);
             let (w, h) = (intrinsics.width, intrinsics.height);
-            let rgba = image::imageops::resize(&img.to_rgba8(), w, h, image::imageops::FilterType::Triangle);
-            let has_alpha = img.color().has_alpha();
-            let rgb = rgba
-                .pixels()
-                .map(|p| {
-                    let a = if has_alpha { p[3] as f32 / 255.0 } else { 1.0 };
-                    std::array::from_fn(|c| io::images::over_white(p[c] as f32 / 255.0, a))
-                })
-                .collect();
-            let mask = if has_alpha {
-                Some(rgba.pixels().map(|p| p[3] as f32 / 255.0).collect())
+            let photo = image::imageops::resize(&photo, w, h, image::imageops::FilterType::Triangle);
+            let rgb = photo.pixels().map(|p| p.0.map(|c| c as f32 / 255.0)).collect();
+            let mask = if let Some(alpha) = alpha {
+                let alpha = image::imageops::resize(&alpha, w, h, image::imageops::FilterType::Triangle);
+                Some(alpha.pixels().map(|p| p[0] as f32 / 255.0).collect())
             } else if let Some(m) = &v.mask {
                 let mi = image::open(m).map_err(|e| io::Error::Image { path: m.clone(), reason: e.to_string() })?;
                 let mi = image::imageops::resize(&mi.to_luma8(), w, h, image::imageops::FilterType::Triangle);
@@ -165,5 +158,31 @@ mod tests {
         };
         assert!((depth(10.0) - 1.0).abs() < 1e-3 && (depth(30.0) - 1.0).abs() < 1e-3);
         assert!(depth(20.0) < 1e-3 && (depth(0.0) - 2.0).abs() < 1e-3);
+    }
+
+    /// A photo with alpha, halved: opaque red beside transparent black averages to red over
+    /// white, (1, ½, ½), with half coverage; resized before compositing it went dark, (¾, ½, ½).
+    #[test]
+    fn photos_with_alpha_are_composited_on_white_before_resizing() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("a.png");
+        image::RgbaImage::from_fn(2, 2, |x, _| image::Rgba(if x == 0 { [255, 0, 0, 255] } else { [0; 4] }))
+            .save(&image)
+            .unwrap();
+        let view = View {
+            name: "a.png".into(),
+            image,
+            mask: None,
+            intrinsics: Intrinsics::centered(2, 2, 2.0),
+            intrinsics_source: io::IntrinsicsSource::PoseFile,
+            pose: Some(Pose::look_at(DVec3::new(0.0, -3.0, 0.0), DVec3::ZERO, DVec3::Z)),
+            depth_range: None,
+        };
+        let loaded = load(&[view], 0.5).unwrap();
+        let (rgb, mask) = (loaded[0].rgb[0], loaded[0].mask.as_ref().unwrap()[0]);
+        for (got, want) in rgb.iter().zip([1.0, 0.5, 0.5]) {
+            assert!((got - want).abs() < 0.01, "target {rgb:?}");
+        }
+        assert!((mask - 0.5).abs() < 0.01, "mask {mask}");
     }
 }

@@ -42,7 +42,7 @@ pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> i
         let k = v.intrinsics.scaled(t.cfg.image_scale);
         let img = render_png(t, &k, &pose, dir, &v.name)?;
         if compare {
-            let gt = io::images::decode_photo(&v.image)?;
+            let (gt, _) = io::images::decode_photo(&v.image)?;
             let gt = image::imageops::resize(&gt, k.width, k.height, image::imageops::FilterType::Triangle);
             scores.push(psnr(&img, &gt));
         }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use weave::compute::Backend;
 use weave::geometry::rig::Layout;
 use weave::io::{Dataset, convert};
+use weave::mesh::Unseen;
 use weave::scene;
 use weave::train::{Preset, TrainConfig, Trainer, checkpoint, outputs};
 use weave::view::{FieldStyle, Gpu, ViewCamera, ViewMode};
@@ -62,6 +63,10 @@ enum Command {
         /// Marching resolution (cells per side of the normalised cube).
         #[arg(long, default_value_t = 256)]
         resolution: usize,
+        /// Surface no training camera saw: keep or drop (default: as training chose, which
+        /// drops it for forward-facing captures and rooms and keeps objects closed).
+        #[arg(long, value_enum)]
+        unseen: Option<Unseen>,
     },
     /// What this machine offers for training: the CUDA driver, devices, NVRTC, and the
     /// backend Weave would choose.
@@ -153,6 +158,10 @@ struct TrainArgs {
     /// folders without a test split.
     #[arg(long, value_name = "N")]
     holdout: Option<usize>,
+    /// Surface no training camera saw, in the mesh: keep or drop (default: dropped for
+    /// forward-facing captures and rooms, kept for objects, which stay closed).
+    #[arg(long, value_enum)]
+    unseen: Option<Unseen>,
     /// Keep the whole photo even when it shows a plain black or white backdrop (by default
     /// the backdrop the border reaches is masked as empty).
     #[arg(long)]
@@ -242,7 +251,9 @@ fn main() -> ExitCode {
         Some(Command::Convert { path, to, out }) => convert_cmd(&path, to, &out),
         Some(Command::Scene(args)) => scene_cmd(args),
         Some(Command::Train(args)) => train_cmd(args),
-        Some(Command::Export { checkpoint: ckpt, mesh, resolution }) => export_cmd(&ckpt, &mesh, resolution),
+        Some(Command::Export { checkpoint: ckpt, mesh, resolution, unseen }) => {
+            export_cmd(&ckpt, &mesh, resolution, unseen)
+        }
         Some(Command::Render { checkpoint: ckpt, cameras, out }) => render_cmd(&ckpt, &cameras, &out),
         Some(Command::View(args)) => view_cmd(args),
         Some(Command::Bench { what: BenchTarget::Train, rays, steps, warmup, backend, .. }) => {
@@ -396,6 +407,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             let views = weave::train::data::load(&ds.views, probe.cfg.image_scale)?;
             let mut t = checkpoint::load(ckpt, views)?;
             t.cfg.iterations = args.iterations.unwrap_or(t.cfg.iterations);
+            t.cfg.unseen = args.unseen.or(t.cfg.unseen);
             println!("resuming from {} at step {}", ckpt.display(), t.step);
             t
         }
@@ -409,6 +421,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.refine_poses = args.refine_poses;
             cfg.holdout = args.holdout;
             cfg.auto_masks = !args.no_auto_masks;
+            cfg.unseen = args.unseen;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
             Trainer::new(cfg, views)
         }
@@ -484,12 +497,17 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn export_cmd(ckpt: &std::path::Path, mesh_path: &std::path::Path, resolution: usize) -> Result<()> {
+fn export_cmd(
+    ckpt: &std::path::Path,
+    mesh_path: &std::path::Path,
+    resolution: usize,
+    unseen: Option<Unseen>,
+) -> Result<()> {
     if !(16..=2048).contains(&resolution) {
         bail!("--resolution {resolution} is out of range (16 to 2048)");
     }
     let t = checkpoint::load(ckpt, Vec::new())?;
-    let mesh = weave::mesh::from_trainer(&t, resolution);
+    let mesh = weave::mesh::from_trainer(&t, resolution, unseen.or(t.cfg.unseen));
     weave::io::ply::write(mesh_path, &mesh)?;
     println!("wrote {} ({} vertices, {} triangles)", mesh_path.display(), mesh.vertices.len(), mesh.triangles.len());
     Ok(())

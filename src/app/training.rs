@@ -2,6 +2,7 @@
 //! learning rate (egui_plot).
 
 use crate::io::Dataset;
+use crate::mesh::Unseen;
 use crate::train::session::{Command, Event, Session, Snapshot, SnapshotSlot};
 use crate::train::{Preset, StepStats, TrainConfig, Trainer};
 use egui::{Color32, RichText};
@@ -13,6 +14,8 @@ pub struct TrainingPanel {
     pub iterations: u32,
     /// Mask a plain black or white backdrop as empty (`TrainConfig::auto_masks`).
     pub auto_masks: bool,
+    /// What the mesh keeps of surface no photo saw (`TrainConfig::unseen`; None: by layout).
+    pub unseen: Option<Unseen>,
     run: Option<Run>,
     /// The trainer of the last finished run, kept for saving its results.
     pub finished: Option<Trainer>,
@@ -48,6 +51,7 @@ impl Default for TrainingPanel {
             preset: Preset::Fast,
             iterations: TrainConfig::preset(Preset::Fast).iterations,
             auto_masks: true,
+            unseen: None,
             run: None,
             finished: None,
             backend: None,
@@ -151,6 +155,17 @@ impl TrainingPanel {
                 "When the photos show a plain black or white backdrop, the backdrop the border reaches is \
                  masked as empty, so it is not baked into the surface.",
             );
+            ui.horizontal(|ui| {
+                ui.label("Unseen surface").on_hover_text(
+                    "Surface that no photo showed: auto drops it for forward-facing captures and rooms \
+                     (their back and sides are guesses) and keeps objects closed.",
+                );
+                for (u, name) in [(None, "auto"), (Some(Unseen::Keep), "keep"), (Some(Unseen::Drop), "drop")] {
+                    if ui.selectable_label(self.unseen == u, name).clicked() {
+                        self.unseen = u;
+                    }
+                }
+            });
         });
         if let Some(run) = &mut self.run {
             let step = run.history.last().map_or(0, |s| s.step);

@@ -109,6 +109,7 @@ impl Workspace {
         let mut cfg = crate::train::TrainConfig::preset(self.training.preset);
         cfg.iterations = steps;
         cfg.auto_masks = self.training.auto_masks;
+        cfg.unseen = self.training.unseen;
         self.training.iterations = steps;
         self.preparing_training = true;
         self.loader.prepare_training(ds.clone(), cfg);

@@ -1,7 +1,9 @@
+use super::Pose;
 use glam::{DVec2, DVec3};
+use serde::{Deserialize, Serialize};
 
 /// Lens distortion in the parameterisations COLMAP and transforms.json use.
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
 pub enum Distortion {
     #[default]
     None,
@@ -55,7 +57,7 @@ impl Distortion {
 }
 
 /// Pinhole intrinsics in pixels; pixel (0, 0) covers [0, 1)², so its centre is at 0.5.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Intrinsics {
     pub width: u32,
     pub height: u32,
@@ -136,6 +138,13 @@ impl Intrinsics {
         let expected_h = self.height as f64 * width as f64 / self.width as f64;
         (expected_h - height as f64).abs() <= 1.0
     }
+}
+
+/// A photograph's camera: its intrinsics and where it stood.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Camera {
+    pub intrinsics: Intrinsics,
+    pub pose: Pose,
 }
 
 #[cfg(test)]

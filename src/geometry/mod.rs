@@ -8,5 +8,5 @@ mod camera;
 mod pose;
 pub mod rig;
 
-pub use camera::{Distortion, Intrinsics};
+pub use camera::{Camera, Distortion, Intrinsics};
 pub use pose::Pose;

@@ -5,7 +5,7 @@ const GL_TO_CV: DMat3 =
     DMat3::from_cols(DVec3::new(1.0, 0.0, 0.0), DVec3::new(0.0, -1.0, 0.0), DVec3::new(0.0, 0.0, -1.0));
 
 /// A rigid camera-to-world pose in OpenCV camera axes: `x_world = rotation · x_cam + center`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Pose {
     pub rotation: DMat3,
     pub center: DVec3,

@@ -21,6 +21,29 @@ impl Mesh {
         self.triangles.extend(other.triangles.iter().map(|t| t.map(|i| i + base)));
     }
 
+    /// The triangles that `keep` accepts, with the vertices (and colours) they use.
+    pub fn subset(&self, keep: impl Fn(usize, &[u32; 3]) -> bool) -> Mesh {
+        let mut remap = vec![u32::MAX; self.vertices.len()];
+        let mut out = Mesh::default();
+        for (i, t) in self.triangles.iter().enumerate() {
+            if !keep(i, t) {
+                continue;
+            }
+            let nt = t.map(|v| {
+                if remap[v as usize] == u32::MAX {
+                    remap[v as usize] = out.vertices.len() as u32;
+                    out.vertices.push(self.vertices[v as usize]);
+                    if let Some(c) = self.colors.get(v as usize) {
+                        out.colors.push(*c);
+                    }
+                }
+                remap[v as usize]
+            });
+            out.triangles.push(nt);
+        }
+        out
+    }
+
     pub fn area(&self) -> f32 {
         self.triangles
             .iter()

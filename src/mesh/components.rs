@@ -26,25 +26,7 @@ pub fn keep_large_components(mesh: &Mesh, fraction: f32) -> Mesh {
         count[r as usize] += 1;
     }
     let largest = count.iter().copied().max().unwrap_or(0) as f32;
-    let mut remap = vec![u32::MAX; mesh.vertices.len()];
-    let mut out = Mesh::default();
-    for (t, &r) in mesh.triangles.iter().zip(&roots) {
-        if (count[r as usize] as f32) < fraction * largest {
-            continue;
-        }
-        let nt = t.map(|v| {
-            if remap[v as usize] == u32::MAX {
-                remap[v as usize] = out.vertices.len() as u32;
-                out.vertices.push(mesh.vertices[v as usize]);
-                if let Some(c) = mesh.colors.get(v as usize) {
-                    out.colors.push(*c);
-                }
-            }
-            remap[v as usize]
-        });
-        out.triangles.push(nt);
-    }
-    out
+    mesh.subset(|i, _| count[roots[i] as usize] as f32 >= fraction * largest)
 }
 
 #[cfg(test)]

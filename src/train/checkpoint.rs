@@ -9,6 +9,7 @@ use super::data::{Normalization, TrainView};
 use super::trainer::{Optimizer, Trainer};
 use crate::compute::cpu::adam::Adam;
 use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
+use crate::geometry::Camera;
 use crate::geometry::rig::Layout;
 use crate::io::{self, Error, atomic};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,9 @@ struct Header {
     /// Adam steps of each array, then of the variance.
     adam_steps: Vec<u32>,
     variance_moments: [f32; 2],
+    /// The training cameras, refined (absent from older checkpoints).
+    #[serde(default)]
+    cameras: Vec<Camera>,
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -62,6 +66,7 @@ pub fn save(t: &Trainer, path: &Path) -> io::Result<()> {
         lengths: t.params.arrays().map(|a| a.len()).to_vec(),
         adam_steps: o.groups.iter().chain([&o.variance]).map(|a| a.step).collect(),
         variance_moments: [o.variance.m[0], o.variance.v[0]],
+        cameras: t.cameras(),
     };
     let json = serde_json::to_vec(&header).expect("header serialises");
     let mut out = Vec::new();
@@ -138,6 +143,7 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
         views,
     );
     t.lr_scale = h.lr_scale;
+    t.recorded_cameras = h.cameras;
     Ok(t)
 }
 
@@ -157,6 +163,10 @@ mod tests {
         let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 0.5 };
         let mut t = Trainer::from_state(cfg, Layout::Object, norm, field, params, None, None, 42, Vec::new());
         t.occupancy.cells[3] = false;
+        t.recorded_cameras = vec![Camera {
+            intrinsics: crate::geometry::Intrinsics::centered(64, 48, 50.0),
+            pose: crate::geometry::Pose::look_at(glam::DVec3::new(1.0, 2.0, 0.0), glam::DVec3::ZERO, glam::DVec3::Z),
+        }];
         t
     }
 
@@ -171,6 +181,7 @@ mod tests {
         assert_eq!((back.step, back.layout, back.norm), (42, Layout::Object, t.norm));
         assert_eq!(back.occupancy.cells, t.occupancy.cells);
         assert_eq!(back.cfg, t.cfg);
+        assert_eq!(back.cameras(), t.cameras());
 
         let mut bytes = std::fs::read(&path).unwrap();
         let mid = bytes.len() / 2;

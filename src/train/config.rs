@@ -2,6 +2,7 @@
 
 use crate::compute::cpu::hashgrid::HashGridConfig;
 use crate::geometry::rig::Layout;
+use crate::mesh::Unseen;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -59,6 +60,10 @@ pub struct TrainConfig {
     /// views cannot tell apart, and it floats in front of the sky in novel views.
     #[serde(default = "far_weight")]
     pub far_weight: f32,
+    /// What the mesh keeps of the surface no training camera saw; by layout when None
+    /// ([`Unseen::for_layout`]).
+    #[serde(default)]
+    pub unseen: Option<Unseen>,
 }
 
 fn enabled() -> bool {
@@ -98,6 +103,7 @@ impl TrainConfig {
             holdout: None,
             auto_masks: true,
             far_weight: far_weight(),
+            unseen: None,
         };
         match p {
             Preset::Fast => fast,

@@ -53,7 +53,7 @@ pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> i
 /// Extracts the mesh at the configured resolution and writes it as binary PLY; returns its
 /// vertex and triangle counts.
 pub fn write_mesh(t: &Trainer, path: &Path) -> io::Result<(usize, usize)> {
-    let mesh = crate::mesh::from_trainer(t, t.cfg.mesh_resolution);
+    let mesh = crate::mesh::from_trainer(t, t.cfg.mesh_resolution, t.cfg.unseen);
     ply::write(path, &mesh)?;
     Ok((mesh.vertices.len(), mesh.triangles.len()))
 }

@@ -6,8 +6,8 @@ use super::poses;
 use super::render::{self, RayScratch, RenderSettings, Target};
 use crate::compute::cpu::adam::Adam;
 use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
-use crate::geometry::Pose;
 use crate::geometry::rig::{self, Layout};
+use crate::geometry::{Camera, Pose};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,9 @@ pub struct Trainer {
     /// Multiplies the learning rate; halved at every rollback.
     pub lr_scale: f32,
     pub views: Vec<TrainView>,
+    /// The training cameras a checkpoint recorded, for a trainer loaded without its views
+    /// (exporting a mesh needs to know what the photos saw).
+    pub recorded_cameras: Vec<Camera>,
     /// How many views had their backdrop masked ([`super::backdrop`]).
     pub backdrop_masked: usize,
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
@@ -242,6 +245,7 @@ impl Trainer {
             lr_scale: 1.0,
             view_errors: vec![0.0; views.len()],
             views,
+            recorded_cameras: Vec::new(),
             backdrop_masked,
             cuda: None,
         }
@@ -274,6 +278,15 @@ impl Trainer {
                 poses::refined(&v.pose, &self.norm, delta)
             })
             .collect()
+    }
+
+    /// The training cameras with their refined poses, in the input frame; those the
+    /// checkpoint recorded when the trainer has no views.
+    pub fn cameras(&self) -> Vec<Camera> {
+        if self.views.is_empty() {
+            return self.recorded_cameras.clone();
+        }
+        self.views.iter().zip(self.refined_poses()).map(|(v, pose)| Camera { intrinsics: v.intrinsics, pose }).collect()
     }
 
     /// Rendering settings at the current step (rendering views uses them too).

@@ -449,7 +449,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let bar = ProgressBar::new(trainer.cfg.iterations as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]").expect("valid template"),
     );
-    let started = std::time::Instant::now();
+    let (started, first_step) = (std::time::Instant::now(), trainer.step);
     let mut metrics = outputs::Metrics {
         layout: format!("{:?}", trainer.layout),
         rays_per_step: trainer.cfg.rays,
@@ -464,11 +464,20 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         match trainer.step() {
             Ok(s) => {
                 bar.set_position(s.step as u64);
-                if s.step % 10 == 0 {
-                    bar.set_message(format!(
+                let status = || {
+                    format!(
                         "loss {:.4}  psnr {:.2}  s {:.0}  {:.0} samples/ray",
                         s.loss, s.psnr, s.inv_s, s.samples_per_ray
-                    ));
+                    )
+                };
+                if s.step % 10 == 0 {
+                    bar.set_message(status());
+                }
+                // Without a terminal (a log file, CI) the bar is hidden: a line every 5 %.
+                if bar.is_hidden() && s.step % (trainer.cfg.iterations / 20).max(1) == 0 {
+                    let secs = started.elapsed().as_secs_f64();
+                    let eta = secs / (s.step - first_step).max(1) as f64 * (trainer.cfg.iterations - s.step) as f64;
+                    println!("step {}/{}  {}  {secs:.0} s, ETA {eta:.0} s", s.step, trainer.cfg.iterations, status());
                 }
                 metrics.final_loss = s.loss;
                 metrics.train_psnr = s.psnr;

@@ -30,6 +30,7 @@ fn weave(args: &[&str]) -> std::process::Output {
 
 /// `--holdout N` trains without every N-th photo and reports their PSNR from renders of them,
 /// as LLFF evaluations do; a folder that has a test split, or N < 2, is refused with a reason.
+/// Progress shows in the log.
 #[test]
 fn holdout_renders_and_scores_the_held_out_photos() {
     let dir = tempfile::tempdir().unwrap();
@@ -40,7 +41,10 @@ fn holdout_renders_and_scores_the_held_out_photos() {
     let common = ["--iterations", "20", "--rays", "128", "--mesh-resolution", "24", "--backend", "cpu"];
     let run = weave(&[&["train", scene_arg, "--out", out_arg, "--holdout", "4"], &common[..]].concat());
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(String::from_utf8_lossy(&run.stdout).contains("training on 7 views"));
+    let log = String::from_utf8_lossy(&run.stdout);
+    assert!(log.contains("training on 7 views"), "{log}");
+    // Without a terminal the progress bar is hidden, and progress goes to the log instead.
+    assert!(log.contains("step 10/20") && log.contains("step 20/20") && log.contains("ETA"), "{log}");
     let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["test_views"], 3);
     let psnr = metrics["test_psnr"].as_f64().expect("a held-out PSNR");

@@ -497,6 +497,9 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     }
     checkpoint::save(&trainer, &args.out.join("checkpoint.weave"))?;
     outputs::write_all(&trainer, &ds, &args.out, &mut metrics)?;
+    if let Some(note) = outputs::empty_mesh_note(&trainer, metrics.mesh_triangles) {
+        eprintln!("warning: {note}");
+    }
     println!(
         "mesh {} triangles; held-out PSNR {}; wrote {}",
         metrics.mesh_triangles,
@@ -517,6 +520,9 @@ fn export_cmd(
     }
     let t = checkpoint::load(ckpt, Vec::new())?;
     let mesh = weave::mesh::from_trainer(&t, resolution, unseen.or(t.cfg.unseen));
+    if let Some(note) = outputs::empty_mesh_note(&t, mesh.triangles.len()) {
+        eprintln!("warning: {note}");
+    }
     weave::io::ply::write(mesh_path, &mesh)?;
     println!("wrote {} ({} vertices, {} triangles)", mesh_path.display(), mesh.vertices.len(), mesh.triangles.len());
     Ok(())

@@ -60,6 +60,13 @@ pub enum Purpose {
     ViewportImage,
 }
 
+fn with_note(msg: String, note: Option<String>) -> String {
+    match note {
+        Some(n) => format!("{msg}; {n}"),
+        None => msg,
+    }
+}
+
 /// What a finished training run can be saved as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Export {
@@ -155,9 +162,12 @@ impl Loader {
                     checkpoint::save(&trainer, &path.join("checkpoint.weave"))
                         .and_then(|_| outputs::write_all(&trainer, &dataset, &path, &mut metrics))
                         .map(|_| format!("Saved mesh, poses, renders and checkpoint to {}", path.display()))
+                        .map(|msg| with_note(msg, outputs::empty_mesh_note(&trainer, metrics.mesh_triangles)))
                 }
-                Export::Mesh => outputs::write_mesh(&trainer, &path)
-                    .map(|(_, tris)| format!("Saved the mesh ({tris} triangles) to {}", path.display())),
+                Export::Mesh => outputs::write_mesh(&trainer, &path).map(|(_, tris)| {
+                    let msg = format!("Saved the mesh ({tris} triangles) to {}", path.display());
+                    with_note(msg, outputs::empty_mesh_note(&trainer, tris))
+                }),
                 Export::Poses => outputs::write_poses(&trainer, &dataset, &path)
                     .map(|_| format!("Saved {} camera poses to {}", trainer.views.len(), path.display())),
             };

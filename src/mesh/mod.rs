@@ -171,5 +171,8 @@ mod tests {
         let far = seen.vertices.iter().map(|v| v.z - 3.0).fold(f32::MIN, f32::max);
         assert!(far < 0.1, "a kept vertex lies {far} behind the sphere's centre");
         assert_eq!(seen.colors.len(), seen.vertices.len());
+        // An empty mesh is explained to the user; a mesh with surface needs no note.
+        assert!(crate::train::outputs::empty_mesh_note(&t, seen.triangles.len()).is_none());
+        assert!(crate::train::outputs::empty_mesh_note(&t, 0).is_some_and(|n| n.contains("sharpness")));
     }
 }

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub rays_per_step: usize,
     pub mesh_vertices: usize,
     pub mesh_triangles: usize,
+    /// NeuS's learned sharpness 1/s at the end: hundreds once a surface has formed, tens or
+    /// less while the field is still a fog.
+    pub sharpness: f32,
     pub rollbacks: u32,
     pub stopped_early: bool,
 }
@@ -81,9 +84,22 @@ pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
     }
 }
 
+/// Why a mesh came out empty, for the user.
+pub fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
+    (triangles == 0).then(|| {
+        format!(
+            "the mesh is empty: the field explained the photos as a fog without forming a surface \
+             (learned sharpness {:.0}; surfaces form at hundreds). Large untextured areas, such as a \
+             room's walls, cause this; renders and poses are still usable",
+            crate::field::Field::inv_s(&t.params)
+        )
+    })
+}
+
 /// Writes the mesh, the poses (transforms.json and COLMAP text) and the test renders.
 pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<()> {
     (metrics.mesh_vertices, metrics.mesh_triangles) = write_mesh(t, &out.join("mesh.ply"))?;
+    metrics.sharpness = crate::field::Field::inv_s(&t.params);
     write_poses(t, ds, &out.join("transforms.json"))?;
     write_poses(t, ds, &out.join("colmap"))?;
     if !ds.test_views.is_empty() {

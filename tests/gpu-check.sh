@@ -38,8 +38,9 @@ phase() { # name, seconds, command...
   local name=$1 limit=$2; shift 2
   echo "=== $name (limit ${limit}s)"
   local t0=$SECONDS
-  timeout "$limit" "$@" 2>&1 | tee "$out/$name.log"
+  timeout "$limit" "$@" 2>&1 | tee "$work/$name.log"
   local rc=${PIPESTATUS[0]}
+  { echo "=== $name rc=$rc"; cat "$work/$name.log"; } >>"$out/check.log"
   summary+=("$(printf '%-14s rc=%-3s %4ss' "$name" "$rc" $((SECONDS - t0)))")
 }
 
@@ -55,9 +56,14 @@ phase doctor 25 "$bin/weave" doctor --compile-kernels --parity
 phase bench-1k 20 "$bin/weave" bench train --backend cuda --rays 1024 --warmup 50 --steps 50
 phase bench-16k 20 "$bin/weave" bench train --backend cuda --rays 16384 --warmup 30 --steps 10
 "$bin/weave" scene object --out "$work/object" >/dev/null
-phase train-object 70 "$bin/weave" train "$work/object" --out "$work/object-cuda" --backend cuda
+phase train-object 120 "$bin/weave" train "$work/object" --out "$work/object-cuda" --backend cuda
 mkdir -p "$out/object-cuda"
 cp "$work/object-cuda/metrics.json" "$work/object-cuda/mesh.ply" "$out/object-cuda/" 2>/dev/null
+# The procedural room (the layout whose surface the CPU's short runs leave a fog).
+"$bin/weave" scene room --out "$work/room" >/dev/null
+phase train-room 90 "$bin/weave" train "$work/room" --out "$work/room-cuda" --backend cuda
+mkdir -p "$out/room-cuda"
+cp "$work/room-cuda/metrics.json" "$work/room-cuda/mesh.ply" "$out/room-cuda/" 2>/dev/null
 
 # The viewer's shaders on the GPU: Vulkan loader from .gl/ when carried (see the device notes).
 if [ -d .gl ] && ! ldconfig -p | grep -q libvulkan.so.1; then
@@ -71,6 +77,15 @@ if [ -f "$work/object-cuda/checkpoint.weave" ]; then
 fi
 phase gpu-tests 40 "$bin/cuda-tests" --ignored --nocapture --test-threads=1
 
+# Per-kernel times of training steps after the occupancy grid has settled (about 15 launches
+# a step): where a step's time goes, without hardware counters if the machine has none.
+ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+if [ -n "$ncu" ]; then
+  phase ncu 90 "$ncu" --clock-control none --launch-skip 600 --launch-count 45 --print-summary per-kernel \
+    "$bin/weave" bench train --backend cuda --rays 16384 --warmup 45 --steps 4
+  cp "$work/ncu.log" "$out/ncu.log"
+fi
+
 echo "=== summary"
 printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
-grep -h -E 'CUDA \(|ms/frame|trained|PSNR|samples/s' "$out"/*.log | tee -a "$out/summary.txt"
+grep -h -E 'CUDA \(|ms/frame|trained|PSNR|samples/s' "$work"/*.log | tee -a "$out/summary.txt"

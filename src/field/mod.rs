@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// Geometry features the SDF network hands to the colour network.
 pub const GEO_FEATURES: usize = 15;
-const SDF_OUT: usize = 1 + GEO_FEATURES;
+pub(crate) const SDF_OUT: usize = 1 + GEO_FEATURES;
 /// Colour network input: normal, view direction (SH), geometry features.
 const COLOR_IN: usize = 3 + sh::COEFFS + GEO_FEATURES;
 

@@ -13,7 +13,7 @@ use crate::compute::cpu::adam::{BETA1, BETA2};
 use crate::compute::cuda::abi::{self, FieldDesc, RayIn, RenderSettings, VIEW_SUMS, ViewDesc};
 use crate::compute::cuda::gpu::{FIELD_GROUPS, FieldState, Gpu};
 use crate::compute::cuda::{CudaError, DeviceInfo};
-use crate::field::{Field, POSE_GROUP};
+use crate::field::{Field, Occupancy, POSE_GROUP};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -243,7 +243,14 @@ impl Trainer {
             let active = self.active_levels();
             let run = self.cuda.as_mut().expect("step_cuda runs with a device");
             let (gpu, state) = run.parts();
-            run.occupied = Some(state.update_occupancy(gpu, active, reach)?);
+            let mut occupied = state.update_occupancy(gpu, active, reach)?;
+            if occupied == 0 {
+                // As on the CPU (`Occupancy::or_full`): an empty grid would end training.
+                let full = Occupancy::full(self.occupancy.res);
+                state.upload_occupancy(gpu, &full.cells)?;
+                occupied = full.cells.len();
+            }
+            run.occupied = Some(occupied);
         }
         if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
             self.sync()?;

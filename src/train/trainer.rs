@@ -440,7 +440,8 @@ impl Trainer {
     }
 
     /// Marks the cells whose centre is within reach of the surface: the SDF there is below a
-    /// cell diagonal plus the width of NeuS's density.
+    /// cell diagonal plus the width of NeuS's density. A field with no surface left anywhere
+    /// gets every cell back (see `Occupancy::or_full`).
     pub fn update_occupancy(&mut self) {
         let active = self.active_levels();
         let occ = &self.occupancy;
@@ -450,7 +451,7 @@ impl Trainer {
             .into_par_iter()
             .map_init(Default::default, |e, i| field.sdf(params, occ.center(i), active, e).abs() < reach)
             .collect();
-        self.occupancy.cells = cells;
+        self.occupancy = Occupancy { res: occ.res, cells }.or_full();
     }
 
     /// Renders a view of the current field (sRGB bytes), at that view's camera.
@@ -558,6 +559,20 @@ mod tests {
         cfg.auto_masks = false;
         let t = Trainer::new(cfg, views_around(w as u32, h as u32, &photo));
         assert!(t.backdrop_masked == 0 && t.views.iter().all(|v| v.mask.is_none()));
+    }
+
+    #[test]
+    fn a_field_with_no_surface_left_samples_every_cell() {
+        let mut t = tiny();
+        t.update_occupancy();
+        let shell = t.occupancy.cells.iter().filter(|&&c| c).count();
+        assert!(shell > 0 && shell < t.occupancy.cells.len(), "{shell} cells around the initial sphere");
+        // The distance output's bias: the field is now far from zero everywhere.
+        let n = t.params.sdf.len();
+        t.params.sdf[n - crate::field::SDF_OUT] = 10.0;
+        t.update_occupancy();
+        assert!(t.occupancy.cells.iter().all(|&c| c));
+        assert!(t.step().unwrap().samples_per_ray > 0.0);
     }
 
     #[test]

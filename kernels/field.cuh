@@ -26,6 +26,7 @@ struct FieldDesc {
     GridDesc bg_grid;
     Mlp sdf, color, bg_density, bg_color;
     float orientation, init_radius;
+    int background;  // 0: no background field, every slot invalid
 };
 
 // Parameter arrays in the order of Rust's `Params::arrays`; gradients have the same shape.
@@ -246,7 +247,7 @@ DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, cons
                       float jitter, int j, BgSlot& b) {
     b.u = j == BG_SAMPLES - 1 ? BG_FAR_U : ((float)BG_SAMPLES - (float)j - jitter) / (float)BG_SAMPLES;
     float root;
-    b.valid = exit_distance(o, d, 1.0f / b.u, &b.t, &root) ? 1.0f : 0.0f;
+    b.valid = f.background && exit_distance(o, d, 1.0f / b.u, &b.t, &root) ? 1.0f : 0.0f;
     if (b.valid == 0.0f) return;
     float k = b.u * (2.0f - b.u) * 0.25f;
     for (int a = 0; a < 3; ++a) b.g[a] = (o[a] + b.t * d[a]) * k + 0.5f;

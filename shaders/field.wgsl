@@ -33,7 +33,7 @@ struct FieldInfo {
     march_step: f32,
     anneal: f32,
     bg_hidden: u32,
-    pad: u32,
+    background: u32,  // 0: the field has no background (FieldConfig::background)
 }
 
 @group(1) @binding(0) var<uniform> info: FieldInfo;

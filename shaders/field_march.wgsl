@@ -161,7 +161,7 @@ fn cs_novel_step(@builtin(global_invocation_id) id: vec3<u32>) {
     } else if p.march.w == BACKGROUND_LEFT {
         let j = u32(p.counts.y);
         let last = u32(p.counts.z);
-        if j >= BG_SAMPLES {
+        if j >= BG_SAMPLES || info.background == 0u {
             p.march.w = DONE;
         } else {
             let b = background_sample(r.o, r.d, j, last, 0.5);

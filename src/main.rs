@@ -166,6 +166,11 @@ struct TrainArgs {
     /// the backdrop the border reaches is masked as empty).
     #[arg(long)]
     no_auto_masks: bool,
+    /// The background field beyond the scene's bounds: on or off (default: off for rooms,
+    /// whose walls lie inside the bounds; on otherwise). Off, the scene itself must explain
+    /// every pixel.
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    background: Option<bool>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -422,6 +427,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.holdout = args.holdout;
             cfg.auto_masks = !args.no_auto_masks;
             cfg.unseen = args.unseen;
+            cfg.background = args.background;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
             Trainer::new(cfg, views)
         }

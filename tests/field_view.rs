@@ -55,6 +55,7 @@ fn prior_sphere() -> (FieldData, Normalization, DVec3) {
         hidden: 16,
         orientation: 1.0,
         init_radius: 0.5,
+        background: true,
     });
     let p = field.init_params(1);
     let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(4)).unwrap();
@@ -69,6 +70,7 @@ fn wgsl_field_matches_the_cpu_backend() {
         hidden: 64,
         orientation: 1.0,
         init_radius: 0.5,
+        background: true,
     });
     let mut p = field.init_params(7);
     for (i, v) in p.grid.iter_mut().enumerate() {
@@ -206,6 +208,7 @@ fn shaded_box_has_the_predicted_silhouette_and_shading() {
         hidden: 2,
         orientation: 0.0,
         init_radius: 0.5,
+        background: true,
     });
     let (res, side, dense) = field.grid().level(0);
     assert!(dense && res == RES as f32, "the level must be stored densely");

@@ -46,6 +46,7 @@ fn levels_at(u: f32) -> usize {
 }
 
 pub struct Background {
+    pub enabled: bool,
     grid: hashgrid::Grid,
     density_shape: MlpShape,
     color_shape: MlpShape,
@@ -108,9 +109,11 @@ fn exit_distance(origin: [f32; 3], dir: [f32; 3], r: f32) -> Option<(f32, f32)> 
     (t > 0.0).then_some((t, s))
 }
 
-impl Default for Background {
-    fn default() -> Background {
+impl Background {
+    /// A background field; `enabled` false, it renders nothing and learns nothing.
+    pub fn new(enabled: bool) -> Background {
         Background {
+            enabled,
             grid: hashgrid::Grid::new(GRID),
             density_shape: MlpShape {
                 input: GRID.output_dim(),
@@ -121,9 +124,7 @@ impl Default for Background {
             color_shape: MlpShape { input: FEATURES + sh::COEFFS, hidden: HIDDEN, hidden_layers: 1, output: 3 },
         }
     }
-}
 
-impl Background {
     pub fn grid(&self) -> &hashgrid::Grid {
         &self.grid
     }
@@ -156,7 +157,7 @@ impl Background {
         ws.origin = origin;
         ws.dir = dir;
         ws.count = 0;
-        for j in 0..SAMPLES {
+        for j in 0..if self.enabled { SAMPLES } else { 0 } {
             let u = sample_u(j, jitter);
             let Some((t, _)) = exit_distance(origin, dir, 1.0 / u) else { continue };
             let x = [origin[0] + t * dir[0], origin[1] + t * dir[1], origin[2] + t * dir[2]];

@@ -31,6 +31,14 @@ pub struct FieldConfig {
     /// +1: the initial surface is a sphere seen from outside (objects); -1: from inside (rooms).
     pub orientation: f32,
     pub init_radius: f32,
+    /// The NeRF++ background beyond the unit sphere. Off, whatever a ray leaves unexplained
+    /// inside the sphere is black: the field alone must account for every pixel.
+    #[serde(default = "yes")]
+    pub background: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl FieldConfig {
@@ -49,6 +57,7 @@ impl FieldConfig {
             hidden: 16,
             orientation: 1.0,
             init_radius: 0.5,
+            background: true,
         }
     }
 }
@@ -127,7 +136,7 @@ impl Field {
             grid: hashgrid::Grid::new(cfg.grid),
             sdf_shape: cfg.sdf_shape(),
             color_shape: cfg.color_shape(),
-            background: Background::default(),
+            background: Background::new(cfg.background),
             cfg,
         }
     }

@@ -64,6 +64,18 @@ pub struct TrainConfig {
     /// ([`Unseen::for_layout`]).
     #[serde(default)]
     pub unseen: Option<Unseen>,
+    /// The background field beyond the unit sphere; by layout when None
+    /// ([`background_for_layout`]).
+    #[serde(default)]
+    pub background: Option<bool>,
+}
+
+/// Objects and forward-facing captures see beyond the unit sphere; a room's cameras do not:
+/// its normalisation puts the walls inside the sphere, and a background there offers the walls'
+/// colours a far-away fog that explains the photos as well as the walls do (the procedural
+/// room trained that way forms no surface).
+pub fn background_for_layout(layout: Layout) -> bool {
+    layout != Layout::Room
 }
 
 fn enabled() -> bool {
@@ -104,6 +116,7 @@ impl TrainConfig {
             auto_masks: true,
             far_weight: far_weight(),
             unseen: None,
+            background: None,
         };
         match p {
             Preset::Fast => fast,

@@ -399,4 +399,32 @@ mod tests {
         assert_eq!(out.samples, 0);
         assert_eq!(out.opacity, 0.0);
     }
+
+    #[test]
+    fn without_a_background_what_the_field_leaves_is_black_and_the_background_learns_nothing() {
+        let (on, p) = setup();
+        let off = Field::new(FieldConfig { background: false, ..FieldConfig::tiny() });
+        let occ = Occupancy::full(4);
+        // Past the initial sphere, through the unit sphere: most of the ray is left for the
+        // background.
+        let ray = Ray { origin: [0.0, -2.0, 0.8], dir: [0.0, 1.0, 0.0] };
+        let target = Target { rgb: [0.9, 0.2, 0.4], mask: None };
+        let run = |field: &Field| {
+            let mut g = p.zeros_like();
+            let out =
+                trace(field, &p, &occ, &ray, &settings(), 0.5, &mut RayScratch::default(), Some(&target), Some(&mut g));
+            (out, g)
+        };
+        let ((with, g_with), (without, g_without)) = (run(&on), run(&off));
+        assert!(with.opacity < 0.99 && with.opacity == without.opacity, "{} {}", with.opacity, without.opacity);
+        let left = 1.0 - without.opacity;
+        for k in 0..3 {
+            // The field's own colour alone: the background added `left` times its colour.
+            assert!(with.rgb[k] - without.rgb[k] > 0.01 * left, "{with:?} {without:?}");
+        }
+        let nonzero = |a: &[f32]| a.iter().filter(|v| **v != 0.0).count();
+        assert!(nonzero(&g_with.bg_density) > 0 && nonzero(&g_with.bg_grid) > 0);
+        assert_eq!(nonzero(&g_without.bg_density) + nonzero(&g_without.bg_color) + nonzero(&g_without.bg_grid), 0);
+        assert!(nonzero(&g_without.sdf) > 0);
+    }
 }

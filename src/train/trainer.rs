@@ -183,6 +183,7 @@ impl Trainer {
             hidden: cfg.hidden,
             orientation: if layout == Layout::Room { -1.0 } else { 1.0 },
             init_radius: if layout == Layout::Room { 0.9 } else { 0.5 },
+            background: cfg.background.unwrap_or_else(|| super::config::background_for_layout(layout)),
         });
         let mut params = field.init_params(cfg.seed);
         params.poses = vec![0.0; poses::PER_VIEW * views.len()];

@@ -29,7 +29,8 @@ struct Info {
     march_step: f32,
     anneal: f32,
     bg_hidden: u32,
-    pad: u32,
+    /// 1 with the background field, 0 without.
+    background: u32,
 }
 
 /// Mirrors `Level` in field.wgsl.
@@ -121,7 +122,7 @@ impl FieldData {
             march_step: s.step,
             anneal: s.anneal,
             bg_hidden: background::HIDDEN as u32,
-            pad: 0,
+            background: cfg.background as u32,
         };
         Ok(FieldData { info, params, levels, occ: bits })
     }

@@ -60,7 +60,7 @@ pub fn bench(
     view.set_field(device, queue, &data, t.norm);
     let wait = || device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map(|_| ());
     wait().map_err(|e| e.to_string())?;
-    for mode in [ViewMode::Sdf] {
+    for mode in ViewMode::ALL {
         let style = FieldStyle { mode, ..Default::default() };
         let started = Instant::now();
         for i in 0..frames {

@@ -41,6 +41,8 @@ pub struct FieldDesc {
     pub bg_color: Mlp,
     pub orientation: f32,
     pub init_radius: f32,
+    /// 1 with the background field, 0 without (`FieldConfig::background`).
+    pub background: i32,
 }
 
 /// Pointers to the six field parameter arrays (or their gradients), in `Params` order.
@@ -234,6 +236,7 @@ impl FieldDesc {
             bg_color: Mlp::of(color),
             orientation: field.cfg.orientation,
             init_radius: field.cfg.init_radius,
+            background: field.cfg.background as i32,
         }
     }
 }

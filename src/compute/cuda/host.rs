@@ -116,19 +116,29 @@ mod tests {
     }
 
     /// The whole training step of a batch of rays: colours, losses, ray gradients and every
-    /// parameter gradient against `render::trace`.
+    /// parameter gradient against `render::trace`, with and without the background field.
     #[test]
     fn trace_matches_the_cpu_backend() {
-        let mut fx = parity::fixture();
-        let reference = fx.reference();
-        let hits = reference.0.iter().filter(|o| o.samples > 0).count();
-        assert!(hits >= 12, "only {hits} rays reached the surface");
-        let ins = fx.ray_inputs();
-        let (outs, grads, d_variance) = host_batch(&mut fx, &ins);
-        let g = grads.arrays();
-        let diffs = parity::compare(&reference, &outs, std::array::from_fn(|i| g[i].as_slice()), d_variance, 1.0);
-        for d in &diffs {
-            assert!(d.ok(), "{}: worst relative difference {} (bound {})", d.what, d.worst, d.bound);
+        for background in [true, false] {
+            let mut fx = parity::fixture(background);
+            let reference = fx.reference();
+            let hits = reference.0.iter().filter(|o| o.samples > 0).count();
+            assert!(hits >= 12, "only {hits} rays reached the surface");
+            let bg_grads = reference.1.bg_density.iter().filter(|v| **v != 0.0).count();
+            assert_eq!(bg_grads > 0, background, "{bg_grads} background gradients");
+            let ins = fx.ray_inputs();
+            let (outs, grads, d_variance) = host_batch(&mut fx, &ins);
+            let g = grads.arrays();
+            let diffs = parity::compare(&reference, &outs, std::array::from_fn(|i| g[i].as_slice()), d_variance, 1.0);
+            for d in &diffs {
+                assert!(
+                    d.ok(),
+                    "background {background}, {}: worst relative difference {} (bound {})",
+                    d.what,
+                    d.worst,
+                    d.bound
+                );
+            }
         }
     }
 
@@ -136,7 +146,7 @@ mod tests {
     /// drawn and traced on the CPU (the comparison `weave doctor --parity` makes on a GPU).
     #[test]
     fn drawn_batch_matches_the_cpu_step() {
-        let mut fx = parity::fixture();
+        let mut fx = parity::fixture(true);
         let (views, norm) = parity::views();
         let corrections = parity::corrections(views.len());
         let (n, seed) = (160, 99);
@@ -208,7 +218,7 @@ mod tests {
 
     #[test]
     fn occupancy_and_sdf_queries_match_the_cpu_backend() {
-        let fx = parity::fixture();
+        let fx = parity::fixture(true);
         let (f, mut p) = (fx.field, fx.params);
         let res = 12;
         let reach = 0.3;

@@ -1,6 +1,7 @@
 // Shared by every kernel. The kernels are written in a plain CUDA subset that also compiles
 // as host C++ against shim.h (tests run them on the CPU and compare with the Rust backend):
-// no shared memory, no warp intrinsics, one thread = one independent work item.
+// no shared memory, one thread = one independent work item, and no warp intrinsics but a
+// sum over a warp, for which the host's warp is one thread.
 #pragma once
 
 #ifdef __CUDACC__
@@ -8,12 +9,12 @@
 #define DEVICE __device__ __forceinline__
 DEVICE int thread_index() { return blockIdx.x * blockDim.x + threadIdx.x; }
 
-// Loops that contain warp-wide operations (see mlp.cuh's outer_add) run to the warp's
-// longest count, so that every lane takes part in each.
-DEVICE int warp_max(int v) {
-    for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, o));
+// The sum of v over the warp's lanes (every lane must take part), and the lane that adds it.
+DEVICE float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
 }
+DEVICE bool warp_leader() { return (threadIdx.x & 31) == 0; }
 #else
 #include "shim.h"
 #endif

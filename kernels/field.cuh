@@ -83,11 +83,12 @@ DEVICE float sdf_eval(const FieldDesc& f, const Weights& p, const float* x, int 
     return prior(f, x, pg) + e.acts[mlp_act_count(f.sdf) - SDF_OUT];
 }
 
-// Accumulates parameter gradients from dL/d(network outputs); writes dL/dx.
+// From dL/d(network outputs): the grid's gradients into g, the network's into its record
+// row; writes dL/dx.
 DEVICE void sdf_backward(const FieldDesc& f, const Weights& p, const SdfEval& e, int active, const float* dout,
-                         const Weights& g, float* dx) {
+                         const Weights& g, const Rec& rec, float* dx) {
     float din[SDF_MAX_IN];
-    mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, g.sdf, din);
+    mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, rec, din);
     float u[3] = {(e.x[0] + 1.0f) * 0.5f, (e.x[1] + 1.0f) * 0.5f, (e.x[2] + 1.0f) * 0.5f};
     float du[3], pg[3];
     grid_backward(f.grid, p.grid, u, active, din + 3, g.grid, du);
@@ -121,9 +122,10 @@ DEVICE void surface(const FieldDesc& f, const Weights& p, const float* x, float 
     }
 }
 
-// Recomputes each of the four evaluations with its activations just before its backward pass.
+// Recomputes each of the four evaluations with its activations just before its backward pass;
+// they take four consecutive record rows from rec.row.
 DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const float* x, float h, int active, float dsdf,
-                             const float* dgrad, const float* dfeat, const Weights& g, float* dx) {
+                             const float* dgrad, const float* dfeat, const Weights& g, const Rec& rec, float* dx) {
     dx[0] = dx[1] = dx[2] = 0.0f;
     for (int k = 0; k < 4; ++k) {
         float v[3], xk[3], dout[SDF_OUT], d[3];
@@ -132,7 +134,7 @@ DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const float* 
         sdf_eval(f, p, xk, active, e);
         dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];
-        sdf_backward(f, p, e, active, dout, g, d);
+        sdf_backward(f, p, e, active, dout, g, Rec{rec.base, rec.rows, rec.row + k}, d);
         for (int a = 0; a < 3; ++a) dx[a] += d[a];
     }
 }
@@ -172,12 +174,13 @@ DEVICE void color(const FieldDesc& f, const Weights& p, const float* grad, const
     for (int k = 0; k < 3; ++k) e.rgb[k] = sigmoidf(e.acts[out + k]);
 }
 
-// From dL/drgb: gradients of the SDF gradient, the features and the direction's SH.
+// From dL/drgb: gradients of the SDF gradient, the features and the direction's SH; the
+// network's in its record row.
 DEVICE void color_backward(const FieldDesc& f, const Weights& p, const ColorEval& e, const float* drgb,
-                           const Weights& g, float* dgrad, float* dfeat, float* ddir_sh) {
+                           const Rec& rec, float* dgrad, float* dfeat, float* ddir_sh) {
     float dout[3], din[COLOR_IN];
     for (int k = 0; k < 3; ++k) dout[k] = drgb[k] * e.rgb[k] * (1.0f - e.rgb[k]);
-    mlp_backward(f.color, p.color, e.input, e.acts, dout, g.color, din);
+    mlp_backward(f.color, p.color, e.input, e.acts, dout, rec, din);
     float ndot = dot3(din, e.normal);
     for (int a = 0; a < 3; ++a) dgrad[a] = (din[a] - e.normal[a] * ndot) / e.grad_norm;
     for (int i = 0; i < GEO_FEATURES; ++i) dfeat[i] = din[3 + SH_COEFFS + i];
@@ -256,25 +259,28 @@ DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, cons
 }
 
 // Backward of one background sample from dL/d(colour logits) `dc` and dL/d(raw density):
-// parameter gradients, and the ray's gradients added into d_o, d_d, d_sh. Every lane of a
-// warp must call it together (outer_add); a lane with nothing to add passes zeros and
-// `live` false.
+// the grid's gradients into g, the networks' into their record rows, and the ray's gradients
+// added into d_o, d_d, d_sh. A slot the ray does not reach (`b.valid` 0) records zeros.
 DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float* o, const float* d,
-                               const float* dir_sh, const BgSlot& b, bool live, const float* dc, float d_raw,
-                               const Weights& g, float* d_o, float* d_d, float* d_sh) {
+                               const float* dir_sh, const BgSlot& b, const float* dc, float d_raw,
+                               const Weights& g, const Rec& density_rec, const Rec& color_rec, float* d_o,
+                               float* d_d, float* d_sh) {
+    if (b.valid == 0.0f) {
+        mlp_rec_zero(f.bg_density, density_rec);
+        mlp_rec_zero(f.bg_color, color_rec);
+        return;
+    }
     BgEval e;
     float raw, rgb[3];
-    float gpos[3] = {live ? b.g[0] : 0.5f, live ? b.g[1] : 0.5f, live ? b.g[2] : 0.5f};
-    int levels = bg_levels(f, live ? b.u : 1.0f);
-    bg_eval(f, p, gpos, levels, dir_sh, e, &raw, rgb);
+    int levels = bg_levels(f, b.u);
+    bg_eval(f, p, b.g, levels, dir_sh, e, &raw, rgb);
     float din[BG_MAX_IN > BG_FEATURES + SH_COEFFS ? BG_MAX_IN : BG_FEATURES + SH_COEFFS];
-    mlp_backward(f.bg_color, p.bg_color, e.color_in, e.color_acts, dc, g.bg_color, din);
+    mlp_backward(f.bg_color, p.bg_color, e.color_in, e.color_acts, dc, color_rec, din);
     float dout[1 + BG_FEATURES];
     for (int i = 0; i < BG_FEATURES; ++i) dout[1 + i] = din[i];
     for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] += din[BG_FEATURES + i];
     dout[0] = d_raw;
-    mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, g.bg_density, din);
-    if (!live) return;
+    mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, density_rec, din);
     float dg[3];
     grid_backward(f.bg_grid, p.bg_grid, b.g, levels, din, g.bg_grid, dg);
     // x = o + t d on the sphere of radius r = 1/u, with t the far root.

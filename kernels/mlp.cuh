@@ -14,44 +14,39 @@ DEVICE int mlp_layer_in(const Mlp& s, int i) { return i == 0 ? s.input : s.hidde
 DEVICE int mlp_layer_out(const Mlp& s, int i) { return i == s.hidden_layers ? s.output : s.hidden; }
 DEVICE int mlp_act_count(const Mlp& s) { return s.hidden_layers * s.hidden + s.output; }
 
-#ifdef __CUDACC__
-// Floats of shared memory each warp of a kernel that calls outer_add needs.
-#define WARP_STAGE (2 * 32 * MLP_MAX_WIDTH)
+DEVICE int mlp_param_count(const Mlp& s) {
+    int n = 0;
+    for (int li = 0; li <= s.hidden_layers; ++li) n += mlp_layer_in(s, li) * mlp_layer_out(s, li) + mlp_layer_out(s, li);
+    return n;
+}
 
-// Adds d ⊗ x (and d, for the biases) summed over the warp's lanes into gw (and gb): each lane
-// stages its vectors in shared memory, then each lane sums 1/32 of the weights over all
-// lanes and adds them with one atomic each. A weight gradient that every ray adds to then
-// costs one atomic per warp, with no lanes of a warp contending for an address.
-DEVICE void outer_add(float* gw, float* gb, const float* d, const float* x, int no, int ni) {
-    extern __shared__ float stage[];
-    int lane = threadIdx.x & 31;
-    float* sd = stage + (threadIdx.x >> 5) * WARP_STAGE;
-    float* sx = sd + 32 * MLP_MAX_WIDTH;
-    __syncwarp();  // the previous call's readers are done
-    for (int o = 0; o < no; ++o) sd[lane * MLP_MAX_WIDTH + o] = d[o];
-    for (int i = 0; i < ni; ++i) sx[lane * MLP_MAX_WIDTH + i] = x[i];
-    __syncwarp();
-    for (int k = lane; k < no * ni; k += 32) {
-        int o = k / ni, i = k - o * ni;
-        float sum = 0.0f;
-        for (int l = 0; l < 32; ++l) sum += sd[l * MLP_MAX_WIDTH + o] * sx[l * MLP_MAX_WIDTH + i];
-        if (sum != 0.0f) atomicAdd(gw + k, sum);
-    }
-    for (int o = lane; o < no; o += 32) {
-        float sum = 0.0f;
-        for (int l = 0; l < 32; ++l) sum += sd[l * MLP_MAX_WIDTH + o];
-        if (sum != 0.0f) atomicAdd(gb + o, sum);
-    }
+// Where a network's backward pass leaves, for one evaluation (a row of the batch), each
+// layer's input and the gradient at its output, instead of adding their outer product into
+// the weight gradients itself: weight_grads (trace.cu) sums those products over the rows,
+// with a few atomics per weight per batch rather than one per warp, and without the shared
+// memory that took the L1 cache from the per-thread arrays the backward kernels wait on.
+// Column-major (column c of row r at base[c * rows + r]; per layer its input columns, then
+// its output-gradient columns), so that consecutive threads write consecutive floats.
+struct Rec {
+    float* base;
+    int rows;
+    int row;
+};
+
+// Columns of a network's record.
+DEVICE int mlp_rec_cols(const Mlp& s) {
+    int n = 0;
+    for (int li = 0; li <= s.hidden_layers; ++li) n += mlp_layer_in(s, li) + mlp_layer_out(s, li);
+    return n;
 }
-#else
-// The reference variant (one thread is the whole warp).
-DEVICE void outer_add(float* gw, float* gb, const float* d, const float* x, int no, int ni) {
-    for (int o = 0; o < no; ++o) {
-        gb[o] += d[o];
-        for (int i = 0; i < ni; ++i) gw[o * ni + i] += d[o] * x[i];
-    }
+
+DEVICE void rec_put(const Rec& r, int col, float v) { r.base[(u64)col * r.rows + r.row] = v; }
+
+// The row of an evaluation with nothing to add.
+DEVICE void mlp_rec_zero(const Mlp& s, const Rec& r) {
+    int n = mlp_rec_cols(s);
+    for (int c = 0; c < n; ++c) rec_put(r, c, 0.0f);
 }
-#endif
 
 // acts receives every layer's output; its last `output` floats are the network's.
 DEVICE void mlp_forward(const Mlp& s, const float* p, const float* input, float* acts) {
@@ -119,35 +114,32 @@ DEVICE void mlp_output(const Mlp& s, const float* p, const float* input, int kee
     for (int o = 0; o < keep; ++o) out[o] += b2[o];
 }
 
-// From dL/doutput: adds dL/dparams into grad (every lane of a warp must call this together,
-// see outer_add) and writes dL/dinput.
+// From dL/doutput: records what dL/dparams is made of in `rec` (see Rec) and writes
+// dL/dinput.
 DEVICE void mlp_backward(const Mlp& s, const float* p, const float* input, const float* acts, const float* dout,
-                         float* grad, float* dinput) {
+                         const Rec& rec, float* dinput) {
     float cur[MLP_MAX_WIDTH], next[MLP_MAX_WIDTH];
     for (int o = 0; o < s.output; ++o) cur[o] = dout[o];
-    int p_end = 0, a_end = mlp_act_count(s);
-    for (int li = 0; li <= s.hidden_layers; ++li) {
-        int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
-        p_end += ni * no + no;
-    }
+    int p_end = mlp_param_count(s), a_end = mlp_act_count(s), c_end = mlp_rec_cols(s);
     for (int li = s.hidden_layers; li >= 0; --li) {
         int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
         int p_off = p_end - (ni * no + no);
         int a_off = a_end - no;
+        int c_off = c_end - (ni + no);
         if (li != s.hidden_layers)
             for (int o = 0; o < no; ++o)
                 if (acts[a_off + o] <= 0.0f) cur[o] = 0.0f;
         const float* x = li == 0 ? input : acts + a_off - ni;
         const float* w = p + p_off;
-        float* gw = grad + p_off;
-        float* gb = gw + ni * no;
         for (int i = 0; i < ni; ++i) next[i] = 0.0f;
         for (int o = 0; o < no; ++o)
             for (int i = 0; i < ni; ++i) next[i] += cur[o] * w[o * ni + i];
-        outer_add(gw, gb, cur, x, no, ni);
+        for (int i = 0; i < ni; ++i) rec_put(rec, c_off + i, x[i]);
+        for (int o = 0; o < no; ++o) rec_put(rec, c_off + ni + o, cur[o]);
         for (int i = 0; i < ni; ++i) cur[i] = next[i];
         p_end = p_off;
         a_end = a_off;
+        c_end = c_off;
     }
     for (int i = 0; i < s.input; ++i) dinput[i] = cur[i];
 }

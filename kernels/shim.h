@@ -23,5 +23,6 @@ static inline int atomicAdd(int* p, int v) {
     return old;
 }
 
-// A warp of one thread: no other lane to wait for.
-static inline int warp_max(int v) { return v; }
+// A warp of one thread: its sum is its own value, and it adds it.
+static inline float warp_sum(float v) { return v; }
+static inline bool warp_leader() { return true; }

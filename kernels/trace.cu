@@ -6,8 +6,9 @@
 // The work is split so that the expensive part runs one thread per sample: march (per ray:
 // the batch's samples, packed), eval_samples and eval_background (per sample: the field),
 // composite (per ray: colours, loss, and what each sample's outputs are worth to it),
-// backward_samples and backward_background (per sample: the networks' backward passes), and
-// finish_rays (per ray: the ray's own gradient). Run in that order, as one batch.
+// backward_samples and backward_background (per sample: the networks' backward passes, in
+// chunks of samples, each followed by weight_grads over its records), and finish_rays (per
+// ray: the ray's own gradient). Run in that order, as one batch.
 #include "common.cuh"
 #include "field.cuh"
 #include "rays.cuh"
@@ -77,12 +78,20 @@ struct BatchArgs {
     BgGrad* bg_grads;
     RayState* state;
     int* total;  // samples in the packed list (zero before march)
+    // Records of the networks' backward passes (mlp.cuh's Rec) for one chunk of samples: four
+    // SDF rows per sample, one colour row; one row of each background network per slot.
+    float* rec_sdf;
+    float* rec_color;
+    float* rec_bg_density;
+    float* rec_bg_color;
     RenderSettings cfg;
     float variance;
     int occ_res;
     int n_rays;
     int capacity;  // entries of samples, values and sample_grads
     int train;     // 0: render only
+    int base;      // the chunk's first sample (backward_samples) or slot (backward_background)
+    int chunk;     // samples or slots per chunk
 };
 
 #define TRANSMITTANCE_EPS 1e-4f
@@ -351,16 +360,15 @@ KERNEL void composite(BatchArgs a) {
     atomicAdd(a.d_variance, d_var);
 }
 
-// Per sample: the colour and SDF networks' backward passes (recomputing their forward), and
-// the sample's share of its ray's gradient. Lanes of a warp past the batch's end take part
-// with zero gradients (outer_add needs every lane); warps wholly past it leave at once.
+// Per sample of the chunk: the colour and SDF networks' backward passes (recomputing their
+// forward) into the records, and the sample's share of its ray's gradient.
 KERNEL void backward_samples(BatchArgs a) {
-    int i = thread_index();
+    int row = thread_index();
+    int i = a.base + row;
     int total = *a.total < a.capacity ? *a.total : a.capacity;
-    if (i - (i & 31) >= total) return;
-    bool live = i < total;
-    Sample smp = live ? a.samples[i] : Sample{0, 0.0f};
-    SampleGrad g = live ? a.sample_grads[i] : SampleGrad{0.0f, {0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f}, 0.0f};
+    if (row >= a.chunk || i >= total) return;
+    Sample smp = a.samples[i];
+    SampleGrad g = a.sample_grads[i];
     float x[3], dir_sh[SH_COEFFS];
     Surface sf;
     surface_at(a, smp, x, dir_sh, sf);
@@ -368,12 +376,12 @@ KERNEL void backward_samples(BatchArgs a) {
     {
         ColorEval ce;
         color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
-        color_backward(a.field, a.params, ce, g.wd, a.grads, cg_grad, cg_feat, cg_sh);
+        color_backward(a.field, a.params, ce, g.wd, Rec{a.rec_color, a.chunk, row}, cg_grad, cg_feat, cg_sh);
     }
     float dgrad[3], dx[3];
     for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + g.dgrad[k];
-    surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads, dx);
-    if (!live) return;
+    surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads,
+                     Rec{a.rec_sdf, 4 * a.chunk, 4 * row}, dx);
     RayState& st = a.state[smp.ray];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], dx[k]);
@@ -382,23 +390,21 @@ KERNEL void backward_samples(BatchArgs a) {
     for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], cg_sh[k]);
 }
 
+// Per background slot of the chunk, likewise.
 KERNEL void backward_background(BatchArgs a) {
-    int i = thread_index();
-    int n = a.n_rays * BG_SAMPLES;
-    if (i - (i & 31) >= n) return;
-    int r = i < n ? i / BG_SAMPLES : 0;
-    bool live = i < n && a.bg[i].valid != 0.0f;
+    int row = thread_index();
+    int i = a.base + row;
+    if (row >= a.chunk || i >= a.n_rays * BG_SAMPLES) return;
+    int r = i / BG_SAMPLES;
     const RayIn& ray = a.rays[r];
-    BgSlot none = {};
-    BgGrad zero = {};
-    const BgSlot& b = live ? a.bg[i] : none;
-    const BgGrad& g = live ? a.bg_grads[i] : zero;
+    const BgSlot& b = a.bg[i];
+    const BgGrad& g = a.bg_grads[i];
     float dir_sh[SH_COEFFS], d_o[3] = {0.0f, 0.0f, 0.0f}, d_d[3] = {0.0f, 0.0f, 0.0f}, d_sh[SH_COEFFS];
     for (int k = 0; k < SH_COEFFS; ++k) d_sh[k] = 0.0f;
     sh_encode(ray.dir, dir_sh);
-    bg_sample_backward(a.field, a.params, ray.origin, ray.dir, dir_sh, b, live, g.dc, g.d_raw, a.grads, d_o, d_d,
-                       d_sh);
-    if (!live) return;
+    bg_sample_backward(a.field, a.params, ray.origin, ray.dir, dir_sh, b, g.dc, g.d_raw, a.grads,
+                       Rec{a.rec_bg_density, a.chunk, row}, Rec{a.rec_bg_color, a.chunk, row}, d_o, d_d, d_sh);
+    if (b.valid == 0.0f) return;
     RayState& st = a.state[r];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], d_o[k]);
@@ -419,6 +425,70 @@ KERNEL void finish_rays(BatchArgs a) {
         out.d_origin[k] = st.d_origin[k];
         out.d_dir[k] = st.d_dir[k] + d_sh_dir[k];
     }
+}
+
+// Weight gradients of one network layer from a chunk's records: the sum over its rows of the
+// output gradient times the input (times 1 for the biases). Each warp takes a GRAD_TILE ×
+// GRAD_TILE block of the layer's weights over GRAD_SLICE rows, its lanes on consecutive rows
+// (coalesced reads), and adds its sums with one atomic per weight.
+#define GRAD_TILE 8
+#define GRAD_SLICE 2048
+
+struct GradArgs {
+    const float* rec;   // the network's record (Rec)
+    float* grad;        // the network's gradients (its parameters' layout)
+    const int* total;   // items in the batch (capped at `items`); null: `items`
+    int items;
+    int base, chunk;    // the chunk's first item, and items per chunk
+    int per_item;       // record rows per item
+    Mlp net;
+    int layer;
+};
+
+// A launch takes a warp per tile and slice of rows (abi.rs's weight_grad_warps); warps past
+// those leave at once.
+KERNEL void weight_grads(GradArgs a) {
+    int rows = a.chunk * a.per_item;
+    int items = a.total && *a.total < a.items ? *a.total : a.items;
+    int live = items - a.base < a.chunk ? items - a.base : a.chunk;
+    live = (live > 0 ? live : 0) * a.per_item;
+    int col = 0, p_off = 0;
+    for (int l = 0; l < a.layer; ++l) {
+        int li = mlp_layer_in(a.net, l), lo = mlp_layer_out(a.net, l);
+        col += li + lo;
+        p_off += li * lo + lo;
+    }
+    int ni = mlp_layer_in(a.net, a.layer), no = mlp_layer_out(a.net, a.layer);
+    int tiles_i = (ni + GRAD_TILE) / GRAD_TILE;  // ni + 1 columns: the bias's input is 1
+    int tiles = ((no + GRAD_TILE - 1) / GRAD_TILE) * tiles_i;
+    int t = thread_index();
+    int warp = t / 32, lane = t % 32;
+    int r0 = (warp / tiles) * GRAD_SLICE;
+    if (r0 >= live) return;  // the whole warp: its lanes share the slice
+    int r1 = r0 + GRAD_SLICE < live ? r0 + GRAD_SLICE : live;
+    int o0 = (warp % tiles) / tiles_i * GRAD_TILE, i0 = (warp % tiles) % tiles_i * GRAD_TILE;
+    const float* X = a.rec + (u64)col * rows;
+    const float* D = X + (u64)ni * rows;
+    float acc[GRAD_TILE][GRAD_TILE];
+    for (int p = 0; p < GRAD_TILE; ++p)
+        for (int q = 0; q < GRAD_TILE; ++q) acc[p][q] = 0.0f;
+    for (int r = r0 + lane; r < r1; r += 32) {
+        float d[GRAD_TILE], x[GRAD_TILE];
+        for (int k = 0; k < GRAD_TILE; ++k) {
+            int o = o0 + k, i = i0 + k;
+            d[k] = o < no ? D[(u64)o * rows + r] : 0.0f;
+            x[k] = i < ni ? X[(u64)i * rows + r] : (i == ni ? 1.0f : 0.0f);
+        }
+        for (int p = 0; p < GRAD_TILE; ++p)
+            for (int q = 0; q < GRAD_TILE; ++q) acc[p][q] += d[p] * x[q];
+    }
+    for (int p = 0; p < GRAD_TILE; ++p)
+        for (int q = 0; q < GRAD_TILE; ++q) {
+            float s = warp_sum(acc[p][q]);
+            int o = o0 + p, i = i0 + q;
+            if (warp_leader() && o < no && i <= ni && s != 0.0f)
+                atomicAdd(a.grad + p_off + (i < ni ? o * ni + i : ni * no + o), s);
+        }
 }
 
 #ifndef __CUDACC__

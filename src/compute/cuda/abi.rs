@@ -172,6 +172,12 @@ pub struct BatchArgs {
     pub state: u64,
     /// An i32: samples in the packed list, zero before `march`.
     pub total: u64,
+    /// The networks' backward records of one chunk (`Rec`): SDF, colour, background density,
+    /// background colour.
+    pub rec_sdf: u64,
+    pub rec_color: u64,
+    pub rec_bg_density: u64,
+    pub rec_bg_color: u64,
     pub cfg: RenderSettings,
     pub variance: f32,
     pub occ_res: i32,
@@ -179,16 +185,170 @@ pub struct BatchArgs {
     /// Entries of `samples`, `values` and `sample_grads`.
     pub capacity: i32,
     pub train: i32,
+    /// The chunk's first sample (or background slot), and samples (slots) per chunk.
+    pub base: i32,
+    pub chunk: i32,
 }
 
-/// The batch kernels in the order one batch runs them; the last three only when training.
-pub const BATCH_KERNELS: [&str; 7] =
-    ["march", "eval_samples", "eval_background", "composite", "backward_samples", "backward_background", "finish_rays"];
+/// `weight_grads`' argument: one layer of one network, over one chunk's record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct GradArgs {
+    pub rec: u64,
+    pub grad: u64,
+    /// An i32 on the device: the batch's items (capped at `items`); 0: `items` are all live.
+    pub total: u64,
+    pub items: i32,
+    pub base: i32,
+    pub chunk: i32,
+    pub per_item: i32,
+    pub net: Mlp,
+    pub layer: i32,
+    pub pad: i32,
+}
+
+/// Samples (or background slots) whose backward records a chunk holds: records stay within a
+/// few hundred megabytes however large the batch.
+pub const CHUNK: usize = 1 << 18;
+/// `weight_grads`' tile of weights per warp, and rows per warp (`GRAD_TILE`, `GRAD_SLICE`).
+const GRAD_TILE: usize = 8;
+const GRAD_SLICE: usize = 2048;
+
+impl Mlp {
+    fn layer_in(&self, l: usize) -> usize {
+        if l == 0 { self.input as usize } else { self.hidden as usize }
+    }
+    fn layer_out(&self, l: usize) -> usize {
+        if l == self.hidden_layers as usize { self.output as usize } else { self.hidden as usize }
+    }
+    fn layers(&self) -> usize {
+        self.hidden_layers as usize + 1
+    }
+
+    /// Floats per row of its backward record (`mlp_rec_cols`).
+    pub fn rec_cols(&self) -> usize {
+        (0..self.layers()).map(|l| self.layer_in(l) + self.layer_out(l)).sum()
+    }
+
+    /// Warps `weight_grads` takes for one layer over `rows` rows.
+    fn grad_warps(&self, layer: usize, rows: usize) -> usize {
+        let tiles = self.layer_out(layer).div_ceil(GRAD_TILE) * (self.layer_in(layer) + 1).div_ceil(GRAD_TILE);
+        tiles * rows.div_ceil(GRAD_SLICE)
+    }
+}
+
+/// A chunk of a batch's samples or background slots: its first one, and how many a chunk holds.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchChunk {
+    pub base: i32,
+    pub chunk: i32,
+}
+
+impl BatchArgs {
+    pub fn with(&self, c: BatchChunk) -> BatchArgs {
+        BatchArgs { base: c.base, chunk: c.chunk, ..*self }
+    }
+}
+
+/// One launch of a training batch's backward pass, with its thread count.
+#[derive(Clone, Copy, Debug)]
+pub enum BackwardLaunch {
+    /// `backward_samples` or `backward_background` on one chunk: the batch's arguments with
+    /// that chunk's `base` and `chunk`.
+    Batch(&'static str, BatchChunk, usize),
+    Grads(GradArgs, usize),
+}
+
+impl FieldDesc {
+    /// Floats of the records of a chunk of `chunk` samples (SDF, colour) and `bg_chunk`
+    /// background slots (density, colour).
+    pub fn record_floats(&self, chunk: usize, bg_chunk: usize) -> [usize; 4] {
+        [
+            4 * chunk * self.sdf.rec_cols(),
+            chunk * self.color.rec_cols(),
+            bg_chunk * self.bg_density.rec_cols(),
+            bg_chunk * self.bg_color.rec_cols(),
+        ]
+    }
+}
+
+impl BatchArgs {
+    /// The backward pass of this batch in order: per chunk of `chunk` samples, their backward
+    /// pass and then the weight gradients of the SDF and colour networks from their records;
+    /// the same per chunk of `bg_chunk` background slots. (`finish_rays` follows.)
+    pub fn backward_plan(&self, chunk: usize, bg_chunk: usize) -> Vec<BackwardLaunch> {
+        let mut plan = Vec::new();
+        let samples = self.capacity as usize;
+        let slots = self.n_rays as usize * BG_SAMPLES;
+        let f = &self.field;
+        // (kernel, items, chunk, device count of the items, networks: (shape, record, gradients, rows per item))
+        let passes = [
+            (
+                "backward_samples",
+                samples,
+                chunk,
+                self.total,
+                [(f.sdf, self.rec_sdf, self.grads.ptr[1], 4), (f.color, self.rec_color, self.grads.ptr[2], 1)],
+            ),
+            (
+                "backward_background",
+                slots,
+                bg_chunk,
+                0,
+                [
+                    (f.bg_density, self.rec_bg_density, self.grads.ptr[4], 1),
+                    (f.bg_color, self.rec_bg_color, self.grads.ptr[5], 1),
+                ],
+            ),
+        ];
+        for (kernel, items, chunk, total, nets) in passes {
+            if kernel == "backward_background" && f.background == 0 {
+                continue;
+            }
+            for base in (0..items).step_by(chunk.max(1)) {
+                let c = BatchChunk { base: base as i32, chunk: chunk as i32 };
+                plan.push(BackwardLaunch::Batch(kernel, c, chunk.min(items - base)));
+                for (net, rec, grad, per_item) in nets {
+                    for layer in 0..net.layers() {
+                        let g = GradArgs {
+                            rec,
+                            grad,
+                            total,
+                            items: items as i32,
+                            base: base as i32,
+                            chunk: chunk as i32,
+                            per_item,
+                            net,
+                            layer: layer as i32,
+                            pad: 0,
+                        };
+                        plan.push(BackwardLaunch::Grads(g, 32 * net.grad_warps(layer, chunk * per_item as usize)));
+                    }
+                }
+            }
+        }
+        plan
+    }
+}
+
+/// The batch kernels: a batch runs the first four, and when training then its backward pass
+/// (`BatchArgs::backward_plan`: the next three) and `finish_rays`.
+pub const BATCH_KERNELS: [&str; 8] = [
+    "march",
+    "eval_samples",
+    "eval_background",
+    "composite",
+    "backward_samples",
+    "backward_background",
+    "weight_grads",
+    "finish_rays",
+];
 
 // SAFETY: plain old data, laid out as the kernels declare it.
 unsafe impl cudarc::driver::DeviceRepr for FieldDesc {}
 unsafe impl cudarc::driver::DeviceRepr for Weights {}
 unsafe impl cudarc::driver::DeviceRepr for BatchArgs {}
+unsafe impl cudarc::driver::DeviceRepr for GradArgs {}
 unsafe impl cudarc::driver::DeviceRepr for DrawArgs {}
 unsafe impl cudarc::driver::DeviceRepr for ReduceArgs {}
 unsafe impl cudarc::driver::DeviceRepr for ViewDesc {}

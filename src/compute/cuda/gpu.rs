@@ -21,11 +21,6 @@ unsafe impl cudarc::driver::ValidAsZeroBits for RayOut {}
 pub const FIELD_GROUPS: usize = 6;
 /// Threads per block of the elementwise kernels.
 const BLOCK: u32 = 256;
-/// Threads per block of the backward kernels: one warp (their warps share nothing but each
-/// needs its own shared-memory stage), so blocks spread over every multiprocessor.
-const WARP_BLOCK: u32 = 32;
-/// Shared memory of one warp's `outer_add` stage: two 32 × MLP_MAX_WIDTH blocks of floats.
-const WARP_STAGE_BYTES: u32 = 2 * 32 * abi::MLP_MAX_WIDTH as u32 * 4;
 
 /// The device with the kernels loaded.
 pub struct Gpu {
@@ -128,6 +123,10 @@ pub struct FieldState {
     bg_grads: CudaSlice<f32>,
     state: CudaSlice<f32>,
     total: CudaSlice<i32>,
+    /// The networks' backward records of one chunk (`BatchArgs::backward_plan`).
+    records: [CudaSlice<f32>; 4],
+    chunk: usize,
+    bg_chunk: usize,
     max_samples: usize,
     /// The last rendered batch's per-ray results, read back into the same buffer each time.
     host_out: Vec<RayOut>,
@@ -160,6 +159,9 @@ impl FieldState {
         let arr = |x: Vec<CudaSlice<f32>>| -> [CudaSlice<f32>; FIELD_GROUPS] {
             x.try_into().unwrap_or_else(|_| unreachable!("one slice per group"))
         };
+        let chunk = (capacity * max_samples).clamp(1, abi::CHUNK);
+        let bg_chunk = (capacity * BG_SAMPLES).clamp(1, abi::CHUNK);
+        let [r0, r1, r2, r3] = desc.record_floats(chunk, bg_chunk);
         Ok(FieldState {
             desc,
             params: arr(p),
@@ -178,6 +180,9 @@ impl FieldState {
             bg_grads: zeros(capacity * BG_SAMPLES * abi::BG_GRAD_FLOATS)?,
             state: zeros(capacity * abi::RAY_STATE_FLOATS)?,
             total: s.alloc_zeros::<i32>(1)?,
+            records: [zeros(r0)?, zeros(r1)?, zeros(r2)?, zeros(r3)?],
+            chunk,
+            bg_chunk,
             max_samples,
             host_out: Vec::new(),
             views: None,
@@ -371,26 +376,48 @@ impl FieldState {
             bg_grads: gpu.ptr(&self.bg_grads),
             state: gpu.ptr(&self.state),
             total: gpu.ptr(&self.total),
+            rec_sdf: gpu.ptr(&self.records[0]),
+            rec_color: gpu.ptr(&self.records[1]),
+            rec_bg_density: gpu.ptr(&self.records[2]),
+            rec_bg_color: gpu.ptr(&self.records[3]),
             cfg: *cfg,
             variance,
             occ_res: self.occ_res as i32,
             n_rays: n as i32,
             capacity: capacity as i32,
             train: train as i32,
+            base: 0,
+            chunk: 0,
         };
-        // Threads of each kernel: rays, sample slots, background slots.
-        let threads = [n, capacity, n * BG_SAMPLES, n, capacity, n * BG_SAMPLES, n];
-        let kernels = if train { BATCH_KERNELS.len() } else { 4 };
-        for (k, f) in gpu.batch.iter().enumerate().take(kernels) {
-            let backward = BATCH_KERNELS[k].starts_with("backward");
-            let mut launch = Gpu::grid(threads[k], if backward { WARP_BLOCK } else { 64 });
-            if backward {
-                launch.shared_mem_bytes = WARP_STAGE_BYTES;
-            }
-            // SAFETY: the pointers in `args` are this state's buffers, sized for `capacity`
-            // rays of `max_samples` samples (the callers assert it).
-            unsafe { s.launch_builder(f).arg(&args).launch(launch) }?;
+        let kernel = |name: &str| &gpu.batch[BATCH_KERNELS.iter().position(|k| *k == name).expect("a batch kernel")];
+        // SAFETY (all launches below): the pointers in `args` are this state's buffers, sized
+        // for `capacity` rays of `max_samples` samples (the callers assert it) and records of
+        // `chunk` samples and `bg_chunk` slots, which the plan's chunks do not exceed.
+        // Threads of each forward kernel: rays, sample slots, background slots, rays.
+        for (name, threads) in BATCH_KERNELS.iter().zip([n, capacity, n * BG_SAMPLES, n]) {
+            unsafe { s.launch_builder(kernel(name)).arg(&args).launch(Gpu::grid(threads, 64)) }?;
         }
+        if !train {
+            return Ok(());
+        }
+        for launch in args.backward_plan(self.chunk, self.bg_chunk) {
+            let (mut b, chunk_args);
+            let threads = match launch {
+                abi::BackwardLaunch::Batch(name, c, threads) => {
+                    chunk_args = args.with(c);
+                    b = s.launch_builder(kernel(name));
+                    b.arg(&chunk_args);
+                    (threads, 64)
+                }
+                abi::BackwardLaunch::Grads(ref g, threads) => {
+                    b = s.launch_builder(kernel("weight_grads"));
+                    b.arg(g);
+                    (threads, BLOCK)
+                }
+            };
+            unsafe { b.launch(Gpu::grid(threads.0, threads.1)) }?;
+        }
+        unsafe { s.launch_builder(kernel("finish_rays")).arg(&args).launch(Gpu::grid(n, 64)) }?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! against the CPU backend on the same inputs. This is what keeps the kernels' arithmetic
 //! tested on machines without a GPU; `tests/cuda.rs` checks the GPU build the same way.
 
-use super::abi::{self, BatchArgs, DrawArgs, FieldDesc, RayOut, ReduceArgs, Weights};
+use super::abi::{self, BatchArgs, DrawArgs, FieldDesc, GradArgs, RayOut, ReduceArgs, Weights};
 
 unsafe extern "C" {
     fn weave_shim_set_thread(i: i32);
@@ -13,6 +13,7 @@ unsafe extern "C" {
     fn composite(a: BatchArgs);
     fn backward_samples(a: BatchArgs);
     fn backward_background(a: BatchArgs);
+    fn weight_grads(a: GradArgs);
     fn finish_rays(a: BatchArgs);
     fn draw_rays(a: DrawArgs);
     fn reduce_rays(a: ReduceArgs);
@@ -60,7 +61,12 @@ mod tests {
     use crate::train::render::Ray;
     use crate::train::trainer::{Rng, sample_ray};
 
-    /// The seven batch kernels of a training step on `ins`, with the fixture's field: per-ray
+    /// Samples and background slots per chunk of the host's backward pass: fewer than a batch
+    /// of the fixture's holds, so that the tests cross chunks as large batches do on a GPU.
+    const HOST_CHUNK: usize = 700;
+    const HOST_BG_CHUNK: usize = 100;
+
+    /// The batch kernels of a training step on `ins`, with the fixture's field: per-ray
     /// results, parameter gradients and dLoss/d(variance).
     fn host_batch(fx: &mut parity::Fixture, ins: &[abi::RayIn]) -> (Vec<RayOut>, crate::field::Params, f32) {
         let mut grads = fx.params.zeros_like();
@@ -77,6 +83,8 @@ mod tests {
         let mut bg_grads = buffer(n * abi::BG_SAMPLES, abi::BG_GRAD_FLOATS);
         let mut state = buffer(n, abi::RAY_STATE_FLOATS);
         let mut total = 0i32;
+        let desc = FieldDesc::of(&fx.field);
+        let mut records = desc.record_floats(HOST_CHUNK, HOST_BG_CHUNK).map(|f| vec![f32::NAN; f]);
         let args = BatchArgs {
             field: FieldDesc::of(&fx.field),
             params: abi::host_weights(&mut fx.params),
@@ -92,26 +100,41 @@ mod tests {
             bg_grads: bg_grads.as_mut_ptr() as u64,
             state: state.as_mut_ptr() as u64,
             total: &mut total as *mut i32 as u64,
+            rec_sdf: records[0].as_mut_ptr() as u64,
+            rec_color: records[1].as_mut_ptr() as u64,
+            rec_bg_density: records[2].as_mut_ptr() as u64,
+            rec_bg_color: records[3].as_mut_ptr() as u64,
             cfg: abi::RenderSettings::of(&fx.settings),
             variance: fx.params.variance,
             occ_res: fx.occupancy.res as i32,
             n_rays: n as i32,
             capacity: capacity as i32,
             train: 1,
+            base: 0,
+            chunk: 0,
         };
-        let kernels: [(unsafe extern "C" fn(BatchArgs), usize); 7] = [
-            (march, n),
-            (eval_samples, capacity),
-            (eval_background, n * abi::BG_SAMPLES),
-            (composite, n),
-            (backward_samples, capacity),
-            (backward_background, n * abi::BG_SAMPLES),
-            (finish_rays, n),
-        ];
-        for (kernel, threads) in kernels {
-            // SAFETY: every pointer in `args` points into a live buffer of the size the kernels index.
+        // SAFETY (all launches): every pointer in `args` points into a live buffer of the size
+        // the kernels index; the plan's chunks fit the records.
+        let forward: [unsafe extern "C" fn(BatchArgs); 4] = [march, eval_samples, eval_background, composite];
+        for (kernel, threads) in forward.into_iter().zip([n, capacity, n * abi::BG_SAMPLES, n]) {
             launch(threads, || unsafe { kernel(args) });
         }
+        let plan = args.backward_plan(HOST_CHUNK, HOST_BG_CHUNK);
+        let chunks =
+            |kernel| plan.iter().filter(|l| matches!(l, abi::BackwardLaunch::Batch(k, ..) if *k == kernel)).count();
+        assert!(chunks("backward_samples") > 1);
+        assert!(chunks("backward_background") > 1 || !fx.field.cfg.background);
+        for step in plan {
+            match step {
+                abi::BackwardLaunch::Batch(name, c, threads) => {
+                    let kernel = if name == "backward_samples" { backward_samples } else { backward_background };
+                    launch(threads, || unsafe { kernel(args.with(c)) });
+                }
+                abi::BackwardLaunch::Grads(g, threads) => launch(threads, || unsafe { weight_grads(g) }),
+            }
+        }
+        launch(n, || unsafe { finish_rays(args) });
+        drop(records);
         (outs, grads, d_variance)
     }
 

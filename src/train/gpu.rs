@@ -238,7 +238,7 @@ impl Trainer {
         self.params.variance = v[0];
 
         self.step += 1;
-        if self.step.is_multiple_of(self.cfg.occupancy_interval) {
+        if self.step.is_multiple_of(self.cfg.occupancy_interval) && self.prunes_occupancy() {
             let reach = self.occupancy.cell_size() * 3f32.sqrt() + 4.0 / Field::inv_s(&self.params);
             let active = self.active_levels();
             let run = self.cuda.as_mut().expect("step_cuda runs with a device");

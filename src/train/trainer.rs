@@ -440,10 +440,22 @@ impl Trainer {
         Rollback { failed_step, restored_step: self.step, why }
     }
 
+    /// Whether training skips cells the surface is out of reach of. Not in rooms: their
+    /// walls start as a fog, and as its sharpness rose, pruning cut the fog away before a
+    /// surface formed; the field then collapsed to a sample or two per ray (the procedural
+    /// room on an H200: 22.3 dB held out with pruning, 27.7 dB without).
+    pub(super) fn prunes_occupancy(&self) -> bool {
+        self.layout != Layout::Room
+    }
+
     /// Marks the cells whose centre is within reach of the surface: the SDF there is below a
     /// cell diagonal plus the width of NeuS's density. A field with no surface left anywhere
-    /// gets every cell back (see `Occupancy::or_full`).
+    /// gets every cell back (see `Occupancy::or_full`), and so do rooms (`prunes_occupancy`).
     pub fn update_occupancy(&mut self) {
+        if !self.prunes_occupancy() {
+            self.occupancy = Occupancy::full(self.occupancy.res);
+            return;
+        }
         let active = self.active_levels();
         let occ = &self.occupancy;
         let reach = occ.cell_size() * 3f32.sqrt() + 4.0 / Field::inv_s(&self.params);
@@ -574,6 +586,16 @@ mod tests {
         t.update_occupancy();
         assert!(t.occupancy.cells.iter().all(|&c| c));
         assert!(t.step().unwrap().samples_per_ray > 0.0);
+    }
+
+    #[test]
+    fn rooms_sample_every_cell() {
+        let views = || views_around(8, 6, &[[0.6, 0.4, 0.2]; 48]);
+        let room = Trainer::new(TrainConfig { layout: Some(Layout::Room), ..tiny_config() }, views());
+        assert!(room.occupancy.cells.iter().all(|&c| c));
+        // The same views as an object: its initial sphere leaves the corners out of reach.
+        let object = Trainer::new(TrainConfig { layout: Some(Layout::Object), ..tiny_config() }, views());
+        assert!(object.occupancy.cells.contains(&false));
     }
 
     #[test]

@@ -48,29 +48,74 @@ DEVICE void mlp_rec_zero(const Mlp& s, const Rec& r) {
     for (int c = 0; c < n; ++c) rec_put(r, c, 0.0f);
 }
 
+// Outputs of a layer computed together: each input is read once per MLP_BLOCK outputs
+// instead of once per output. A thread's vectors live in local memory, which is what these
+// kernels wait on; the block's sums stay in registers. Each output still sums its inputs in
+// order, so the floats are those of one output at a time.
+#define MLP_BLOCK 8
+// Most outputs mlp_output keeps (SDF_OUT, the background density's 1 + BG_FEATURES).
+#define MLP_MAX_KEEP 16
+
+// acc[k] = Σ_i w[k·ni + i] x[i] for the block's first `count` rows of w.
+DEVICE void mlp_block(const float* w, const float* x, int ni, int count, float (&acc)[MLP_BLOCK]) {
+#pragma unroll
+    for (int k = 0; k < MLP_BLOCK; ++k) acc[k] = 0.0f;
+    for (int i = 0; i < ni; ++i) {
+        float xi = x[i];
+#pragma unroll
+        for (int k = 0; k < MLP_BLOCK; ++k)
+            if (k < count) acc[k] += w[k * ni + i] * xi;
+    }
+}
+
+// y[o] = Σ_i w[o·ni + i] x[i] + b[o] for o < no, through a ReLU when `relu`.
+DEVICE void mlp_layer(const float* w, const float* b, const float* x, int ni, int no, bool relu, float* y) {
+    for (int o0 = 0; o0 < no; o0 += MLP_BLOCK) {
+        float acc[MLP_BLOCK];
+        mlp_block(w + o0 * ni, x, ni, no - o0, acc);
+#pragma unroll
+        for (int k = 0; k < MLP_BLOCK; ++k)
+            if (o0 + k < no) {
+                float sum = acc[k] + b[o0 + k];
+                y[o0 + k] = relu ? fmaxf(sum, 0.0f) : sum;
+            }
+    }
+}
+
+// dx[i] = Σ_o d[o] w[o·ni + i]: the layer's backward to its input.
+DEVICE void mlp_layer_back(const float* w, const float* d, int ni, int no, float* dx) {
+    for (int i0 = 0; i0 < ni; i0 += MLP_BLOCK) {
+        float acc[MLP_BLOCK];
+#pragma unroll
+        for (int k = 0; k < MLP_BLOCK; ++k) acc[k] = 0.0f;
+        for (int o = 0; o < no; ++o) {
+            float c = d[o];
+#pragma unroll
+            for (int k = 0; k < MLP_BLOCK; ++k)
+                if (i0 + k < ni) acc[k] += c * w[o * ni + i0 + k];
+        }
+#pragma unroll
+        for (int k = 0; k < MLP_BLOCK; ++k)
+            if (i0 + k < ni) dx[i0 + k] = acc[k];
+    }
+}
+
 // acts receives every layer's output; its last `output` floats are the network's.
 DEVICE void mlp_forward(const Mlp& s, const float* p, const float* input, float* acts) {
     int p_off = 0, a_off = 0;
     for (int li = 0; li <= s.hidden_layers; ++li) {
         int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
         const float* w = p + p_off;
-        const float* b = w + ni * no;
         const float* x = li == 0 ? input : acts + a_off - ni;
-        bool last = li == s.hidden_layers;
-        for (int o = 0; o < no; ++o) {
-            float sum = 0.0f;
-            for (int i = 0; i < ni; ++i) sum += w[o * ni + i] * x[i];
-            sum += b[o];
-            acts[a_off + o] = last ? sum : fmaxf(sum, 0.0f);
-        }
+        mlp_layer(w, w + ni * no, x, ni, no, li != s.hidden_layers, acts + a_off);
         p_off += ni * no + no;
         a_off += no;
     }
 }
 
-// The first `keep` outputs alone, for passes that need no backward: each unit of the last
-// hidden layer is added into the outputs as soon as it is computed, so a thread holds one
-// hidden layer at most instead of every activation (local memory is what these kernels wait on).
+// The first `keep` outputs alone (at most MLP_MAX_KEEP), for passes that need no backward:
+// each unit of the last hidden layer is added into the outputs as soon as it is computed, so
+// a thread holds one hidden layer at most instead of every activation.
 DEVICE void mlp_output(const Mlp& s, const float* p, const float* input, int keep, float* out) {
     float h[MLP_MAX_WIDTH];
     const float* x = input;
@@ -78,25 +123,14 @@ DEVICE void mlp_output(const Mlp& s, const float* p, const float* input, int kee
     for (int li = 0; li + 1 < s.hidden_layers; ++li) {
         float next[MLP_MAX_WIDTH];
         const float* w = p + p_off;
-        const float* b = w + ni * s.hidden;
-        for (int o = 0; o < s.hidden; ++o) {
-            float sum = 0.0f;
-            for (int i = 0; i < ni; ++i) sum += w[o * ni + i] * x[i];
-            next[o] = fmaxf(sum + b[o], 0.0f);
-        }
+        mlp_layer(w, w + ni * s.hidden, x, ni, s.hidden, true, next);
         for (int o = 0; o < s.hidden; ++o) h[o] = next[o];
         x = h;
         p_off += ni * s.hidden + s.hidden;
         ni = s.hidden;
     }
     if (s.hidden_layers == 0) {
-        const float* w = p;
-        const float* b = w + ni * s.output;
-        for (int o = 0; o < keep; ++o) {
-            float sum = 0.0f;
-            for (int i = 0; i < ni; ++i) sum += w[o * ni + i] * x[i];
-            out[o] = sum + b[o];
-        }
+        mlp_layer(p, p + ni * s.output, x, ni, keep, false, out);
         return;
     }
     const float* w1 = p + p_off;
@@ -104,14 +138,24 @@ DEVICE void mlp_output(const Mlp& s, const float* p, const float* input, int kee
     const float* w2 = b1 + s.hidden;
     const float* b2 = w2 + s.hidden * s.output;
     // Sums in mlp_forward's order, so both give the same floats.
-    for (int o = 0; o < keep; ++o) out[o] = 0.0f;
-    for (int j = 0; j < s.hidden; ++j) {
-        float a = 0.0f;
-        for (int i = 0; i < ni; ++i) a += w1[j * ni + i] * x[i];
-        a = fmaxf(a + b1[j], 0.0f);
-        for (int o = 0; o < keep; ++o) out[o] += w2[o * s.hidden + j] * a;
+    float sum[MLP_MAX_KEEP];
+#pragma unroll
+    for (int o = 0; o < MLP_MAX_KEEP; ++o) sum[o] = 0.0f;
+    for (int j0 = 0; j0 < s.hidden; j0 += MLP_BLOCK) {
+        float a[MLP_BLOCK];
+        mlp_block(w1 + j0 * ni, x, ni, s.hidden - j0, a);
+#pragma unroll
+        for (int k = 0; k < MLP_BLOCK; ++k)
+            if (j0 + k < s.hidden) {
+                float v = fmaxf(a[k] + b1[j0 + k], 0.0f);
+#pragma unroll
+                for (int o = 0; o < MLP_MAX_KEEP; ++o)
+                    if (o < keep) sum[o] += w2[o * s.hidden + j0 + k] * v;
+            }
     }
-    for (int o = 0; o < keep; ++o) out[o] += b2[o];
+#pragma unroll
+    for (int o = 0; o < MLP_MAX_KEEP; ++o)
+        if (o < keep) out[o] = sum[o] + b2[o];
 }
 
 // From dL/doutput: records what dL/dparams is made of in `rec` (see Rec) and writes
@@ -130,10 +174,7 @@ DEVICE void mlp_backward(const Mlp& s, const float* p, const float* input, const
             for (int o = 0; o < no; ++o)
                 if (acts[a_off + o] <= 0.0f) cur[o] = 0.0f;
         const float* x = li == 0 ? input : acts + a_off - ni;
-        const float* w = p + p_off;
-        for (int i = 0; i < ni; ++i) next[i] = 0.0f;
-        for (int o = 0; o < no; ++o)
-            for (int i = 0; i < ni; ++i) next[i] += cur[o] * w[o * ni + i];
+        mlp_layer_back(p + p_off, cur, ni, no, next);
         for (int i = 0; i < ni; ++i) rec_put(rec, c_off + i, x[i]);
         for (int o = 0; o < no; ++o) rec_put(rec, c_off + ni + o, cur[o]);
         for (int i = 0; i < ni; ++i) cur[i] = next[i];

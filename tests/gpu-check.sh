@@ -77,12 +77,13 @@ if [ -f "$work/object-cuda/checkpoint.weave" ]; then
 fi
 phase gpu-tests 40 "$bin/cuda-tests" --ignored --nocapture --test-threads=1
 
-# Per-kernel times of training steps after the occupancy grid has settled (about 15 launches
-# a step): where a step's time goes, without hardware counters if the machine has none.
+# Per-kernel times of training steps once the occupancy grid has settled (a 16k-ray step is
+# about 70 launches: 8 chunks of backward passes and weight gradients): where its time goes.
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
 if [ -n "$ncu" ]; then
-  phase ncu 90 "$ncu" --clock-control none --launch-skip 600 --launch-count 45 --print-summary per-kernel \
-    "$bin/weave" bench train --backend cuda --rays 16384 --warmup 45 --steps 4
+  phase ncu 90 "$ncu" --clock-control none --launch-skip 1500 --launch-count 90 --print-summary per-kernel \
+    --section SpeedOfLight --section LaunchStats --section Occupancy \
+    "$bin/weave" bench train --backend cuda --rays 16384 --warmup 45 --steps 2
   cp "$work/ncu.log" "$out/ncu.log"
 fi
 

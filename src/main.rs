@@ -502,8 +502,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         eprintln!("warning: {}", trainer.abandon_cuda(&e).why);
     }
     checkpoint::save(&trainer, &args.out.join("checkpoint.weave"))?;
-    outputs::write_all(&trainer, &ds, &args.out, &mut metrics)?;
-    if let Some(note) = outputs::empty_mesh_note(&trainer, metrics.mesh_triangles) {
+    if let Some(note) = outputs::write_all(&trainer, &ds, &args.out, &mut metrics)? {
         eprintln!("warning: {note}");
     }
     println!(
@@ -525,12 +524,11 @@ fn export_cmd(
         bail!("--resolution {resolution} is out of range (16 to 2048)");
     }
     let t = checkpoint::load(ckpt, Vec::new())?;
-    let mesh = weave::mesh::from_trainer(&t, resolution, unseen.or(t.cfg.unseen));
-    if let Some(note) = outputs::empty_mesh_note(&t, mesh.triangles.len()) {
+    let mesh = outputs::write_mesh(&t, mesh_path, resolution, unseen)?;
+    if let Some(note) = &mesh.note {
         eprintln!("warning: {note}");
     }
-    weave::io::ply::write(mesh_path, &mesh)?;
-    println!("wrote {} ({} vertices, {} triangles)", mesh_path.display(), mesh.vertices.len(), mesh.triangles.len());
+    println!("wrote {} ({} vertices, {} triangles)", mesh_path.display(), mesh.vertices, mesh.triangles);
     Ok(())
 }
 

@@ -161,12 +161,13 @@ impl Loader {
                     };
                     checkpoint::save(&trainer, &path.join("checkpoint.weave"))
                         .and_then(|_| outputs::write_all(&trainer, &dataset, &path, &mut metrics))
-                        .map(|_| format!("Saved mesh, poses, renders and checkpoint to {}", path.display()))
-                        .map(|msg| with_note(msg, outputs::empty_mesh_note(&trainer, metrics.mesh_triangles)))
+                        .map(|note| {
+                            with_note(format!("Saved mesh, poses, renders and checkpoint to {}", path.display()), note)
+                        })
                 }
-                Export::Mesh => outputs::write_mesh(&trainer, &path).map(|(_, tris)| {
-                    let msg = format!("Saved the mesh ({tris} triangles) to {}", path.display());
-                    with_note(msg, outputs::empty_mesh_note(&trainer, tris))
+                Export::Mesh => outputs::write_mesh(&trainer, &path, trainer.cfg.mesh_resolution, None).map(|m| {
+                    let msg = format!("Saved the mesh ({} triangles) to {}", m.triangles, path.display());
+                    with_note(msg, m.note)
                 }),
                 Export::Poses => outputs::write_poses(&trainer, &dataset, &path)
                     .map(|_| format!("Saved {} camera poses to {}", trainer.views.len(), path.display())),

@@ -4,6 +4,7 @@ use super::Trainer;
 use super::trainer::psnr;
 use crate::geometry::{Intrinsics, Pose};
 use crate::io::{self, Dataset, View, atomic, colmap, ply, transforms};
+use crate::mesh::Unseen;
 use serde::Serialize;
 use std::path::Path;
 
@@ -53,12 +54,20 @@ pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> i
     Ok((!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64))
 }
 
-/// Extracts the mesh at the configured resolution and writes it as binary PLY; returns its
-/// vertex and triangle counts.
-pub fn write_mesh(t: &Trainer, path: &Path) -> io::Result<(usize, usize)> {
-    let mesh = crate::mesh::from_trainer(t, t.cfg.mesh_resolution, t.cfg.unseen);
+/// A mesh as written: its size, and why it is empty when it is.
+pub struct WrittenMesh {
+    pub vertices: usize,
+    pub triangles: usize,
+    pub note: Option<String>,
+}
+
+/// Extracts the mesh at `resolution` cells per side (what it keeps of unseen surface: `unseen`,
+/// else as training chose) and writes it as binary PLY.
+pub fn write_mesh(t: &Trainer, path: &Path, resolution: usize, unseen: Option<Unseen>) -> io::Result<WrittenMesh> {
+    let mesh = crate::mesh::from_trainer(t, resolution, unseen.or(t.cfg.unseen));
     ply::write(path, &mesh)?;
-    Ok((mesh.vertices.len(), mesh.triangles.len()))
+    let triangles = mesh.triangles.len();
+    Ok(WrittenMesh { vertices: mesh.vertices.len(), triangles, note: empty_mesh_note(t, triangles) })
 }
 
 /// Writes the cameras, training views with their refined poses, as a transforms.json (when
@@ -85,7 +94,7 @@ pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
 }
 
 /// Why a mesh came out empty, for the user.
-pub fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
+pub(crate) fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
     (triangles == 0).then(|| {
         format!(
             "the mesh is empty: the field explained the photos as a fog without forming a surface \
@@ -96,9 +105,11 @@ pub fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
     })
 }
 
-/// Writes the mesh, the poses (transforms.json and COLMAP text) and the test renders.
-pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<()> {
-    (metrics.mesh_vertices, metrics.mesh_triangles) = write_mesh(t, &out.join("mesh.ply"))?;
+/// Writes the mesh, the poses (transforms.json and COLMAP text) and the test renders; returns
+/// the mesh's note (`WrittenMesh::note`).
+pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<Option<String>> {
+    let mesh = write_mesh(t, &out.join("mesh.ply"), t.cfg.mesh_resolution, None)?;
+    (metrics.mesh_vertices, metrics.mesh_triangles) = (mesh.vertices, mesh.triangles);
     metrics.sharpness = crate::field::Field::inv_s(&t.params);
     write_poses(t, ds, &out.join("transforms.json"))?;
     write_poses(t, ds, &out.join("colmap"))?;
@@ -107,5 +118,6 @@ pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -
         metrics.test_views = ds.test_views.len();
     }
     let json = serde_json::to_string_pretty(metrics).expect("metrics serialise");
-    atomic::write_bytes(&out.join("metrics.json"), json.as_bytes())
+    atomic::write_bytes(&out.join("metrics.json"), json.as_bytes())?;
+    Ok(mesh.note)
 }

@@ -16,6 +16,8 @@ pub struct TrainingPanel {
     pub auto_masks: bool,
     /// What the mesh keeps of surface no photo saw (`TrainConfig::unseen`; None: by layout).
     pub unseen: Option<Unseen>,
+    /// The background field (`TrainConfig::background`; None: by layout).
+    pub background: Option<bool>,
     run: Option<Run>,
     /// The trainer of the last finished run, kept for saving its results.
     pub finished: Option<Trainer>,
@@ -52,6 +54,7 @@ impl Default for TrainingPanel {
             iterations: TrainConfig::preset(Preset::Fast).iterations,
             auto_masks: true,
             unseen: None,
+            background: None,
             run: None,
             finished: None,
             backend: None,
@@ -163,6 +166,17 @@ impl TrainingPanel {
                 for (u, name) in [(None, "auto"), (Some(Unseen::Keep), "keep"), (Some(Unseen::Drop), "drop")] {
                     if ui.selectable_label(self.unseen == u, name).clicked() {
                         self.unseen = u;
+                    }
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("Background").on_hover_text(
+                    "A field for what lies beyond the scene (sky, far walls): auto leaves it out for \
+                     rooms, whose walls lie inside the scene's bounds, and keeps it otherwise.",
+                );
+                for (b, name) in [(None, "auto"), (Some(true), "on"), (Some(false), "off")] {
+                    if ui.selectable_label(self.background == b, name).clicked() {
+                        self.background = b;
                     }
                 }
             });

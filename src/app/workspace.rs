@@ -110,6 +110,7 @@ impl Workspace {
         cfg.iterations = steps;
         cfg.auto_masks = self.training.auto_masks;
         cfg.unseen = self.training.unseen;
+        cfg.background = self.training.background;
         self.training.iterations = steps;
         self.preparing_training = true;
         self.loader.prepare_training(ds.clone(), cfg);

@@ -566,7 +566,7 @@ fn bench_cmd(rays: usize, steps: u32, warmup: u32, backend: Backend) -> Result<(
         let _ = std::fs::remove_dir_all(&dir);
         let r = r?;
         println!(
-            "  CUDA ({}): {:8.2} ms/step ({:.2} in the ray kernel)  {:10.0} rays/s  {:12.0} samples/s",
+            "  CUDA ({}): {:8.2} ms/step ({:.2} in the batch kernels)  {:10.0} rays/s  {:12.0} samples/s",
             weave::compute::cuda::available().map(|d| d.name).unwrap_or_default(),
             r.ms_per_step,
             r.kernel_ms_per_step,

@@ -11,7 +11,7 @@ pub struct BenchResult {
     pub rays_per_s: f64,
     /// Points evaluated along rays per second (each costs four SDF evaluations).
     pub samples_per_s: f64,
-    /// CUDA: the ray kernel's share of a step (with its transfers); 0 on the CPU.
+    /// CUDA: the batch kernels' share of a step (with their transfers); 0 on the CPU.
     pub kernel_ms_per_step: f64,
 }
 

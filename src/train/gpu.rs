@@ -23,7 +23,7 @@ pub struct CudaRun {
     state: Mutex<FieldState>,
     /// The host's field parameters are older than the device's.
     stale: bool,
-    /// Seconds spent in the ray kernels (with their transfers), for benchmarks.
+    /// Seconds spent in the batch kernels (with their transfers), for benchmarks.
     trace_seconds: f64,
     /// Occupied cells of the device's grid while the host's copy is older (it is read back
     /// by [`Trainer::sync`], not every update).
@@ -85,7 +85,7 @@ impl Trainer {
         }
     }
 
-    /// Seconds spent so far in the CUDA ray kernel, transfers included (0 on the CPU).
+    /// Seconds spent so far in the CUDA batch kernels, transfers included (0 on the CPU).
     pub fn cuda_trace_seconds(&self) -> f64 {
         self.cuda.as_ref().map_or(0.0, |c| c.trace_seconds)
     }

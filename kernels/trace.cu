@@ -445,7 +445,7 @@ struct GradArgs {
     int layer;
 };
 
-// A launch takes a warp per tile and slice of rows (abi.rs's weight_grad_warps); warps past
+// A launch takes a warp per tile and slice of rows (abi.rs's Mlp::grad_warps); warps past
 // those leave at once.
 KERNEL void weight_grads(GradArgs a) {
     int rows = a.chunk * a.per_item;

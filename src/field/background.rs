@@ -157,7 +157,8 @@ impl Background {
         ws.origin = origin;
         ws.dir = dir;
         ws.count = 0;
-        for j in 0..if self.enabled { SAMPLES } else { 0 } {
+        let samples = if self.enabled { SAMPLES } else { 0 };
+        for j in 0..samples {
             let u = sample_u(j, jitter);
             let Some((t, _)) = exit_distance(origin, dir, 1.0 / u) else { continue };
             let x = [origin[0] + t * dir[0], origin[1] + t * dir[1], origin[2] + t * dir[2]];

@@ -214,40 +214,11 @@ pub const CHUNK: usize = 1 << 18;
 const GRAD_TILE: usize = 8;
 const GRAD_SLICE: usize = 2048;
 
-impl Mlp {
-    fn layer_in(&self, l: usize) -> usize {
-        if l == 0 { self.input as usize } else { self.hidden as usize }
-    }
-    fn layer_out(&self, l: usize) -> usize {
-        if l == self.hidden_layers as usize { self.output as usize } else { self.hidden as usize }
-    }
-    fn layers(&self) -> usize {
-        self.hidden_layers as usize + 1
-    }
-
-    /// Floats per row of its backward record (`mlp_rec_cols`).
-    pub fn rec_cols(&self) -> usize {
-        (0..self.layers()).map(|l| self.layer_in(l) + self.layer_out(l)).sum()
-    }
-
-    /// Warps `weight_grads` takes for one layer over `rows` rows.
-    fn grad_warps(&self, layer: usize, rows: usize) -> usize {
-        let tiles = self.layer_out(layer).div_ceil(GRAD_TILE) * (self.layer_in(layer) + 1).div_ceil(GRAD_TILE);
-        tiles * rows.div_ceil(GRAD_SLICE)
-    }
-}
-
 /// A chunk of a batch's samples or background slots: its first one, and how many a chunk holds.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchChunk {
     pub base: i32,
     pub chunk: i32,
-}
-
-impl BatchArgs {
-    pub fn with(&self, c: BatchChunk) -> BatchArgs {
-        BatchArgs { base: c.base, chunk: c.chunk, ..*self }
-    }
 }
 
 /// One launch of a training batch's backward pass, with its thread count.
@@ -259,33 +230,24 @@ pub enum BackwardLaunch {
     Grads(GradArgs, usize),
 }
 
-impl FieldDesc {
-    /// Floats of the records of a chunk of `chunk` samples (SDF, colour) and `bg_chunk`
-    /// background slots (density, colour).
-    pub fn record_floats(&self, chunk: usize, bg_chunk: usize) -> [usize; 4] {
-        [
-            4 * chunk * self.sdf.rec_cols(),
-            chunk * self.color.rec_cols(),
-            bg_chunk * self.bg_density.rec_cols(),
-            bg_chunk * self.bg_color.rec_cols(),
-        ]
-    }
-}
-
 impl BatchArgs {
+    pub fn with(&self, c: BatchChunk) -> BatchArgs {
+        BatchArgs { base: c.base, chunk: c.chunk, ..*self }
+    }
+
     /// The backward pass of this batch in order: per chunk of `chunk` samples, their backward
     /// pass and then the weight gradients of the SDF and colour networks from their records;
-    /// the same per chunk of `bg_chunk` background slots. (`finish_rays` follows.)
-    pub fn backward_plan(&self, chunk: usize, bg_chunk: usize) -> Vec<BackwardLaunch> {
-        let mut plan = Vec::new();
-        let samples = self.capacity as usize;
-        let slots = self.n_rays as usize * BG_SAMPLES;
-        let f = &self.field;
-        // (kernel, items, chunk, device count of the items, networks: (shape, record, gradients, rows per item))
+    /// the same per chunk of `bg_chunk` background slots, when the field has a background.
+    /// (`finish_rays` follows.) Produced as it is launched: nothing is allocated per step.
+    pub fn backward_plan(&self, chunk: usize, bg_chunk: usize) -> impl Iterator<Item = BackwardLaunch> + use<> {
+        let f = self.field;
+        let slots = if f.background != 0 { self.n_rays as usize * BG_SAMPLES } else { 0 };
+        // Per pass: kernel, items, chunk, device count of the items (0: all live), and its
+        // networks (shape, record, gradients, record rows per item).
         let passes = [
             (
                 "backward_samples",
-                samples,
+                self.capacity as usize,
                 chunk,
                 self.total,
                 [(f.sdf, self.rec_sdf, self.grads.ptr[1], 4), (f.color, self.rec_color, self.grads.ptr[2], 1)],
@@ -301,33 +263,29 @@ impl BatchArgs {
                 ],
             ),
         ];
-        for (kernel, items, chunk, total, nets) in passes {
-            if kernel == "backward_background" && f.background == 0 {
-                continue;
-            }
-            for base in (0..items).step_by(chunk.max(1)) {
+        passes.into_iter().flat_map(|(kernel, items, chunk, total, nets)| {
+            (0..items).step_by(chunk.max(1)).flat_map(move |base| {
                 let c = BatchChunk { base: base as i32, chunk: chunk as i32 };
-                plan.push(BackwardLaunch::Batch(kernel, c, chunk.min(items - base)));
-                for (net, rec, grad, per_item) in nets {
-                    for layer in 0..net.layers() {
+                let grads = nets.into_iter().flat_map(move |(net, rec, grad, per_item)| {
+                    (0..net.shape().layer_count()).map(move |layer| {
                         let g = GradArgs {
                             rec,
                             grad,
                             total,
                             items: items as i32,
-                            base: base as i32,
-                            chunk: chunk as i32,
+                            base: c.base,
+                            chunk: c.chunk,
                             per_item,
                             net,
                             layer: layer as i32,
                             pad: 0,
                         };
-                        plan.push(BackwardLaunch::Grads(g, 32 * net.grad_warps(layer, chunk * per_item as usize)));
-                    }
-                }
-            }
-        }
-        plan
+                        BackwardLaunch::Grads(g, 32 * net.grad_warps(layer, chunk * per_item as usize))
+                    })
+                });
+                std::iter::once(BackwardLaunch::Batch(kernel, c, chunk.min(items - base))).chain(grads)
+            })
+        })
     }
 }
 
@@ -382,9 +340,41 @@ impl Mlp {
             output: s.output as i32,
         }
     }
+
+    fn shape(&self) -> MlpShape {
+        MlpShape {
+            input: self.input as usize,
+            hidden: self.hidden as usize,
+            hidden_layers: self.hidden_layers as usize,
+            output: self.output as usize,
+        }
+    }
+
+    /// Floats per row of its backward record (`mlp_rec_cols`).
+    pub fn rec_cols(&self) -> usize {
+        let s = self.shape();
+        (0..s.layer_count()).map(|l| s.layer(l).0 + s.layer(l).1).sum()
+    }
+
+    /// Warps `weight_grads` takes for one layer over `rows` rows (a bias is one more input).
+    fn grad_warps(&self, layer: usize, rows: usize) -> usize {
+        let (ni, no) = self.shape().layer(layer);
+        no.div_ceil(GRAD_TILE) * (ni + 1).div_ceil(GRAD_TILE) * rows.div_ceil(GRAD_SLICE)
+    }
 }
 
 impl FieldDesc {
+    /// Floats of the records of a chunk of `chunk` samples (SDF, colour) and `bg_chunk`
+    /// background slots (density, colour).
+    pub fn record_floats(&self, chunk: usize, bg_chunk: usize) -> [usize; 4] {
+        [
+            4 * chunk * self.sdf.rec_cols(),
+            chunk * self.color.rec_cols(),
+            bg_chunk * self.bg_density.rec_cols(),
+            bg_chunk * self.bg_color.rec_cols(),
+        ]
+    }
+
     pub fn of(field: &Field) -> FieldDesc {
         let (density, color) = field.background.shapes();
         FieldDesc {

@@ -160,7 +160,8 @@ impl FieldState {
             x.try_into().unwrap_or_else(|_| unreachable!("one slice per group"))
         };
         let chunk = (capacity * max_samples).clamp(1, abi::CHUNK);
-        let bg_chunk = (capacity * BG_SAMPLES).clamp(1, abi::CHUNK);
+        // A field without background has no background slots to record.
+        let bg_chunk = if desc.background != 0 { (capacity * BG_SAMPLES).clamp(1, abi::CHUNK) } else { 0 };
         let [r0, r1, r2, r3] = desc.record_floats(chunk, bg_chunk);
         Ok(FieldState {
             desc,

@@ -86,7 +86,7 @@ mod tests {
         let desc = FieldDesc::of(&fx.field);
         let mut records = desc.record_floats(HOST_CHUNK, HOST_BG_CHUNK).map(|f| vec![f32::NAN; f]);
         let args = BatchArgs {
-            field: FieldDesc::of(&fx.field),
+            field: desc,
             params: abi::host_weights(&mut fx.params),
             grads: abi::host_weights(&mut grads),
             d_variance: &mut d_variance as *mut f32 as u64,
@@ -119,7 +119,7 @@ mod tests {
         for (kernel, threads) in forward.into_iter().zip([n, capacity, n * abi::BG_SAMPLES, n]) {
             launch(threads, || unsafe { kernel(args) });
         }
-        let plan = args.backward_plan(HOST_CHUNK, HOST_BG_CHUNK);
+        let plan: Vec<_> = args.backward_plan(HOST_CHUNK, HOST_BG_CHUNK).collect();
         let chunks =
             |kernel| plan.iter().filter(|l| matches!(l, abi::BackwardLaunch::Batch(k, ..) if *k == kernel)).count();
         assert!(chunks("backward_samples") > 1);
@@ -134,7 +134,6 @@ mod tests {
             }
         }
         launch(n, || unsafe { finish_rays(args) });
-        drop(records);
         (outs, grads, d_variance)
     }
 

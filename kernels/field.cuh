@@ -26,7 +26,8 @@ struct FieldDesc {
     GridDesc bg_grid;
     Mlp sdf, color, bg_density, bg_color;
     float orientation, init_radius;
-    int background;  // 0: no background field, every slot invalid
+    int background;   // 0: no background field, every slot invalid
+    int view_coeffs;  // SH coefficients of the view direction the surface colour sees
 };
 
 // Parameter arrays in the order of Rust's `Params::arrays`; gradients have the same shape.
@@ -148,10 +149,11 @@ struct ColorEval {
 };
 
 // The colour network's input; returns the gradient's length.
-DEVICE float color_input(const float* grad, const float* dir_sh, const float* feat, float* input) {
+DEVICE float color_input(const FieldDesc& f, const float* grad, const float* dir_sh, const float* feat,
+                         float* input) {
     float n = fmaxf(sqrtf(dot3(grad, grad)), 1e-6f);
     for (int a = 0; a < 3; ++a) input[a] = grad[a] / n;
-    for (int i = 0; i < SH_COEFFS; ++i) input[3 + i] = dir_sh[i];
+    for (int i = 0; i < SH_COEFFS; ++i) input[3 + i] = i < f.view_coeffs ? dir_sh[i] : 0.0f;
     for (int i = 0; i < GEO_FEATURES; ++i) input[3 + SH_COEFFS + i] = feat[i];
     return n;
 }
@@ -160,14 +162,14 @@ DEVICE float color_input(const float* grad, const float* dir_sh, const float* fe
 DEVICE void color_value(const FieldDesc& f, const Weights& p, const float* grad, const float* dir_sh,
                         const float* feat, float* rgb) {
     float input[COLOR_IN], out[3];
-    color_input(grad, dir_sh, feat, input);
+    color_input(f, grad, dir_sh, feat, input);
     mlp_output(f.color, p.color, input, 3, out);
     for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(out[k]);
 }
 
 DEVICE void color(const FieldDesc& f, const Weights& p, const float* grad, const float* dir_sh, const float* feat,
                   ColorEval& e) {
-    e.grad_norm = color_input(grad, dir_sh, feat, e.input);
+    e.grad_norm = color_input(f, grad, dir_sh, feat, e.input);
     for (int a = 0; a < 3; ++a) e.normal[a] = e.input[a];
     mlp_forward(f.color, p.color, e.input, e.acts);
     int out = mlp_act_count(f.color) - 3;
@@ -184,7 +186,7 @@ DEVICE void color_backward(const FieldDesc& f, const Weights& p, const ColorEval
     float ndot = dot3(din, e.normal);
     for (int a = 0; a < 3; ++a) dgrad[a] = (din[a] - e.normal[a] * ndot) / e.grad_norm;
     for (int i = 0; i < GEO_FEATURES; ++i) dfeat[i] = din[3 + SH_COEFFS + i];
-    for (int i = 0; i < SH_COEFFS; ++i) ddir_sh[i] = din[3 + i];
+    for (int i = 0; i < SH_COEFFS; ++i) ddir_sh[i] = i < f.view_coeffs ? din[3 + i] : 0.0f;
 }
 
 // --- Background (src/field/background.rs) ---

@@ -17,6 +17,8 @@
 // Per view: squared error, rays, pose-correction gradient.
 #define VIEW_SUMS (2 + POSE_FLOATS)
 #define BATCH_SUMS 3
+// Per training pixel: rgb, mask (negative: none), stereo depth (0: none).
+#define PIXEL_FLOATS 5
 
 struct ViewDesc {
     u64 first_pixel;   // in `pixels`
@@ -29,7 +31,7 @@ struct ViewDesc {
 
 struct DrawArgs {
     const ViewDesc* views;
-    const float* pixels;       // per pixel: rgb, mask (negative: none)
+    const float* pixels;       // PIXEL_FLOATS per pixel
     const float* corners;      // per view, (width + 1)(height + 1) camera-frame directions
     const float* corrections;  // POSE_FLOATS per view
     RayIn* rays;
@@ -114,9 +116,10 @@ KERNEL void draw_rays(DrawArgs a) {
         rotate(delta, d, ray.dir);
         for (int k = 0; k < 3; ++k) ray.origin[k] += delta[3 + k];
     }
-    const float* px = a.pixels + 4 * (v.first_pixel + (u64)y * (u64)v.width + (u64)x);
+    const float* px = a.pixels + PIXEL_FLOATS * (v.first_pixel + (u64)y * (u64)v.width + (u64)x);
     for (int k = 0; k < 3; ++k) ray.rgb[k] = px[k];
     ray.mask = px[3];
+    ray.depth = px[4];
     ray.jitter = rng_uniform(rng);
     a.ray_views[i] = vi;
 }

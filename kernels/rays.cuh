@@ -6,7 +6,8 @@ struct RayIn {
     float dir[3];
     float jitter;
     float rgb[3];
-    float mask;  // negative: no mask
+    float mask;   // negative: no mask
+    float depth;  // stereo depth along the ray; 0: none
 };
 
 struct RayOut {

@@ -22,8 +22,13 @@ struct RenderSettings {
     float eikonal_weight;
     float mask_weight;
     float huber_delta;
-    float far_weight;  // the prior that the background lies at infinity
+    float far_weight;    // the prior that the background lies at infinity
+    float depth_weight;  // L1 between the ray's depth and its stereo depth
 };
+
+// Below this opacity a ray's depth is not compared with its target (render.rs's
+// DEPTH_MIN_OPACITY).
+#define DEPTH_MIN_OPACITY 0.05f
 
 
 // A sample along a ray, in the batch's packed list.
@@ -285,6 +290,16 @@ KERNEL void composite(BatchArgs a) {
         out.loss += cfg.mask_weight * -(m * logf(op) + (1.0f - m) * logf(1.0f - op));
         d_opacity = cfg.mask_weight * (op - m) / (op * (1.0f - op));
     }
+    // Depth: D = Σ w t / Σ w over the surface samples.
+    float d_depth_sum = 0.0f;
+    if (ray.depth > 0.0f && out.opacity >= DEPTH_MIN_OPACITY) {
+        float dd = out.depth / out.opacity;
+        float e = dd - ray.depth;
+        out.loss += cfg.depth_weight * fabsf(e);
+        float g = cfg.depth_weight * (e > 0.0f ? 1.0f : (e < 0.0f ? -1.0f : 0.0f));
+        d_depth_sum = g / out.opacity;
+        d_opacity -= g * dd / out.opacity;
+    }
     float eik_w = n > 0 ? cfg.eikonal_weight / (float)n : 0.0f;
     out.loss += eik_w * eik_sum;
     // Opacity of the background before its last sample, 1 - T_last (none without samples).
@@ -321,7 +336,7 @@ KERNEL void composite(BatchArgs a) {
     // R_i = a_i c_i + (1 - a_i) R_{i+1}, starting from the background; opacity likewise.
     float s = inv_s(a), rr = cfg.anneal;
     for (int k = 0; k < 3; ++k) after[k] = bg_rgb[k];
-    float after_opacity = 0.0f, trans_i = trans, d_var = 0.0f;
+    float after_opacity = 0.0f, after_depth = 0.0f, trans_i = trans, d_var = 0.0f;
     SampleGrad* sg = a.sample_grads + st.first;
     for (int i = st.count - 1; i >= n; --i) {
         sg[i].d_sdf = sg[i].d_true_cos = 0.0f;
@@ -339,9 +354,12 @@ KERNEL void composite(BatchArgs a) {
         const float* c = vals[i].rgb;
         float w = trans_i * al;
         float diff[3] = {c[0] - after[0], c[1] - after[1], c[2] - after[2]};
-        float d_alpha = trans_i * (dot3(d_rgb, diff) + d_opacity * (1.0f - after_opacity));
+        float t = smps[i].t;
+        float d_alpha = trans_i * (dot3(d_rgb, diff) + d_opacity * (1.0f - after_opacity) +
+                                   d_depth_sum * (t - after_depth));
         for (int k = 0; k < 3; ++k) after[k] = al * c[k] + (1.0f - al) * after[k];
         after_opacity = al + (1.0f - al) * after_opacity;
+        after_depth = al * t + (1.0f - al) * after_depth;
 
         float true_cos = dot3(d, vals[i].grad);
         float d_iter_cos = d_alpha * (alp.d_next - alp.d_prev) * cfg.step * 0.5f;

@@ -34,6 +34,10 @@ struct FieldInfo {
     anneal: f32,
     bg_hidden: u32,
     background: u32,  // 0: the field has no background (FieldConfig::background)
+    view_coeffs: u32,  // SH coefficients of the view direction the surface colour sees
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(1) @binding(0) var<uniform> info: FieldInfo;
@@ -232,6 +236,9 @@ fn color(grad: vec3<f32>, d: vec3<f32>, feat: ptr<function, Output>) -> vec3<f32
     inp[1] = n.y;
     inp[2] = n.z;
     sh_encode(d, &inp, 3u);
+    for (var i = info.view_coeffs; i < SH_COEFFS; i++) {
+        inp[3u + i] = 0.0;
+    }
     for (var i = 0u; i < GEO_FEATURES; i++) {
         inp[3u + SH_COEFFS + i] = (*feat)[i];
     }

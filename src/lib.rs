@@ -12,6 +12,7 @@ pub mod field;
 pub mod geometry;
 pub mod io;
 pub mod mesh;
+pub mod mvs;
 pub mod scene;
 pub mod train;
 pub mod view;

@@ -171,6 +171,15 @@ struct TrainArgs {
     /// every pixel.
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     background: Option<bool>,
+    /// Depth maps from multi-view stereo (PatchMatch) as a prior on the surface: on or off
+    /// (default: on for rooms, whose flat walls photometric training alone leaves a fog).
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    stereo: Option<bool>,
+    /// Degree of the view direction's spherical harmonics in the surface colour, 1 to 4
+    /// (instant-ngp's count; 1: colour independent of the view). Default: 1 for rooms, 4
+    /// otherwise.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4))]
+    view_degree: Option<u32>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -428,6 +437,8 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.auto_masks = !args.no_auto_masks;
             cfg.unseen = args.unseen;
             cfg.background = args.background;
+            cfg.depth_prior = args.stereo;
+            cfg.view_degree = args.view_degree;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
             Trainer::new(cfg, views)
         }
@@ -438,6 +449,12 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     }
     if let Some(note) = trainer.backdrop_note() {
         println!("{note} --no-auto-masks keeps them whole.");
+    }
+    if let Some(stats) = &trainer.depth_prior {
+        let cloud = weave::train::depth_prior::point_cloud(&trainer.views, &trainer.norm);
+        let path = args.out.join("stereo.ply");
+        weave::io::ply::write(&path, &cloud).with_context(|| format!("writing {}", path.display()))?;
+        println!("{} Its points: {}. --stereo off trains without it.", stats.note(), path.display());
     }
     println!(
         "training on {} views ({backend}; {:?} layout, {} rays/step, {} steps)",

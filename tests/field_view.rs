@@ -27,6 +27,7 @@ fn settings(active: usize) -> RenderSettings {
         mask_weight: 0.1,
         huber_delta: 0.1,
         far_weight: 0.0,
+        depth_weight: 0.0,
     }
 }
 
@@ -56,6 +57,7 @@ fn prior_sphere() -> (FieldData, Normalization, DVec3) {
         orientation: 1.0,
         init_radius: 0.5,
         background: true,
+        view_degree: 4,
     });
     let p = field.init_params(1);
     let data = FieldData::new(&field, &p, &Occupancy::full(16), &settings(4)).unwrap();
@@ -71,6 +73,8 @@ fn wgsl_field_matches_the_cpu_backend() {
         orientation: 1.0,
         init_radius: 0.5,
         background: true,
+        // Below the full degree, so the view coefficients the colour ignores are checked too.
+        view_degree: 2,
     });
     let mut p = field.init_params(7);
     for (i, v) in p.grid.iter_mut().enumerate() {
@@ -209,6 +213,7 @@ fn shaded_box_has_the_predicted_silhouette_and_shading() {
         orientation: 0.0,
         init_radius: 0.5,
         background: true,
+        view_degree: 4,
     });
     let (res, side, dense) = field.grid().level(0);
     assert!(dense && res == RES as f32, "the level must be stored densely");

@@ -35,10 +35,20 @@ pub struct FieldConfig {
     /// inside the sphere is black: the field alone must account for every pixel.
     #[serde(default = "yes")]
     pub background: bool,
+    /// Degree of the view direction's spherical harmonics the surface colour sees (instant-ngp's
+    /// count: degree d has d² coefficients; 4 is all of them, 1 or 0 none of the direction).
+    /// Lower degrees leave less to view-dependent colour, which can make a surface at the wrong
+    /// depth look right (`config::view_degree_for_layout`).
+    #[serde(default = "full_view_degree")]
+    pub view_degree: u32,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn full_view_degree() -> u32 {
+    sh::DEGREE
 }
 
 impl FieldConfig {
@@ -47,6 +57,11 @@ impl FieldConfig {
     }
     pub fn color_shape(&self) -> MlpShape {
         MlpShape { input: COLOR_IN, hidden: self.hidden, hidden_layers: 2, output: 3 }
+    }
+
+    /// View-direction coefficients the surface colour sees; the rest of its SH inputs are zero.
+    pub fn view_coeffs(&self) -> usize {
+        sh::coeffs_to_degree(self.view_degree)
     }
 
     /// A small field for unit tests: 4 levels, quick to evaluate, every path exercised.
@@ -58,6 +73,7 @@ impl FieldConfig {
             orientation: 1.0,
             init_radius: 0.5,
             background: true,
+            view_degree: sh::DEGREE,
         }
     }
 }
@@ -269,7 +285,9 @@ impl Field {
         e.normal = [grad[0] / n, grad[1] / n, grad[2] / n];
         e.input.resize(COLOR_IN, 0.0);
         e.input[..3].copy_from_slice(&e.normal);
-        e.input[3..3 + sh::COEFFS].copy_from_slice(dir_sh);
+        let view = self.cfg.view_coeffs();
+        e.input[3..3 + view].copy_from_slice(&dir_sh[..view]);
+        e.input[3 + view..3 + sh::COEFFS].fill(0.0);
         e.input[3 + sh::COEFFS..].copy_from_slice(feat);
         e.acts.resize(self.color_shape.activation_count(), 0.0);
         mlp::forward(&self.color_shape, &p.color, &e.input, &mut e.acts);
@@ -295,7 +313,7 @@ impl Field {
         ColorGrads {
             grad: dgrad,
             feat: std::array::from_fn(|i| s.dinput[3 + sh::COEFFS + i]),
-            dir_sh: std::array::from_fn(|i| s.dinput[3 + i]),
+            dir_sh: std::array::from_fn(|i| if i < self.cfg.view_coeffs() { s.dinput[3 + i] } else { 0.0 }),
         }
     }
 }

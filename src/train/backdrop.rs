@@ -186,6 +186,7 @@ mod tests {
             rgb,
             mask,
             depth_range: None,
+            depth: None,
         }
     }
 

@@ -157,8 +157,13 @@ mod tests {
         let mut cfg = TrainConfig::preset(Preset::Fast);
         cfg.grid = HashGridConfig { levels: 4, log2_table: 10, base_resolution: 4.0, max_resolution: 32.0 };
         cfg.occupancy_resolution = 8;
-        let field =
-            Field::new(FieldConfig { grid: cfg.grid, hidden: 8, orientation: 1.0, init_radius: 0.5, background: true });
+        let field = Field::new(FieldConfig {
+            grid: cfg.grid,
+            hidden: 8,
+            orientation: 1.0,
+            init_radius: 0.5,
+            ..FieldConfig::tiny()
+        });
         let mut params = field.init_params(5);
         params.sdf.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32 * 1e-3);
         let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 0.5 };

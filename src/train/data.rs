@@ -69,6 +69,9 @@ pub struct TrainView {
     pub mask: Option<Vec<f32>>,
     /// Nearest and farthest scene depth, when the input gives them.
     pub depth_range: Option<(f64, f64)>,
+    /// Per pixel, the distance along its central ray (normalised units) to the surface that
+    /// multi-view stereo found; 0 where it found none (`depth_prior`).
+    pub depth: Option<Vec<f32>>,
 }
 
 impl TrainView {
@@ -111,7 +114,7 @@ pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
             } else {
                 None
             };
-            Ok(TrainView { name: v.name.clone(), intrinsics, pose, rgb, mask, depth_range: v.depth_range })
+            Ok(TrainView { name: v.name.clone(), intrinsics, pose, rgb, mask, depth_range: v.depth_range, depth: None })
         })
         .collect()
 }

@@ -164,7 +164,7 @@ impl Trainer {
             .into_par_iter()
             .map(|i| {
                 let ray = view.ray(&self.norm, (i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
-                RayIn { origin: ray.origin, dir: ray.dir, jitter: 0.5, rgb: [0.0; 3], mask: -1.0 }
+                RayIn { origin: ray.origin, dir: ray.dir, jitter: 0.5, rgb: [0.0; 3], mask: -1.0, depth: 0.0 }
             })
             .collect();
         // Rendering reuses the training batch's buffers, a batch of rays at a time.
@@ -263,15 +263,16 @@ impl Trainer {
     }
 }
 
-/// The training views as `draw_rays` reads them: descriptions, pixels (rgb and mask, -1
-/// without one) and camera-frame ray directions at every pixel corner.
+/// The training views as `draw_rays` reads them: descriptions, pixels (rgb, mask or -1
+/// without one, stereo depth or 0 without one) and camera-frame ray directions at every pixel
+/// corner.
 pub(crate) fn device_views(views: &[TrainView], norm: &Normalization) -> (Vec<ViewDesc>, Vec<f32>, Vec<f32>) {
     let (mut descs, mut pixels, mut corners) = (Vec::new(), Vec::new(), Vec::new());
     for v in views {
         let (w, h) = (v.width() as usize, v.height() as usize);
         let r = v.pose.rotation;
         descs.push(ViewDesc {
-            first_pixel: (pixels.len() / 4) as u64,
+            first_pixel: (pixels.len() / abi::PIXEL_FLOATS) as u64,
             first_corner: (corners.len() / 3) as u64,
             width: w as i32,
             height: h as i32,
@@ -282,6 +283,7 @@ pub(crate) fn device_views(views: &[TrainView], norm: &Normalization) -> (Vec<Vi
         for (i, rgb) in v.rgb.iter().enumerate() {
             pixels.extend_from_slice(rgb);
             pixels.push(v.mask.as_ref().map_or(-1.0, |m| m[i]));
+            pixels.push(v.depth.as_ref().map_or(0.0, |d| d[i]));
         }
         let directions: Vec<[f32; 3]> = (0..(w + 1) * (h + 1))
             .into_par_iter()

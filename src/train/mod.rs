@@ -5,6 +5,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod depth_prior;
 pub mod gpu;
 pub mod outputs;
 pub mod poses;

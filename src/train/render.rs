@@ -25,6 +25,9 @@ pub struct RenderSettings {
     /// Weight of the prior that the background lies at infinity: a loss on the opacity the
     /// background field puts before its last sample (`Background::near_opacity`).
     pub far_weight: f32,
+    /// Weight of the L1 loss between a ray's depth (the surface's expected depth along it) and
+    /// its target depth, where it has one (the multi-view stereo prior).
+    pub depth_weight: f32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +42,14 @@ pub struct Target {
     pub rgb: [f32; 3],
     /// Object mask value in [0, 1], when the dataset has masks.
     pub mask: Option<f32>,
+    /// Distance along the ray (normalised units) to the surface, where multi-view stereo
+    /// found it.
+    pub depth: Option<f32>,
 }
+
+/// Below this opacity a ray's depth is not compared with its target: the expected depth of a
+/// nearly transparent ray is meaningless, and its gradient huge.
+pub const DEPTH_MIN_OPACITY: f32 = 0.05;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RayOutput {
@@ -197,6 +207,15 @@ pub fn trace(
         out.loss += cfg.mask_weight * -(m * o.ln() + (1.0 - m) * (1.0 - o).ln());
         d_opacity = cfg.mask_weight * (o - m) / (o * (1.0 - o));
     }
+    // Depth: D = Σ w t / Σ w over the surface samples (the background has no depth).
+    let mut d_depth_sum = 0.0;
+    if let Some(z) = target.depth.filter(|_| out.opacity >= DEPTH_MIN_OPACITY) {
+        let d = out.depth / out.opacity;
+        out.loss += cfg.depth_weight * (d - z).abs();
+        let g = cfg.depth_weight * (d - z).signum();
+        d_depth_sum = g / out.opacity;
+        d_opacity -= g * d / out.opacity;
+    }
     out.loss += cfg.far_weight * field.background.near_opacity(&ws.bg);
     let eik_w = if n > 0 { cfg.eikonal_weight / n as f32 } else { 0.0 };
     for sample in &ws.samples[..n] {
@@ -212,6 +231,7 @@ pub fn trace(
     let (mut d_origin, mut d_dir, mut d_dir_sh) = (bg.origin, bg.dir, bg.dir_sh);
     let mut after = bg_rgb;
     let mut after_opacity = 0.0f32;
+    let mut after_depth = 0.0f32;
     let mut trans_i = trans;
     for i in (0..n).rev() {
         let a = ws.alpha[i];
@@ -219,12 +239,16 @@ pub fn trace(
         trans_i = if a < 1.0 { trans_i / (1.0 - a) } else { recompute_transmittance(&ws.alpha[..i]) };
         let c = ws.colors[i].rgb;
         let w = trans_i * a;
+        let t = ws.ts[i];
         let d_alpha = trans_i
-            * (dot(d_rgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]]) + d_opacity * (1.0 - after_opacity));
+            * (dot(d_rgb, [c[0] - after[0], c[1] - after[1], c[2] - after[2]])
+                + d_opacity * (1.0 - after_opacity)
+                + d_depth_sum * (t - after_depth));
         for k in 0..3 {
             after[k] = a * c[k] + (1.0 - a) * after[k];
         }
         after_opacity = a + (1.0 - a) * after_opacity;
+        after_depth = a * t + (1.0 - a) * after_depth;
 
         let sample = &ws.samples[i];
         let cg = field.color_backward(p, &ws.colors[i], std::array::from_fn(|k| w * d_rgb[k]), g, &mut ws.scratch);
@@ -244,7 +268,6 @@ pub fn trace(
         let d_eik = eik_w * 2.0 * (len - 1.0) / len;
         let dgrad: [f32; 3] = std::array::from_fn(|a| cg.grad[a] + d_true_cos * ray.dir[a] + d_eik * sample.grad[a]);
         let dx = field.surface_backward(p, sample, cfg.active_levels, d_sdf, dgrad, &cg.feat, g, &mut ws.scratch);
-        let t = ws.ts[i];
         for a in 0..3 {
             d_origin[a] += dx[a];
             d_dir[a] += t * dx[a] + d_true_cos * sample.grad[a];
@@ -267,7 +290,11 @@ mod tests {
     use crate::field::{FieldConfig, GROUPS};
 
     fn setup() -> (Field, Params) {
-        let field = Field::new(FieldConfig::tiny());
+        setup_with(FieldConfig::tiny())
+    }
+
+    fn setup_with(cfg: FieldConfig) -> (Field, Params) {
+        let field = Field::new(cfg);
         let mut p = field.init_params(3);
         // Non-trivial values everywhere so that every path carries gradient.
         // The background grid too: at its tiny initial values every hidden unit of the density
@@ -293,6 +320,7 @@ mod tests {
             mask_weight: 0.1,
             huber_delta: 0.1,
             far_weight: 0.05,
+            depth_weight: 0.5,
         }
     }
 
@@ -314,7 +342,18 @@ mod tests {
     /// central differences of the loss, on a sample of parameters from every group.
     #[test]
     fn ray_loss_gradient_matches_finite_differences() {
-        let (field, mut p) = setup();
+        ray_gradients_agree(FieldConfig::tiny());
+    }
+
+    /// The same with a surface colour that sees the view direction's first two bands alone: the
+    /// ray direction's gradient must leave out the coefficients the colour ignores.
+    #[test]
+    fn ray_loss_gradient_matches_finite_differences_at_view_degree_2() {
+        ray_gradients_agree(FieldConfig { view_degree: 2, ..FieldConfig::tiny() });
+    }
+
+    fn ray_gradients_agree(cfg: FieldConfig) {
+        let (field, mut p) = setup_with(cfg);
         let occ = Occupancy::full(8);
         let ray = Ray {
             origin: [0.1, -1.5, 0.2],
@@ -324,7 +363,7 @@ mod tests {
                 [d[0] / n, d[1] / n, d[2] / n]
             },
         };
-        let target = Target { rgb: [0.8, 0.3, 0.5], mask: Some(1.0) };
+        let target = Target { rgb: [0.8, 0.3, 0.5], mask: Some(1.0), depth: Some(1.1) };
         let cfg = settings();
         let mut ws = RayScratch::default();
         let mut g = p.zeros_like();
@@ -408,7 +447,7 @@ mod tests {
         // Past the initial sphere, through the unit sphere: most of the ray is left for the
         // background.
         let ray = Ray { origin: [0.0, -2.0, 0.8], dir: [0.0, 1.0, 0.0] };
-        let target = Target { rgb: [0.9, 0.2, 0.4], mask: None };
+        let target = Target { rgb: [0.9, 0.2, 0.4], mask: None, depth: None };
         let run = |field: &Field| {
             let mut g = p.zeros_like();
             let out =

@@ -87,6 +87,8 @@ pub struct Trainer {
     pub recorded_cameras: Vec<Camera>,
     /// How many views had their backdrop masked ([`super::backdrop`]).
     pub backdrop_masked: usize,
+    /// What the multi-view stereo prior found, when training uses one.
+    pub depth_prior: Option<super::depth_prior::DepthPriorStats>,
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
     pub view_errors: Vec<f32>,
     part_grads: Vec<Params>,
@@ -166,7 +168,11 @@ pub(crate) fn sample_ray(
     }
     let i = y * v.width() as usize + x;
     // A negative mask value is unknown (`backdrop`): no mask term.
-    let target = Target { rgb: v.rgb[i], mask: v.mask.as_ref().map(|m| m[i]).filter(|m| *m >= 0.0) };
+    let target = Target {
+        rgb: v.rgb[i],
+        mask: v.mask.as_ref().map(|m| m[i]).filter(|m| *m >= 0.0),
+        depth: v.depth.as_ref().map(|d| d[i]).filter(|d| *d > 0.0),
+    };
     SampledRay { view: vi, ray, target, jitter: rng.uniform() }
 }
 
@@ -184,6 +190,7 @@ impl Trainer {
             orientation: if layout == Layout::Room { -1.0 } else { 1.0 },
             init_radius: if layout == Layout::Room { 0.9 } else { 0.5 },
             background: cfg.background.unwrap_or_else(|| super::config::background_for_layout(layout)),
+            view_degree: cfg.view_degree.unwrap_or_else(|| super::config::view_degree_for_layout(layout)),
         });
         let mut params = field.init_params(cfg.seed);
         params.poses = vec![0.0; poses::PER_VIEW * views.len()];
@@ -219,6 +226,9 @@ impl Trainer {
         let mut optimizer = optimizer;
         let mut views = views;
         let backdrop_masked = if cfg.auto_masks { super::backdrop::mask_views(&mut views) } else { 0 };
+        let depth_prior = (!views.is_empty()
+            && cfg.depth_prior.unwrap_or_else(|| super::config::depth_prior_for_layout(layout)))
+        .then(|| super::depth_prior::attach(&mut views, &norm));
         // Corrections belong to the views they were trained with; resuming on another set of
         // views starts them afresh.
         if !views.is_empty() && params.poses.len() != poses::PER_VIEW * views.len() {
@@ -248,6 +258,7 @@ impl Trainer {
             views,
             recorded_cameras: Vec::new(),
             backdrop_masked,
+            depth_prior,
             cuda: None,
         }
     }
@@ -305,6 +316,7 @@ impl Trainer {
             mask_weight: self.cfg.mask_weight,
             huber_delta: self.cfg.huber_delta,
             far_weight: self.cfg.far_weight,
+            depth_weight: self.cfg.depth_weight,
         }
     }
 
@@ -476,6 +488,7 @@ impl Trainer {
             rgb: Vec::new(),
             mask: None,
             depth_range: None,
+            depth: None,
         };
         let settings = self.render_settings();
         let (w, h) = (intrinsics.width as usize, intrinsics.height as usize);
@@ -527,6 +540,7 @@ mod tests {
                     rgb: photo.to_vec(),
                     mask: None,
                     depth_range: None,
+                    depth: None,
                 }
             })
             .collect()

@@ -31,6 +31,9 @@ struct Info {
     bg_hidden: u32,
     /// 1 with the background field, 0 without.
     background: u32,
+    view_coeffs: u32,
+    /// Uniform structs are sized in multiples of 16 bytes.
+    pad: [u32; 3],
 }
 
 /// Mirrors `Level` in field.wgsl.
@@ -123,6 +126,8 @@ impl FieldData {
             anneal: s.anneal,
             bg_hidden: background::HIDDEN as u32,
             background: cfg.background as u32,
+            view_coeffs: cfg.view_coeffs() as u32,
+            pad: [0; 3],
         };
         Ok(FieldData { info, params, levels, occ: bits })
     }

@@ -2,6 +2,15 @@
 //! direction encoding of the colour network (as instant-ngp and NeuS2 use).
 
 pub const COEFFS: usize = 16;
+/// The encoding's degree as instant-ngp counts it: degree d has d² coefficients (bands 0 to
+/// d - 1).
+pub const DEGREE: u32 = 4;
+
+/// Coefficients of an encoding of degree `degree` (at most [`DEGREE`]); degree 1 is the constant
+/// band alone, which carries no direction.
+pub fn coeffs_to_degree(degree: u32) -> usize {
+    (degree.min(DEGREE) as usize).pow(2)
+}
 
 pub fn encode(d: [f32; 3], out: &mut [f32]) {
     let [x, y, z] = d;

@@ -43,6 +43,8 @@ pub struct FieldDesc {
     pub init_radius: f32,
     /// 1 with the background field, 0 without (`FieldConfig::background`).
     pub background: i32,
+    /// SH coefficients of the view direction the surface colour sees (`FieldConfig::view_coeffs`).
+    pub view_coeffs: i32,
 }
 
 /// Pointers to the six field parameter arrays (or their gradients), in `Params` order.
@@ -64,6 +66,7 @@ pub struct RenderSettings {
     pub mask_weight: f32,
     pub huber_delta: f32,
     pub far_weight: f32,
+    pub depth_weight: f32,
 }
 
 #[repr(C)]
@@ -75,6 +78,8 @@ pub struct RayIn {
     pub rgb: [f32; 3],
     /// Negative: no mask.
     pub mask: f32,
+    /// Stereo depth along the ray; 0: none.
+    pub depth: f32,
 }
 
 #[repr(C)]
@@ -95,11 +100,14 @@ pub const BATCH_SUMS: usize = 3;
 /// the view's pose correction (`kernels/rays.cu`).
 pub const VIEW_SUMS: usize = 2 + crate::train::poses::PER_VIEW;
 
+/// Floats per training pixel on the device: rgb, mask (negative: none), depth (0: none).
+pub const PIXEL_FLOATS: usize = 5;
+
 /// A training view as `draw_rays` reads it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ViewDesc {
-    /// Index of the view's first pixel (rgb, mask) in the pixel buffer.
+    /// Index of the view's first pixel (rgb, mask, depth: `PIXEL_FLOATS`) in the pixel buffer.
     pub first_pixel: u64,
     /// Index of its first corner direction in the corner buffer.
     pub first_corner: u64,
@@ -387,6 +395,7 @@ impl FieldDesc {
             orientation: field.cfg.orientation,
             init_radius: field.cfg.init_radius,
             background: field.cfg.background as i32,
+            view_coeffs: field.cfg.view_coeffs() as i32,
         }
     }
 }
@@ -416,6 +425,7 @@ impl RenderSettings {
             mask_weight: s.mask_weight,
             huber_delta: s.huber_delta,
             far_weight: s.far_weight,
+            depth_weight: s.depth_weight,
         }
     }
 }

@@ -192,7 +192,7 @@ impl FieldState {
     }
 
     /// Uploads the training views `train_batch` draws from: per view its description, its
-    /// pixels (rgb, mask or -1: four floats each) and its camera-frame directions at the
+    /// pixels (`abi::PIXEL_FLOATS` each) and its camera-frame directions at the
     /// (width + 1)(height + 1) pixel corners.
     pub fn upload_views(
         &mut self,

@@ -330,6 +330,7 @@ mod tests {
             seen[r.view] += 1;
             assert_eq!(ray.rgb, r.target.rgb, "ray {i}");
             assert_eq!(ray.mask, r.target.mask.unwrap_or(-1.0), "ray {i}");
+            assert_eq!(ray.depth, r.target.depth.unwrap_or(0.0), "ray {i}");
             assert_eq!(ray.jitter, r.jitter, "ray {i}");
             for k in 0..3 {
                 assert!(
@@ -342,6 +343,7 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&c| c > 50), "rays per view {seen:?}");
+        assert!(rays.iter().any(|r| r.depth > 0.0), "no drawn ray has a stereo depth");
     }
 
     /// A batch's per-ray results summed on the device: loss, squared error and samples, and

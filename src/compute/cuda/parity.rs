@@ -34,6 +34,9 @@ pub fn fixture(background: bool) -> Fixture {
         orientation: 1.0,
         init_radius: 0.5,
         background,
+        // Without the background, the surface colour sees the view direction's first two bands
+        // alone, so both settings are compared.
+        view_degree: if background { crate::compute::cpu::sh::DEGREE } else { 2 },
     });
     let mut params = field.init_params(5);
     for (gi, a) in params.arrays_mut().into_iter().enumerate() {
@@ -56,6 +59,7 @@ pub fn fixture(background: bool) -> Fixture {
         mask_weight: 0.1,
         huber_delta: 0.1,
         far_weight: 0.05,
+        depth_weight: 0.3,
     };
     let rays = (0..24)
         .map(|i| {
@@ -65,7 +69,9 @@ pub fn fixture(background: bool) -> Fixture {
             let d: [f32; 3] = std::array::from_fn(|k| aim[k] - origin[k]);
             let l = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
             let mask = (i % 3 == 0).then_some((i % 2) as f32);
-            let target = Target { rgb: [0.2 + 0.02 * i as f32, 0.5, 0.7], mask };
+            // Near where the rays meet the field's initial sphere, about 2 along them.
+            let depth = (i % 4 == 1).then_some(1.8 + 0.03 * i as f32);
+            let target = Target { rgb: [0.2 + 0.02 * i as f32, 0.5, 0.7], mask, depth };
             (Ray { origin, dir: d.map(|v| v / l) }, (i as f32 * 0.31).fract(), target)
         })
         .collect();
@@ -88,6 +94,8 @@ pub fn views() -> (Vec<TrainView>, Normalization) {
             // Filled, empty and unknown (no mask term) pixels, as auto masks make them.
             mask: mask.then(|| (0..n).map(|i| [1.0, 0.0, -1.0][i % 3]).collect()),
             depth_range: None,
+            // Stereo depth on some pixels of the masked view, none (0) on the rest.
+            depth: mask.then(|| (0..n).map(|i| if i % 2 == 0 { 1.5 + (i % 7) as f32 * 0.1 } else { 0.0 }).collect()),
         }
     };
     let opencv = Distortion::OpenCv { k1: -0.08, k2: 0.01, p1: 0.002, p2: -0.001 };
@@ -114,6 +122,7 @@ impl Fixture {
                 jitter: *jitter,
                 rgb: t.rgb,
                 mask: t.mask.unwrap_or(-1.0),
+                depth: t.depth.unwrap_or(0.0),
             })
             .collect()
     }

@@ -1,0 +1,269 @@
+//! Multi-view stereo: depth maps of posed photos by PatchMatch, kept where several photos
+//! agree on them (geometric consistency). They are the depth prior of HelixSurf's intertwined
+//! loop: trustworthy on textured surfaces, absent on flat walls, which the neural surface
+//! fills in.
+
+mod patchmatch;
+
+use crate::geometry::{Intrinsics, Pose};
+use glam::{Mat3, Vec3};
+use rayon::prelude::*;
+
+/// A photo as stereo reads it: grey values in [0, 1], a pinhole camera (distortion is ignored:
+/// depth maps are a prior, and the photos that need it are rarely strongly distorted).
+pub struct MvsImage {
+    pub width: usize,
+    pub height: usize,
+    pub gray: Vec<f32>,
+    fx: f32,
+    fy: f32,
+    cx: f32,
+    cy: f32,
+    k_inv: Mat3,
+    /// Camera to world.
+    rotation: Mat3,
+    center: Vec3,
+}
+
+impl MvsImage {
+    pub fn new(intrinsics: &Intrinsics, pose: &Pose, gray: Vec<f32>) -> MvsImage {
+        let (fx, fy, cx, cy) = (intrinsics.fx as f32, intrinsics.fy as f32, intrinsics.cx as f32, intrinsics.cy as f32);
+        let k_inv = Mat3::from_cols(
+            Vec3::new(1.0 / fx, 0.0, 0.0),
+            Vec3::new(0.0, 1.0 / fy, 0.0),
+            Vec3::new(-cx / fx, -cy / fy, 1.0),
+        );
+        MvsImage {
+            width: intrinsics.width as usize,
+            height: intrinsics.height as usize,
+            gray,
+            fx,
+            fy,
+            cx,
+            cy,
+            k_inv,
+            rotation: pose.rotation.as_mat3(),
+            center: pose.center.as_vec3(),
+        }
+    }
+
+    /// Pixel position of a point in this camera's frame (in front of it).
+    fn project(&self, p: Vec3) -> (f32, f32) {
+        (self.fx * p.x / p.z + self.cx, self.fy * p.y / p.z + self.cy)
+    }
+
+    fn to_camera(&self, world: Vec3) -> Vec3 {
+        self.rotation.transpose() * (world - self.center)
+    }
+
+    /// The world point at depth (z) `depth` through the centre of pixel (x, y).
+    fn point(&self, x: usize, y: usize, depth: f32) -> Vec3 {
+        self.rotation * (self.k_inv * Vec3::new(x as f32 + 0.5, y as f32 + 0.5, 1.0) * depth) + self.center
+    }
+
+    fn forward(&self) -> Vec3 {
+        self.rotation.col(2)
+    }
+}
+
+/// Per pixel, the depth (z in the camera's frame, world units) of what it shows; 0 where
+/// unknown.
+pub struct DepthMap {
+    pub width: usize,
+    pub height: usize,
+    pub depth: Vec<f32>,
+}
+
+impl DepthMap {
+    pub fn known(&self) -> usize {
+        self.depth.iter().filter(|d| **d > 0.0).count()
+    }
+}
+
+pub struct MvsSettings {
+    /// Depths searched, in world units.
+    pub min_depth: f32,
+    pub max_depth: f32,
+    /// Photos each depth map is matched against, and how many of the best-matching ones count.
+    pub sources: usize,
+    pub best: usize,
+    pub iterations: usize,
+    /// Largest matching cost (1 − NCC) a depth may keep.
+    pub max_cost: f32,
+    /// Other depth maps that must agree with a depth for it to stay.
+    pub min_consistent: usize,
+    /// Agreement: reprojection within this many pixels, depth within this fraction.
+    pub max_reprojection: f32,
+    pub max_relative_depth: f32,
+}
+
+impl MvsSettings {
+    pub fn new(min_depth: f32, max_depth: f32) -> MvsSettings {
+        MvsSettings {
+            min_depth,
+            max_depth,
+            sources: 6,
+            best: 3,
+            iterations: 5,
+            max_cost: 0.5,
+            min_consistent: 2,
+            max_reprojection: 1.5,
+            max_relative_depth: 0.01,
+        }
+    }
+}
+
+/// The photos each photo is matched against: those looking most nearly the same way (within
+/// 60°) from another place.
+fn source_views(images: &[MvsImage], count: usize) -> Vec<Vec<usize>> {
+    images
+        .iter()
+        .enumerate()
+        .map(|(r, img)| {
+            let mut cands: Vec<(f32, usize)> = images
+                .iter()
+                .enumerate()
+                .filter(|(j, o)| *j != r && (o.center - img.center).length() > 1e-6)
+                .map(|(j, o)| (o.forward().dot(img.forward()), j))
+                .filter(|(c, _)| *c > 0.5)
+                .collect();
+            cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+            cands.into_iter().take(count.min(16)).map(|(_, j)| j).collect()
+        })
+        .collect()
+}
+
+/// Depth maps of every photo, kept where at least `min_consistent` of its source photos' maps
+/// agree. `progress` is called with the number of maps done.
+pub fn depth_maps(images: &[MvsImage], s: &MvsSettings, progress: &(dyn Fn(usize) + Sync)) -> Vec<DepthMap> {
+    let sources = source_views(images, s.sources);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let raw: Vec<DepthMap> = (0..images.len())
+        .map(|r| {
+            let m = if sources[r].is_empty() {
+                DepthMap { width: images[r].width, height: images[r].height, depth: vec![0.0; images[r].gray.len()] }
+            } else {
+                patchmatch::depth_map(images, r, &sources[r], s)
+            };
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            m
+        })
+        .collect();
+    (0..images.len()).into_par_iter().map(|r| consistent(images, &raw, r, &sources[r], s)).collect()
+}
+
+/// Depths of map `r` that at least `min_consistent` of its sources' maps confirm: the point
+/// seen in a source, lifted at the source's depth and brought back, lands near where it
+/// started, at nearly the same depth.
+fn consistent(images: &[MvsImage], maps: &[DepthMap], r: usize, sources: &[usize], s: &MvsSettings) -> DepthMap {
+    let img = &images[r];
+    let map = &maps[r];
+    let depth = (0..map.depth.len())
+        .map(|i| {
+            let d = map.depth[i];
+            if d <= 0.0 {
+                return 0.0;
+            }
+            let (x, y) = (i % img.width, i / img.width);
+            let world = img.point(x, y, d);
+            let agree = sources
+                .iter()
+                .filter(|&&j| {
+                    let o = &images[j];
+                    let p = o.to_camera(world);
+                    if p.z <= 0.0 {
+                        return false;
+                    }
+                    let (u, v) = o.project(p);
+                    if u < 0.0 || v < 0.0 || u >= o.width as f32 || v >= o.height as f32 {
+                        return false;
+                    }
+                    let (sx, sy) = (u as usize, v as usize);
+                    let sd = maps[j].depth[sy * o.width + sx];
+                    if sd <= 0.0 {
+                        return false;
+                    }
+                    let back = img.to_camera(o.point(sx, sy, sd));
+                    if back.z <= 0.0 {
+                        return false;
+                    }
+                    let (bx, by) = img.project(back);
+                    let reproj = ((bx - (x as f32 + 0.5)).powi(2) + (by - (y as f32 + 0.5)).powi(2)).sqrt();
+                    reproj <= s.max_reprojection && (back.z - d).abs() <= s.max_relative_depth * d
+                })
+                .count();
+            if agree >= s.min_consistent { d } else { 0.0 }
+        })
+        .collect();
+    DepthMap { width: map.width, height: map.height, depth }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glam::DVec3;
+
+    /// A textured plane z = 0 (world) under cameras a few units above it: every kept depth must
+    /// be the plane's, and most of the overlap must be kept.
+    #[test]
+    fn recovers_a_textured_plane() {
+        let intr = Intrinsics::centered(96, 72, 80.0);
+        // Value noise (random grey on a 0.12 grid, about three pixels, bilinear): nothing repeats, as on speckled paint.
+        let texture = |p: Vec3| {
+            let cell = |i: i32, j: i32| patchmatch::uniform(((i as u64) << 32) ^ (j as u32 as u64));
+            let (u, v) = (p.x / 0.12, p.y / 0.12);
+            let (i, j) = (u.floor() as i32, v.floor() as i32);
+            let (a, b) = (u - i as f32, v - j as f32);
+            let top = cell(i, j) * (1.0 - a) + cell(i + 1, j) * a;
+            let bottom = cell(i, j + 1) * (1.0 - a) + cell(i + 1, j + 1) * a;
+            top * (1.0 - b) + bottom * b
+        };
+        let images: Vec<MvsImage> = (0..5)
+            .map(|i| {
+                let eye = DVec3::new(-0.6 + 0.3 * i as f64, 0.1 * (i % 2) as f64, 3.0);
+                let pose = Pose::look_at(eye, DVec3::new(0.0, 0.0, 0.0), DVec3::Y);
+                let blank = MvsImage::new(&intr, &pose, Vec::new());
+                let gray = (0..96 * 72)
+                    .map(|k| {
+                        // Where the pixel's ray meets the plane z = 0.
+                        let dir = blank.point(k % 96, k / 96, 1.0) - blank.center;
+                        let t = -blank.center.z / dir.z;
+                        texture(blank.center + dir * t)
+                    })
+                    .collect();
+                MvsImage { gray, ..blank }
+            })
+            .collect();
+        let maps = depth_maps(&images, &MvsSettings::new(1.0, 10.0), &|_| {});
+        let img = &images[2];
+        let map = &maps[2];
+        // Off the plane, as a fraction of the depth (about 3).
+        let errors: Vec<f32> = (0..map.depth.len())
+            .filter(|&i| map.depth[i] > 0.0)
+            .map(|i| img.point(i % img.width, i / img.width, map.depth[i]).z.abs() / 3.0)
+            .collect();
+        let within = |tol: f32| errors.iter().filter(|e| **e < tol).count() as f32 / errors.len() as f32;
+        assert!(errors.len() > map.depth.len() / 2, "only {} of {} depths kept", errors.len(), map.depth.len());
+        // The consistency check lets 1 % through; the few worse ones sit at the photo's border.
+        assert!(
+            within(0.005) > 0.9 && within(0.02) > 0.99,
+            "{} within 0.5 %, {} within 2 %",
+            within(0.005),
+            within(0.02)
+        );
+    }
+
+    /// A flat grey photo set has nothing to match: no depth survives.
+    #[test]
+    fn flat_photos_give_no_depth() {
+        let intr = Intrinsics::centered(40, 30, 40.0);
+        let images: Vec<MvsImage> = (0..3)
+            .map(|i| {
+                let pose = Pose::look_at(DVec3::new(0.2 * i as f64, 0.0, 2.0), DVec3::ZERO, DVec3::Y);
+                MvsImage::new(&intr, &pose, vec![0.5; 40 * 30])
+            })
+            .collect();
+        let maps = depth_maps(&images, &MvsSettings::new(0.5, 5.0), &|_| {});
+        assert!(maps.iter().all(|m| m.known() == 0));
+    }
+}

@@ -1,0 +1,125 @@
+//! The multi-view stereo prior (HelixSurf's first round): PatchMatch depth maps of the training
+//! photos, at a reduced resolution, turned into each training pixel's distance along its ray
+//! in the normalised frame (`TrainView::depth`), which the depth loss compares the surface's
+//! rendered depth with.
+
+use super::data::{Normalization, TrainView};
+use crate::mvs::{self, MvsImage, MvsSettings};
+use glam::DVec2;
+use rayon::prelude::*;
+
+/// Longest side of the photos stereo matches: matching costs grow with the pixel count, and a
+/// prior needs no more.
+const MAX_SIDE: u32 = 240;
+
+/// What the prior found: photos and pixels with a depth, and the time it took.
+pub struct DepthPriorStats {
+    pub views: usize,
+    pub views_with_depth: usize,
+    pub fraction: f64,
+    pub seconds: f64,
+}
+
+impl DepthPriorStats {
+    pub fn note(&self) -> String {
+        format!(
+            "Multi-view stereo found depth for {:.0} % of the pixels of {} of {} photos ({:.0} s).",
+            100.0 * self.fraction,
+            self.views_with_depth,
+            self.views,
+            self.seconds
+        )
+    }
+}
+
+/// A photo's grey values averaged over `factor` × `factor` blocks.
+fn gray(v: &TrainView, factor: u32) -> (u32, u32, Vec<f32>) {
+    let (w, h) = (v.width() / factor, v.height() / factor);
+    let full = v.width() as usize;
+    let g = (0..(w * h) as usize)
+        .map(|i| {
+            let (x, y) = (i % w as usize * factor as usize, i / w as usize * factor as usize);
+            let mut sum = 0.0;
+            for dy in 0..factor as usize {
+                for dx in 0..factor as usize {
+                    let [r, g, b] = v.rgb[(y + dy) * full + x + dx];
+                    sum += 0.299 * r + 0.587 * g + 0.114 * b;
+                }
+            }
+            sum / (factor * factor) as f32
+        })
+        .collect();
+    (w, h, g)
+}
+
+/// Fills every view's `depth` from stereo; returns what it found.
+pub fn attach(views: &mut [TrainView], norm: &Normalization) -> DepthPriorStats {
+    let start = std::time::Instant::now();
+    let factors: Vec<u32> = views.iter().map(|v| v.width().max(v.height()).div_ceil(MAX_SIDE).max(1)).collect();
+    let images: Vec<MvsImage> = views
+        .par_iter()
+        .zip(&factors)
+        .map(|(v, &f)| {
+            let (w, h, g) = gray(v, f);
+            MvsImage::new(&v.intrinsics.resized(w, h), &v.pose, g)
+        })
+        .collect();
+    // Everything the photos can show of the scene lies within the unit sphere, or just beyond
+    // it for a background: no farther than the farthest camera's distance plus the diameter.
+    let reach = views.iter().map(|v| (v.pose.center - glam::DVec3::from(norm.center)).length()).fold(0.0, f64::max)
+        + 2.0 * norm.scale;
+    let settings = MvsSettings::new((0.01 * norm.scale) as f32, reach as f32);
+    let maps = mvs::depth_maps(&images, &settings, &|_| {});
+    let (mut known, mut total, mut with_depth) = (0usize, 0usize, 0usize);
+    for ((v, map), &f) in views.iter_mut().zip(&maps).zip(&factors) {
+        let (w, h) = (v.width() as usize, v.height() as usize);
+        let depth: Vec<f32> = (0..w * h)
+            .into_par_iter()
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                let (mx, my) = (x / f as usize, y / f as usize);
+                if mx >= map.width || my >= map.height {
+                    return 0.0;
+                }
+                let z = map.depth[my * map.width + mx] as f64;
+                if z <= 0.0 {
+                    return 0.0;
+                }
+                // Depth along the camera's axis to distance along the pixel's ray.
+                let ray = v.intrinsics.unproject(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
+                (z * ray.length() / norm.scale) as f32
+            })
+            .collect();
+        let n = depth.iter().filter(|d| **d > 0.0).count();
+        known += n;
+        total += depth.len();
+        with_depth += (n > 0) as usize;
+        v.depth = Some(depth);
+    }
+    DepthPriorStats {
+        views: views.len(),
+        views_with_depth: with_depth,
+        fraction: known as f64 / total.max(1) as f64,
+        seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// The stereo depths as a coloured point cloud in the input's frame (every second pixel each
+/// way), as COLMAP's fused points: what the prior holds, to look at beside the mesh.
+pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::io::ply::Mesh {
+    let mut cloud = crate::io::ply::Mesh::default();
+    for v in views {
+        let Some(depth) = &v.depth else { continue };
+        let w = v.width() as usize;
+        for (i, &t) in depth.iter().enumerate() {
+            if t <= 0.0 || (i % w) % 2 == 1 || (i / w) % 2 == 1 {
+                continue;
+            }
+            let ray = v.ray(norm, (i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
+            let p: [f32; 3] = std::array::from_fn(|a| ray.origin[a] + t * ray.dir[a]);
+            cloud.vertices.push(norm.to_world(p).as_vec3());
+            cloud.colors.push(v.rgb[i].map(|c| (c * 255.0).round().clamp(0.0, 255.0) as u8));
+        }
+    }
+    cloud
+}

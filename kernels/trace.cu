@@ -37,11 +37,13 @@ struct Sample {
     float t;
 };
 
-// The field at a sample.
+// The field at a sample, and the geometry features the colour network saw there, which the
+// backward pass reads instead of evaluating the four SDF networks of the tetrahedron again.
 struct SampleValue {
     float sdf;
     float grad[3];
     float rgb[3];
+    float feat[GEO_FEATURES];
 };
 
 // What the loss asks of a sample's outputs: dL/dsdf, dL/dgrad (through alpha and the eikonal
@@ -196,23 +198,24 @@ KERNEL void march(BatchArgs a) {
     }
 }
 
-// A packed sample's position, its ray's direction encoded, and the surface there.
-DEVICE void surface_at(const BatchArgs& a, Sample smp, float* x, float* dir_sh, Surface& sf) {
+// A packed sample's position, and its ray's direction encoded.
+DEVICE void sample_at(const BatchArgs& a, Sample smp, float* x, float* dir_sh) {
     const RayIn& ray = a.rays[smp.ray];
     for (int k = 0; k < 3; ++k) x[k] = ray.origin[k] + smp.t * ray.dir[k];
     sh_encode(ray.dir, dir_sh);
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf);
 }
 
 KERNEL void eval_samples(BatchArgs a) {
     int i = thread_index();
     if (i >= *a.total || i >= a.capacity) return;
     float x[3], dir_sh[SH_COEFFS];
+    sample_at(a, a.samples[i], x, dir_sh);
     Surface sf;
-    surface_at(a, a.samples[i], x, dir_sh, sf);
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf);
     SampleValue& v = a.values[i];
     v.sdf = sf.sdf;
     for (int k = 0; k < 3; ++k) v.grad[k] = sf.grad[k];
+    for (int k = 0; k < GEO_FEATURES; ++k) v.feat[k] = sf.feat[k];
     color_value(a.field, a.params, sf.grad, dir_sh, sf.feat, v.rgb);
 }
 
@@ -387,13 +390,13 @@ KERNEL void backward_samples(BatchArgs a) {
     if (row >= a.chunk || i >= total) return;
     Sample smp = a.samples[i];
     SampleGrad g = a.sample_grads[i];
+    const SampleValue& v = a.values[i];
     float x[3], dir_sh[SH_COEFFS];
-    Surface sf;
-    surface_at(a, smp, x, dir_sh, sf);
+    sample_at(a, smp, x, dir_sh);
     float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
     {
         ColorEval ce;
-        color(a.field, a.params, sf.grad, dir_sh, sf.feat, ce);
+        color(a.field, a.params, v.grad, dir_sh, v.feat, ce);
         color_backward(a.field, a.params, ce, g.wd, Rec{a.rec_color, a.chunk, row}, cg_grad, cg_feat, cg_sh);
     }
     float dgrad[3], dx[3];
@@ -403,7 +406,7 @@ KERNEL void backward_samples(BatchArgs a) {
     RayState& st = a.state[smp.ray];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], dx[k]);
-        atomicAdd(&st.d_dir[k], smp.t * dx[k] + g.d_true_cos * sf.grad[k]);
+        atomicAdd(&st.d_dir[k], smp.t * dx[k] + g.d_true_cos * v.grad[k]);
     }
     for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], cg_sh[k]);
 }

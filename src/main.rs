@@ -440,7 +440,22 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.depth_prior = args.stereo;
             cfg.view_degree = args.view_degree;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
-            Trainer::new(cfg, views)
+            // A bar for multi-view stereo, shown once it starts (rooms; --stereo on).
+            let bar = std::sync::OnceLock::new();
+            let total = views.len() as u64;
+            let t = Trainer::with_progress(cfg, views, &|done| {
+                bar.get_or_init(|| {
+                    ProgressBar::new(total).with_style(
+                        ProgressStyle::with_template("multi-view stereo {bar:30} {pos}/{len} photos, ETA {eta}")
+                            .expect("valid template"),
+                    )
+                })
+                .set_position(done as u64);
+            });
+            if let Some(b) = bar.get() {
+                b.finish_and_clear();
+            }
+            t
         }
     };
     let (backend, note) = trainer.choose_backend(args.backend).context("--backend cuda")?;

@@ -36,6 +36,11 @@ pub enum Message {
     Picked(PathBuf),
     /// The folder dialog closed at once without a choice: no dialog service is running.
     DialogUnavailable,
+    /// Multi-view stereo has matched this many of the photos (while the trainer is built).
+    StereoProgress {
+        done: usize,
+        total: usize,
+    },
     /// Photos decoded and the trainer built: training can start.
     /// A trainer on its backend, and why CUDA was not used when it was not.
     TrainerReady(Box<Trainer>, Option<String>),
@@ -138,7 +143,9 @@ impl Loader {
         let this = self.clone();
         std::thread::spawn(move || match crate::train::data::load(&dataset.views, cfg.image_scale) {
             Ok(views) => {
-                let mut trainer = Trainer::new(cfg, views);
+                let total = views.len();
+                let mut trainer =
+                    Trainer::with_progress(cfg, views, &|done| this.send(Message::StereoProgress { done, total }));
                 // Auto never fails: without a usable GPU it keeps the CPU and says why.
                 let note = trainer.choose_backend(crate::compute::Backend::Auto).ok().and_then(|(_, note)| note);
                 this.send(Message::TrainerReady(Box::new(trainer), note))

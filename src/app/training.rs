@@ -18,6 +18,8 @@ pub struct TrainingPanel {
     pub unseen: Option<Unseen>,
     /// The background field (`TrainConfig::background`; None: by layout).
     pub background: Option<bool>,
+    /// The multi-view stereo depth prior (`TrainConfig::depth_prior`; None: by layout).
+    pub stereo: Option<bool>,
     run: Option<Run>,
     /// The trainer of the last finished run, kept for saving its results.
     pub finished: Option<Trainer>,
@@ -55,6 +57,7 @@ impl Default for TrainingPanel {
             auto_masks: true,
             unseen: None,
             background: None,
+            stereo: None,
             run: None,
             finished: None,
             backend: None,
@@ -169,17 +172,20 @@ impl TrainingPanel {
                     }
                 }
             });
-            ui.horizontal(|ui| {
-                ui.label("Background").on_hover_text(
-                    "A field for what lies beyond the scene (sky, far walls): auto leaves it out for \
-                     rooms, whose walls lie inside the scene's bounds, and keeps it otherwise.",
-                );
-                for (b, name) in [(None, "auto"), (Some(true), "on"), (Some(false), "off")] {
-                    if ui.selectable_label(self.background == b, name).clicked() {
-                        self.background = b;
-                    }
-                }
-            });
+            auto_on_off(
+                ui,
+                "Background",
+                "A field for what lies beyond the scene (sky, far walls): auto leaves it out for rooms, \
+                 whose walls lie inside the scene's bounds, and keeps it otherwise.",
+                &mut self.background,
+            );
+            auto_on_off(
+                ui,
+                "Stereo prior",
+                "Depth maps from multi-view stereo (PatchMatch) guide the surface where the photos are \
+                 textured: auto uses them for rooms, whose flat walls photos alone leave a fog.",
+                &mut self.stereo,
+            );
         });
         if let Some(run) = &mut self.run {
             let step = run.history.last().map_or(0, |s| s.step);
@@ -268,4 +274,16 @@ fn series_plot(ui: &mut egui::Ui, title: &str, history: &[StepStats], value: fn(
         .show_y(true)
         .y_axis_min_width(36.0)
         .show(ui, |plot| plot.line(egui_plot::Line::new(title, points).color(color).width(1.5)));
+}
+
+/// A setting that follows the scene's layout unless turned on or off.
+fn auto_on_off(ui: &mut egui::Ui, label: &str, hover: &str, value: &mut Option<bool>) {
+    ui.horizontal(|ui| {
+        ui.label(label).on_hover_text(hover);
+        for (b, name) in [(None, "auto"), (Some(true), "on"), (Some(false), "off")] {
+            if ui.selectable_label(*value == b, name).clicked() {
+                *value = b;
+            }
+        }
+    });
 }

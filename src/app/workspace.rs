@@ -38,6 +38,8 @@ pub struct Workspace {
     scroll_strip_to_selected: bool,
     pub training: TrainingPanel,
     preparing_training: bool,
+    /// Photos multi-view stereo has matched, and of how many, while training is prepared.
+    stereo_progress: Option<(usize, usize)>,
     pub live: LiveView,
     /// Side by side of the selected photo and the reconstruction, when asked for.
     show_compare: bool,
@@ -65,6 +67,7 @@ impl Workspace {
             scroll_strip_to_selected: false,
             training: TrainingPanel::default(),
             preparing_training: false,
+            stereo_progress: None,
             live: LiveView::default(),
             show_compare: false,
             compare: None,
@@ -111,8 +114,10 @@ impl Workspace {
         cfg.auto_masks = self.training.auto_masks;
         cfg.unseen = self.training.unseen;
         cfg.background = self.training.background;
+        cfg.depth_prior = self.training.stereo;
         self.training.iterations = steps;
         self.preparing_training = true;
+        self.stereo_progress = None;
         self.loader.prepare_training(ds.clone(), cfg);
     }
 
@@ -130,8 +135,10 @@ impl Workspace {
                     "No folder dialog is available on this desktop (xdg-desktop-portal is not running). \
                      Drop a folder on the window, or start Weave with `weave PATH`.",
                 ),
+                Message::StereoProgress { done, total } => self.stereo_progress = Some((done, total)),
                 Message::TrainerReady(trainer, note) => {
                     self.preparing_training = false;
+                    self.stereo_progress = None;
                     // Why training is not on the GPU, said once per session.
                     if let Some(n) = note.as_ref().filter(|_| !self.cuda_note_shown) {
                         self.notices.push(Level::Info, format!("Training on the CPU. {n}"));
@@ -139,6 +146,9 @@ impl Workspace {
                     }
                     if let Some(n) = trainer.backdrop_note() {
                         self.notices.push(Level::Info, n);
+                    }
+                    if let Some(stats) = &trainer.depth_prior {
+                        self.notices.push(Level::Info, stats.note());
                     }
                     self.training.start(*trainer, note, self.loader.wake.clone());
                 }
@@ -376,7 +386,10 @@ impl Workspace {
         ui.add_space(10.0);
         ui.separator();
         let mut pending_start = None;
-        if self.preparing_training {
+        if let (true, Some((done, total))) = (self.preparing_training, self.stereo_progress) {
+            ui.label("Multi-view stereo (the depth prior)");
+            ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("{done}/{total} photos")));
+        } else if self.preparing_training {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Loading photos for training…");

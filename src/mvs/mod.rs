@@ -198,6 +198,45 @@ fn consistent(images: &[MvsImage], maps: &[DepthMap], r: usize, sources: &[usize
     DepthMap { width: map.width, height: map.height, depth }
 }
 
+/// A synthetic scene for tests: photos of a textured plane.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::geometry::{Intrinsics, Pose};
+    use glam::{DVec2, DVec3};
+
+    /// Value noise (random grey on a 0.12 grid, bilinear): nothing repeats, as on speckled paint.
+    fn texture(x: f64, y: f64) -> f32 {
+        let cell = |i: i64, j: i64| super::patchmatch::uniform(((i as u64) << 32) ^ (j as u32 as u64));
+        let (u, v) = (x / 0.12, y / 0.12);
+        let (i, j) = (u.floor() as i64, v.floor() as i64);
+        let (a, b) = ((u - i as f64) as f32, (v - j as f64) as f32);
+        let top = cell(i, j) * (1.0 - a) + cell(i + 1, j) * a;
+        let bottom = cell(i, j + 1) * (1.0 - a) + cell(i + 1, j + 1) * a;
+        top * (1.0 - b) + bottom * b
+    }
+
+    /// `views` cameras about 3 above the plane z = 0, looking at the origin from a little apart
+    /// (about three pixels a texture cell): their poses and grey photos.
+    pub fn plane_scene(intr: &Intrinsics, views: usize) -> Vec<(Pose, Vec<f32>)> {
+        (0..views)
+            .map(|i| {
+                let eye = DVec3::new(-0.6 + 0.3 * i as f64, 0.1 * (i % 2) as f64, 3.0);
+                let pose = Pose::look_at(eye, DVec3::ZERO, DVec3::Y);
+                let w = intr.width as usize;
+                let photo = (0..w * intr.height as usize)
+                    .map(|k| {
+                        let pixel = DVec2::new((k % w) as f64 + 0.5, (k / w) as f64 + 0.5);
+                        let dir = pose.rotation * intr.unproject(pixel);
+                        let hit = eye + dir * (-eye.z / dir.z);
+                        texture(hit.x, hit.y)
+                    })
+                    .collect();
+                (pose, photo)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,32 +247,8 @@ mod tests {
     #[test]
     fn recovers_a_textured_plane() {
         let intr = Intrinsics::centered(96, 72, 80.0);
-        // Value noise (random grey on a 0.12 grid, about three pixels, bilinear): nothing repeats, as on speckled paint.
-        let texture = |p: Vec3| {
-            let cell = |i: i32, j: i32| patchmatch::uniform(((i as u64) << 32) ^ (j as u32 as u64));
-            let (u, v) = (p.x / 0.12, p.y / 0.12);
-            let (i, j) = (u.floor() as i32, v.floor() as i32);
-            let (a, b) = (u - i as f32, v - j as f32);
-            let top = cell(i, j) * (1.0 - a) + cell(i + 1, j) * a;
-            let bottom = cell(i, j + 1) * (1.0 - a) + cell(i + 1, j + 1) * a;
-            top * (1.0 - b) + bottom * b
-        };
-        let images: Vec<MvsImage> = (0..5)
-            .map(|i| {
-                let eye = DVec3::new(-0.6 + 0.3 * i as f64, 0.1 * (i % 2) as f64, 3.0);
-                let pose = Pose::look_at(eye, DVec3::new(0.0, 0.0, 0.0), DVec3::Y);
-                let blank = MvsImage::new(&intr, &pose, Vec::new());
-                let gray = (0..96 * 72)
-                    .map(|k| {
-                        // Where the pixel's ray meets the plane z = 0.
-                        let dir = blank.point(k % 96, k / 96, 1.0) - blank.center;
-                        let t = -blank.center.z / dir.z;
-                        texture(blank.center + dir * t)
-                    })
-                    .collect();
-                MvsImage { gray, ..blank }
-            })
-            .collect();
+        let images: Vec<MvsImage> =
+            testing::plane_scene(&intr, 5).into_iter().map(|(pose, gray)| MvsImage::new(&intr, &pose, gray)).collect();
         let maps = depth_maps(&images, &MvsSettings::new(1.0, 10.0), &|_| {});
         let img = &images[2];
         let map = &maps[2];

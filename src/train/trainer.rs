@@ -178,6 +178,12 @@ pub(crate) fn sample_ray(
 
 impl Trainer {
     pub fn new(cfg: TrainConfig, views: Vec<TrainView>) -> Trainer {
+        Self::with_progress(cfg, views, &|_| {})
+    }
+
+    /// As `new`; `stereo_progress` hears how many photos multi-view stereo has matched, when
+    /// training uses its depth prior.
+    pub fn with_progress(cfg: TrainConfig, views: Vec<TrainView>, stereo_progress: &(dyn Fn(usize) + Sync)) -> Trainer {
         let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
         let layout = cfg.layout.unwrap_or_else(|| rig::detect_layout(&poses));
         // The median of the views' nearest depths, when the input gives them.
@@ -195,8 +201,22 @@ impl Trainer {
         let mut params = field.init_params(cfg.seed);
         params.poses = vec![0.0; poses::PER_VIEW * views.len()];
         let mut t = Self::from_state(cfg, layout, norm, field, params, None, None, 0, views);
+        t.attach_depth_prior(stereo_progress);
         t.update_occupancy();
         t
+    }
+
+    /// Whether training uses the multi-view stereo depth prior (by layout unless set).
+    pub fn uses_depth_prior(&self) -> bool {
+        !self.views.is_empty()
+            && self.cfg.depth_prior.unwrap_or_else(|| super::config::depth_prior_for_layout(self.layout))
+    }
+
+    /// Computes the stereo depth prior of the views when training uses one.
+    pub fn attach_depth_prior(&mut self, progress: &(dyn Fn(usize) + Sync)) {
+        if self.uses_depth_prior() {
+            self.depth_prior = Some(super::depth_prior::attach(&mut self.views, &self.norm, progress));
+        }
     }
 
     /// What the user should know about masked backdrops, if any were.
@@ -226,9 +246,6 @@ impl Trainer {
         let mut optimizer = optimizer;
         let mut views = views;
         let backdrop_masked = if cfg.auto_masks { super::backdrop::mask_views(&mut views) } else { 0 };
-        let depth_prior = (!views.is_empty()
-            && cfg.depth_prior.unwrap_or_else(|| super::config::depth_prior_for_layout(layout)))
-        .then(|| super::depth_prior::attach(&mut views, &norm));
         // Corrections belong to the views they were trained with; resuming on another set of
         // views starts them afresh.
         if !views.is_empty() && params.poses.len() != poses::PER_VIEW * views.len() {
@@ -258,7 +275,7 @@ impl Trainer {
             views,
             recorded_cameras: Vec::new(),
             backdrop_masked,
-            depth_prior,
+            depth_prior: None,
             cuda: None,
         }
     }

@@ -153,7 +153,7 @@ pub struct ReduceArgs {
 /// Floats per record of the batch buffers (`kernels/trace.cu`: Sample, SampleValue,
 /// SampleGrad, BgSlot, BgGrad, RayState); the host build's `trace_record_floats` checks them.
 pub const SAMPLE_FLOATS: usize = 2;
-pub const SAMPLE_VALUE_FLOATS: usize = 7;
+pub const SAMPLE_VALUE_FLOATS: usize = 7 + crate::field::GEO_FEATURES;
 pub const SAMPLE_GRAD_FLOATS: usize = 8;
 pub const BG_SLOT_FLOATS: usize = 12;
 pub const BG_GRAD_FLOATS: usize = 4;

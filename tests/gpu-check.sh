@@ -2,7 +2,9 @@
 # The GPU check of the CUDA backend, for a machine with an NVIDIA GPU and no Rust toolchain.
 #
 #   tests/gpu-check.sh --build     here (any machine with Rust): release builds of `weave` and of
-#                                  the GPU tests (tests/cuda.rs), gathered into gpu-bin/
+#                                  the GPU tests (tests/cuda.rs), gathered into gpu-bin/, and
+#                                  Debian's Vulkan loader packages in .gl/ (both ignored by git;
+#                                  carry both)
 #   tests/gpu-check.sh [OUT_DIR]   there, from the repository root with gpu-bin/ beside it
 #
 # There it runs, each phase under its own time limit (under 5 minutes in all on an H200):
@@ -25,6 +27,13 @@ if [ "${1:-}" = "--build" ]; then
   cp "$bin" gpu-bin/cuda-tests
   strip gpu-bin/weave gpu-bin/cuda-tests 2>/dev/null || true
   ls -la gpu-bin
+  # The Vulkan loader the GPU machine lacks, for `bench view` there (carry .gl with gpu-bin).
+  if [ ! -d .gl ] && command -v apt-get >/dev/null; then
+    mkdir -p .gl /tmp/amd64/partial
+    o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+    (apt-get $o update -qq && cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2) ||
+      echo "could not download the Vulkan loader into .gl/: bench view will find no adapter there" >&2
+  fi
   exit 0
 fi
 

@@ -37,13 +37,12 @@ struct Sample {
     float t;
 };
 
-// The field at a sample, and the geometry features the colour network saw there, which the
-// backward pass reads instead of evaluating the four SDF networks of the tetrahedron again.
+// The field at a sample: the surface there (kept whole, so that the backward pass reads its
+// geometry features instead of evaluating the tetrahedron's four SDF networks again) and the
+// colour.
 struct SampleValue {
-    float sdf;
-    float grad[3];
+    Surface sf;
     float rgb[3];
-    float feat[GEO_FEATURES];
 };
 
 // What the loss asks of a sample's outputs: dL/dsdf, dL/dgrad (through alpha and the eikonal
@@ -156,8 +155,8 @@ DEVICE float iter_cos(float true_cos, float r) {
 DEVICE float inv_s(const BatchArgs& a) { return fminf(expf(10.0f * a.variance), 1e4f); }
 
 DEVICE float sample_alpha(const BatchArgs& a, const SampleValue& v, const float* d, Alpha* full) {
-    float half = iter_cos(dot3(d, v.grad), a.cfg.anneal) * a.cfg.step * 0.5f;
-    Alpha al = neus_alpha(v.sdf - half, v.sdf + half, inv_s(a));
+    float half = iter_cos(dot3(d, v.sf.grad), a.cfg.anneal) * a.cfg.step * 0.5f;
+    Alpha al = neus_alpha(v.sf.sdf - half, v.sf.sdf + half, inv_s(a));
     if (full) *full = al;
     return al.value;
 }
@@ -210,13 +209,9 @@ KERNEL void eval_samples(BatchArgs a) {
     if (i >= *a.total || i >= a.capacity) return;
     float x[3], dir_sh[SH_COEFFS];
     sample_at(a, a.samples[i], x, dir_sh);
-    Surface sf;
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, sf);
     SampleValue& v = a.values[i];
-    v.sdf = sf.sdf;
-    for (int k = 0; k < 3; ++k) v.grad[k] = sf.grad[k];
-    for (int k = 0; k < GEO_FEATURES; ++k) v.feat[k] = sf.feat[k];
-    color_value(a.field, a.params, sf.grad, dir_sh, sf.feat, v.rgb);
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf);
+    color_value(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb);
 }
 
 KERNEL void eval_background(BatchArgs a) {
@@ -250,7 +245,7 @@ KERNEL void composite(BatchArgs a) {
         out.opacity += w;
         out.depth += w * smps[i].t;
         trans *= 1.0f - al;
-        float len = sqrtf(dot3(vals[i].grad, vals[i].grad));
+        float len = sqrtf(dot3(vals[i].sf.grad, vals[i].sf.grad));
         eik_sum += (len - 1.0f) * (len - 1.0f);
         n = i + 1;
         if (trans < TRANSMITTANCE_EPS) break;
@@ -364,17 +359,17 @@ KERNEL void composite(BatchArgs a) {
         after_opacity = al + (1.0f - al) * after_opacity;
         after_depth = al * t + (1.0f - al) * after_depth;
 
-        float true_cos = dot3(d, vals[i].grad);
+        float true_cos = dot3(d, vals[i].sf.grad);
         float d_iter_cos = d_alpha * (alp.d_next - alp.d_prev) * cfg.step * 0.5f;
         float d_true_cos =
             d_iter_cos * ((true_cos < 1.0f ? 0.5f * (1.0f - rr) : 0.0f) + (true_cos < 0.0f ? rr : 0.0f));
         d_var += d_alpha * alp.d_s * 10.0f * s;
-        float len = fmaxf(sqrtf(dot3(vals[i].grad, vals[i].grad)), 1e-9f);
+        float len = fmaxf(sqrtf(dot3(vals[i].sf.grad, vals[i].sf.grad)), 1e-9f);
         float d_eik = eik_w * 2.0f * (len - 1.0f) / len;
         sg[i].d_sdf = d_alpha * (alp.d_prev + alp.d_next);
         sg[i].d_true_cos = d_true_cos;
         for (int k = 0; k < 3; ++k) {
-            sg[i].dgrad[k] = d_true_cos * d[k] + d_eik * vals[i].grad[k];
+            sg[i].dgrad[k] = d_true_cos * d[k] + d_eik * vals[i].sf.grad[k];
             sg[i].wd[k] = w * d_rgb[k];
         }
     }
@@ -396,7 +391,7 @@ KERNEL void backward_samples(BatchArgs a) {
     float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
     {
         ColorEval ce;
-        color(a.field, a.params, v.grad, dir_sh, v.feat, ce);
+        color(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, ce);
         color_backward(a.field, a.params, ce, g.wd, Rec{a.rec_color, a.chunk, row}, cg_grad, cg_feat, cg_sh);
     }
     float dgrad[3], dx[3];
@@ -406,7 +401,7 @@ KERNEL void backward_samples(BatchArgs a) {
     RayState& st = a.state[smp.ray];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], dx[k]);
-        atomicAdd(&st.d_dir[k], smp.t * dx[k] + g.d_true_cos * v.grad[k]);
+        atomicAdd(&st.d_dir[k], smp.t * dx[k] + g.d_true_cos * v.sf.grad[k]);
     }
     for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], cg_sh[k]);
 }

@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod cuda;
+pub mod rng;
 
 /// Which backend trains: chosen at start (`--backend` overrides).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]

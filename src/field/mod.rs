@@ -313,7 +313,10 @@ impl Field {
         ColorGrads {
             grad: dgrad,
             feat: std::array::from_fn(|i| s.dinput[3 + sh::COEFFS + i]),
-            dir_sh: std::array::from_fn(|i| if i < self.cfg.view_coeffs() { s.dinput[3 + i] } else { 0.0 }),
+            dir_sh: {
+                let view = self.cfg.view_coeffs();
+                std::array::from_fn(|i| if i < view { s.dinput[3 + i] } else { 0.0 })
+            },
         }
     }
 }

@@ -5,6 +5,9 @@
 
 mod patchmatch;
 
+/// Most source photos a depth map is matched against.
+const MAX_SOURCES: usize = 16;
+
 use crate::geometry::{Intrinsics, Pose};
 use glam::{Mat3, Vec3};
 use rayon::prelude::*;
@@ -122,7 +125,7 @@ fn source_views(images: &[MvsImage], count: usize) -> Vec<Vec<usize>> {
                 .filter(|(c, _)| *c > 0.5)
                 .collect();
             cands.sort_by(|a, b| b.0.total_cmp(&a.0));
-            cands.into_iter().take(count.min(16)).map(|(_, j)| j).collect()
+            cands.into_iter().take(count.min(MAX_SOURCES)).map(|(_, j)| j).collect()
         })
         .collect()
 }
@@ -131,7 +134,6 @@ fn source_views(images: &[MvsImage], count: usize) -> Vec<Vec<usize>> {
 /// agree. `progress` is called with the number of maps done.
 pub fn depth_maps(images: &[MvsImage], s: &MvsSettings, progress: &(dyn Fn(usize) + Sync)) -> Vec<DepthMap> {
     let sources = source_views(images, s.sources);
-    let done = std::sync::atomic::AtomicUsize::new(0);
     let raw: Vec<DepthMap> = (0..images.len())
         .map(|r| {
             let m = if sources[r].is_empty() {
@@ -139,7 +141,7 @@ pub fn depth_maps(images: &[MvsImage], s: &MvsSettings, progress: &(dyn Fn(usize
             } else {
                 patchmatch::depth_map(images, r, &sources[r], s)
             };
-            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            progress(r + 1);
             m
         })
         .collect();

@@ -4,7 +4,8 @@
 //! neighbouring pixels and small perturbations of the pixel's own, half the pixels at a time
 //! (a checkerboard: each half reads only the other half, so its pixels update in parallel).
 
-use super::{DepthMap, MvsImage, MvsSettings};
+use super::{DepthMap, MAX_SOURCES, MvsImage, MvsSettings};
+use crate::compute::rng;
 use glam::{Mat3, Vec3};
 use rayon::prelude::*;
 
@@ -98,7 +99,7 @@ fn cost(
     let ray = *k * Vec3::new(x as f32 + 0.5, y as f32 + 0.5, 1.0);
     let point = ray * plane.depth;
     let offset = plane.normal.dot(point);
-    let mut costs = [NO_VIEW; 16];
+    let mut costs = [NO_VIEW; MAX_SOURCES];
     for (s, src) in sources.iter().enumerate() {
         let (mut sr, mut ss, mut sss, mut n) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         let mut seen = true;
@@ -147,10 +148,7 @@ fn cost(
 
 /// A small integer hash as a uniform in [0, 1): per pixel and round, independent of threads.
 pub(super) fn uniform(seed: u64) -> f32 {
-    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
+    rng::unit_f32(rng::mix64(seed.wrapping_mul(rng::GOLDEN)))
 }
 
 /// A random unit normal facing the camera along `ray` (within 80° of it).
@@ -188,8 +186,7 @@ pub fn depth_map(images: &[MvsImage], reference: usize, sources: &[usize], s: &M
     let (lo, hi) = (1.0 / s.max_depth, 1.0 / s.min_depth);
     let textured = |x: i32, y: i32| inv_std[(y * w + x) as usize] > 0.0;
     let seed0 = (reference as u64) << 40;
-    let mut state = State { planes: vec![Plane::default(); n], costs: vec![NO_VIEW; n] };
-    let init: Vec<(Plane, f32)> = (0..n)
+    let (planes, costs) = (0..n)
         .into_par_iter()
         .map(|i| {
             let (x, y) = ((i as i32) % w, (i as i32) / w);
@@ -201,11 +198,8 @@ pub fn depth_map(images: &[MvsImage], reference: usize, sources: &[usize], s: &M
             let plane = Plane { depth, normal: random_normal(ray_of(x, y), seed + 3) };
             (plane, cost(img, &srcs, stats, x, y, plane, s.best))
         })
-        .collect();
-    for (i, (p, c)) in init.into_iter().enumerate() {
-        state.planes[i] = p;
-        state.costs[i] = c;
-    }
+        .unzip();
+    let mut state = State { planes, costs };
     for round in 0..s.iterations {
         // Perturbations shrink round by round, as in COLMAP.
         let spread = 0.5f32.powi(round as i32 + 1);

@@ -68,7 +68,7 @@ pub struct TrainConfig {
     /// ([`background_for_layout`]).
     #[serde(default)]
     pub background: Option<bool>,
-    /// Degree of the view direction's spherical harmonics the surface colour sees (0 to 4);
+    /// Degree of the view direction's spherical harmonics the surface colour sees (1 to 4);
     /// by layout when None ([`view_degree_for_layout`]).
     #[serde(default)]
     pub view_degree: Option<u32>,

@@ -32,24 +32,13 @@ impl DepthPriorStats {
     }
 }
 
-/// A photo's grey values averaged over `factor` × `factor` blocks.
+/// A photo's grey values at `1 / factor` of its size.
 fn gray(v: &TrainView, factor: u32) -> (u32, u32, Vec<f32>) {
-    let (w, h) = (v.width() / factor, v.height() / factor);
-    let full = v.width() as usize;
-    let g = (0..(w * h) as usize)
-        .map(|i| {
-            let (x, y) = (i % w as usize * factor as usize, i / w as usize * factor as usize);
-            let mut sum = 0.0;
-            for dy in 0..factor as usize {
-                for dx in 0..factor as usize {
-                    let [r, g, b] = v.rgb[(y + dy) * full + x + dx];
-                    sum += 0.299 * r + 0.587 * g + 0.114 * b;
-                }
-            }
-            sum / (factor * factor) as f32
-        })
-        .collect();
-    (w, h, g)
+    let luma = v.rgb.iter().map(|[r, g, b]| 0.299 * r + 0.587 * g + 0.114 * b).collect();
+    let full = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(v.width(), v.height(), luma)
+        .expect("one colour per pixel");
+    let (w, h) = ((v.width() / factor).max(1), (v.height() / factor).max(1));
+    (w, h, image::imageops::resize(&full, w, h, image::imageops::FilterType::Triangle).into_raw())
 }
 
 /// Fills every view's `depth` from stereo; returns what it found. `progress` hears how many
@@ -72,21 +61,20 @@ pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(
     let settings = MvsSettings::new((0.01 * norm.scale) as f32, reach as f32);
     let maps = mvs::depth_maps(&images, &settings, progress);
     let (mut known, mut total, mut with_depth) = (0usize, 0usize, 0usize);
-    for ((v, map), &f) in views.iter_mut().zip(&maps).zip(&factors) {
+    for (v, map) in views.iter_mut().zip(&maps) {
         let (w, h) = (v.width() as usize, v.height() as usize);
         let depth: Vec<f32> = (0..w * h)
             .into_par_iter()
             .map(|i| {
-                let (x, y) = (i % w, i / w);
-                let (mx, my) = (x / f as usize, y / f as usize);
-                if mx >= map.width || my >= map.height {
-                    return 0.0;
-                }
+                // The stereo pixel this pixel's centre falls in (the reduced photo spans the same
+                // extent).
+                let (mx, my) = ((2 * (i % w) + 1) * map.width / (2 * w), (2 * (i / w) + 1) * map.height / (2 * h));
                 let z = map.depth[my * map.width + mx] as f64;
                 if z <= 0.0 {
                     return 0.0;
                 }
                 // Depth along the camera's axis to distance along the pixel's ray.
+                let (x, y) = (i % w, i / w);
                 let ray = v.intrinsics.unproject(DVec2::new(x as f64 + 0.5, y as f64 + 0.5));
                 (z * ray.length() / norm.scale) as f32
             })

@@ -55,11 +55,12 @@ mod tests {
     use super::super::parity;
     use super::*;
     use crate::compute::cpu::adam::{self, Adam};
+    use crate::compute::rng::Rng;
     use crate::field::Occupancy;
     use crate::train::data::{Normalization, TrainView};
     use crate::train::poses::{PER_VIEW, accumulate_gradient};
     use crate::train::render::Ray;
-    use crate::train::trainer::{Rng, sample_ray};
+    use crate::train::trainer::sample_ray;
 
     /// Samples and background slots per chunk of the host's backward pass: fewer than a batch
     /// of the fixture's holds, so that the tests cross chunks as large batches do on a GPU.

@@ -9,12 +9,13 @@ use super::abi::{RayIn, RayOut, RenderSettings as KernelSettings, VIEW_SUMS};
 use super::gpu::{FIELD_GROUPS, FieldState, Gpu};
 use crate::compute::cpu::adam::{Adam, BETA1, BETA2};
 use crate::compute::cpu::hashgrid::HashGridConfig;
+use crate::compute::rng::Rng;
 use crate::field::{Field, FieldConfig, Occupancy, Params};
 use crate::geometry::{Distortion, Intrinsics, Pose};
 use crate::train::data::{Normalization, TrainView};
 use crate::train::poses::{PER_VIEW, accumulate_gradient};
 use crate::train::render::{self, Ray, RayOutput, RayScratch, RenderSettings, Target};
-use crate::train::trainer::{Rng, sample_ray};
+use crate::train::trainer::sample_ray;
 use glam::DVec3;
 
 pub struct Fixture {

@@ -84,19 +84,6 @@ DEVICE float sdf_eval(const FieldDesc& f, const Weights& p, const float* x, int 
     return prior(f, x, pg) + e.acts[mlp_act_count(f.sdf) - SDF_OUT];
 }
 
-// From dL/d(network outputs): the grid's gradients into g, the network's into its record
-// row; writes dL/dx.
-DEVICE void sdf_backward(const FieldDesc& f, const Weights& p, const SdfEval& e, int active, const float* dout,
-                         const Weights& g, const Rec& rec, float* dx) {
-    float din[SDF_MAX_IN];
-    mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, rec, din);
-    float u[3] = {(e.x[0] + 1.0f) * 0.5f, (e.x[1] + 1.0f) * 0.5f, (e.x[2] + 1.0f) * 0.5f};
-    float du[3], pg[3];
-    grid_backward(f.grid, p.grid, u, active, din + 3, g.grid, du);
-    prior(f, e.x, pg);
-    for (int a = 0; a < 3; ++a) dx[a] = din[a] + 0.5f * du[a] + dout[0] * pg[a];
-}
-
 // SDF value, finite-difference gradient and geometry features at x.
 struct Surface {
     float sdf;
@@ -123,21 +110,33 @@ DEVICE void surface(const FieldDesc& f, const Weights& p, const float* x, float 
     }
 }
 
-// Recomputes each of the four evaluations with its activations just before its backward pass;
-// they take four consecutive record rows from rec.row.
+// Recomputes each of the four evaluations with its activations just before its network's
+// backward pass (they take four consecutive record rows from rec.row), then the hash grid's
+// backward pass of all four at once. With dx, writes dL/dx there.
 DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const float* x, float h, int active, float dsdf,
                              const float* dgrad, const float* dfeat, const Weights& g, const Rec& rec, float* dx) {
-    dx[0] = dx[1] = dx[2] = 0.0f;
+    float u[4][3], din[4][SDF_MAX_IN];
+    if (dx) dx[0] = dx[1] = dx[2] = 0.0f;
     for (int k = 0; k < 4; ++k) {
-        float v[3], xk[3], dout[SDF_OUT], d[3];
+        float v[3], xk[3], dout[SDF_OUT];
         tetra_point(x, h, k, v, xk);
         SdfEval e;
         sdf_eval(f, p, xk, active, e);
         dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];
-        sdf_backward(f, p, e, active, dout, g, Rec{rec.base, rec.rows, rec.row + k}, d);
-        for (int a = 0; a < 3; ++a) dx[a] += d[a];
+        mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, Rec{rec.base, rec.rows, rec.row + k}, din[k]);
+        for (int a = 0; a < 3; ++a) u[k][a] = (xk[a] + 1.0f) * 0.5f;
+        if (dx) {
+            float pg[3];
+            prior(f, xk, pg);
+            for (int a = 0; a < 3; ++a) dx[a] += din[k][a] + dout[0] * pg[a];
+        }
     }
+    float du[4][3];
+    grid_backward_points(f.grid, p.grid, &u[0][0], 4, active, din[0] + 3, SDF_MAX_IN, g.grid, dx ? &du[0][0] : 0);
+    if (dx)
+        for (int k = 0; k < 4; ++k)
+            for (int a = 0; a < 3; ++a) dx[a] += 0.5f * du[k][a];
 }
 
 struct ColorEval {
@@ -261,12 +260,13 @@ DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, cons
 }
 
 // Backward of one background sample from dL/d(colour logits) `dc` and dL/d(raw density):
-// the grid's gradients into g, the networks' into their record rows, and the ray's gradients
-// added into d_o, d_d, d_sh. A slot the ray does not reach (`b.valid` 0) records zeros.
+// the grid's gradients into g, the networks' into their record rows, and (`ray_grads`) the
+// ray's gradients added into d_o, d_d, d_sh. A slot the ray does not reach (`b.valid` 0)
+// records zeros.
 DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float* o, const float* d,
                                const float* dir_sh, const BgSlot& b, const float* dc, float d_raw,
-                               const Weights& g, const Rec& density_rec, const Rec& color_rec, float* d_o,
-                               float* d_d, float* d_sh) {
+                               const Weights& g, const Rec& density_rec, const Rec& color_rec, bool ray_grads,
+                               float* d_o, float* d_d, float* d_sh) {
     if (b.valid == 0.0f) {
         mlp_rec_zero(f.bg_density, density_rec);
         mlp_rec_zero(f.bg_color, color_rec);
@@ -284,7 +284,8 @@ DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float
     dout[0] = d_raw;
     mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, density_rec, din);
     float dg[3];
-    grid_backward(f.bg_grid, p.bg_grid, b.g, levels, din, g.bg_grid, dg);
+    grid_backward(f.bg_grid, p.bg_grid, b.g, levels, din, g.bg_grid, ray_grads ? dg : 0);
+    if (!ray_grads) return;
     // x = o + t d on the sphere of radius r = 1/u, with t the far root.
     float k = b.u * (2.0f - b.u) * 0.25f;
     float gx[3] = {dg[0] * k, dg[1] * k, dg[2] * k};

@@ -60,10 +60,10 @@ struct BgGrad {
     float d_raw;
 };
 
-// Per ray: its samples in the packed list, how many compositing used, and the ray's gradient
-// as the sample kernels add it up.
+// Per ray: its samples in the packed list, and the ray's gradient as the sample kernels add it
+// up.
 struct RayState {
-    int first, count, used, pad;
+    int first, count, pad[2];
     float d_origin[3];
     float d_dir[3];
     float d_sh[SH_COEFFS];
@@ -83,7 +83,10 @@ struct BatchArgs {
     BgSlot* bg;  // BG_SAMPLES per ray
     BgGrad* bg_grads;
     RayState* state;
-    int* total;  // samples in the packed list (zero before march)
+    // [0]: samples in the packed list; [1]: samples the backward pass takes (those compositing
+    // reached before the ray turned opaque). Both zero before march.
+    int* total;
+    int* order;  // the packed indices of the samples the backward pass takes, ray by ray
     // Records of the networks' backward passes (mlp.cuh's Rec) for one chunk of samples: four
     // SDF rows per sample, one colour row; one row of each background network per slot.
     float* rec_sdf;
@@ -96,6 +99,7 @@ struct BatchArgs {
     int n_rays;
     int capacity;  // entries of samples, values and sample_grads
     int train;     // 0: render only
+    int ray_grads; // 1: the rays' gradients too (pose refinement)
     int base;      // the chunk's first sample (backward_samples) or slot (backward_background)
     int chunk;     // samples or slots per chunk
 };
@@ -172,7 +176,7 @@ KERNEL void march(BatchArgs a) {
     RayState& st = a.state[r];
     for (int k = 0; k < 3; ++k) st.d_origin[k] = st.d_dir[k] = 0.0f;
     for (int k = 0; k < SH_COEFFS; ++k) st.d_sh[k] = 0.0f;
-    st.count = st.used = 0;
+    st.count = 0;
     st.first = 0;
     float t0, t1;
     if (!sphere_span(o, d, &t0, &t1)) return;
@@ -250,7 +254,6 @@ KERNEL void composite(BatchArgs a) {
         n = i + 1;
         if (trans < TRANSMITTANCE_EPS) break;
     }
-    st.used = n;
     // The background: the last sample the ray reaches is opaque.
     BgSlot* bg = a.bg + (u64)r * BG_SAMPLES;
     int last = -1;
@@ -336,10 +339,10 @@ KERNEL void composite(BatchArgs a) {
     for (int k = 0; k < 3; ++k) after[k] = bg_rgb[k];
     float after_opacity = 0.0f, after_depth = 0.0f, trans_i = trans, d_var = 0.0f;
     SampleGrad* sg = a.sample_grads + st.first;
-    for (int i = st.count - 1; i >= n; --i) {
-        sg[i].d_sdf = sg[i].d_true_cos = 0.0f;
-        for (int k = 0; k < 3; ++k) sg[i].dgrad[k] = sg[i].wd[k] = 0.0f;
-    }
+    // Samples behind the opaque point have no gradient: the backward pass skips them (instant-
+    // ngp's compaction), which on a trained object is most of the samples marched.
+    int at = atomicAdd(a.total + 1, n);
+    for (int i = 0; i < n; ++i) a.order[at + i] = st.first + i;
     for (int i = n - 1; i >= 0; --i) {
         Alpha alp;
         float al = sample_alpha(a, vals[i], d, &alp);
@@ -376,13 +379,12 @@ KERNEL void composite(BatchArgs a) {
     atomicAdd(a.d_variance, d_var);
 }
 
-// Per sample of the chunk: the colour and SDF networks' backward passes (recomputing their
-// forward) into the records, and the sample's share of its ray's gradient.
+// Per sample of the chunk (of `order`): the colour and SDF networks' backward passes
+// (recomputing their forward) into the records, and the sample's share of its ray's gradient.
 KERNEL void backward_samples(BatchArgs a) {
     int row = thread_index();
-    int i = a.base + row;
-    int total = *a.total < a.capacity ? *a.total : a.capacity;
-    if (row >= a.chunk || i >= total) return;
+    if (row >= a.chunk || a.base + row >= a.total[1]) return;
+    int i = a.order[a.base + row];
     Sample smp = a.samples[i];
     SampleGrad g = a.sample_grads[i];
     const SampleValue& v = a.values[i];
@@ -397,7 +399,8 @@ KERNEL void backward_samples(BatchArgs a) {
     float dgrad[3], dx[3];
     for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + g.dgrad[k];
     surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads,
-                     Rec{a.rec_sdf, 4 * a.chunk, 4 * row}, dx);
+                     Rec{a.rec_sdf, 4 * a.chunk, 4 * row}, a.ray_grads ? dx : 0);
+    if (!a.ray_grads) return;
     RayState& st = a.state[smp.ray];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], dx[k]);
@@ -419,8 +422,9 @@ KERNEL void backward_background(BatchArgs a) {
     for (int k = 0; k < SH_COEFFS; ++k) d_sh[k] = 0.0f;
     sh_encode(ray.dir, dir_sh);
     bg_sample_backward(a.field, a.params, ray.origin, ray.dir, dir_sh, b, g.dc, g.d_raw, a.grads,
-                       Rec{a.rec_bg_density, a.chunk, row}, Rec{a.rec_bg_color, a.chunk, row}, d_o, d_d, d_sh);
-    if (b.valid == 0.0f) return;
+                       Rec{a.rec_bg_density, a.chunk, row}, Rec{a.rec_bg_color, a.chunk, row}, a.ray_grads, d_o, d_d,
+                       d_sh);
+    if (b.valid == 0.0f || !a.ray_grads) return;
     RayState& st = a.state[r];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], d_o[k]);

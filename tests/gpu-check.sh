@@ -91,7 +91,7 @@ phase gpu-tests 40 "$bin/cuda-tests" --ignored --nocapture --test-threads=1
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
 if [ -n "$ncu" ]; then
   phase ncu 90 "$ncu" --clock-control none --launch-skip 1500 --launch-count 90 --print-summary per-kernel \
-    --section SpeedOfLight --section LaunchStats --section Occupancy \
+    --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats \
     "$bin/weave" bench train --backend cuda --rays 16384 --warmup 45 --steps 2
   cp "$work/ncu.log" "$out/ncu.log"
 fi

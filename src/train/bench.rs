@@ -30,6 +30,9 @@ pub fn run(
         let mut cfg = TrainConfig::preset(Preset::Fast);
         cfg.rays = rays;
         cfg.iterations = warmup + steps;
+        // Every hash level active, as in most of a run (training adds them one every
+        // `level_interval` steps): a short warm-up would otherwise time the cheap first steps.
+        cfg.initial_levels = cfg.grid.levels;
         let mut t = Trainer::new(cfg, super::data::load(&ds.views, 1.0)?);
         if cuda {
             t.use_cuda()?;

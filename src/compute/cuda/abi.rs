@@ -178,8 +178,11 @@ pub struct BatchArgs {
     pub bg: u64,
     pub bg_grads: u64,
     pub state: u64,
-    /// An i32: samples in the packed list, zero before `march`.
+    /// Two i32: samples in the packed list, and those the backward pass takes (`composite`
+    /// lists them in `order`); zero before `march`.
     pub total: u64,
+    /// i32 per sample slot: the packed indices of the samples the backward pass takes.
+    pub order: u64,
     /// The networks' backward records of one chunk (`Rec`): SDF, colour, background density,
     /// background colour.
     pub rec_sdf: u64,
@@ -193,6 +196,10 @@ pub struct BatchArgs {
     /// Entries of `samples`, `values` and `sample_grads`.
     pub capacity: i32,
     pub train: i32,
+    /// 1: the rays' own gradients too (`RayOut::d_origin`, `d_dir`), which only pose
+    /// refinement reads: without them the backward pass skips the hash tables' position
+    /// gradients and the per-ray sums.
+    pub ray_grads: i32,
     /// The chunk's first sample (or background slot), and samples (slots) per chunk.
     pub base: i32,
     pub chunk: i32,
@@ -257,7 +264,7 @@ impl BatchArgs {
                 "backward_samples",
                 self.capacity as usize,
                 chunk,
-                self.total,
+                self.total + 4,
                 [(f.sdf, self.rec_sdf, self.grads.ptr[1], 4), (f.color, self.rec_color, self.grads.ptr[2], 1)],
             ),
             (

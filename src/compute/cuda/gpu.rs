@@ -122,7 +122,9 @@ pub struct FieldState {
     bg: CudaSlice<f32>,
     bg_grads: CudaSlice<f32>,
     state: CudaSlice<f32>,
+    /// The batch's sample counts (`BatchArgs::total`), and the samples its backward pass takes.
     total: CudaSlice<i32>,
+    order: CudaSlice<i32>,
     /// The networks' backward records of one chunk (`BatchArgs::backward_plan`).
     records: [CudaSlice<f32>; 4],
     chunk: usize,
@@ -180,7 +182,8 @@ impl FieldState {
             bg: zeros(capacity * BG_SAMPLES * abi::BG_SLOT_FLOATS)?,
             bg_grads: zeros(capacity * BG_SAMPLES * abi::BG_GRAD_FLOATS)?,
             state: zeros(capacity * abi::RAY_STATE_FLOATS)?,
-            total: s.alloc_zeros::<i32>(1)?,
+            total: s.alloc_zeros::<i32>(2)?,
+            order: s.alloc_zeros::<i32>((capacity * max_samples).max(1))?,
             records: [zeros(r0)?, zeros(r1)?, zeros(r2)?, zeros(r3)?],
             chunk,
             bg_chunk,
@@ -249,7 +252,7 @@ impl FieldState {
         };
         // SAFETY: the buffers hold the uploaded views and `capacity` rays (asserted above).
         unsafe { s.launch_builder(&gpu.draw).arg(&draw).launch(Gpu::grid(n, BLOCK)) }?;
-        self.launch_batch(gpu, n, cfg, variance, true)?;
+        self.launch_batch(gpu, n, cfg, variance, true, corrections.is_some())?;
         let v = self.views.as_mut().expect("checked above");
         s.memset_zeros(&mut v.batch_sums)?;
         s.memset_zeros(&mut v.view_sums)?;
@@ -321,8 +324,8 @@ impl FieldState {
     }
 
     /// Renders (`train` false) or trains on (`train` true) a batch of rays given by the host;
-    /// with `train`, gradients of this batch replace the previous ones. Returns per-ray
-    /// results and, with `train`, dLoss/d(variance).
+    /// with `train`, gradients of this batch replace the previous ones, and the rays get
+    /// theirs. Returns per-ray results and, with `train`, dLoss/d(variance).
     pub fn trace(
         &mut self,
         gpu: &Gpu,
@@ -334,7 +337,7 @@ impl FieldState {
         assert!(rays.len() <= self.capacity() && cfg.max_samples as usize <= self.max_samples);
         let s = &gpu.stream;
         s.memcpy_htod(rays, &mut self.rays)?;
-        self.launch_batch(gpu, rays.len(), cfg, variance, train)?;
+        self.launch_batch(gpu, rays.len(), cfg, variance, train, train)?;
         self.host_out.resize(rays.len(), RayOut::default());
         s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut self.host_out)?;
         let mut dv = [0.0f32];
@@ -344,7 +347,8 @@ impl FieldState {
         Ok((&self.host_out, dv[0]))
     }
 
-    /// The batch kernels on the first `n` rays of the ray buffer.
+    /// The batch kernels on the first `n` rays of the ray buffer; `ray_grads`: with the rays'
+    /// own gradients (`BatchArgs::ray_grads`).
     fn launch_batch(
         &mut self,
         gpu: &Gpu,
@@ -352,6 +356,7 @@ impl FieldState {
         cfg: &RenderSettings,
         variance: f32,
         train: bool,
+        ray_grads: bool,
     ) -> Result<(), CudaError> {
         let s = &gpu.stream;
         s.memset_zeros(&mut self.total)?;
@@ -377,6 +382,7 @@ impl FieldState {
             bg_grads: gpu.ptr(&self.bg_grads),
             state: gpu.ptr(&self.state),
             total: gpu.ptr(&self.total),
+            order: gpu.ptr(&self.order),
             rec_sdf: gpu.ptr(&self.records[0]),
             rec_color: gpu.ptr(&self.records[1]),
             rec_bg_density: gpu.ptr(&self.records[2]),
@@ -387,6 +393,7 @@ impl FieldState {
             n_rays: n as i32,
             capacity: capacity as i32,
             train: train as i32,
+            ray_grads: ray_grads as i32,
             base: 0,
             chunk: 0,
         };
@@ -448,7 +455,7 @@ impl FieldState {
         // SAFETY: the occupancy buffer holds res³ cells, `total` one int; the weights are this state's.
         unsafe { b.launch(Gpu::grid(n, BLOCK)) }?;
         let mut count = [0i32];
-        s.memcpy_dtoh(&self.total, &mut count)?;
+        s.memcpy_dtoh(&self.total.slice(..1), &mut count)?;
         Ok(count[0].max(0) as usize)
     }
 

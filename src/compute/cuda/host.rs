@@ -63,13 +63,17 @@ mod tests {
     use crate::train::trainer::sample_ray;
 
     /// Samples and background slots per chunk of the host's backward pass: fewer than a batch
-    /// of the fixture's holds, so that the tests cross chunks as large batches do on a GPU.
-    const HOST_CHUNK: usize = 700;
+    /// of the fixture's gives it, so that the tests cross chunks as large batches do on a GPU.
+    const HOST_CHUNK: usize = 200;
     const HOST_BG_CHUNK: usize = 100;
 
-    /// The batch kernels of a training step on `ins`, with the fixture's field: per-ray
-    /// results, parameter gradients and dLoss/d(variance).
-    fn host_batch(fx: &mut parity::Fixture, ins: &[abi::RayIn]) -> (Vec<RayOut>, crate::field::Params, f32) {
+    /// The batch kernels of a training step on `ins`, with the fixture's field (and the rays'
+    /// gradients with `ray_grads`): per-ray results, parameter gradients and dLoss/d(variance).
+    fn host_batch(
+        fx: &mut parity::Fixture,
+        ins: &[abi::RayIn],
+        ray_grads: bool,
+    ) -> (Vec<RayOut>, crate::field::Params, f32) {
         let mut grads = fx.params.zeros_like();
         let mut d_variance = 0.0f32;
         let cells: Vec<u8> = fx.occupancy.cells.iter().map(|&c| c as u8).collect();
@@ -83,7 +87,8 @@ mod tests {
         let mut bg = buffer(n * abi::BG_SAMPLES, abi::BG_SLOT_FLOATS);
         let mut bg_grads = buffer(n * abi::BG_SAMPLES, abi::BG_GRAD_FLOATS);
         let mut state = buffer(n, abi::RAY_STATE_FLOATS);
-        let mut total = 0i32;
+        let mut total = [0i32; 2];
+        let mut order = vec![0i32; capacity];
         let desc = FieldDesc::of(&fx.field);
         let mut records = desc.record_floats(HOST_CHUNK, HOST_BG_CHUNK).map(|f| vec![f32::NAN; f]);
         let args = BatchArgs {
@@ -100,7 +105,8 @@ mod tests {
             bg: bg.as_mut_ptr() as u64,
             bg_grads: bg_grads.as_mut_ptr() as u64,
             state: state.as_mut_ptr() as u64,
-            total: &mut total as *mut i32 as u64,
+            total: total.as_mut_ptr() as u64,
+            order: order.as_mut_ptr() as u64,
             rec_sdf: records[0].as_mut_ptr() as u64,
             rec_color: records[1].as_mut_ptr() as u64,
             rec_bg_density: records[2].as_mut_ptr() as u64,
@@ -111,6 +117,7 @@ mod tests {
             n_rays: n as i32,
             capacity: capacity as i32,
             train: 1,
+            ray_grads: ray_grads as i32,
             base: 0,
             chunk: 0,
         };
@@ -123,7 +130,6 @@ mod tests {
         let plan: Vec<_> = args.backward_plan(HOST_CHUNK, HOST_BG_CHUNK).collect();
         let chunks =
             |kernel| plan.iter().filter(|l| matches!(l, abi::BackwardLaunch::Batch(k, ..) if *k == kernel)).count();
-        assert!(chunks("backward_samples") > 1);
         assert!(chunks("backward_background") > 1 || !fx.field.cfg.background);
         for step in plan {
             match step {
@@ -135,6 +141,8 @@ mod tests {
             }
         }
         launch(n, || unsafe { finish_rays(args) });
+        // The backward pass took more than one chunk, and skipped samples behind opaque points.
+        assert!(total[1] as usize > HOST_CHUNK && total[1] < total[0], "{total:?}");
         (outs, grads, d_variance)
     }
 
@@ -150,7 +158,7 @@ mod tests {
             let bg_grads = reference.1.bg_density.iter().filter(|v| **v != 0.0).count();
             assert_eq!(bg_grads > 0, background, "{bg_grads} background gradients");
             let ins = fx.ray_inputs();
-            let (outs, grads, d_variance) = host_batch(&mut fx, &ins);
+            let (outs, grads, d_variance) = host_batch(&mut fx, &ins, true);
             let g = grads.arrays();
             let diffs = parity::compare(&reference, &outs, std::array::from_fn(|i| g[i].as_slice()), d_variance, 1.0);
             for d in &diffs {
@@ -165,6 +173,23 @@ mod tests {
         }
     }
 
+    /// Without the rays' gradients (no pose refinement), the batch's parameter gradients are
+    /// the same floats, and the rays get none.
+    #[test]
+    fn ray_gradients_are_optional() {
+        let mut fx = parity::fixture(true);
+        let ins = fx.ray_inputs();
+        let (with, grads_with, dv_with) = host_batch(&mut fx, &ins, true);
+        let (without, grads_without, dv_without) = host_batch(&mut fx, &ins, false);
+        assert!(with.iter().any(|o| o.d_origin.iter().chain(&o.d_dir).any(|v| *v != 0.0)));
+        assert!(without.iter().all(|o| o.d_origin.iter().chain(&o.d_dir).all(|v| *v == 0.0)));
+        for (a, b) in with.iter().zip(&without) {
+            assert_eq!((a.rgb, a.loss), (b.rgb, b.loss));
+        }
+        assert_eq!(grads_with.arrays(), grads_without.arrays());
+        assert_eq!(dv_with, dv_without);
+    }
+
     /// A whole device step on the host: rays drawn, traced and reduced, against the same rays
     /// drawn and traced on the CPU (the comparison `weave doctor --parity` makes on a GPU).
     #[test]
@@ -174,7 +199,7 @@ mod tests {
         let corrections = parity::corrections(views.len());
         let (n, seed) = (160, 99);
         let (rays, ray_views) = draw(&views, &norm, Some(&corrections), seed, n);
-        let (outs, _, _) = host_batch(&mut fx, &rays);
+        let (outs, _, _) = host_batch(&mut fx, &rays, true);
         let mut batch = [0.0f32; abi::BATCH_SUMS];
         let mut sums = vec![0.0f32; views.len() * abi::VIEW_SUMS];
         reduce(&rays, &outs, &ray_views, &mut batch, &mut sums);

@@ -15,7 +15,10 @@ DEVICE float warp_sum(float v) {
     return v;
 }
 DEVICE bool warp_leader() { return (threadIdx.x & 31) == 0; }
+// A kernel launched with at most `threads` per block, compiled to fit `blocks` blocks per SM.
+#define LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
 #else
+#define LAUNCH_BOUNDS(threads, blocks)
 #include "shim.h"
 #endif
 

@@ -30,7 +30,18 @@ struct FieldDesc {
     int view_coeffs;  // SH coefficients of the view direction the surface colour sees
 };
 
-// Parameter arrays in the order of Rust's `Params::arrays`; gradients have the same shape.
+// What the kernels read of the parameters: the hash tables as Rust's `Params::arrays` holds
+// them, the networks packed (mlp.cuh).
+struct Params {
+    const float* grid;
+    const float4* sdf;
+    const float4* color;
+    const float* bg_grid;
+    const float4* bg_density;
+    const float4* bg_color;
+};
+
+// Parameter arrays (the gradients) in the order of Rust's `Params::arrays`.
 struct Weights {
     float* grid;
     float* sdf;
@@ -60,7 +71,7 @@ DEVICE float prior(const FieldDesc& f, const float* x, float* grad) {
     return f.orientation * (r - f.init_radius);
 }
 
-DEVICE void sdf_input(const FieldDesc& f, const Weights& p, const float* x, int active, float* input) {
+DEVICE void sdf_input(const FieldDesc& f, const Params& p, const float* x, int active, float* input) {
     for (int a = 0; a < 3; ++a) input[a] = x[a];
     float u[3] = {(x[0] + 1.0f) * 0.5f, (x[1] + 1.0f) * 0.5f, (x[2] + 1.0f) * 0.5f};
     grid_encode(f.grid, p.grid, u, active, input + 3);
@@ -68,7 +79,7 @@ DEVICE void sdf_input(const FieldDesc& f, const Weights& p, const float* x, int 
 
 // The signed distance at x and the network's first `keep` outputs (features after the
 // distance), without the activations a backward pass needs.
-DEVICE float sdf_value(const FieldDesc& f, const Weights& p, const float* x, int active, int keep, float* out) {
+DEVICE float sdf_value(const FieldDesc& f, const Params& p, const float* x, int active, int keep, float* out) {
     float input[SDF_MAX_IN];
     sdf_input(f, p, x, active, input);
     mlp_output(f.sdf, p.sdf, input, keep, out);
@@ -76,7 +87,7 @@ DEVICE float sdf_value(const FieldDesc& f, const Weights& p, const float* x, int
     return prior(f, x, pg) + out[0];
 }
 
-DEVICE float sdf_eval(const FieldDesc& f, const Weights& p, const float* x, int active, SdfEval& e) {
+DEVICE float sdf_eval(const FieldDesc& f, const Params& p, const float* x, int active, SdfEval& e) {
     for (int a = 0; a < 3; ++a) e.x[a] = x[a];
     sdf_input(f, p, x, active, e.input);
     mlp_forward(f.sdf, p.sdf, e.input, e.acts);
@@ -96,7 +107,7 @@ DEVICE void tetra_point(const float* x, float h, int k, float* v, float* xk) {
     for (int a = 0; a < 3; ++a) xk[a] = x[a] + h * v[a];
 }
 
-DEVICE void surface(const FieldDesc& f, const Weights& p, const float* x, float h, int active, Surface& s) {
+DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h, int active, Surface& s) {
     s.sdf = 0.0f;
     for (int a = 0; a < 3; ++a) s.grad[a] = 0.0f;
     for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] = 0.0f;
@@ -111,11 +122,11 @@ DEVICE void surface(const FieldDesc& f, const Weights& p, const float* x, float 
 }
 
 // Recomputes each of the four evaluations with its activations just before its network's
-// backward pass (they take four consecutive record rows from rec.row), then the hash grid's
-// backward pass of all four at once. With dx, writes dL/dx there.
-DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const float* x, float h, int active, float dsdf,
+// backward pass (they take four consecutive record rows from rec.row), then the hash tables'
+// gradients of all four at once. With dx, writes dL/dx there.
+DEVICE void surface_backward(const FieldDesc& f, const Params& p, const float* x, float h, int active, float dsdf,
                              const float* dgrad, const float* dfeat, const Weights& g, const Rec& rec, float* dx) {
-    float u[4][3], din[4][SDF_MAX_IN];
+    float u[4 * 3], din[4 * SDF_MAX_IN];
     if (dx) dx[0] = dx[1] = dx[2] = 0.0f;
     for (int k = 0; k < 4; ++k) {
         float v[3], xk[3], dout[SDF_OUT];
@@ -124,19 +135,19 @@ DEVICE void surface_backward(const FieldDesc& f, const Weights& p, const float* 
         sdf_eval(f, p, xk, active, e);
         dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];
-        mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, Rec{rec.base, rec.rows, rec.row + k}, din[k]);
-        for (int a = 0; a < 3; ++a) u[k][a] = (xk[a] + 1.0f) * 0.5f;
+        float* dk = din + k * SDF_MAX_IN;
+        mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, Rec{rec.base, rec.rows, rec.row + k}, dk);
+        for (int a = 0; a < 3; ++a) u[3 * k + a] = (xk[a] + 1.0f) * 0.5f;
         if (dx) {
-            float pg[3];
+            // Point by point: the four at once gave wrong position gradients on the GPU alone
+            // (an H200's parity check), whatever their arrays' shape.
+            float du[3], pg[3];
+            grid_dx(f.grid, p.grid, u + 3 * k, active, dk + 3, du);
             prior(f, xk, pg);
-            for (int a = 0; a < 3; ++a) dx[a] += din[k][a] + dout[0] * pg[a];
+            for (int a = 0; a < 3; ++a) dx[a] += dk[a] + 0.5f * du[a] + dout[0] * pg[a];
         }
     }
-    float du[4][3];
-    grid_backward_points(f.grid, p.grid, &u[0][0], 4, active, din[0] + 3, SDF_MAX_IN, g.grid, dx ? &du[0][0] : 0);
-    if (dx)
-        for (int k = 0; k < 4; ++k)
-            for (int a = 0; a < 3; ++a) dx[a] += 0.5f * du[k][a];
+    grid_backward_points(f.grid, u, 4, active, din + 3, SDF_MAX_IN, g.grid);
 }
 
 struct ColorEval {
@@ -158,7 +169,7 @@ DEVICE float color_input(const FieldDesc& f, const float* grad, const float* dir
 }
 
 // The colour alone (no activations kept).
-DEVICE void color_value(const FieldDesc& f, const Weights& p, const float* grad, const float* dir_sh,
+DEVICE void color_value(const FieldDesc& f, const Params& p, const float* grad, const float* dir_sh,
                         const float* feat, float* rgb) {
     float input[COLOR_IN], out[3];
     color_input(f, grad, dir_sh, feat, input);
@@ -166,7 +177,7 @@ DEVICE void color_value(const FieldDesc& f, const Weights& p, const float* grad,
     for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(out[k]);
 }
 
-DEVICE void color(const FieldDesc& f, const Weights& p, const float* grad, const float* dir_sh, const float* feat,
+DEVICE void color(const FieldDesc& f, const Params& p, const float* grad, const float* dir_sh, const float* feat,
                   ColorEval& e) {
     e.grad_norm = color_input(f, grad, dir_sh, feat, e.input);
     for (int a = 0; a < 3; ++a) e.normal[a] = e.input[a];
@@ -177,7 +188,7 @@ DEVICE void color(const FieldDesc& f, const Weights& p, const float* grad, const
 
 // From dL/drgb: gradients of the SDF gradient, the features and the direction's SH; the
 // network's in its record row.
-DEVICE void color_backward(const FieldDesc& f, const Weights& p, const ColorEval& e, const float* drgb,
+DEVICE void color_backward(const FieldDesc& f, const Params& p, const ColorEval& e, const float* drgb,
                            const Rec& rec, float* dgrad, float* dfeat, float* ddir_sh) {
     float dout[3], din[COLOR_IN];
     for (int k = 0; k < 3; ++k) dout[k] = drgb[k] * e.rgb[k] * (1.0f - e.rgb[k]);
@@ -219,7 +230,7 @@ struct BgEval {
 // Hash levels a background sample at inverse distance u reads.
 DEVICE int bg_levels(const FieldDesc& f, float u) { return u == BG_FAR_U ? BG_FAR_LEVELS : f.bg_grid.levels; }
 
-DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, int levels, const float* dir_sh,
+DEVICE void bg_eval(const FieldDesc& f, const Params& p, const float* gpos, int levels, const float* dir_sh,
                     BgEval& e, float* raw_sigma, float* rgb) {
     grid_encode(f.bg_grid, p.bg_grid, gpos, levels, e.density_in);
     mlp_forward(f.bg_density, p.bg_density, e.density_in, e.density_acts);
@@ -233,7 +244,7 @@ DEVICE void bg_eval(const FieldDesc& f, const Weights& p, const float* gpos, int
 }
 
 // The background field alone (no activations kept).
-DEVICE void bg_value(const FieldDesc& f, const Weights& p, const float* gpos, int levels, const float* dir_sh,
+DEVICE void bg_value(const FieldDesc& f, const Params& p, const float* gpos, int levels, const float* dir_sh,
                      float* raw_sigma, float* rgb) {
     float input[BG_MAX_IN], out[1 + BG_FEATURES], color_in[BG_FEATURES + SH_COEFFS], c[3];
     grid_encode(f.bg_grid, p.bg_grid, gpos, levels, input);
@@ -247,7 +258,7 @@ DEVICE void bg_value(const FieldDesc& f, const Weights& p, const float* gpos, in
 
 // Background sample j of a ray: where it leaves the sphere of radius 1/u, and the field there
 // (alpha before the last-sample rule, which compositing applies).
-DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, const float* d, const float* dir_sh,
+DEVICE void bg_sample(const FieldDesc& f, const Params& p, const float* o, const float* d, const float* dir_sh,
                       float jitter, int j, BgSlot& b) {
     b.u = j == BG_SAMPLES - 1 ? BG_FAR_U : ((float)BG_SAMPLES - (float)j - jitter) / (float)BG_SAMPLES;
     float root;
@@ -263,7 +274,7 @@ DEVICE void bg_sample(const FieldDesc& f, const Weights& p, const float* o, cons
 // the grid's gradients into g, the networks' into their record rows, and (`ray_grads`) the
 // ray's gradients added into d_o, d_d, d_sh. A slot the ray does not reach (`b.valid` 0)
 // records zeros.
-DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float* o, const float* d,
+DEVICE void bg_sample_backward(const FieldDesc& f, const Params& p, const float* o, const float* d,
                                const float* dir_sh, const BgSlot& b, const float* dc, float d_raw,
                                const Weights& g, const Rec& density_rec, const Rec& color_rec, bool ray_grads,
                                float* d_o, float* d_d, float* d_sh) {
@@ -283,9 +294,10 @@ DEVICE void bg_sample_backward(const FieldDesc& f, const Weights& p, const float
     for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] += din[BG_FEATURES + i];
     dout[0] = d_raw;
     mlp_backward(f.bg_density, p.bg_density, e.density_in, e.density_acts, dout, density_rec, din);
-    float dg[3];
-    grid_backward(f.bg_grid, p.bg_grid, b.g, levels, din, g.bg_grid, ray_grads ? dg : 0);
+    grid_backward_points(f.bg_grid, b.g, 1, levels, din, 0, g.bg_grid);
     if (!ray_grads) return;
+    float dg[3];
+    grid_dx(f.bg_grid, p.bg_grid, b.g, levels, din, dg);
     // x = o + t d on the sphere of radius r = 1/u, with t the far root.
     float k = b.u * (2.0f - b.u) * 0.25f;
     float gx[3] = {dg[0] * k, dg[1] * k, dg[2] * k};

@@ -6,7 +6,12 @@
 
 #define GRID_FEATURES 2
 #define GRID_MAX_LEVELS 16
-#define GRID_MAX_POINTS 4  // points grid_backward_points takes at once
+#define GRID_MAX_POINTS 4
+#ifdef UNROLL1
+#define LEVEL_UNROLL _Pragma("unroll 1")
+#else
+#define LEVEL_UNROLL
+#endif  // points grid_backward_points takes at once
 
 // Per-level constants, computed once on the host from the Rust grid (so both backends
 // index the same entries).
@@ -84,19 +89,13 @@ DEVICE void grid_cell(const GridDesc& g, int level, const float* x, long long* b
     for (int a = 0; a < 3; ++a) base[a] = (long long)fmaxf(fminf(floorf(clampf(x[a], 0.0f, 1.0f) * res), res - 1.0f), 0.0f);
 }
 
-// The backward pass of `points` encodings at once (the finite-difference tetrahedron's four):
-// adds dL/dparams into grad (atomically: rays share entries) and, with dx, writes each
-// point's dL/dx into dx[3 p ..]. Where every point lies in the same cell of a level (the
-// coarse levels: the points are a fraction of a fine cell apart), their gradients are summed
-// first and each corner takes one atomic instead of one per point.
-DEVICE void grid_backward_points(const GridDesc& g, const float* params, const float* x, int points, int active,
-                                 const float* dout, int dout_stride, float* grad, float* dx) {
-    int inside[GRID_MAX_POINTS][3];
-    for (int p = 0; p < points; ++p)
-        for (int a = 0; a < 3; ++a) {
-            inside[p][a] = x[3 * p + a] >= 0.0f && x[3 * p + a] <= 1.0f;
-            if (dx) dx[3 * p + a] = 0.0f;
-        }
+// The hash tables' gradients from `points` encodings at once (the finite-difference
+// tetrahedron's four), added into grad atomically (rays share entries). Where every point lies
+// in the same cell of a level (the coarse levels: the points are a fraction of a fine cell
+// apart), their gradients are summed first and each corner takes one atomic instead of one
+// per point.
+DEVICE void grid_backward_points(const GridDesc& g, const float* x, int points, int active, const float* dout,
+                                 int dout_stride, float* grad) {
     int n = active < g.levels ? active : g.levels;
     for (int level = 0; level < n; ++level) {
         long long first[3], other[3];
@@ -116,17 +115,12 @@ DEVICE void grid_backward_points(const GridDesc& g, const float* params, const f
             any = true;
             grid_corners(g, level, x + 3 * p, c);
             for (int k = 0; k < 8; ++k) {
-                u64 i = (u64)c.index[k] * GRID_FEATURES;
                 if (shared) {
                     sum[k][0] += c.weight[k] * d[0];
                     sum[k][1] += c.weight[k] * d[1];
                 } else {
-                    atomic_add_pair(grad + i, c.weight[k] * d[0], c.weight[k] * d[1]);
+                    atomic_add_pair(grad + (u64)c.index[k] * GRID_FEATURES, c.weight[k] * d[0], c.weight[k] * d[1]);
                 }
-                if (dx)
-                    for (int f = 0; f < GRID_FEATURES; ++f)
-                        for (int a = 0; a < 3; ++a)
-                            if (inside[p][a]) dx[3 * p + a] += c.dweight[k][a] * params[i + f] * d[f];
             }
         }
         if (shared && any)  // c: the last point's corners, which are every point's
@@ -136,8 +130,24 @@ DEVICE void grid_backward_points(const GridDesc& g, const float* params, const f
     }
 }
 
-// One point's backward pass (grid_backward_points); dx may be null.
-DEVICE void grid_backward(const GridDesc& g, const float* params, const float* x, int active, const float* dout,
-                          float* grad, float* dx) {
-    grid_backward_points(g, params, x, 1, active, dout, 0, grad, dx);
+// dL/dx of one encoding from dL/d(its features) (pose refinement's share of the backward pass).
+DEVICE void grid_dx(const GridDesc& g, const float* params, const float* x, int active, const float* dout, float* dx) {
+    int inside[3];
+    for (int a = 0; a < 3; ++a) {
+        inside[a] = x[a] >= 0.0f && x[a] <= 1.0f;
+        dx[a] = 0.0f;
+    }
+    int n = active < g.levels ? active : g.levels;
+    for (int level = 0; level < n; ++level) {
+        const float* d = dout + level * GRID_FEATURES;
+        if (d[0] == 0.0f && d[1] == 0.0f) continue;
+        Corners c;
+        grid_corners(g, level, x, c);
+        for (int k = 0; k < 8; ++k) {
+            const float* e = params + (u64)c.index[k] * GRID_FEATURES;
+            for (int f = 0; f < GRID_FEATURES; ++f)
+                for (int a = 0; a < 3; ++a)
+                    if (inside[a]) dx[a] += c.dweight[k][a] * e[f] * d[f];
+        }
+    }
 }

@@ -5,7 +5,7 @@
 
 // cells[i] = 1 where the SDF at the cell's centre is within `reach` of zero; `occupied` counts
 // them (the host reads that, not the grid, while training).
-KERNEL void occupancy_update(FieldDesc f, Weights p, int active, int res, float reach, unsigned char* cells,
+KERNEL void occupancy_update(FieldDesc f, Params p, int active, int res, float reach, unsigned char* cells,
                              int* occupied) {
     int i = thread_index();
     if (i >= res * res * res) return;
@@ -17,7 +17,7 @@ KERNEL void occupancy_update(FieldDesc f, Weights p, int active, int res, float 
     if (cells[i]) atomicAdd(occupied, 1);
 }
 
-KERNEL void sdf_query(FieldDesc f, Weights p, int active, const float* points, int n, float* out) {
+KERNEL void sdf_query(FieldDesc f, Params p, int active, const float* points, int n, float* out) {
     int i = thread_index();
     if (i >= n) return;
     float net[1];

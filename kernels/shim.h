@@ -6,6 +6,10 @@
 #define KERNEL extern "C"
 #define DEVICE static inline
 
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+
 // The thread a launch loop is running; set by `weave_shim_set_thread`.
 extern thread_local int weave_shim_thread;
 static inline int thread_index() { return weave_shim_thread; }

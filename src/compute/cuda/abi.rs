@@ -47,7 +47,8 @@ pub struct FieldDesc {
     pub view_coeffs: i32,
 }
 
-/// Pointers to the six field parameter arrays (or their gradients), in `Params` order.
+/// Pointers to the six field parameter arrays (or their gradients), in `Params` order; what
+/// the kernels read as parameters has the networks' packed copies instead (`pack_mlp`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Weights {
@@ -222,6 +223,11 @@ pub struct GradArgs {
     pub pad: i32,
 }
 
+/// Threads per block of the batch kernels and of `weight_grads` (trace.cu's `BATCH_BLOCK` and
+/// `GRAD_BLOCK`: their launch bounds allow no more).
+pub const BATCH_BLOCK: u32 = 64;
+pub const GRAD_BLOCK: u32 = 256;
+
 /// Samples (or background slots) whose backward records a chunk holds: records stay within a
 /// few hundred megabytes however large the batch.
 pub const CHUNK: usize = 1 << 18;
@@ -322,6 +328,7 @@ unsafe impl cudarc::driver::DeviceRepr for FieldDesc {}
 unsafe impl cudarc::driver::DeviceRepr for Weights {}
 unsafe impl cudarc::driver::DeviceRepr for BatchArgs {}
 unsafe impl cudarc::driver::DeviceRepr for GradArgs {}
+unsafe impl cudarc::driver::DeviceRepr for Mlp {}
 unsafe impl cudarc::driver::DeviceRepr for DrawArgs {}
 unsafe impl cudarc::driver::DeviceRepr for ReduceArgs {}
 unsafe impl cudarc::driver::DeviceRepr for ViewDesc {}
@@ -365,6 +372,13 @@ impl Mlp {
         }
     }
 
+    /// Floats of its packed copy (`mlp_packed_count` float4s).
+    pub fn packed_floats(&self) -> usize {
+        let s = self.shape();
+        let layer = |(ni, no): (usize, usize)| no.div_ceil(4) * ni + ni.div_ceil(4) * no + no.div_ceil(4);
+        4 * (0..s.layer_count()).map(|l| layer(s.layer(l))).sum::<usize>()
+    }
+
     /// Floats per row of its backward record (`mlp_rec_cols`).
     pub fn rec_cols(&self) -> usize {
         let s = self.shape();
@@ -379,6 +393,12 @@ impl Mlp {
 }
 
 impl FieldDesc {
+    /// The networks, each with its group in `Params::arrays`: the kernels read them packed
+    /// (`pack_mlp`).
+    pub fn networks(&self) -> [(usize, Mlp); 4] {
+        [(1, self.sdf), (2, self.color), (4, self.bg_density), (5, self.bg_color)]
+    }
+
     /// Floats of the records of a chunk of `chunk` samples (SDF, colour) and `bg_chunk`
     /// background slots (density, colour).
     pub fn record_floats(&self, chunk: usize, bg_chunk: usize) -> [usize; 4] {

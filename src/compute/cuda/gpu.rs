@@ -31,6 +31,7 @@ pub struct Gpu {
     draw: CudaFunction,
     reduce: CudaFunction,
     adam: CudaFunction,
+    pack: CudaFunction,
     occupancy: CudaFunction,
     sdf: CudaFunction,
 }
@@ -55,6 +56,7 @@ impl Gpu {
             draw: load("rays.cu", "draw_rays")?,
             reduce: load("rays.cu", "reduce_rays")?,
             adam: load("optim.cu", "adam_step")?,
+            pack: load("optim.cu", "pack_mlp")?,
             occupancy: load("occupancy.cu", "occupancy_update")?,
             sdf: load("occupancy.cu", "sdf_query")?,
             info,
@@ -107,6 +109,8 @@ pub struct BatchSums {
 pub struct FieldState {
     desc: FieldDesc,
     params: [CudaSlice<f32>; FIELD_GROUPS],
+    /// The networks' packed copies the kernels read, in `FieldDesc::networks` order.
+    packed: [CudaSlice<f32>; 4],
     grads: [CudaSlice<f32>; FIELD_GROUPS],
     m: [CudaSlice<f32>; FIELD_GROUPS],
     v: [CudaSlice<f32>; FIELD_GROUPS],
@@ -165,9 +169,11 @@ impl FieldState {
         // A field without background has no background slots to record.
         let bg_chunk = if desc.background != 0 { (capacity * BG_SAMPLES).clamp(1, abi::CHUNK) } else { 0 };
         let [r0, r1, r2, r3] = desc.record_floats(chunk, bg_chunk);
-        Ok(FieldState {
+        let [q0, q1, q2, q3] = desc.networks().map(|(_, net)| net.packed_floats());
+        let mut state = FieldState {
             desc,
             params: arr(p),
+            packed: [zeros(q0)?, zeros(q1)?, zeros(q2)?, zeros(q3)?],
             grads: arr(g),
             m: arr(m),
             v: arr(v),
@@ -191,7 +197,31 @@ impl FieldState {
             host_out: Vec::new(),
             views: None,
             sums: BatchSums { batch: [0.0; BATCH_SUMS], views: Vec::new(), d_variance: 0.0 },
-        })
+        };
+        for (group, _) in desc.networks() {
+            state.pack(gpu, group)?;
+        }
+        Ok(state)
+    }
+
+    /// What the kernels read as parameters: the hash tables, and the networks packed.
+    fn kernel_params(&self, gpu: &Gpu) -> Weights {
+        let mut w = gpu.weights(&self.params);
+        for ((group, _), packed) in self.desc.networks().iter().zip(&self.packed) {
+            w.ptr[*group] = gpu.ptr(packed);
+        }
+        w
+    }
+
+    /// Refreshes a network's packed copy from its parameters (nothing for a hash table).
+    fn pack(&mut self, gpu: &Gpu, group: usize) -> Result<(), CudaError> {
+        let Some(i) = self.desc.networks().iter().position(|(g, _)| *g == group) else { return Ok(()) };
+        let net = self.desc.networks()[i].1;
+        let mut b = gpu.stream.launch_builder(&gpu.pack);
+        b.arg(&net).arg(&self.params[group]).arg(&mut self.packed[i]);
+        // SAFETY: `params[group]` holds the network's parameters, `packed[i]` its packed floats.
+        unsafe { b.launch(Gpu::grid(net.packed_floats() / 4, BLOCK)) }?;
+        Ok(())
     }
 
     /// Uploads the training views `train_batch` draws from: per view its description, its
@@ -284,6 +314,7 @@ impl FieldState {
         for (i, a) in params.into_iter().enumerate() {
             if !a.is_empty() {
                 gpu.stream.memcpy_htod(a, &mut self.params[i])?;
+                self.pack(gpu, i)?;
             }
             gpu.stream.memset_zeros(&mut self.m[i])?;
             gpu.stream.memset_zeros(&mut self.v[i])?;
@@ -369,7 +400,7 @@ impl FieldState {
         let capacity = n * self.max_samples;
         let args = BatchArgs {
             field: self.desc,
-            params: gpu.weights(&self.params),
+            params: self.kernel_params(gpu),
             grads: gpu.weights(&self.grads),
             d_variance: gpu.ptr(&self.d_variance),
             occupancy: gpu.ptr(&self.occupancy),
@@ -403,7 +434,7 @@ impl FieldState {
         // `chunk` samples and `bg_chunk` slots, which the plan's chunks do not exceed.
         // Threads of each forward kernel: rays, sample slots, background slots, rays.
         for (name, threads) in BATCH_KERNELS.iter().zip([n, capacity, n * BG_SAMPLES, n]) {
-            unsafe { s.launch_builder(kernel(name)).arg(&args).launch(Gpu::grid(threads, 64)) }?;
+            unsafe { s.launch_builder(kernel(name)).arg(&args).launch(Gpu::grid(threads, abi::BATCH_BLOCK)) }?;
         }
         if !train {
             return Ok(());
@@ -415,22 +446,22 @@ impl FieldState {
                     chunk_args = args.with(c);
                     b = s.launch_builder(kernel(name));
                     b.arg(&chunk_args);
-                    (threads, 64)
+                    (threads, abi::BATCH_BLOCK)
                 }
                 abi::BackwardLaunch::Grads(ref g, threads) => {
                     b = s.launch_builder(kernel("weight_grads"));
                     b.arg(g);
-                    (threads, BLOCK)
+                    (threads, abi::GRAD_BLOCK)
                 }
             };
             unsafe { b.launch(Gpu::grid(threads.0, threads.1)) }?;
         }
-        unsafe { s.launch_builder(kernel("finish_rays")).arg(&args).launch(Gpu::grid(n, 64)) }?;
+        unsafe { s.launch_builder(kernel("finish_rays")).arg(&args).launch(Gpu::grid(n, abi::BATCH_BLOCK)) }?;
         Ok(())
     }
 
-    /// One Adam update of a group from its gradient times `grad_scale`; `step_size` already
-    /// holds the bias corrections.
+    /// One Adam update of a group from its gradient times `grad_scale` (and of its packed copy,
+    /// for a network); `step_size` already holds the bias corrections.
     pub fn adam(&mut self, gpu: &Gpu, group: usize, grad_scale: f32, step_size: f32) -> Result<(), CudaError> {
         use crate::compute::cpu::adam::{BETA1, BETA2, EPS};
         let n = self.params[group].len() as i32;
@@ -440,13 +471,13 @@ impl FieldState {
         b.arg(&n).arg(&grad_scale).arg(&step_size).arg(&BETA1).arg(&BETA2).arg(&EPS);
         // SAFETY: the four buffers hold n floats each.
         unsafe { b.launch(Gpu::grid(n as usize, BLOCK)) }?;
-        Ok(())
+        self.pack(gpu, group)
     }
 
     /// Recomputes the occupancy grid on the device; returns how many cells are occupied.
     pub fn update_occupancy(&mut self, gpu: &Gpu, active: usize, reach: f32) -> Result<usize, CudaError> {
         let n = self.occ_res.pow(3);
-        let (desc, w, res) = (self.desc, gpu.weights(&self.params), self.occ_res as i32);
+        let (desc, w, res) = (self.desc, self.kernel_params(gpu), self.occ_res as i32);
         let active = active as i32;
         let s = &gpu.stream;
         s.memset_zeros(&mut self.total)?;
@@ -469,7 +500,7 @@ impl FieldState {
         let s = &gpu.stream;
         let pts = s.clone_htod(points)?;
         let mut out = s.alloc_zeros::<f32>(n.max(1))?;
-        let (desc, w, active, count) = (self.desc, gpu.weights(&self.params), active as i32, n as i32);
+        let (desc, w, active, count) = (self.desc, self.kernel_params(gpu), active as i32, n as i32);
         let mut b = s.launch_builder(&gpu.sdf);
         b.arg(&desc).arg(&w).arg(&active).arg(&pts).arg(&count).arg(&mut out);
         // SAFETY: `pts` holds n points, `out` n floats.

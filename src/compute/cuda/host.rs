@@ -2,7 +2,7 @@
 //! against the CPU backend on the same inputs. This is what keeps the kernels' arithmetic
 //! tested on machines without a GPU; `tests/cuda.rs` checks the GPU build the same way.
 
-use super::abi::{self, BatchArgs, DrawArgs, FieldDesc, GradArgs, RayOut, ReduceArgs, Weights};
+use super::abi::{self, BatchArgs, DrawArgs, FieldDesc, GradArgs, Mlp, RayOut, ReduceArgs, Weights};
 
 unsafe extern "C" {
     fn weave_shim_set_thread(i: i32);
@@ -29,6 +29,7 @@ unsafe extern "C" {
         b2: f32,
         eps: f32,
     );
+    fn pack_mlp(net: Mlp, params: *const f32, packed: *mut Quad);
     fn occupancy_update(
         f: FieldDesc,
         p: Weights,
@@ -39,6 +40,27 @@ unsafe extern "C" {
         occupied: *mut i32,
     );
     fn sdf_query(f: FieldDesc, p: Weights, active: i32, points: *const f32, n: i32, out: *mut f32);
+}
+
+/// A float4 of the kernels, aligned as theirs.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Default)]
+struct Quad([f32; 4]);
+
+/// What the host build of the kernels reads as parameters (as `FieldState` gives the GPU):
+/// the hash tables of `p`, and packed copies of its networks, which the second value holds.
+fn host_params(desc: &FieldDesc, p: &mut crate::field::Params) -> (Weights, Vec<Vec<Quad>>) {
+    let mut w = abi::host_weights(p);
+    let mut packed = Vec::new();
+    for (group, net) in desc.networks() {
+        let mut q = vec![Quad::default(); net.packed_floats() / 4];
+        let src = w.ptr[group] as *const f32;
+        // SAFETY: `src` points at the network's parameters in `p`, `q` holds its packed floats.
+        launch(q.len(), || unsafe { pack_mlp(net, src, q.as_mut_ptr()) });
+        w.ptr[group] = q.as_ptr() as u64;
+        packed.push(q);
+    }
+    (w, packed)
 }
 
 /// Runs `kernel` for threads 0..n.
@@ -90,10 +112,11 @@ mod tests {
         let mut total = [0i32; 2];
         let mut order = vec![0i32; capacity];
         let desc = FieldDesc::of(&fx.field);
+        let params = host_params(&desc, &mut fx.params);
         let mut records = desc.record_floats(HOST_CHUNK, HOST_BG_CHUNK).map(|f| vec![f32::NAN; f]);
         let args = BatchArgs {
             field: desc,
-            params: abi::host_weights(&mut fx.params),
+            params: params.0,
             grads: abi::host_weights(&mut grads),
             d_variance: &mut d_variance as *mut f32 as u64,
             occupancy: cells.as_ptr() as u64,
@@ -272,7 +295,7 @@ mod tests {
         let reach = 0.3;
         let mut cells = vec![0u8; res * res * res];
         let desc = FieldDesc::of(&f);
-        let w = abi::host_weights(&mut p);
+        let (w, _packed) = host_params(&desc, &mut p);
         let mut occupied = 0i32;
         // SAFETY: `cells` holds res³ entries; the weights point into `p`.
         launch(cells.len(), || unsafe {

@@ -94,6 +94,13 @@ if [ -n "$ncu" ]; then
     --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats \
     "$bin/weave" bench train --backend cuda --rays 16384 --warmup 45 --steps 2
   cp "$work/ncu.log" "$out/ncu.log"
+  # What the per-sample kernels' warps wait on (cycles per issued instruction, by reason).
+  for k in eval_samples backward_samples; do
+    phase "stalls-$k" 40 "$ncu" --clock-control none -k "regex:^$k\$" --launch-skip 10 --launch-count 1 \
+      --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' \
+      "$bin/weave" bench train --backend cuda --rays 16384 --warmup 12 --steps 2
+    cp "$work/stalls-$k.log" "$out/"
+  done
 fi
 
 echo "=== summary"

@@ -3,7 +3,8 @@
 //! backend. The GPU build of the same sources happens at run time, through NVRTC.
 
 fn main() {
-    let kernels = ["kernels/trace.cu", "kernels/rays.cu", "kernels/optim.cu", "kernels/occupancy.cu"];
+    let kernels =
+        ["kernels/trace.cu", "kernels/rays.cu", "kernels/optim.cu", "kernels/occupancy.cu", "kernels/queries.cu"];
     println!("cargo:rerun-if-changed=kernels");
     cc::Build::new()
         .cpp(true)

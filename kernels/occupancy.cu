@@ -1,5 +1,4 @@
-// Which cells of the normalised cube may hold surface (src/train/trainer.rs), and SDF
-// values at arbitrary points (meshing).
+// Which cells of the normalised cube may hold surface (src/train/trainer.rs).
 #include "common.cuh"
 #include "field.cuh"
 
@@ -15,11 +14,4 @@ KERNEL void occupancy_update(FieldDesc f, Params p, int active, int res, float r
     float out[1];
     cells[i] = fabsf(sdf_value(f, p, x, active, 1, out)) < reach ? 1 : 0;
     if (cells[i]) atomicAdd(occupied, 1);
-}
-
-KERNEL void sdf_query(FieldDesc f, Params p, int active, const float* points, int n, float* out) {
-    int i = thread_index();
-    if (i >= n) return;
-    float net[1];
-    out[i] = sdf_value(f, p, points + 3 * i, active, 1, net);
 }

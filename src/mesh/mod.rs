@@ -15,6 +15,7 @@ use crate::geometry::rig::Layout;
 use crate::geometry::{Camera, Pose};
 use crate::io::ply::Mesh;
 use crate::train::Trainer;
+use crate::train::render::rgb_bytes;
 use glam::Vec3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -75,7 +76,8 @@ pub fn from_trainer(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> M
         })
         .collect();
     let sight = visibility::sightlines(&mesh, &cameras, SEEN_TOLERANCE_CELLS * 2.0 / resolution as f64);
-    mesh.colors = vertex_colors(field, params, &mesh, &sight, active, t.render_settings().fd_h);
+    mesh.colors = gpu_colors(t, &mesh, &sight)
+        .unwrap_or_else(|| vertex_colors(field, params, &mesh, &sight, active, t.render_settings().fd_h));
     if !cameras.is_empty() && unseen.unwrap_or(Unseen::for_layout(t.layout)) == Unseen::Drop {
         mesh = mesh.subset(|_, tri| tri.iter().any(|&v| sight[v as usize].is_some()));
         mesh = keep_large_components(&mesh, 0.02);
@@ -100,6 +102,19 @@ fn gpu_values(t: &Trainer, resolution: usize) -> Option<Vec<f32>> {
     Some(values)
 }
 
+/// `vertex_colors` on the CUDA device, when training runs there (a million vertices at a time).
+fn gpu_colors(t: &Trainer, mesh: &Mesh, sight: &[Option<Vec3>]) -> Option<Vec<[u8; 3]>> {
+    t.cuda_device()?;
+    let mut colors = Vec::with_capacity(mesh.vertices.len());
+    for (vs, ss) in mesh.vertices.chunks(1 << 20).zip(sight.chunks(1 << 20)) {
+        let points: Vec<f32> = vs.iter().flat_map(|v| v.to_array()).collect();
+        let looks: Vec<f32> = ss.iter().flat_map(|s| s.unwrap_or(Vec3::ZERO).to_array()).collect();
+        let rgb = t.colors_cuda(&points, &looks)?;
+        colors.extend(rgb.chunks_exact(3).map(|c| rgb_bytes([c[0], c[1], c[2]])));
+    }
+    Some(colors)
+}
+
 /// The radiance field's colour at each vertex, looking along its sightline (head-on without one).
 fn vertex_colors(
     field: &Field,
@@ -120,7 +135,7 @@ fn vertex_colors(
                 let mut dir = [0.0; sh::COEFFS];
                 sh::encode(look.to_array(), &mut dir);
                 field.color(p, s.grad, &dir, &s.feat, c);
-                c.rgb.map(|x| (x.clamp(0.0, 1.0) * 255.0).round() as u8)
+                rgb_bytes(c.rgb)
             },
         )
         .collect()

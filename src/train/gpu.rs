@@ -173,7 +173,7 @@ impl Trainer {
         let mut bytes = Vec::with_capacity(w * h * 3);
         for chunk in rays.chunks(state.capacity()) {
             let (outs, _) = state.trace(&run.gpu, chunk, &cfg, self.params.variance, false).ok()?;
-            bytes.extend(outs.iter().flat_map(|o| o.rgb.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)));
+            bytes.extend(outs.iter().flat_map(|o| super::render::rgb_bytes(o.rgb)));
         }
         image::RgbImage::from_raw(w as u32, h as u32, bytes)
     }
@@ -184,6 +184,15 @@ impl Trainer {
         let run = self.cuda.as_ref()?;
         let state = run.state.lock().ok()?;
         state.sdf(&run.gpu, self.active_levels(), points).ok()
+    }
+
+    /// Colours at `points` seen along `looks` (mesh vertex colours; see
+    /// `FieldState::colors`) on the device; None on the CPU or if the device fails.
+    pub fn colors_cuda(&self, points: &[f32], looks: &[f32]) -> Option<Vec<f32>> {
+        let run = self.cuda.as_ref()?;
+        let state = run.state.lock().ok()?;
+        let h = self.render_settings().fd_h;
+        state.colors(&run.gpu, self.active_levels(), h, points, looks).ok()
     }
 
     pub(super) fn step_cuda(&mut self) -> Result<StepStats, Rollback> {

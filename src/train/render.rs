@@ -63,6 +63,11 @@ pub struct RayOutput {
     pub d_dir: [f32; 3],
 }
 
+/// A colour in [0, 1] (clamped) as 8-bit values, as images and mesh vertices store it.
+pub fn rgb_bytes(rgb: [f32; 3]) -> [u8; 3] {
+    rgb.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)
+}
+
 /// Per-worker buffers, reused from ray to ray.
 #[derive(Default)]
 pub struct RayScratch {

@@ -491,7 +491,7 @@ impl Trainer {
                     let ray = view.ray(&self.norm, x as f64 + 0.5, y as f64 + 0.5);
                     let out =
                         render::trace(&self.field, &self.params, &self.occupancy, &ray, &settings, 0.5, ws, None, None);
-                    row.extend(out.rgb.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8));
+                    row.extend(render::rgb_bytes(out.rgb));
                 }
                 row
             })

@@ -34,6 +34,7 @@ pub struct Gpu {
     pack: CudaFunction,
     occupancy: CudaFunction,
     sdf: CudaFunction,
+    color: CudaFunction,
 }
 
 impl Gpu {
@@ -58,7 +59,8 @@ impl Gpu {
             adam: load("optim.cu", "adam_step")?,
             pack: load("optim.cu", "pack_mlp")?,
             occupancy: load("occupancy.cu", "occupancy_update")?,
-            sdf: load("occupancy.cu", "sdf_query")?,
+            sdf: load("queries.cu", "sdf_query")?,
+            color: load("queries.cu", "color_query")?,
             info,
             stream,
         })
@@ -506,5 +508,28 @@ impl FieldState {
         // SAFETY: `pts` holds n points, `out` n floats.
         unsafe { b.launch(Gpu::grid(n, BLOCK)) }?;
         Ok(s.clone_dtoh(&out)?[..n].to_vec())
+    }
+
+    /// Colours at `points` (x, y, z triples) seen along `looks` (a unit vector per point, or
+    /// zero: head-on), with finite-difference step `h`: three floats per point.
+    pub fn colors(
+        &self,
+        gpu: &Gpu,
+        active: usize,
+        h: f32,
+        points: &[f32],
+        looks: &[f32],
+    ) -> Result<Vec<f32>, CudaError> {
+        assert_eq!(points.len(), looks.len());
+        let n = points.len() / 3;
+        let s = &gpu.stream;
+        let (pts, dirs) = (s.clone_htod(points)?, s.clone_htod(looks)?);
+        let mut out = s.alloc_zeros::<f32>((3 * n).max(1))?;
+        let (desc, w, active, count) = (self.desc, self.kernel_params(gpu), active as i32, n as i32);
+        let mut b = s.launch_builder(&gpu.color);
+        b.arg(&desc).arg(&w).arg(&active).arg(&h).arg(&pts).arg(&dirs).arg(&count).arg(&mut out);
+        // SAFETY: `pts` and `dirs` hold n triples, `out` 3n floats.
+        unsafe { b.launch(Gpu::grid(n, BLOCK)) }?;
+        Ok(s.clone_dtoh(&out)?[..3 * n].to_vec())
     }
 }

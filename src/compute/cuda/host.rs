@@ -40,6 +40,16 @@ unsafe extern "C" {
         occupied: *mut i32,
     );
     fn sdf_query(f: FieldDesc, p: Weights, active: i32, points: *const f32, n: i32, out: *mut f32);
+    fn color_query(
+        f: FieldDesc,
+        p: Weights,
+        active: i32,
+        h: f32,
+        points: *const f32,
+        looks: *const f32,
+        n: i32,
+        rgb: *mut f32,
+    );
 }
 
 /// A float4 of the kernels, aligned as theirs.
@@ -319,6 +329,27 @@ mod tests {
             let c = f.sdf(&p, x, 6, &mut e);
             assert!((c - v).abs() < 1e-5, "{c} vs {v}");
         }
+    }
+
+    /// Mesh vertex colours: a look direction per point, or head-on where it is zero.
+    #[test]
+    fn color_queries_match_the_cpu_backend() {
+        let mut fx = parity::fixture(true);
+        let desc = FieldDesc::of(&fx.field);
+        let (w, _packed) = host_params(&desc, &mut fx.params);
+        let (n, h, active) = (60, 0.01, 4);
+        let (points, looks) = parity::color_queries(n);
+        let mut rgb = vec![0.0f32; 3 * n];
+        // SAFETY: n points and n looks of 3 floats in, 3n floats out.
+        launch(n, || unsafe {
+            color_query(desc, w, active, h, points.as_ptr(), looks.as_ptr(), n as i32, rgb.as_mut_ptr())
+        });
+        let expected = parity::color_reference(&fx, &points, &looks, h, active as usize);
+        for (i, (a, b)) in expected.iter().zip(&rgb).enumerate() {
+            assert!((a - b).abs() < 1e-5, "channel {i}: {a} vs {b}");
+        }
+        let (lo, hi) = rgb.iter().fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        assert!(hi - lo > 0.05, "colours {lo}..{hi} barely vary");
     }
 
     /// `n` rays drawn by the host build of `draw_rays`, and the view each came from.

@@ -10,7 +10,8 @@ pub const UNITS: &[(&str, &[&str])] = &[
     ("trace.cu", &super::abi::BATCH_KERNELS),
     ("rays.cu", &["draw_rays", "reduce_rays"]),
     ("optim.cu", &["adam_step", "pack_mlp"]),
-    ("occupancy.cu", &["occupancy_update", "sdf_query"]),
+    ("occupancy.cu", &["occupancy_update"]),
+    ("queries.cu", &["sdf_query", "color_query"]),
 ];
 
 const FILES: &[(&str, &str)] = &[
@@ -25,6 +26,7 @@ const FILES: &[(&str, &str)] = &[
     ("rays.cu", include_str!("../../../kernels/rays.cu")),
     ("optim.cu", include_str!("../../../kernels/optim.cu")),
     ("occupancy.cu", include_str!("../../../kernels/occupancy.cu")),
+    ("queries.cu", include_str!("../../../kernels/queries.cu")),
 ];
 
 /// A unit's source with its `#include "…"` of other kernel files expanded in place, each

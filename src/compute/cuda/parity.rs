@@ -9,8 +9,9 @@ use super::abi::{RayIn, RayOut, RenderSettings as KernelSettings, VIEW_SUMS};
 use super::gpu::{FIELD_GROUPS, FieldState, Gpu};
 use crate::compute::cpu::adam::{Adam, BETA1, BETA2};
 use crate::compute::cpu::hashgrid::HashGridConfig;
+use crate::compute::cpu::sh;
 use crate::compute::rng::Rng;
-use crate::field::{Field, FieldConfig, Occupancy, Params};
+use crate::field::{ColorEval, Field, FieldConfig, Occupancy, Params, SurfaceSample};
 use crate::geometry::{Distortion, Intrinsics, Pose};
 use crate::train::data::{Normalization, TrainView};
 use crate::train::poses::{PER_VIEW, accumulate_gradient};
@@ -158,6 +159,35 @@ impl Diff {
     }
 }
 
+/// Points for colour queries (mesh vertices) and their look directions: every third one zero,
+/// which asks for the head-on colour.
+pub fn color_queries(n: usize) -> (Vec<f32>, Vec<f32>) {
+    let points = (0..3 * n).map(|i| ((i as f32) * 0.618).fract() * 1.2 - 0.6).collect();
+    let looks = (0..n)
+        .flat_map(|i| match i % 3 {
+            0 => [0.0; 3],
+            _ => glam::Vec3::new((i as f32).sin(), 0.5, (i as f32).cos()).normalize().to_array(),
+        })
+        .collect();
+    (points, looks)
+}
+
+/// The CPU's colours for `color_queries` (src/mesh's vertex colours), three floats per point.
+pub fn color_reference(fx: &Fixture, points: &[f32], looks: &[f32], h: f32, active: usize) -> Vec<f32> {
+    let (mut s, mut c) = (SurfaceSample::default(), ColorEval::default());
+    let mut out = Vec::with_capacity(points.len());
+    for (x, look) in points.chunks_exact(3).zip(looks.chunks_exact(3)) {
+        fx.field.surface(&fx.params, [x[0], x[1], x[2]], h, active, &mut s);
+        let look = glam::Vec3::from_slice(look);
+        let look = if look == glam::Vec3::ZERO { -glam::Vec3::from(s.grad).normalize_or_zero() } else { look };
+        let mut dir = [0.0; sh::COEFFS];
+        sh::encode(look.to_array(), &mut dir);
+        fx.field.color(&fx.params, s.grad, &dir, &s.feat, &mut c);
+        out.extend(c.rgb);
+    }
+    out
+}
+
 fn rel(a: f32, b: f32) -> f32 {
     (a - b).abs() / (1.0 + a.abs().max(b.abs()))
 }
@@ -244,6 +274,12 @@ pub fn on_gpu(gpu: &Gpu) -> Result<Vec<Diff>, CudaError> {
         })
         .fold(0.0, f32::max);
     diffs.push(Diff { what: "sdf query".into(), worst, bound: 1e-5 * tolerance });
+    let (points, looks) = color_queries(300);
+    let (h, active) = (fx.settings.fd_h, 6);
+    let rgb = state.colors(gpu, active, h, &points, &looks)?;
+    let expected = color_reference(&fx, &points, &looks, h, active);
+    let worst = expected.iter().zip(&rgb).map(|(a, b)| rel(*a, *b)).fold(0.0, f32::max);
+    diffs.push(Diff { what: "colour query".into(), worst, bound: 1e-5 * tolerance });
 
     // Adam on the colour network from the batch's gradients.
     let (group, scale, lr) = (2, 1.0 / ins.len() as f32, 0.01);

@@ -139,8 +139,9 @@ DEVICE void surface_backward(const FieldDesc& f, const Params& p, const float* x
         mlp_backward(f.sdf, p.sdf, e.input, e.acts, dout, Rec{rec.base, rec.rows, rec.row + k}, dk);
         for (int a = 0; a < 3; ++a) u[3 * k + a] = (xk[a] + 1.0f) * 0.5f;
         if (dx) {
-            // Point by point: the four at once gave wrong position gradients on the GPU alone
-            // (an H200's parity check), whatever their arrays' shape.
+            // Point by point: computed for the four at once (beside their atomics), the position
+            // gradients failed the parity check on an H200 while the host build passed, with
+            // two-dimensional and flat arrays alike; not understood.
             float du[3], pg[3];
             grid_dx(f.grid, p.grid, u + 3 * k, active, dk + 3, du);
             prior(f, xk, pg);

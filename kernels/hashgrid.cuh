@@ -6,12 +6,6 @@
 
 #define GRID_FEATURES 2
 #define GRID_MAX_LEVELS 16
-#define GRID_MAX_POINTS 4
-#ifdef UNROLL1
-#define LEVEL_UNROLL _Pragma("unroll 1")
-#else
-#define LEVEL_UNROLL
-#endif  // points grid_backward_points takes at once
 
 // Per-level constants, computed once on the host from the Rust grid (so both backends
 // index the same entries).

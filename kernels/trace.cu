@@ -347,7 +347,7 @@ KERNEL void composite(BatchArgs a) {
     float after_opacity = 0.0f, after_depth = 0.0f, trans_i = trans, d_var = 0.0f;
     SampleGrad* sg = a.sample_grads + st.first;
     // Samples behind the opaque point have no gradient: the backward pass skips them (instant-
-    // ngp's compaction), which on a trained object is most of the samples marched.
+    // ngp's compaction).
     int at = atomicAdd(a.total + 1, n);
     for (int i = 0; i < n; ++i) a.order[at + i] = st.first + i;
     for (int i = n - 1; i >= 0; --i) {

@@ -107,7 +107,7 @@ pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::io::ply:
             let ray = v.ray(norm, (i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
             let p: [f32; 3] = std::array::from_fn(|a| ray.origin[a] + t * ray.dir[a]);
             cloud.vertices.push(norm.to_world(p).as_vec3());
-            cloud.colors.push(v.rgb[i].map(|c| (c * 255.0).round().clamp(0.0, 255.0) as u8));
+            cloud.colors.push(super::render::rgb_bytes(v.rgb[i]));
         }
     }
     cloud

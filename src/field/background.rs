@@ -207,7 +207,9 @@ impl Background {
     }
 
     /// Backward of [`Background::render`] from dL/drgb and dL/d[`Background::near_opacity`]:
-    /// accumulates parameter gradients and returns those of the ray.
+    /// accumulates parameter gradients and returns those of the ray (with `ray_grads`, else
+    /// zeros).
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
         p: &Params,
@@ -216,6 +218,7 @@ impl Background {
         d_near: f32,
         g: &mut Params,
         s: &mut Scratch,
+        ray_grads: bool,
     ) -> RayGrads {
         let mut grads = RayGrads { origin: [0.0; 3], dir: [0.0; 3], dir_sh: [0.0; sh::COEFFS] };
         let n = ws.count;
@@ -269,7 +272,18 @@ impl Background {
                 &mut s.dinput,
                 &mut s.mlp,
             );
-            let dg = hashgrid::backward(&self.grid, &p.bg_grid, smp.g, levels_at(smp.u), &s.dinput, &mut g.bg_grid);
+            let dg = hashgrid::backward(
+                &self.grid,
+                &p.bg_grid,
+                smp.g,
+                levels_at(smp.u),
+                &s.dinput,
+                &mut g.bg_grid,
+                ray_grads,
+            );
+            if !ray_grads {
+                continue;
+            }
             // x = o + t d on the sphere of radius r = 1/u, with t the far root.
             let k = smp.u * (2.0 - smp.u) * 0.25;
             let gx = dg.map(|v| v * k);

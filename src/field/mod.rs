@@ -202,7 +202,9 @@ impl Field {
         self.prior(x).0 + out[0]
     }
 
-    /// Accumulates parameter gradients from dL/d(network outputs); returns dL/dx.
+    /// Accumulates parameter gradients from dL/d(network outputs); returns dL/dx (with
+    /// `position`, else zeros).
+    #[allow(clippy::too_many_arguments)]
     fn sdf_backward(
         &self,
         p: &Params,
@@ -211,11 +213,15 @@ impl Field {
         dout: &[f32; SDF_OUT],
         g: &mut Params,
         s: &mut Scratch,
+        position: bool,
     ) -> [f32; 3] {
         s.dinput.resize(self.sdf_shape.input, 0.0);
         mlp::backward(&self.sdf_shape, &p.sdf, &e.input, &e.acts, dout, &mut g.sdf, &mut s.dinput, &mut s.mlp);
         let u = [(e.x[0] + 1.0) * 0.5, (e.x[1] + 1.0) * 0.5, (e.x[2] + 1.0) * 0.5];
-        let du = hashgrid::backward(&self.grid, &p.grid, u, active, &s.dinput[3..], &mut g.grid);
+        let du = hashgrid::backward(&self.grid, &p.grid, u, active, &s.dinput[3..], &mut g.grid, position);
+        if !position {
+            return [0.0; 3];
+        }
         let prior = self.prior(e.x).1;
         std::array::from_fn(|a| s.dinput[a] + 0.5 * du[a] + dout[0] * prior[a])
     }
@@ -249,7 +255,8 @@ impl Field {
         out.h = h;
     }
 
-    /// Backward of [`Field::surface`] from dL/dsdf, dL/dgrad, dL/dfeat; returns dL/dx.
+    /// Backward of [`Field::surface`] from dL/dsdf, dL/dgrad, dL/dfeat; returns dL/dx (with
+    /// `position`, else zeros).
     #[allow(clippy::too_many_arguments)]
     pub fn surface_backward(
         &self,
@@ -261,6 +268,7 @@ impl Field {
         dfeat: &[f32; GEO_FEATURES],
         g: &mut Params,
         s: &mut Scratch,
+        position: bool,
     ) -> [f32; 3] {
         let mut dx = [0.0f32; 3];
         for (k, v) in TETRA.iter().enumerate() {
@@ -270,7 +278,7 @@ impl Field {
             for i in 0..GEO_FEATURES {
                 dout[1 + i] = 0.25 * dfeat[i];
             }
-            let d = self.sdf_backward(p, &sample.evals[k], active, &dout, g, s);
+            let d = self.sdf_backward(p, &sample.evals[k], active, &dout, g, s, position);
             for a in 0..3 {
                 dx[a] += d[a];
             }

@@ -28,6 +28,9 @@ pub struct RenderSettings {
     /// Weight of the L1 loss between a ray's depth (the surface's expected depth along it) and
     /// its target depth, where it has one (the multi-view stereo prior).
     pub depth_weight: f32,
+    /// Whether the backward pass computes the ray's own gradient (`RayOutput::d_origin`,
+    /// `d_dir`), which pose refinement alone reads.
+    pub ray_grads: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -232,7 +235,7 @@ pub fn trace(
     // Backward. Colour after sample i, seen through it: R_i = α_i c_i + (1 − α_i) R_{i+1},
     // starting from the background; opacity likewise with c = 1 and background 0.
     let d_bg = std::array::from_fn(|k| d_rgb[k] * trans);
-    let bg = field.background.backward(p, &ws.bg, d_bg, cfg.far_weight, g, &mut ws.scratch);
+    let bg = field.background.backward(p, &ws.bg, d_bg, cfg.far_weight, g, &mut ws.scratch, cfg.ray_grads);
     let (mut d_origin, mut d_dir, mut d_dir_sh) = (bg.origin, bg.dir, bg.dir_sh);
     let mut after = bg_rgb;
     let mut after_opacity = 0.0f32;
@@ -272,15 +275,27 @@ pub fn trace(
         let len = dot(sample.grad, sample.grad).sqrt().max(1e-9);
         let d_eik = eik_w * 2.0 * (len - 1.0) / len;
         let dgrad: [f32; 3] = std::array::from_fn(|a| cg.grad[a] + d_true_cos * ray.dir[a] + d_eik * sample.grad[a]);
-        let dx = field.surface_backward(p, sample, cfg.active_levels, d_sdf, dgrad, &cg.feat, g, &mut ws.scratch);
+        let dx = field.surface_backward(
+            p,
+            sample,
+            cfg.active_levels,
+            d_sdf,
+            dgrad,
+            &cg.feat,
+            g,
+            &mut ws.scratch,
+            cfg.ray_grads,
+        );
         for a in 0..3 {
             d_origin[a] += dx[a];
             d_dir[a] += t * dx[a] + d_true_cos * sample.grad[a];
         }
     }
-    let d_sh_dir = sh::backward(ray.dir, &d_dir_sh);
-    out.d_origin = d_origin;
-    out.d_dir = std::array::from_fn(|a| d_dir[a] + d_sh_dir[a]);
+    if cfg.ray_grads {
+        let d_sh_dir = sh::backward(ray.dir, &d_dir_sh);
+        out.d_origin = d_origin;
+        out.d_dir = std::array::from_fn(|a| d_dir[a] + d_sh_dir[a]);
+    }
     out
 }
 
@@ -326,6 +341,7 @@ mod tests {
             huber_delta: 0.1,
             far_weight: 0.05,
             depth_weight: 0.5,
+            ray_grads: true,
         }
     }
 
@@ -431,6 +447,28 @@ mod tests {
             assert!(agrees(fd, analytic, 1e-3), "ray component {a}: fd {fd} vs analytic {analytic}");
         }
         assert!(out.d_dir.iter().chain(&out.d_origin).any(|v| v.abs() > 1e-2), "ray gradient vanishes: {out:?}");
+    }
+
+    /// Without the ray's gradient (no pose refinement) the parameters get the same gradients,
+    /// and the ray none.
+    #[test]
+    fn the_rays_gradient_is_optional() {
+        let (field, p) = setup();
+        let occ = Occupancy::full(8);
+        let ray = Ray { origin: [0.1, -1.5, 0.2], dir: [0.0, 1.0, 0.0] };
+        let target = Target { rgb: [0.8, 0.3, 0.5], mask: None, depth: Some(1.1) };
+        let run = |ray_grads: bool| {
+            let mut g = p.zeros_like();
+            let cfg = RenderSettings { ray_grads, ..settings() };
+            let out = trace(&field, &p, &occ, &ray, &cfg, 0.3, &mut RayScratch::default(), Some(&target), Some(&mut g));
+            (out, g)
+        };
+        let ((with, g_with), (without, g_without)) = (run(true), run(false));
+        assert!(with.d_origin.iter().chain(&with.d_dir).any(|v| v.abs() > 1e-3), "{with:?}");
+        assert_eq!((without.d_origin, without.d_dir), ([0.0; 3], [0.0; 3]));
+        assert_eq!((with.rgb, with.loss), (without.rgb, without.loss));
+        assert_eq!(g_with.arrays(), g_without.arrays());
+        assert_eq!(g_with.variance, g_without.variance);
     }
 
     #[test]

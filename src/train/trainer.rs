@@ -305,6 +305,7 @@ impl Trainer {
             huber_delta: self.cfg.huber_delta,
             far_weight: self.cfg.far_weight,
             depth_weight: self.cfg.depth_weight,
+            ray_grads: self.cfg.refine_poses,
         }
     }
 

@@ -123,11 +123,19 @@ pub fn encode(grid: &Grid, params: &[f32], x: [f32; 3], active: usize, out: &mut
     }
 }
 
-/// Accumulates dL/dparams into `grad` given dL/dout; returns dL/dx (needed when the
-/// position itself is optimised, as pose refinement does).
-pub fn backward(grid: &Grid, params: &[f32], x: [f32; 3], active: usize, dout: &[f32], grad: &mut [f32]) -> [f32; 3] {
+/// Accumulates dL/dparams into `grad` given dL/dout; with `position`, returns dL/dx (needed
+/// when the position itself is optimised, as pose refinement does), else zeros.
+pub fn backward(
+    grid: &Grid,
+    params: &[f32],
+    x: [f32; 3],
+    active: usize,
+    dout: &[f32],
+    grad: &mut [f32],
+    position: bool,
+) -> [f32; 3] {
     let mut dx = [0f32; 3];
-    let inside: [bool; 3] = std::array::from_fn(|a| (0.0..=1.0).contains(&x[a]));
+    let inside: [bool; 3] = std::array::from_fn(|a| position && (0.0..=1.0).contains(&x[a]));
     for level in 0..active.min(grid.cfg.levels) {
         let c = corners(grid, level, x);
         for k in 0..8 {
@@ -178,7 +186,7 @@ mod tests {
             out.iter().zip(&dout).map(|(a, b)| (a * b) as f64).sum::<f64>()
         };
         let mut grad = vec![0.0; p.len()];
-        let dx = backward(&Grid::new(c), &p, x, 3, &dout, &mut grad);
+        let dx = backward(&Grid::new(c), &p, x, 3, &dout, &mut grad, true);
         let touched: Vec<usize> = (0..p.len()).filter(|&i| grad[i] != 0.0).collect();
         assert!(touched.len() >= 8 * 3, "only {} entries touched", touched.len());
         for &i in touched.iter().step_by(3) {

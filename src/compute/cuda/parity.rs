@@ -62,6 +62,7 @@ pub fn fixture(background: bool) -> Fixture {
         huber_delta: 0.1,
         far_weight: 0.05,
         depth_weight: 0.3,
+        ray_grads: true,
     };
     let rays = (0..24)
         .map(|i| {

@@ -28,6 +28,7 @@ fn settings(active: usize) -> RenderSettings {
         huber_delta: 0.1,
         far_weight: 0.0,
         depth_weight: 0.0,
+        ray_grads: false,
     }
 }
 

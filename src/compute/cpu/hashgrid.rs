@@ -79,14 +79,14 @@ struct Corners {
 
 fn corners(grid: &Grid, level: usize, x: [f32; 3]) -> Corners {
     let res = grid.res[level];
-    let t = grid.mask + 1;
     let side = grid.side[level];
     let dense = grid.dense[level];
     let mut base = [0i64; 3];
     let mut frac = [0f32; 3];
     for a in 0..3 {
         let p = x[a].clamp(0.0, 1.0) * res;
-        let f = p.floor().min(res - 1.0).max(0.0);
+        // p ≥ 0: truncation is its floor, without a call to libm's floorf (this is the hot loop).
+        let f = (p as u32 as f32).min(res - 1.0).max(0.0);
         base[a] = f as i64;
         frac[a] = p - f;
     }
@@ -97,9 +97,11 @@ fn corners(grid: &Grid, level: usize, x: [f32; 3]) -> Corners {
         let idx = if dense {
             (g[0] as u64) + side * ((g[1] as u64) + side * (g[2] as u64))
         } else {
-            ((g[0] as u64) ^ (g[1] as u64).wrapping_mul(2_654_435_761) ^ (g[2] as u64).wrapping_mul(805_459_861)) % t
+            // The table size is a power of two: a mask, not a 64-bit division.
+            ((g[0] as u64) ^ (g[1] as u64).wrapping_mul(2_654_435_761) ^ (g[2] as u64).wrapping_mul(805_459_861))
+                & grid.mask
         };
-        c.index[k] = (level as u64 * t + idx) as u32;
+        c.index[k] = (level as u64 * (grid.mask + 1) + idx) as u32;
         let w: [f32; 3] = std::array::from_fn(|a| if o[a] == 1 { frac[a] } else { 1.0 - frac[a] });
         let dw: [f32; 3] = std::array::from_fn(|a| if o[a] == 1 { res } else { -res });
         c.weight[k] = w[0] * w[1] * w[2];

@@ -59,7 +59,7 @@ impl MlpShape {
 
 /// Dot product in eight independent lanes, which the compiler turns into SIMD (a plain
 /// float sum must keep its order and stays scalar).
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -75,6 +75,24 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// Forward pass; `acts` receives every layer's output (post-ReLU for hidden layers), the
 /// last `shape.output` floats being the network output.
 pub fn forward(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the processor has AVX (checked just above).
+        return unsafe { forward_avx(shape, params, input, acts) };
+    }
+    forward_any(shape, params, input, acts)
+}
+
+/// `forward` compiled for AVX: eight lanes per instruction where the baseline has four. The
+/// same operations on the same lanes (no fused multiply-add), so the same floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn forward_avx(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]) {
+    forward_any(shape, params, input, acts)
+}
+
+#[inline(always)]
+fn forward_any(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]) {
     let n_layers = shape.layer_count();
     let (mut p_off, mut a_off) = (0, 0);
     for li in 0..n_layers {
@@ -97,6 +115,43 @@ pub fn forward(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]
 /// `scratch` needs `2 × max layer width` floats.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
+    shape: &MlpShape,
+    params: &[f32],
+    input: &[f32],
+    acts: &[f32],
+    dout: &[f32],
+    grad: &mut [f32],
+    dinput: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the processor has AVX (checked just above).
+        return unsafe { backward_avx(shape, params, input, acts, dout, grad, dinput, scratch) };
+    }
+    backward_any(shape, params, input, acts, dout, grad, dinput, scratch)
+}
+
+/// `backward` compiled for AVX, as `forward_avx`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[allow(clippy::too_many_arguments)]
+fn backward_avx(
+    shape: &MlpShape,
+    params: &[f32],
+    input: &[f32],
+    acts: &[f32],
+    dout: &[f32],
+    grad: &mut [f32],
+    dinput: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    backward_any(shape, params, input, acts, dout, grad, dinput, scratch)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_any(
     shape: &MlpShape,
     params: &[f32],
     input: &[f32],

@@ -24,6 +24,7 @@ struct RenderSettings {
     float huber_delta;
     float far_weight;    // the prior that the background lies at infinity
     float depth_weight;  // L1 between the ray's depth and its stereo depth
+    int ray_grads;       // 1: the rays' own gradients too (pose refinement alone reads them)
 };
 
 // Below this opacity a ray's depth is not compared with its target (render.rs's
@@ -99,7 +100,6 @@ struct BatchArgs {
     int n_rays;
     int capacity;  // entries of samples, values and sample_grads
     int train;     // 0: render only
-    int ray_grads; // 1: the rays' gradients too (pose refinement)
     int base;      // the chunk's first sample (backward_samples) or slot (backward_background)
     int chunk;     // samples or slots per chunk
 };
@@ -406,8 +406,8 @@ KERNEL void backward_samples(BatchArgs a) {
     float dgrad[3], dx[3];
     for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + g.dgrad[k];
     surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads,
-                     Rec{a.rec_sdf, 4 * a.chunk, 4 * row}, a.ray_grads ? dx : 0);
-    if (!a.ray_grads) return;
+                     Rec{a.rec_sdf, 4 * a.chunk, 4 * row}, a.cfg.ray_grads ? dx : 0);
+    if (!a.cfg.ray_grads) return;
     RayState& st = a.state[smp.ray];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], dx[k]);
@@ -429,9 +429,9 @@ KERNEL void backward_background(BatchArgs a) {
     for (int k = 0; k < SH_COEFFS; ++k) d_sh[k] = 0.0f;
     sh_encode(ray.dir, dir_sh);
     bg_sample_backward(a.field, a.params, ray.origin, ray.dir, dir_sh, b, g.dc, g.d_raw, a.grads,
-                       Rec{a.rec_bg_density, a.chunk, row}, Rec{a.rec_bg_color, a.chunk, row}, a.ray_grads, d_o, d_d,
+                       Rec{a.rec_bg_density, a.chunk, row}, Rec{a.rec_bg_color, a.chunk, row}, a.cfg.ray_grads, d_o, d_d,
                        d_sh);
-    if (b.valid == 0.0f || !a.ray_grads) return;
+    if (b.valid == 0.0f || !a.cfg.ray_grads) return;
     RayState& st = a.state[r];
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], d_o[k]);

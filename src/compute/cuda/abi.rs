@@ -68,6 +68,8 @@ pub struct RenderSettings {
     pub huber_delta: f32,
     pub far_weight: f32,
     pub depth_weight: f32,
+    /// 1: the rays' own gradients too (`CpuSettings::ray_grads`).
+    pub ray_grads: i32,
 }
 
 #[repr(C)]
@@ -197,10 +199,6 @@ pub struct BatchArgs {
     /// Entries of `samples`, `values` and `sample_grads`.
     pub capacity: i32,
     pub train: i32,
-    /// 1: the rays' own gradients too (`RayOut::d_origin`, `d_dir`), which only pose
-    /// refinement reads: without them the backward pass skips the hash tables' position
-    /// gradients and the per-ray sums.
-    pub ray_grads: i32,
     /// The chunk's first sample (or background slot), and samples (slots) per chunk.
     pub base: i32,
     pub chunk: i32,
@@ -453,6 +451,7 @@ impl RenderSettings {
             huber_delta: s.huber_delta,
             far_weight: s.far_weight,
             depth_weight: s.depth_weight,
+            ray_grads: s.ray_grads as i32,
         }
     }
 }

@@ -284,7 +284,7 @@ impl FieldState {
         };
         // SAFETY: the buffers hold the uploaded views and `capacity` rays (asserted above).
         unsafe { s.launch_builder(&gpu.draw).arg(&draw).launch(Gpu::grid(n, BLOCK)) }?;
-        self.launch_batch(gpu, n, cfg, variance, true, corrections.is_some())?;
+        self.launch_batch(gpu, n, cfg, variance, true)?;
         let v = self.views.as_mut().expect("checked above");
         s.memset_zeros(&mut v.batch_sums)?;
         s.memset_zeros(&mut v.view_sums)?;
@@ -357,8 +357,8 @@ impl FieldState {
     }
 
     /// Renders (`train` false) or trains on (`train` true) a batch of rays given by the host;
-    /// with `train`, gradients of this batch replace the previous ones, and the rays get
-    /// theirs. Returns per-ray results and, with `train`, dLoss/d(variance).
+    /// with `train`, gradients of this batch replace the previous ones (and the rays get theirs
+    /// with `cfg.ray_grads`). Returns per-ray results and, with `train`, dLoss/d(variance).
     pub fn trace(
         &mut self,
         gpu: &Gpu,
@@ -370,7 +370,7 @@ impl FieldState {
         assert!(rays.len() <= self.capacity() && cfg.max_samples as usize <= self.max_samples);
         let s = &gpu.stream;
         s.memcpy_htod(rays, &mut self.rays)?;
-        self.launch_batch(gpu, rays.len(), cfg, variance, train, train)?;
+        self.launch_batch(gpu, rays.len(), cfg, variance, train)?;
         self.host_out.resize(rays.len(), RayOut::default());
         s.memcpy_dtoh(&self.out.slice(..rays.len()), &mut self.host_out)?;
         let mut dv = [0.0f32];
@@ -380,8 +380,7 @@ impl FieldState {
         Ok((&self.host_out, dv[0]))
     }
 
-    /// The batch kernels on the first `n` rays of the ray buffer; `ray_grads`: with the rays'
-    /// own gradients (`BatchArgs::ray_grads`).
+    /// The batch kernels on the first `n` rays of the ray buffer.
     fn launch_batch(
         &mut self,
         gpu: &Gpu,
@@ -389,7 +388,6 @@ impl FieldState {
         cfg: &RenderSettings,
         variance: f32,
         train: bool,
-        ray_grads: bool,
     ) -> Result<(), CudaError> {
         let s = &gpu.stream;
         s.memset_zeros(&mut self.total)?;
@@ -426,7 +424,6 @@ impl FieldState {
             n_rays: n as i32,
             capacity: capacity as i32,
             train: train as i32,
-            ray_grads: ray_grads as i32,
             base: 0,
             chunk: 0,
         };

@@ -99,13 +99,9 @@ mod tests {
     const HOST_CHUNK: usize = 200;
     const HOST_BG_CHUNK: usize = 100;
 
-    /// The batch kernels of a training step on `ins`, with the fixture's field (and the rays'
-    /// gradients with `ray_grads`): per-ray results, parameter gradients and dLoss/d(variance).
-    fn host_batch(
-        fx: &mut parity::Fixture,
-        ins: &[abi::RayIn],
-        ray_grads: bool,
-    ) -> (Vec<RayOut>, crate::field::Params, f32) {
+    /// The batch kernels of a training step on `ins`, with the fixture's field and settings:
+    /// per-ray results, parameter gradients and dLoss/d(variance).
+    fn host_batch(fx: &mut parity::Fixture, ins: &[abi::RayIn]) -> (Vec<RayOut>, crate::field::Params, f32) {
         let mut grads = fx.params.zeros_like();
         let mut d_variance = 0.0f32;
         let cells: Vec<u8> = fx.occupancy.cells.iter().map(|&c| c as u8).collect();
@@ -150,7 +146,6 @@ mod tests {
             n_rays: n as i32,
             capacity: capacity as i32,
             train: 1,
-            ray_grads: ray_grads as i32,
             base: 0,
             chunk: 0,
         };
@@ -191,7 +186,7 @@ mod tests {
             let bg_grads = reference.1.bg_density.iter().filter(|v| **v != 0.0).count();
             assert_eq!(bg_grads > 0, background, "{bg_grads} background gradients");
             let ins = fx.ray_inputs();
-            let (outs, grads, d_variance) = host_batch(&mut fx, &ins, true);
+            let (outs, grads, d_variance) = host_batch(&mut fx, &ins);
             let g = grads.arrays();
             let diffs = parity::compare(&reference, &outs, std::array::from_fn(|i| g[i].as_slice()), d_variance, 1.0);
             for d in &diffs {
@@ -212,8 +207,9 @@ mod tests {
     fn ray_gradients_are_optional() {
         let mut fx = parity::fixture(true);
         let ins = fx.ray_inputs();
-        let (with, grads_with, dv_with) = host_batch(&mut fx, &ins, true);
-        let (without, grads_without, dv_without) = host_batch(&mut fx, &ins, false);
+        let (with, grads_with, dv_with) = host_batch(&mut fx, &ins);
+        fx.settings.ray_grads = false;
+        let (without, grads_without, dv_without) = host_batch(&mut fx, &ins);
         assert!(with.iter().any(|o| o.d_origin.iter().chain(&o.d_dir).any(|v| *v != 0.0)));
         assert!(without.iter().all(|o| o.d_origin.iter().chain(&o.d_dir).all(|v| *v == 0.0)));
         for (a, b) in with.iter().zip(&without) {
@@ -232,7 +228,7 @@ mod tests {
         let corrections = parity::corrections(views.len());
         let (n, seed) = (160, 99);
         let (rays, ray_views) = draw(&views, &norm, Some(&corrections), seed, n);
-        let (outs, _, _) = host_batch(&mut fx, &rays, true);
+        let (outs, _, _) = host_batch(&mut fx, &rays);
         let mut batch = [0.0f32; abi::BATCH_SUMS];
         let mut sums = vec![0.0f32; views.len() * abi::VIEW_SUMS];
         reduce(&rays, &outs, &ray_views, &mut batch, &mut sums);

@@ -7,6 +7,7 @@
 #ifdef __CUDACC__
 #define KERNEL extern "C" __global__
 #define DEVICE __device__ __forceinline__
+#define METHOD __device__ __forceinline__
 DEVICE int thread_index() { return blockIdx.x * blockDim.x + threadIdx.x; }
 
 // The sum of v over the warp's lanes (every lane must take part), and the lane that adds it.
@@ -19,6 +20,7 @@ DEVICE bool warp_leader() { return (threadIdx.x & 31) == 0; }
 #define LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
 #else
 #define LAUNCH_BOUNDS(threads, blocks)
+#define METHOD inline
 #include "shim.h"
 #endif
 

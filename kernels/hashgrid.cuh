@@ -52,13 +52,19 @@ DEVICE void grid_corners(const GridDesc& g, int level, const float* x, Corners& 
     }
 }
 
-// Features of x in [0, 1]^3 into out (levels x 2); levels from `active` on are zero.
+// Features of x in [0, 1]^3 into out (L levels x 2, L the grid's capacity: loops over it
+// unroll, so that out may live in registers); levels from `active` (or the grid's own
+// count) on are zero.
+template <int L>
 DEVICE void grid_encode(const GridDesc& g, const float* params, const float* x, int active, float* out) {
-    for (int i = 0; i < g.levels * GRID_FEATURES; ++i) out[i] = 0.0f;
     int n = active < g.levels ? active : g.levels;
-    for (int level = 0; level < n; ++level) {
+#pragma unroll
+    for (int level = 0; level < L; ++level) {
+        out[level * GRID_FEATURES] = out[level * GRID_FEATURES + 1] = 0.0f;
+        if (level >= n) continue;
         Corners c;
         grid_corners(g, level, x, c);
+#pragma unroll
         for (int k = 0; k < 8; ++k) {
             const float* e = params + (u64)c.index[k] * GRID_FEATURES;
             for (int f = 0; f < GRID_FEATURES; ++f) out[level * GRID_FEATURES + f] += c.weight[k] * e[f];
@@ -87,10 +93,11 @@ DEVICE void grid_cell(const GridDesc& g, int level, const float* x, long long* b
 // tetrahedron's four), added into grad atomically (rays share entries). Where every point lies
 // in the same cell of a level (the coarse levels: the points are a fraction of a fine cell
 // apart), their gradients are summed first and each corner takes one atomic instead of one
-// per point.
+// per point. Levels are not unrolled: their work is gathers and atomics, not registers'.
 DEVICE void grid_backward_points(const GridDesc& g, const float* x, int points, int active, const float* dout,
                                  int dout_stride, float* grad) {
     int n = active < g.levels ? active : g.levels;
+#pragma unroll 1
     for (int level = 0; level < n; ++level) {
         long long first[3], other[3];
         grid_cell(g, level, x, first);
@@ -124,7 +131,8 @@ DEVICE void grid_backward_points(const GridDesc& g, const float* x, int points, 
     }
 }
 
-// dL/dx of one encoding from dL/d(its features) (pose refinement's share of the backward pass).
+// dL/dx of one encoding from dL/d(its features) (pose refinement's share of the backward
+// pass). Levels are not unrolled, as in grid_backward_points.
 DEVICE void grid_dx(const GridDesc& g, const float* params, const float* x, int active, const float* dout, float* dx) {
     int inside[3];
     for (int a = 0; a < 3; ++a) {
@@ -132,6 +140,7 @@ DEVICE void grid_dx(const GridDesc& g, const float* params, const float* x, int 
         dx[a] = 0.0f;
     }
     int n = active < g.levels ? active : g.levels;
+#pragma unroll 1
     for (int level = 0; level < n; ++level) {
         const float* d = dout + level * GRID_FEATURES;
         if (d[0] == 0.0f && d[1] == 0.0f) continue;

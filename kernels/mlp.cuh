@@ -1,18 +1,34 @@
 // Small dense networks, one sample per thread, as src/compute/cpu/mlp.rs: ReLU hidden
 // layers, a linear output, row-major weights then biases per layer.
+//
+// Each network is evaluated at a fixed capacity (a Net type: the widest input, hidden layer
+// and output it may have), with every loop unrolled over those sizes, so that a thread's
+// inputs, activations and gradients have constant indices and live in registers; with loops
+// over the run-time sizes they lived in local memory, which the backward pass spent most of
+// its time waiting on. A network narrower than its capacity is padded with zero weights
+// (pack_mlp) and zero inputs: a padded unit adds 0 · 0 to every sum, so the floats are those
+// of the network at its own size, as on the CPU.
 #pragma once
 #include "common.cuh"
 
-#define MLP_MAX_WIDTH 64
-#define MLP_MAX_ACTS (2 * MLP_MAX_WIDTH + 16)
+#define QUADS(n) (((n) + 3) / 4)
 
+// A network's shape as Rust's MlpShape gives it, and the capacity its kernels use (its Net).
 struct Mlp {
     int input, hidden, hidden_layers, output;
+    int cap_input, cap_hidden, cap_output;
+};
+
+// A network's capacity: IN inputs, LAYERS hidden layers of HID units, OUT outputs.
+template <int IN, int HID, int LAYERS, int OUT>
+struct Net {
+    enum { in = IN, hid = HID, layers = LAYERS, out = OUT };
 };
 
 DEVICE int mlp_layer_in(const Mlp& s, int i) { return i == 0 ? s.input : s.hidden; }
 DEVICE int mlp_layer_out(const Mlp& s, int i) { return i == s.hidden_layers ? s.output : s.hidden; }
-DEVICE int mlp_act_count(const Mlp& s) { return s.hidden_layers * s.hidden + s.output; }
+DEVICE int mlp_cap_in(const Mlp& s, int i) { return i == 0 ? s.cap_input : s.cap_hidden; }
+DEVICE int mlp_cap_out(const Mlp& s, int i) { return i == s.hidden_layers ? s.cap_output : s.cap_hidden; }
 
 // Where a network's backward pass leaves, for one evaluation (a row of the batch), each
 // layer's input and the gradient at its output, instead of adding their outer product into
@@ -20,7 +36,8 @@ DEVICE int mlp_act_count(const Mlp& s) { return s.hidden_layers * s.hidden + s.o
 // with a few atomics per weight per batch rather than one per warp, and without the shared
 // memory that took the L1 cache from the per-thread arrays the backward kernels wait on.
 // Column-major (column c of row r at base[c * rows + r]; per layer its input columns, then
-// its output-gradient columns), so that consecutive threads write consecutive floats.
+// its output-gradient columns, at the capacity's sizes), so that consecutive threads write
+// consecutive floats.
 struct Rec {
     float* base;
     int rows;
@@ -30,11 +47,17 @@ struct Rec {
 // Columns of a network's record.
 DEVICE int mlp_rec_cols(const Mlp& s) {
     int n = 0;
-    for (int li = 0; li <= s.hidden_layers; ++li) n += mlp_layer_in(s, li) + mlp_layer_out(s, li);
+    for (int li = 0; li <= s.hidden_layers; ++li) n += mlp_cap_in(s, li) + mlp_cap_out(s, li);
     return n;
 }
 
 DEVICE void rec_put(const Rec& r, int col, float v) { r.base[(u64)col * r.rows + r.row] = v; }
+
+template <int N>
+DEVICE void rec_put_all(const Rec& r, int col, const float (&v)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) rec_put(r, col + i, v[i]);
+}
 
 // The row of an evaluation with nothing to add.
 DEVICE void mlp_rec_zero(const Mlp& s, const Rec& r) {
@@ -43,199 +66,238 @@ DEVICE void mlp_rec_zero(const Mlp& s, const Rec& r) {
 }
 
 // The kernels read a network's weights packed for float4 loads (pack_mlp in optim.cu makes
-// the copy after each update), four outputs or four inputs at a time: per layer,
-//   F[ob * ni + i] = (w[4ob][i], w[4ob + 1][i], w[4ob + 2][i], w[4ob + 3][i])  (the forward pass),
-//   B[ib * no + o] = (w[o][4ib], w[o][4ib + 1], w[o][4ib + 2], w[o][4ib + 3])  (the backward pass),
+// the copy after each update), four outputs or four inputs at a time: per layer of NI inputs
+// and NO outputs (the capacity's),
+//   F[ob * NI + i] = (w[4ob][i], w[4ob + 1][i], w[4ob + 2][i], w[4ob + 3][i])  (the forward pass),
+//   B[ib * NO + o] = (w[o][4ib], w[o][4ib + 1], w[o][4ib + 2], w[o][4ib + 3])  (the backward pass),
 //   then the biases, zero-padded to whole float4s as the blocks are. The blocks of four
 // outputs (or inputs) also read each input (or output gradient) once per four sums instead of
 // once per sum; each sum still adds its terms in order, so the floats are those of one
 // output at a time, as on the CPU.
-DEVICE int mlp_quads(int n) { return (n + 3) / 4; }
-DEVICE int mlp_packed_layer(int ni, int no) { return mlp_quads(no) * ni + mlp_quads(ni) * no + mlp_quads(no); }
+template <int NI, int NO>
+struct Layer {
+    enum { size = QUADS(NO) * NI + QUADS(NI) * NO + QUADS(NO) };
+    const float4* p;
+    METHOD const float4* fwd(int ob) const { return p + ob * NI; }
+    METHOD const float4* bwd(int ib) const { return p + QUADS(NO) * NI + ib * NO; }
+    METHOD float bias(int o) const { return reinterpret_cast<const float*>(p + QUADS(NO) * NI + QUADS(NI) * NO)[o]; }
+};
+
+DEVICE int mlp_packed_layer(int ni, int no) { return QUADS(no) * ni + QUADS(ni) * no + QUADS(no); }
 
 // Float4s of a packed network.
 DEVICE int mlp_packed_count(const Mlp& s) {
     int n = 0;
-    for (int li = 0; li <= s.hidden_layers; ++li) n += mlp_packed_layer(mlp_layer_in(s, li), mlp_layer_out(s, li));
+    for (int li = 0; li <= s.hidden_layers; ++li) n += mlp_packed_layer(mlp_cap_in(s, li), mlp_cap_out(s, li));
     return n;
-}
-
-// A packed layer's parts.
-struct PackedLayer {
-    const float4* f;
-    const float4* b;
-    const float* bias;
-};
-
-DEVICE PackedLayer mlp_packed(const float4* layer, int ni, int no) {
-    PackedLayer l;
-    l.f = layer;
-    l.b = layer + mlp_quads(no) * ni;
-    l.bias = reinterpret_cast<const float*>(l.b + mlp_quads(ni) * no);
-    return l;
 }
 
 DEVICE float quad_at(const float4& q, int k) { return k == 0 ? q.x : k == 1 ? q.y : k == 2 ? q.z : q.w; }
 
-// acc[k] = Σ_i w[4ob + k][i] x[i] for a block's column of F (f = F + ob * ni).
-DEVICE void mlp_block(const float4* f, const float* x, int ni, float (&acc)[4]) {
+// acc[k] = Σ_i f[i].k x[i]: a block of four outputs from a column of F, or (from a column
+// of B, x the output gradient) four inputs' gradients.
+template <int N>
+DEVICE void dot4(const float4* f, const float (&x)[N], float (&acc)[4]) {
     acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
-    for (int i = 0; i < ni; ++i) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
         float4 w = f[i];
-        float xi = x[i];
-        acc[0] += w.x * xi;
-        acc[1] += w.y * xi;
-        acc[2] += w.z * xi;
-        acc[3] += w.w * xi;
+        acc[0] += w.x * x[i];
+        acc[1] += w.y * x[i];
+        acc[2] += w.z * x[i];
+        acc[3] += w.w * x[i];
     }
 }
 
-// y[o] = Σ_i w[o][i] x[i] + b[o] for o < no, through a ReLU when `relu`.
-DEVICE void mlp_layer(const PackedLayer& l, const float* x, int ni, int no, bool relu, float* y) {
-    for (int ob = 0; ob < mlp_quads(no); ++ob) {
+// dx[i] += Σ_k d[k] f[i].k, k in order: a block of four outputs' gradients d taken back to
+// the inputs through a column of F. Over the blocks in order, each dx[i] adds its terms
+// output by output, as one sum over the outputs would.
+template <int N>
+DEVICE void add_back4(const float4* f, const float (&d)[4], float (&dx)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        float4 w = f[i];
+        dx[i] += d[0] * w.x;
+        dx[i] += d[1] * w.y;
+        dx[i] += d[2] * w.z;
+        dx[i] += d[3] * w.w;
+    }
+}
+
+// y = relu?(W x + b).
+template <int NI, int NO, bool RELU>
+DEVICE void dense(const Layer<NI, NO>& l, const float (&x)[NI], float (&y)[NO]) {
+#pragma unroll
+    for (int ob = 0; ob < QUADS(NO); ++ob) {
         float acc[4];
-        mlp_block(l.f + ob * ni, x, ni, acc);
+        dot4(l.fwd(ob), x, acc);
 #pragma unroll
         for (int k = 0; k < 4; ++k)
-            if (4 * ob + k < no) {
-                float sum = acc[k] + l.bias[4 * ob + k];
-                y[4 * ob + k] = relu ? fmaxf(sum, 0.0f) : sum;
+            if (4 * ob + k < NO) {
+                float sum = acc[k] + l.bias(4 * ob + k);
+                y[4 * ob + k] = RELU ? fmaxf(sum, 0.0f) : sum;
             }
     }
 }
 
-// dx[i] = Σ_o d[o] w[o][i]: the layer's backward to its input.
-DEVICE void mlp_layer_back(const PackedLayer& l, const float* d, int ni, int no, float* dx) {
-    for (int ib = 0; ib < mlp_quads(ni); ++ib) {
-        float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        const float4* b = l.b + ib * no;
-        for (int o = 0; o < no; ++o) {
-            float4 w = b[o];
-            float c = d[o];
-            acc[0] += c * w.x;
-            acc[1] += c * w.y;
-            acc[2] += c * w.z;
-            acc[3] += c * w.w;
+// The first KEEP outputs of a hidden layer (l1, ReLU) followed by the linear output layer
+// (l2): each block of the hidden layer is added into the outputs as soon as it is computed,
+// so the hidden layer is never held whole. Sums in dense's order, so both give the same floats.
+template <int KEEP, int NI, int NH, int NO>
+DEVICE void hidden_then_output(const Layer<NI, NH>& l1, const Layer<NH, NO>& l2, const float (&x)[NI],
+                               float (&out)[KEEP]) {
+    float sum[KEEP];
+#pragma unroll
+    for (int o = 0; o < KEEP; ++o) sum[o] = 0.0f;
+#pragma unroll 1
+    for (int jb = 0; jb < QUADS(NH); ++jb) {
+        float a[4], v[4];
+        dot4(l1.fwd(jb), x, a);
+#pragma unroll
+        for (int k = 0; k < 4; ++k) v[k] = 4 * jb + k < NH ? fmaxf(a[k] + l1.bias(4 * jb + k), 0.0f) : 0.0f;
+        const float4* w = l2.bwd(jb);
+#pragma unroll
+        for (int o = 0; o < KEEP; ++o) {
+            float4 q = w[o];
+#pragma unroll
+            for (int k = 0; k < 4; ++k)
+                if (4 * jb + k < NH) sum[o] += quad_at(q, k) * v[k];
         }
+    }
 #pragma unroll
-        for (int k = 0; k < 4; ++k)
-            if (4 * ib + k < ni) dx[4 * ib + k] = acc[k];
+    for (int o = 0; o < KEEP; ++o) out[o] = sum[o] + l2.bias(o);
+}
+
+// The first KEEP outputs of a network with one or two hidden layers, without the activations
+// a backward pass needs.
+template <class N, int KEEP>
+DEVICE void mlp_output(const float4* p, const float (&x)[N::in], float (&out)[KEEP]) {
+    static_assert(N::layers == 1 || N::layers == 2, "one or two hidden layers");
+    static_assert(KEEP <= N::out, "no more outputs than the network has");
+    Layer<N::in, N::hid> l0{p};
+    if constexpr (N::layers == 1) {
+        hidden_then_output<KEEP>(l0, Layer<N::hid, N::out>{p + l0.size}, x, out);
+    } else {
+        float h[N::hid];
+        dense<N::in, N::hid, true>(l0, x, h);
+        Layer<N::hid, N::hid> l1{p + l0.size};
+        hidden_then_output<KEEP>(l1, Layer<N::hid, N::out>{p + l0.size + l1.size}, h, out);
     }
 }
 
-// Most outputs mlp_output keeps (SDF_OUT, the background density's 1 + BG_FEATURES).
-#define MLP_MAX_KEEP 16
-
-// acts receives every layer's output; its last `output` floats are the network's.
-DEVICE void mlp_forward(const Mlp& s, const float4* p, const float* input, float* acts) {
-    int a_off = 0;
-    for (int li = 0; li <= s.hidden_layers; ++li) {
-        int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
-        const float* x = li == 0 ? input : acts + a_off - ni;
-        mlp_layer(mlp_packed(p, ni, no), x, ni, no, li != s.hidden_layers, acts + a_off);
-        p += mlp_packed_layer(ni, no);
-        a_off += no;
-    }
-}
-
-// The first `keep` outputs alone (at most MLP_MAX_KEEP), for passes that need no backward:
-// each block of the last hidden layer is added into the outputs as soon as it is computed,
-// so a thread holds one hidden layer at most instead of every activation.
-DEVICE void mlp_output(const Mlp& s, const float4* p, const float* input, int keep, float* out) {
-    float h[MLP_MAX_WIDTH];
-    const float* x = input;
-    int ni = s.input;
-    for (int li = 0; li + 1 < s.hidden_layers; ++li) {
-        float next[MLP_MAX_WIDTH];
-        mlp_layer(mlp_packed(p, ni, s.hidden), x, ni, s.hidden, true, next);
-        for (int o = 0; o < s.hidden; ++o) h[o] = next[o];
-        x = h;
-        p += mlp_packed_layer(ni, s.hidden);
-        ni = s.hidden;
-    }
-    if (s.hidden_layers == 0) {
-        mlp_layer(mlp_packed(p, ni, s.output), x, ni, keep, false, out);
-        return;
-    }
-    PackedLayer l1 = mlp_packed(p, ni, s.hidden);
-    PackedLayer l2 = mlp_packed(p + mlp_packed_layer(ni, s.hidden), s.hidden, s.output);
-    // Sums in mlp_forward's order, so both give the same floats.
-    float sum[MLP_MAX_KEEP];
+// From dL/doutput of a network with one hidden layer: records what dL/dparams is made of in
+// `rec` (see Rec) and writes dL/dinput. The outputs themselves are not needed, so the output
+// layer's forward pass is skipped; each block of hidden units is computed, taken back and
+// dropped in turn.
+template <class N>
+DEVICE void mlp1_backward(const float4* p, const float (&x)[N::in], const float (&dout)[N::out], const Rec& rec,
+                          float (&dx)[N::in]) {
+    static_assert(N::layers == 1, "one hidden layer");
+    enum { IN = N::in, H = N::hid, OUT = N::out };
+    Layer<IN, H> l0{p};
+    Layer<H, OUT> l1{p + l0.size};
+    rec_put_all(rec, 0, x);
+    rec_put_all(rec, IN + 2 * H, dout);
 #pragma unroll
-    for (int o = 0; o < MLP_MAX_KEEP; ++o) sum[o] = 0.0f;
-    for (int jb = 0; jb < mlp_quads(s.hidden); ++jb) {
-        float a[4];
-        mlp_block(l1.f + jb * ni, x, ni, a);
-        int n = s.hidden - 4 * jb < 4 ? s.hidden - 4 * jb : 4;
-        float v[4];
+    for (int i = 0; i < IN; ++i) dx[i] = 0.0f;
+#pragma unroll 1
+    for (int jb = 0; jb < QUADS(H); ++jb) {
+        float a[4], g[4], d[4];
+        dot4(l0.fwd(jb), x, a);
+        dot4(l1.bwd(jb), dout, g);
 #pragma unroll
-        for (int k = 0; k < 4; ++k) v[k] = k < n ? fmaxf(a[k] + l1.bias[4 * jb + k], 0.0f) : 0.0f;
-        const float4* w = l2.b + jb * s.output;
-#pragma unroll
-        for (int o = 0; o < MLP_MAX_KEEP; ++o)
-            if (o < keep) {
-                float4 q = w[o];
-#pragma unroll
-                for (int k = 0; k < 4; ++k)
-                    if (k < n) sum[o] += quad_at(q, k) * v[k];
+        for (int k = 0; k < 4; ++k) {
+            int j = 4 * jb + k;
+            float h = j < H ? fmaxf(a[k] + l0.bias(j), 0.0f) : 0.0f;
+            d[k] = h > 0.0f ? g[k] : 0.0f;
+            if (j < H) {
+                rec_put(rec, IN + j, d[k]);
+                rec_put(rec, IN + H + j, h);
             }
+        }
+        add_back4(l0.fwd(jb), d, dx);
     }
-#pragma unroll
-    for (int o = 0; o < MLP_MAX_KEEP; ++o)
-        if (o < keep) out[o] = sum[o] + l2.bias[o];
 }
 
-// From dL/doutput: records what dL/dparams is made of in `rec` (see Rec) and writes
-// dL/dinput.
-DEVICE void mlp_backward(const Mlp& s, const float4* p, const float* input, const float* acts, const float* dout,
-                         const Rec& rec, float* dinput) {
-    float cur[MLP_MAX_WIDTH], next[MLP_MAX_WIDTH];
-    for (int o = 0; o < s.output; ++o) cur[o] = dout[o];
-    int p_end = mlp_packed_count(s), a_end = mlp_act_count(s), c_end = mlp_rec_cols(s);
-    for (int li = s.hidden_layers; li >= 0; --li) {
-        int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
-        int p_off = p_end - mlp_packed_layer(ni, no);
-        int a_off = a_end - no;
-        int c_off = c_end - (ni + no);
-        if (li != s.hidden_layers)
-            for (int o = 0; o < no; ++o)
-                if (acts[a_off + o] <= 0.0f) cur[o] = 0.0f;
-        const float* x = li == 0 ? input : acts + a_off - ni;
-        mlp_layer_back(mlp_packed(p + p_off, ni, no), cur, ni, no, next);
-        for (int i = 0; i < ni; ++i) rec_put(rec, c_off + i, x[i]);
-        for (int o = 0; o < no; ++o) rec_put(rec, c_off + ni + o, cur[o]);
-        for (int i = 0; i < ni; ++i) cur[i] = next[i];
-        p_end = p_off;
-        a_end = a_off;
-        c_end = c_off;
+// mlp1_backward for a network with two hidden layers. Both hidden layers are recomputed;
+// the second block by block, each block's gradient taken back into the first's at once, so
+// that a thread holds two layers' worth of floats at most.
+template <class N>
+DEVICE void mlp2_backward(const float4* p, const float (&x)[N::in], const float (&dout)[N::out], const Rec& rec,
+                          float (&dx)[N::in]) {
+    static_assert(N::layers == 2, "two hidden layers");
+    enum { IN = N::in, H = N::hid, OUT = N::out };
+    Layer<IN, H> l0{p};
+    Layer<H, H> l1{p + l0.size};
+    Layer<H, OUT> l2{p + l0.size + l1.size};
+    // Columns: x, d1 | h1, d2 | h2, dout.
+    float h1[H], d1[H];
+    dense<IN, H, true>(l0, x, h1);
+    rec_put_all(rec, 0, x);
+    rec_put_all(rec, IN + H, h1);
+    rec_put_all(rec, IN + 4 * H, dout);
+#pragma unroll
+    for (int i = 0; i < H; ++i) d1[i] = 0.0f;
+#pragma unroll 1
+    for (int jb = 0; jb < QUADS(H); ++jb) {
+        float a[4], g[4], d[4];
+        dot4(l1.fwd(jb), h1, a);
+        dot4(l2.bwd(jb), dout, g);
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            int j = 4 * jb + k;
+            float h = j < H ? fmaxf(a[k] + l1.bias(j), 0.0f) : 0.0f;
+            d[k] = h > 0.0f ? g[k] : 0.0f;
+            if (j < H) {
+                rec_put(rec, IN + 2 * H + j, d[k]);
+                rec_put(rec, IN + 3 * H + j, h);
+            }
+        }
+        add_back4(l1.fwd(jb), d, d1);
     }
-    for (int i = 0; i < s.input; ++i) dinput[i] = cur[i];
+#pragma unroll
+    for (int i = 0; i < H; ++i) d1[i] = h1[i] > 0.0f ? d1[i] : 0.0f;
+    rec_put_all(rec, IN, d1);
+#pragma unroll
+    for (int i = 0; i < IN; ++i) dx[i] = 0.0f;
+#pragma unroll
+    for (int ib = 0; ib < QUADS(H); ++ib) {
+        float d[4];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) d[k] = 4 * ib + k < H ? d1[4 * ib + k] : 0.0f;
+        add_back4(l0.fwd(ib), d, dx);
+    }
 }
 
 // Float4 i of a network's packed copy, from its parameters p (row-major weights then biases
-// per layer).
+// per layer, at the network's own sizes), zero where the capacity exceeds them.
 DEVICE float4 mlp_pack(const Mlp& s, const float* p, int i) {
     float q[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int li = 0; li <= s.hidden_layers; ++li) {
         int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
-        int size = mlp_packed_layer(ni, no);
+        int ci = mlp_cap_in(s, li), co = mlp_cap_out(s, li);
+        int size = mlp_packed_layer(ci, co);
         if (i >= size) {
             i -= size;
             p += ni * no + no;
             continue;
         }
-        int nf = mlp_quads(no) * ni, nb = mlp_quads(ni) * no;
+        int nf = QUADS(co) * ci, nb = QUADS(ci) * co;
         for (int k = 0; k < 4; ++k) {
+            int o, in;
             if (i < nf) {
-                int o = 4 * (i / ni) + k, in = i % ni;
-                if (o < no) q[k] = p[o * ni + in];
+                o = 4 * (i / ci) + k;
+                in = i % ci;
             } else if (i < nf + nb) {
-                int j = i - nf, o = j % no, in = 4 * (j / no) + k;
-                if (in < ni) q[k] = p[o * ni + in];
+                int j = i - nf;
+                o = j % co;
+                in = 4 * (j / co) + k;
             } else {
-                int o = 4 * (i - nf - nb) + k;
+                o = 4 * (i - nf - nb) + k;
                 if (o < no) q[k] = p[ni * no + o];
+                continue;
             }
+            if (o < no && in < ni) q[k] = p[o * ni + in];
         }
         break;
     }

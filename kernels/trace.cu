@@ -6,9 +6,9 @@
 // The work is split so that the expensive part runs one thread per sample: march (per ray:
 // the batch's samples, packed), eval_samples and eval_background (per sample: the field),
 // composite (per ray: colours, loss, and what each sample's outputs are worth to it),
-// backward_samples and backward_background (per sample: the networks' backward passes, in
-// chunks of samples, each followed by weight_grads over its records), and finish_rays (per
-// ray: the ray's own gradient). Run in that order, as one batch.
+// backward_colors, backward_samples and backward_background (per sample: the networks'
+// backward passes, in chunks of samples, each followed by weight_grads over its records), and
+// finish_rays (per ray: the ray's own gradient). Run in that order, as one batch.
 #include "common.cuh"
 #include "field.cuh"
 #include "rays.cuh"
@@ -47,12 +47,15 @@ struct SampleValue {
 };
 
 // What the loss asks of a sample's outputs: dL/dsdf, dL/dgrad (through alpha and the eikonal
-// term), the colour's weight times dL/drgb, and dL/d(cos between ray and normal).
+// term), the colour's weight times dL/drgb, and dL/d(cos between ray and normal), which
+// composite writes; then backward_colors adds the colour network's share into dgrad and
+// writes dL/d(geometry features), for backward_samples.
 struct SampleGrad {
     float d_sdf;
     float dgrad[3];
     float wd[3];
     float d_true_cos;
+    float dfeat[GEO_FEATURES];
 };
 
 // dL/d(colour logits) and dL/d(raw density) of a background sample.
@@ -212,10 +215,11 @@ DEVICE void sample_at(const BatchArgs& a, Sample smp, float* x, float* dir_sh) {
     sh_encode(ray.dir, dir_sh);
 }
 
-// At most 64 registers, so that 16 blocks (BATCH_BLOCK threads) share an SM: on an H200 a
-// 16k-ray step took 29.1 ms instead of 30.3 (12 blocks: 30.6). The backward pass is slower
-// so bounded (33.3 ms at 16 blocks, 34.5 at 12): its spills cost more than occupancy gains.
-KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, 16) void eval_samples(BatchArgs a) {
+// At most 128 registers (8 blocks of BATCH_BLOCK threads per SM), which hold the networks'
+// activations (mlp.cuh) without spilling. When those lived in local memory, 64 registers and
+// 16 blocks had been faster (a 16k-ray step on an H200: 29.1 ms instead of 30.3); held to 64
+// now, the kernel spills 1.7 KB of loads per thread (ptxas -v).
+KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, 8) void eval_samples(BatchArgs a) {
     int i = thread_index();
     if (i >= *a.total || i >= a.capacity) return;
     float x[3], dir_sh[SH_COEFFS];
@@ -386,34 +390,48 @@ KERNEL void composite(BatchArgs a) {
     atomicAdd(a.d_variance, d_var);
 }
 
-// Per sample of the chunk (of `order`): the colour and SDF networks' backward passes
-// (recomputing their forward) into the records, and the sample's share of its ray's gradient.
+// Per sample of the chunk (of `order`): the colour network's backward pass (recomputing its
+// hidden layers) into its record, and what it asks of the SDF network's outputs and of the
+// ray's direction. A kernel of its own: it holds two hidden layers at once, which takes more
+// registers than the SDF network's pass, and sharing one register budget cost that pass
+// occupancy.
+KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, 6) void backward_colors(BatchArgs a) {
+    int row = thread_index();
+    if (row >= a.chunk || a.base + row >= a.total[1]) return;
+    int i = a.order[a.base + row];
+    Sample smp = a.samples[i];
+    SampleGrad& g = a.sample_grads[i];
+    const SampleValue& v = a.values[i];
+    float x[3], dir_sh[SH_COEFFS], dgrad[3], d_sh[SH_COEFFS];
+    sample_at(a, smp, x, dir_sh);
+    color_backward(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb, g.wd, Rec{a.rec_color, a.chunk, row}, dgrad,
+                   g.dfeat, d_sh);
+    for (int k = 0; k < 3; ++k) g.dgrad[k] += dgrad[k];
+    if (!a.cfg.ray_grads) return;
+    RayState& st = a.state[smp.ray];
+    for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], d_sh[k]);
+}
+
+// Per sample of the chunk, after backward_colors: the SDF network's backward pass (recomputing
+// its four evaluations) into its record and the hash table's gradients, and the sample's share
+// of its ray's gradient.
 KERNEL void backward_samples(BatchArgs a) {
     int row = thread_index();
     if (row >= a.chunk || a.base + row >= a.total[1]) return;
     int i = a.order[a.base + row];
     Sample smp = a.samples[i];
-    SampleGrad g = a.sample_grads[i];
-    const SampleValue& v = a.values[i];
-    float x[3], dir_sh[SH_COEFFS];
+    const SampleGrad& g = a.sample_grads[i];
+    float x[3], dir_sh[SH_COEFFS], dx[3];
     sample_at(a, smp, x, dir_sh);
-    float cg_grad[3], cg_feat[GEO_FEATURES], cg_sh[SH_COEFFS];
-    {
-        ColorEval ce;
-        color(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, ce);
-        color_backward(a.field, a.params, ce, g.wd, Rec{a.rec_color, a.chunk, row}, cg_grad, cg_feat, cg_sh);
-    }
-    float dgrad[3], dx[3];
-    for (int k = 0; k < 3; ++k) dgrad[k] = cg_grad[k] + g.dgrad[k];
-    surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, dgrad, cg_feat, a.grads,
+    surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, g.dgrad, g.dfeat, a.grads,
                      Rec{a.rec_sdf, 4 * a.chunk, 4 * row}, a.cfg.ray_grads ? dx : 0);
     if (!a.cfg.ray_grads) return;
     RayState& st = a.state[smp.ray];
+    const float* grad = a.values[i].sf.grad;
     for (int k = 0; k < 3; ++k) {
         atomicAdd(&st.d_origin[k], dx[k]);
-        atomicAdd(&st.d_dir[k], smp.t * dx[k] + g.d_true_cos * v.sf.grad[k]);
+        atomicAdd(&st.d_dir[k], smp.t * dx[k] + g.d_true_cos * grad[k]);
     }
-    for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], cg_sh[k]);
 }
 
 // Per background slot of the chunk, likewise.
@@ -484,7 +502,7 @@ KERNEL LAUNCH_BOUNDS(GRAD_BLOCK, 2) void weight_grads(GradArgs a) {
     int col = 0, p_off = 0;
     for (int l = 0; l < a.layer; ++l) {
         int li = mlp_layer_in(a.net, l), lo = mlp_layer_out(a.net, l);
-        col += li + lo;
+        col += mlp_cap_in(a.net, l) + mlp_cap_out(a.net, l);
         p_off += li * lo + lo;
     }
     int ni = mlp_layer_in(a.net, a.layer), no = mlp_layer_out(a.net, a.layer);
@@ -497,7 +515,7 @@ KERNEL LAUNCH_BOUNDS(GRAD_BLOCK, 2) void weight_grads(GradArgs a) {
     int r1 = r0 + GRAD_SLICE < live ? r0 + GRAD_SLICE : live;
     int o0 = (warp % tiles) / tiles_i * GRAD_TILE, i0 = (warp % tiles) % tiles_i * GRAD_TILE;
     const float* X = a.rec + (u64)col * rows;
-    const float* D = X + (u64)ni * rows;
+    const float* D = X + (u64)mlp_cap_in(a.net, a.layer) * rows;
     float acc[GRAD_TILE][GRAD_TILE];
     for (int p = 0; p < GRAD_TILE; ++p)
         for (int q = 0; q < GRAD_TILE; ++q) acc[p][q] = 0.0f;
@@ -521,6 +539,18 @@ KERNEL LAUNCH_BOUNDS(GRAD_BLOCK, 2) void weight_grads(GradArgs a) {
 }
 
 #ifndef __CUDACC__
+// The networks' capacities (SdfNet, ColorNet, BgDensityNet, BgColorNet: input, hidden width,
+// hidden layers, output, four ints each) and the capacities of the two grids (levels), for
+// the host to check its copies (abi.rs) against.
+KERNEL int field_caps(int which) {
+    const int caps[] = {SdfNet::in,       SdfNet::hid,       SdfNet::layers,       SdfNet::out,
+                        ColorNet::in,     ColorNet::hid,     ColorNet::layers,     ColorNet::out,
+                        BgDensityNet::in, BgDensityNet::hid, BgDensityNet::layers, BgDensityNet::out,
+                        BgColorNet::in,   BgColorNet::hid,   BgColorNet::layers,   BgColorNet::out,
+                        GRID_MAX_LEVELS,  BG_GRID_LEVELS};
+    return caps[which];
+}
+
 // Sizes of the batch's records in floats, for the host to check its buffers against.
 KERNEL int trace_record_floats(int which) {
     const int sizes[] = {sizeof(Sample), sizeof(SampleValue), sizeof(SampleGrad),

@@ -8,8 +8,27 @@ use crate::field::Field;
 use crate::train::render::RenderSettings as CpuSettings;
 
 pub const GRID_MAX_LEVELS: usize = 16;
-/// Widest layer the kernels' per-thread buffers hold (`MLP_MAX_WIDTH`).
-pub const MLP_MAX_WIDTH: usize = 64;
+/// Levels of the background's grid the kernels take (`BG_GRID_LEVELS`).
+pub const BG_GRID_LEVELS: usize = 8;
+
+/// A network's capacity in the kernels (mlp.cuh's Net): they evaluate it at these sizes, a
+/// narrower network padded with zeros. The host build's `field_caps` checks these against
+/// field.cuh's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NetCaps {
+    pub input: usize,
+    pub hidden: usize,
+    pub hidden_layers: usize,
+    pub output: usize,
+}
+
+/// SdfNet, ColorNet, BgDensityNet and BgColorNet, in `FieldDesc::networks` order.
+pub const NET_CAPS: [NetCaps; 4] = [
+    NetCaps { input: 3 + GRID_MAX_LEVELS * FEATURES, hidden: 64, hidden_layers: 1, output: 16 },
+    NetCaps { input: 34, hidden: 64, hidden_layers: 2, output: 3 },
+    NetCaps { input: BG_GRID_LEVELS * FEATURES, hidden: 32, hidden_layers: 1, output: 16 },
+    NetCaps { input: 31, hidden: 32, hidden_layers: 1, output: 3 },
+];
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +47,9 @@ pub struct Mlp {
     pub hidden: i32,
     pub hidden_layers: i32,
     pub output: i32,
+    pub cap_input: i32,
+    pub cap_hidden: i32,
+    pub cap_output: i32,
 }
 
 #[repr(C)]
@@ -157,7 +179,7 @@ pub struct ReduceArgs {
 /// SampleGrad, BgSlot, BgGrad, RayState); the host build's `trace_record_floats` checks them.
 pub const SAMPLE_FLOATS: usize = 2;
 pub const SAMPLE_VALUE_FLOATS: usize = 7 + crate::field::GEO_FEATURES;
-pub const SAMPLE_GRAD_FLOATS: usize = 8;
+pub const SAMPLE_GRAD_FLOATS: usize = 8 + crate::field::GEO_FEATURES;
 pub const BG_SLOT_FLOATS: usize = 12;
 pub const BG_GRAD_FLOATS: usize = 4;
 pub const RAY_STATE_FLOATS: usize = 26;
@@ -263,20 +285,16 @@ impl BatchArgs {
         let slots = if f.background != 0 { self.n_rays as usize * BG_SAMPLES } else { 0 };
         // Per pass: kernel, items, chunk, device count of the items (0: all live), and its
         // networks (shape, record, gradients, record rows per item).
+        let samples = self.capacity as usize;
         let passes = [
-            (
-                "backward_samples",
-                self.capacity as usize,
-                chunk,
-                self.total + 4,
-                [(f.sdf, self.rec_sdf, self.grads.ptr[1], 4), (f.color, self.rec_color, self.grads.ptr[2], 1)],
-            ),
+            ("backward_colors", samples, chunk, self.total + 4, vec![(f.color, self.rec_color, self.grads.ptr[2], 1)]),
+            ("backward_samples", samples, chunk, self.total + 4, vec![(f.sdf, self.rec_sdf, self.grads.ptr[1], 4)]),
             (
                 "backward_background",
                 slots,
                 bg_chunk,
                 0,
-                [
+                vec![
                     (f.bg_density, self.rec_bg_density, self.grads.ptr[4], 1),
                     (f.bg_color, self.rec_bg_color, self.grads.ptr[5], 1),
                 ],
@@ -285,7 +303,7 @@ impl BatchArgs {
         passes.into_iter().flat_map(|(kernel, items, chunk, total, nets)| {
             (0..items).step_by(chunk.max(1)).flat_map(move |base| {
                 let c = BatchChunk { base: base as i32, chunk: chunk as i32 };
-                let grads = nets.into_iter().flat_map(move |(net, rec, grad, per_item)| {
+                let grads = nets.clone().into_iter().flat_map(move |(net, rec, grad, per_item)| {
                     (0..net.shape().layer_count()).map(move |layer| {
                         let g = GradArgs {
                             rec,
@@ -309,12 +327,13 @@ impl BatchArgs {
 }
 
 /// The batch kernels: a batch runs the first four, and when training then its backward pass
-/// (`BatchArgs::backward_plan`: the next three) and `finish_rays`.
-pub const BATCH_KERNELS: [&str; 8] = [
+/// (`BatchArgs::backward_plan`: the next four) and `finish_rays`.
+pub const BATCH_KERNELS: [&str; 9] = [
     "march",
     "eval_samples",
     "eval_background",
     "composite",
+    "backward_colors",
     "backward_samples",
     "backward_background",
     "weight_grads",
@@ -351,13 +370,33 @@ impl GridDesc {
     }
 }
 
+impl NetCaps {
+    /// Why a network of shape `s` does not fit.
+    fn refuses(&self, s: &MlpShape) -> Option<String> {
+        let fits = s.input <= self.input
+            && s.hidden <= self.hidden
+            && s.hidden_layers == self.hidden_layers
+            && s.output == self.output;
+        (!fits).then(|| {
+            format!(
+                "a network of {} inputs, {} hidden layers of {} and {} outputs (the CUDA kernels take at most {} \
+                 inputs, {} hidden layers of at most {} and {} outputs)",
+                s.input, s.hidden_layers, s.hidden, s.output, self.input, self.hidden_layers, self.hidden, self.output
+            )
+        })
+    }
+}
+
 impl Mlp {
-    pub fn of(s: &MlpShape) -> Mlp {
+    pub fn of(s: &MlpShape, caps: &NetCaps) -> Mlp {
         Mlp {
             input: s.input as i32,
             hidden: s.hidden as i32,
             hidden_layers: s.hidden_layers as i32,
             output: s.output as i32,
+            cap_input: caps.input as i32,
+            cap_hidden: caps.hidden as i32,
+            cap_output: caps.output as i32,
         }
     }
 
@@ -370,16 +409,26 @@ impl Mlp {
         }
     }
 
+    /// The network at its capacity's sizes, as the kernels lay it out.
+    fn cap_shape(&self) -> MlpShape {
+        MlpShape {
+            input: self.cap_input as usize,
+            hidden: self.cap_hidden as usize,
+            hidden_layers: self.hidden_layers as usize,
+            output: self.cap_output as usize,
+        }
+    }
+
     /// Floats of its packed copy (`mlp_packed_count` float4s).
     pub fn packed_floats(&self) -> usize {
-        let s = self.shape();
+        let s = self.cap_shape();
         let layer = |(ni, no): (usize, usize)| no.div_ceil(4) * ni + ni.div_ceil(4) * no + no.div_ceil(4);
         4 * (0..s.layer_count()).map(|l| layer(s.layer(l))).sum::<usize>()
     }
 
     /// Floats per row of its backward record (`mlp_rec_cols`).
     pub fn rec_cols(&self) -> usize {
-        let s = self.shape();
+        let s = self.cap_shape();
         (0..s.layer_count()).map(|l| s.layer(l).0 + s.layer(l).1).sum()
     }
 
@@ -413,10 +462,10 @@ impl FieldDesc {
         FieldDesc {
             grid: GridDesc::of(field.grid()),
             bg_grid: GridDesc::of(field.background.grid()),
-            sdf: Mlp::of(&field.cfg.sdf_shape()),
-            color: Mlp::of(&field.cfg.color_shape()),
-            bg_density: Mlp::of(density),
-            bg_color: Mlp::of(color),
+            sdf: Mlp::of(&field.cfg.sdf_shape(), &NET_CAPS[0]),
+            color: Mlp::of(&field.cfg.color_shape(), &NET_CAPS[1]),
+            bg_density: Mlp::of(density, &NET_CAPS[2]),
+            bg_color: Mlp::of(color, &NET_CAPS[3]),
             orientation: field.cfg.orientation,
             init_radius: field.cfg.init_radius,
             background: field.cfg.background as i32,
@@ -425,17 +474,21 @@ impl FieldDesc {
     }
 }
 
-/// Why a field cannot run on these kernels (their per-thread buffers have fixed sizes).
+/// Why a field cannot run on these kernels (they are compiled for networks and grids of at
+/// most fixed sizes).
 pub fn unsupported(field: &Field) -> Option<String> {
-    let levels = field.cfg.grid.levels.max(field.background.grid().cfg.levels);
+    let levels = field.cfg.grid.levels;
     if levels > GRID_MAX_LEVELS {
         return Some(format!("{levels} hash levels (the CUDA kernels take at most {GRID_MAX_LEVELS})"));
     }
-    if field.cfg.hidden > MLP_MAX_WIDTH {
-        return Some(format!("{} hidden units (the CUDA kernels take at most {MLP_MAX_WIDTH})", field.cfg.hidden));
+    let bg_levels = field.background.grid().cfg.levels;
+    if bg_levels > BG_GRID_LEVELS {
+        return Some(format!("{bg_levels} background hash levels (the CUDA kernels take at most {BG_GRID_LEVELS})"));
     }
+    let (density, color) = field.background.shapes();
+    let shapes = [field.cfg.sdf_shape(), field.cfg.color_shape(), density.clone(), color.clone()];
     debug_assert_eq!(FEATURES, 2, "kernels/hashgrid.cuh stores 2 features per level");
-    None
+    shapes.iter().zip(&NET_CAPS).find_map(|(s, caps)| caps.refuses(s))
 }
 
 impl RenderSettings {

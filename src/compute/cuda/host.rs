@@ -7,10 +7,12 @@ use super::abi::{self, BatchArgs, DrawArgs, FieldDesc, GradArgs, Mlp, RayOut, Re
 unsafe extern "C" {
     fn weave_shim_set_thread(i: i32);
     fn trace_record_floats(which: i32) -> i32;
+    fn field_caps(which: i32) -> i32;
     fn march(a: BatchArgs);
     fn eval_samples(a: BatchArgs);
     fn eval_background(a: BatchArgs);
     fn composite(a: BatchArgs);
+    fn backward_colors(a: BatchArgs);
     fn backward_samples(a: BatchArgs);
     fn backward_background(a: BatchArgs);
     fn weight_grads(a: GradArgs);
@@ -162,7 +164,11 @@ mod tests {
         for step in plan {
             match step {
                 abi::BackwardLaunch::Batch(name, c, threads) => {
-                    let kernel = if name == "backward_samples" { backward_samples } else { backward_background };
+                    let kernel = match name {
+                        "backward_colors" => backward_colors,
+                        "backward_samples" => backward_samples,
+                        _ => backward_background,
+                    };
                     launch(threads, || unsafe { kernel(args.with(c)) });
                 }
                 abi::BackwardLaunch::Grads(g, threads) => launch(threads, || unsafe { weight_grads(g) }),
@@ -255,6 +261,34 @@ mod tests {
             // SAFETY: a pure function of its argument, which is in range.
             assert_eq!(unsafe { trace_record_floats(i as i32) } as usize, *f, "record {i}");
         }
+    }
+
+    /// The host's network capacities and grid levels are the kernels', and the field every
+    /// backend trains by default fits them.
+    #[test]
+    fn network_capacities_are_the_kernels() {
+        // SAFETY: a pure function of its argument, which is in range.
+        let cap = |i: usize| unsafe { field_caps(i as i32) } as usize;
+        for (n, c) in abi::NET_CAPS.iter().enumerate() {
+            let kernel = abi::NetCaps {
+                input: cap(4 * n),
+                hidden: cap(4 * n + 1),
+                hidden_layers: cap(4 * n + 2),
+                output: cap(4 * n + 3),
+            };
+            assert_eq!(kernel, *c, "network {n}");
+        }
+        assert_eq!((cap(16), cap(17)), (abi::GRID_MAX_LEVELS, abi::BG_GRID_LEVELS));
+        use crate::field::{Field, FieldConfig};
+        use crate::train::{Preset, TrainConfig};
+        for preset in [Preset::Fast, Preset::Quality] {
+            let train = TrainConfig::preset(preset);
+            let cfg = FieldConfig { grid: train.grid, hidden: train.hidden, ..FieldConfig::tiny() };
+            assert_eq!(abi::unsupported(&Field::new(cfg)), None, "{preset:?}");
+        }
+        let wide = FieldConfig { hidden: 65, ..FieldConfig::tiny() };
+        let why = abi::unsupported(&Field::new(wide)).expect("65 hidden units are refused");
+        assert!(why.contains("hidden layers of at most 64"), "{why}");
     }
 
     #[test]

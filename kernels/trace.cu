@@ -113,6 +113,23 @@ struct BatchArgs {
 #define BATCH_BLOCK 64
 #define GRAD_BLOCK 256
 
+// Blocks of BATCH_BLOCK threads per SM that each per-sample kernel is compiled to fit, which
+// sets its register budget (65536 / (BATCH_BLOCK x blocks)); 0 leaves it to the compiler. The
+// defaults keep the networks' activations in registers without spills (ptxas -v, sm_90);
+// -D overrides them, to time others on a GPU (WEAVE_NVRTC_FLAGS, tests/gpu-check.sh).
+#ifndef BLOCKS_EVAL_SAMPLES
+#define BLOCKS_EVAL_SAMPLES 8
+#endif
+#ifndef BLOCKS_BACKWARD_COLORS
+#define BLOCKS_BACKWARD_COLORS 6
+#endif
+#ifndef BLOCKS_BACKWARD_SAMPLES
+#define BLOCKS_BACKWARD_SAMPLES 0
+#endif
+#ifndef BLOCKS_BACKWARD_BACKGROUND
+#define BLOCKS_BACKWARD_BACKGROUND 0
+#endif
+
 DEVICE bool occupied(const unsigned char* cells, int res, const float* x) {
     int i[3];
     for (int a = 0; a < 3; ++a) {
@@ -215,11 +232,10 @@ DEVICE void sample_at(const BatchArgs& a, Sample smp, float* x, float* dir_sh) {
     sh_encode(ray.dir, dir_sh);
 }
 
-// At most 128 registers (8 blocks of BATCH_BLOCK threads per SM), which hold the networks'
-// activations (mlp.cuh) without spilling. When those lived in local memory, 64 registers and
-// 16 blocks had been faster (a 16k-ray step on an H200: 29.1 ms instead of 30.3); held to 64
-// now, the kernel spills 1.7 KB of loads per thread (ptxas -v).
-KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, 8) void eval_samples(BatchArgs a) {
+// 8 blocks: 128 registers, which hold the networks' activations (mlp.cuh). When those lived in
+// local memory, 16 blocks (64 registers) had been faster (a 16k-ray step on an H200: 29.1 ms
+// instead of 30.3); at 64 registers now, the kernel spills 1.7 KB of loads per thread.
+KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_EVAL_SAMPLES) void eval_samples(BatchArgs a) {
     int i = thread_index();
     if (i >= *a.total || i >= a.capacity) return;
     float x[3], dir_sh[SH_COEFFS];
@@ -395,7 +411,7 @@ KERNEL void composite(BatchArgs a) {
 // ray's direction. A kernel of its own: it holds two hidden layers at once, which takes more
 // registers than the SDF network's pass, and sharing one register budget cost that pass
 // occupancy.
-KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, 6) void backward_colors(BatchArgs a) {
+KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_COLORS) void backward_colors(BatchArgs a) {
     int row = thread_index();
     if (row >= a.chunk || a.base + row >= a.total[1]) return;
     int i = a.order[a.base + row];
@@ -415,7 +431,7 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, 6) void backward_colors(BatchArgs a) {
 // Per sample of the chunk, after backward_colors: the SDF network's backward pass (recomputing
 // its four evaluations) into its record and the hash table's gradients, and the sample's share
 // of its ray's gradient.
-KERNEL void backward_samples(BatchArgs a) {
+KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_SAMPLES) void backward_samples(BatchArgs a) {
     int row = thread_index();
     if (row >= a.chunk || a.base + row >= a.total[1]) return;
     int i = a.order[a.base + row];
@@ -435,7 +451,7 @@ KERNEL void backward_samples(BatchArgs a) {
 }
 
 // Per background slot of the chunk, likewise.
-KERNEL void backward_background(BatchArgs a) {
+KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_BACKGROUND) void backward_background(BatchArgs a) {
     int row = thread_index();
     int i = a.base + row;
     if (row >= a.chunk || i >= a.n_rays * BG_SAMPLES) return;

@@ -638,6 +638,9 @@ fn doctor_cmd(compile_kernels: bool, arch: Option<String>, parity: bool) -> Resu
         Some((a, b)) => println!("NVRTC: {a}.{b}"),
         None => println!("NVRTC: {}", cuda::CudaError::NoNvrtc),
     }
+    if let Ok(flags) = std::env::var(cuda::kernels::FLAGS_VAR) {
+        println!("NVRTC options from {}: {flags}", cuda::kernels::FLAGS_VAR);
+    }
     match cuda::available() {
         Ok(d) => println!("backend: CUDA on {} (device {})", d.name, d.ordinal),
         Err(e) => println!("backend: CPU ({e})"),

@@ -12,8 +12,10 @@
 # backend), the GPU tests with --ignored (parity, and a reduced training run that must
 # reconstruct the procedural object), `weave bench train --backend cuda`, the procedural object
 # trained with the default preset on CUDA (outputs kept in OUT_DIR for evaluation elsewhere:
-# the scene is deterministic, `weave scene object` regenerates its ground truth), and
-# `weave bench view` through the GPU's Vulkan driver when the machine has one.
+# the scene is deterministic, `weave scene object` regenerates its ground truth),
+# `weave bench view` through the GPU's Vulkan driver when the machine has one, the 16k-ray bench
+# again with other register budgets for the per-sample kernels (WEAVE_NVRTC_FLAGS; the
+# defaults are in kernels/trace.cu), and per-kernel profiles when Nsight Compute is there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,9 +63,9 @@ fi
 echo "WEAVE_NVRTC_DIR=${WEAVE_NVRTC_DIR:-unset}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
-phase doctor 25 "$bin/weave" doctor --compile-kernels --parity
-phase bench-1k 20 "$bin/weave" bench train --backend cuda --rays 1024 --warmup 50 --steps 50
-phase bench-16k 20 "$bin/weave" bench train --backend cuda --rays 16384 --warmup 30 --steps 10
+phase doctor 60 "$bin/weave" doctor --compile-kernels --parity
+phase bench-1k 40 "$bin/weave" bench train --backend cuda --rays 1024 --warmup 50 --steps 50
+phase bench-16k 40 "$bin/weave" bench train --backend cuda --rays 16384 --warmup 30 --steps 10
 "$bin/weave" scene object --out "$work/object" >/dev/null
 phase train-object 120 "$bin/weave" train "$work/object" --out "$work/object-cuda" --backend cuda
 mkdir -p "$out/object-cuda"
@@ -86,6 +88,11 @@ if [ -f "$work/object-cuda/checkpoint.weave" ]; then
 fi
 phase gpu-tests 40 "$bin/cuda-tests" --ignored --nocapture --test-threads=1
 
+# Register budgets: blocks per SM each kernel is compiled to fit (0: the compiler's choice).
+for v in BLOCKS_EVAL_SAMPLES=10 BLOCKS_BACKWARD_SAMPLES=8 BLOCKS_BACKWARD_COLORS=0; do
+  WEAVE_NVRTC_FLAGS="-D$v" phase "tune-$v" 45 "$bin/weave" bench train --backend cuda --rays 16384 --warmup 30 --steps 10
+done
+
 # Per-kernel times of training steps once the occupancy grid has settled (a 16k-ray step is
 # about 70 launches: 8 chunks of backward passes and weight gradients): where its time goes.
 ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
@@ -95,7 +102,7 @@ if [ -n "$ncu" ]; then
     "$bin/weave" bench train --backend cuda --rays 16384 --warmup 45 --steps 2
   cp "$work/ncu.log" "$out/ncu.log"
   # What the per-sample kernels' warps wait on (cycles per issued instruction, by reason).
-  for k in eval_samples backward_samples; do
+  for k in eval_samples backward_colors backward_samples; do
     phase "stalls-$k" 40 "$ncu" --clock-control none -k "regex:^$k\$" --launch-skip 10 --launch-count 1 \
       --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' \
       "$bin/weave" bench train --backend cuda --rays 16384 --warmup 12 --steps 2
@@ -105,4 +112,4 @@ fi
 
 echo "=== summary"
 printf '%s\n' "${summary[@]}" | tee "$out/summary.txt"
-grep -h -E 'CUDA \(|ms/frame|trained|PSNR|samples/s' "$work"/*.log | tee -a "$out/summary.txt"
+grep -H -E 'CUDA \(|ms/frame|trained|PSNR|samples/s' "$work"/*.log | sed "s|^$work/||" | tee -a "$out/summary.txt"

@@ -44,14 +44,20 @@ impl Gpu {
         let ctx = CudaContext::new(info.ordinal)?;
         let stream = ctx.default_stream();
         let arch = info.arch();
+        // The units at once: a first start (nothing cached) waits for the slowest alone.
+        let compiled: Vec<Result<String, CudaError>> = std::thread::scope(|s| {
+            let jobs: Vec<_> =
+                kernels::UNITS.iter().map(|(unit, _)| s.spawn(|| kernels::compile(unit, &arch, true))).collect();
+            jobs.into_iter()
+                .map(|j| j.join().unwrap_or_else(|_| Err(CudaError::Kernel("NVRTC panicked".into()))))
+                .collect()
+        });
         let mut modules = std::collections::HashMap::new();
-        let mut load = |unit: &str, name: &str| -> Result<CudaFunction, CudaError> {
-            if !modules.contains_key(unit) {
-                let ptx = kernels::compile(unit, &arch, true)?;
-                modules.insert(unit.to_string(), ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx))?);
-            }
-            Ok(modules[unit].load_function(name)?)
-        };
+        for ((unit, _), ptx) in kernels::UNITS.iter().zip(compiled) {
+            modules.insert(*unit, ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx?))?);
+        }
+        let load =
+            |unit: &str, name: &str| -> Result<CudaFunction, CudaError> { Ok(modules[unit].load_function(name)?) };
         Ok(Gpu {
             batch: BATCH_KERNELS.iter().map(|k| load("trace.cu", k)).collect::<Result<_, _>>()?,
             draw: load("rays.cu", "draw_rays")?,

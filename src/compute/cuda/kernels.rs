@@ -71,15 +71,21 @@ fn cache_dir() -> Option<PathBuf> {
     Some(base.join("weave").join("kernels"))
 }
 
+/// Extra NVRTC options from the environment: `-D` settings that the kernels leave open for
+/// tuning on a GPU, such as the register budgets of trace.cu's per-sample kernels.
+pub const FLAGS_VAR: &str = "WEAVE_NVRTC_FLAGS";
+
 /// Compiles one unit to PTX for `arch` (such as "sm_90"); `cache` reads and writes the disk
 /// cache. NVRTC must be loadable (see [`super::nvrtc_version`]).
 pub fn compile(unit: &str, arch: &str, cache: bool) -> Result<String, CudaError> {
     let src = source(unit)?;
     let version = super::nvrtc_version().ok_or(CudaError::NoNvrtc)?;
+    let flags: Vec<String> =
+        std::env::var(FLAGS_VAR).unwrap_or_default().split_whitespace().map(String::from).collect();
     let key = format!(
         "{}-{:016x}-{arch}-nvrtc{}.{}.ptx",
         unit.trim_end_matches(".cu"),
-        fnv1a(src.as_bytes()),
+        fnv1a(format!("{src}{flags:?}").as_bytes()),
         version.0,
         version.1
     );
@@ -88,7 +94,7 @@ pub fn compile(unit: &str, arch: &str, cache: bool) -> Result<String, CudaError>
         return Ok(ptx);
     }
     let opts = cudarc::nvrtc::CompileOptions {
-        options: vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()],
+        options: [format!("--gpu-architecture={arch}"), "--std=c++17".into()].into_iter().chain(flags).collect(),
         name: Some(unit.to_string()),
         ..Default::default()
     };

@@ -107,33 +107,53 @@ DEVICE void tetra_point(const float* x, float h, int k, float* v, float* xk) {
     for (int a = 0; a < 3; ++a) xk[a] = x[a] + h * v[a];
 }
 
-DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h, int active, Surface& s) {
+// Where a sample's four evaluations keep their grid features for its backward pass: feature j
+// of point k at base[(k * GRID_MAX_IN + j) * stride] (consecutive samples' side by side). Read
+// back, they spare the backward pass the hash tables' gathers, most of its memory traffic.
+struct Kept {
+    float* base;
+    u64 stride;
+};
+
+DEVICE float* kept_at(const Kept& kept, int k, int j) { return kept.base + (u64)(k * GRID_MAX_IN + j) * kept.stride; }
+
+// With kept.base, keeps the evaluations' grid features there.
+DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h, int active, Surface& s,
+                    const Kept& kept) {
     s.sdf = 0.0f;
     for (int a = 0; a < 3; ++a) s.grad[a] = 0.0f;
     for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] = 0.0f;
 #pragma unroll 1
     for (int k = 0; k < 4; ++k) {
-        float v[3], xk[3], out[SDF_OUT];
+        float v[3], xk[3], out[SDF_OUT], input[SDF_MAX_IN], pg[3];
         tetra_point(x, h, k, v, xk);
-        float val = sdf_value(f, p, xk, active, out);
+        sdf_input(f, p, xk, active, input);
+        mlp_output<SdfNet>(p.sdf, input, out);
+        float val = prior(f, xk, pg) + out[0];
+        if (kept.base)
+#pragma unroll
+            for (int j = 0; j < GRID_MAX_IN; ++j) *kept_at(kept, k, j) = input[3 + j];
         s.sdf += 0.25f * val;
         for (int a = 0; a < 3; ++a) s.grad[a] += v[a] * val / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] += 0.25f * out[1 + i];
     }
 }
 
-// Recomputes each of the four evaluations' hidden layer in its network's backward pass (they
-// take four consecutive record rows from rec.row), then the hash tables' gradients of all
-// four at once. With dx, writes dL/dx there.
+// From the grid features `surface` kept, recomputes each of the four evaluations' hidden layer
+// in its network's backward pass (they take four consecutive record rows from rec.row), then
+// the hash tables' gradients of all four at once. With dx, writes dL/dx there.
 DEVICE void surface_backward(const FieldDesc& f, const Params& p, const float* x, float h, int active, float dsdf,
-                             const float* dgrad, const float* dfeat, const Weights& g, const Rec& rec, float* dx) {
+                             const float* dgrad, const float* dfeat, const Kept& kept, const Weights& g,
+                             const Rec& rec, float* dx) {
     float u[4 * 3], din[4 * GRID_MAX_IN];
     if (dx) dx[0] = dx[1] = dx[2] = 0.0f;
 #pragma unroll 1
     for (int k = 0; k < 4; ++k) {
         float v[3], xk[3], dout[SDF_OUT], input[SDF_MAX_IN], dk[SDF_MAX_IN];
         tetra_point(x, h, k, v, xk);
-        sdf_input(f, p, xk, active, input);
+        for (int a = 0; a < 3; ++a) input[a] = xk[a];
+#pragma unroll
+        for (int j = 0; j < GRID_MAX_IN; ++j) input[3 + j] = *kept_at(kept, k, j);
         dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
 #pragma unroll
         for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];

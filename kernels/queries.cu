@@ -18,7 +18,7 @@ KERNEL void color_query(FieldDesc f, Params p, int active, float h, const float*
     int i = thread_index();
     if (i >= n) return;
     Surface s;
-    surface(f, p, points + 3 * i, h, active, s);
+    surface(f, p, points + 3 * i, h, active, s, Kept{0, 0});
     float look[3] = {looks[3 * i], looks[3 * i + 1], looks[3 * i + 2]};
     if (look[0] == 0.0f && look[1] == 0.0f && look[2] == 0.0f) {
         // glam's normalize_or_zero, negated.

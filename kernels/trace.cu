@@ -91,6 +91,7 @@ struct BatchArgs {
     // reached before the ray turned opaque). Both zero before march.
     int* total;
     int* order;  // the packed indices of the samples the backward pass takes, ray by ray
+    float* kept;  // 4 x GRID_MAX_IN per sample: the grid features eval_samples keeps (field.cuh's Kept)
     // Records of the networks' backward passes (mlp.cuh's Rec) for one chunk of samples: four
     // SDF rows per sample, one colour row; one row of each background network per slot.
     float* rec_sdf;
@@ -241,7 +242,7 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_EVAL_SAMPLES) void eval_samples(BatchAr
     float x[3], dir_sh[SH_COEFFS];
     sample_at(a, a.samples[i], x, dir_sh);
     SampleValue& v = a.values[i];
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf);
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf, Kept{a.train ? a.kept + i : 0, (u64)a.capacity});
     color_value(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb);
 }
 
@@ -428,8 +429,8 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_COLORS) void backward_colors(B
     for (int k = 0; k < SH_COEFFS; ++k) atomicAdd(&st.d_sh[k], d_sh[k]);
 }
 
-// Per sample of the chunk, after backward_colors: the SDF network's backward pass (recomputing
-// its four evaluations) into its record and the hash table's gradients, and the sample's share
+// Per sample of the chunk, after backward_colors: the SDF network's backward pass (its four
+// evaluations from the grid features eval_samples kept) into its record and the hash table's gradients, and the sample's share
 // of its ray's gradient.
 KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_SAMPLES) void backward_samples(BatchArgs a) {
     int row = thread_index();
@@ -439,8 +440,9 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_SAMPLES) void backward_samples
     const SampleGrad& g = a.sample_grads[i];
     float x[3], dir_sh[SH_COEFFS], dx[3];
     sample_at(a, smp, x, dir_sh);
-    surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, g.dgrad, g.dfeat, a.grads,
-                     Rec{a.rec_sdf, 4 * a.chunk, 4 * row}, a.cfg.ray_grads ? dx : 0);
+    surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, g.dgrad, g.dfeat,
+                     Kept{a.kept + i, (u64)a.capacity}, a.grads, Rec{a.rec_sdf, 4 * a.chunk, 4 * row},
+                     a.cfg.ray_grads ? dx : 0);
     if (!a.cfg.ray_grads) return;
     RayState& st = a.state[smp.ray];
     const float* grad = a.values[i].sf.grad;

@@ -183,6 +183,8 @@ pub const SAMPLE_GRAD_FLOATS: usize = 8 + crate::field::GEO_FEATURES;
 pub const BG_SLOT_FLOATS: usize = 12;
 pub const BG_GRAD_FLOATS: usize = 4;
 pub const RAY_STATE_FLOATS: usize = 26;
+/// Grid features a sample keeps for its backward pass: four SDF evaluations' (field.cuh's Kept).
+pub const KEPT_FLOATS: usize = 4 * GRID_MAX_LEVELS * FEATURES;
 /// Background samples per ray (`BG_SAMPLES`).
 pub const BG_SAMPLES: usize = crate::field::background::SAMPLES;
 
@@ -208,6 +210,8 @@ pub struct BatchArgs {
     pub total: u64,
     /// i32 per sample slot: the packed indices of the samples the backward pass takes.
     pub order: u64,
+    /// `KEPT_FLOATS` per sample slot: its grid features, which `eval_samples` keeps when training.
+    pub kept: u64,
     /// The networks' backward records of one chunk (`Rec`): SDF, colour, background density,
     /// background colour.
     pub rec_sdf: u64,

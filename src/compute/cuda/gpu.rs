@@ -137,6 +137,7 @@ pub struct FieldState {
     /// The batch's sample counts (`BatchArgs::total`), and the samples its backward pass takes.
     total: CudaSlice<i32>,
     order: CudaSlice<i32>,
+    kept: CudaSlice<f32>,
     /// The networks' backward records of one chunk (`BatchArgs::backward_plan`).
     records: [CudaSlice<f32>; 4],
     chunk: usize,
@@ -198,6 +199,7 @@ impl FieldState {
             state: zeros(capacity * abi::RAY_STATE_FLOATS)?,
             total: s.alloc_zeros::<i32>(2)?,
             order: s.alloc_zeros::<i32>((capacity * max_samples).max(1))?,
+            kept: zeros(capacity * max_samples * abi::KEPT_FLOATS)?,
             records: [zeros(r0)?, zeros(r1)?, zeros(r2)?, zeros(r3)?],
             chunk,
             bg_chunk,
@@ -420,6 +422,7 @@ impl FieldState {
             state: gpu.ptr(&self.state),
             total: gpu.ptr(&self.total),
             order: gpu.ptr(&self.order),
+            kept: gpu.ptr(&self.kept),
             rec_sdf: gpu.ptr(&self.records[0]),
             rec_color: gpu.ptr(&self.records[1]),
             rec_bg_density: gpu.ptr(&self.records[2]),

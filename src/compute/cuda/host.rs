@@ -119,6 +119,7 @@ mod tests {
         let mut state = buffer(n, abi::RAY_STATE_FLOATS);
         let mut total = [0i32; 2];
         let mut order = vec![0i32; capacity];
+        let mut kept = buffer(capacity, abi::KEPT_FLOATS);
         let desc = FieldDesc::of(&fx.field);
         let params = host_params(&desc, &mut fx.params);
         let mut records = desc.record_floats(HOST_CHUNK, HOST_BG_CHUNK).map(|f| vec![f32::NAN; f]);
@@ -138,6 +139,7 @@ mod tests {
             state: state.as_mut_ptr() as u64,
             total: total.as_mut_ptr() as u64,
             order: order.as_mut_ptr() as u64,
+            kept: kept.as_mut_ptr() as u64,
             rec_sdf: records[0].as_mut_ptr() as u64,
             rec_color: records[1].as_mut_ptr() as u64,
             rec_bg_density: records[2].as_mut_ptr() as u64,

@@ -569,6 +569,13 @@ KERNEL int field_caps(int which) {
     return caps[which];
 }
 
+// Sizes of the kernels' argument structs in bytes (BatchArgs, GradArgs, FieldDesc, Mlp), for
+// the host to check its copies against.
+KERNEL int trace_arg_bytes(int which) {
+    const int sizes[] = {sizeof(BatchArgs), sizeof(GradArgs), sizeof(FieldDesc), sizeof(Mlp)};
+    return sizes[which];
+}
+
 // Sizes of the batch's records in floats, for the host to check its buffers against.
 KERNEL int trace_record_floats(int which) {
     const int sizes[] = {sizeof(Sample), sizeof(SampleValue), sizeof(SampleGrad),

@@ -244,7 +244,6 @@ pub struct GradArgs {
     pub per_item: i32,
     pub net: Mlp,
     pub layer: i32,
-    pub pad: i32,
 }
 
 /// Threads per block of the batch kernels and of `weight_grads` (trace.cu's `BATCH_BLOCK` and
@@ -319,7 +318,6 @@ impl BatchArgs {
                             per_item,
                             net,
                             layer: layer as i32,
-                            pad: 0,
                         };
                         BackwardLaunch::Grads(g, 32 * net.grad_warps(layer, chunk * per_item as usize))
                     })

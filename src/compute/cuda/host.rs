@@ -8,6 +8,7 @@ unsafe extern "C" {
     fn weave_shim_set_thread(i: i32);
     fn trace_record_floats(which: i32) -> i32;
     fn field_caps(which: i32) -> i32;
+    fn trace_arg_bytes(which: i32) -> i32;
     fn march(a: BatchArgs);
     fn eval_samples(a: BatchArgs);
     fn eval_background(a: BatchArgs);
@@ -248,9 +249,9 @@ mod tests {
         }
     }
 
-    /// The host's record sizes are the kernels'.
+    /// The host's record and argument sizes are the kernels'.
     #[test]
-    fn batch_records_have_the_kernels_layout() {
+    fn batch_records_and_arguments_have_the_kernels_layout() {
         let floats = [
             abi::SAMPLE_FLOATS,
             abi::SAMPLE_VALUE_FLOATS,
@@ -262,6 +263,12 @@ mod tests {
         for (i, f) in floats.iter().enumerate() {
             // SAFETY: a pure function of its argument, which is in range.
             assert_eq!(unsafe { trace_record_floats(i as i32) } as usize, *f, "record {i}");
+        }
+        use std::mem::size_of;
+        let args = [size_of::<BatchArgs>(), size_of::<GradArgs>(), size_of::<FieldDesc>(), size_of::<Mlp>()];
+        for (i, bytes) in args.iter().enumerate() {
+            // SAFETY: as above.
+            assert_eq!(unsafe { trace_arg_bytes(i as i32) } as usize, *bytes, "argument struct {i}");
         }
     }
 

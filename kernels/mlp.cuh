@@ -185,6 +185,28 @@ DEVICE void mlp_output(const float4* p, const float (&x)[N::in], float (&out)[KE
     }
 }
 
+// Block jb of four hidden units between layer `in` (from x) and layer `next` (toward the
+// gradient dout at its output): their activations, recomputed, and gradients, recorded at
+// columns h_col and d_col, and the gradients taken back into dx.
+template <int NI, int NH, int NO>
+DEVICE void hidden_block_backward(const Layer<NI, NH>& in, const Layer<NH, NO>& next, int jb, const float (&x)[NI],
+                                  const float (&dout)[NO], const Rec& rec, int d_col, int h_col, float (&dx)[NI]) {
+    float a[4], g[4], d[4];
+    dot4(in.fwd(jb), x, a);
+    dot4(next.bwd(jb), dout, g);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        int j = 4 * jb + k;
+        float h = j < NH ? fmaxf(a[k] + in.bias(j), 0.0f) : 0.0f;
+        d[k] = h > 0.0f ? g[k] : 0.0f;
+        if (j < NH) {
+            rec_put(rec, d_col + j, d[k]);
+            rec_put(rec, h_col + j, h);
+        }
+    }
+    add_back4(in.fwd(jb), d, dx);
+}
+
 // From dL/doutput of a network with one hidden layer: records what dL/dparams is made of in
 // `rec` (see Rec) and writes dL/dinput. The outputs themselves are not needed, so the output
 // layer's forward pass is skipped; each block of hidden units is computed, taken back and
@@ -201,22 +223,7 @@ DEVICE void mlp1_backward(const float4* p, const float (&x)[N::in], const float 
 #pragma unroll
     for (int i = 0; i < IN; ++i) dx[i] = 0.0f;
 #pragma unroll 1
-    for (int jb = 0; jb < QUADS(H); ++jb) {
-        float a[4], g[4], d[4];
-        dot4(l0.fwd(jb), x, a);
-        dot4(l1.bwd(jb), dout, g);
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            int j = 4 * jb + k;
-            float h = j < H ? fmaxf(a[k] + l0.bias(j), 0.0f) : 0.0f;
-            d[k] = h > 0.0f ? g[k] : 0.0f;
-            if (j < H) {
-                rec_put(rec, IN + j, d[k]);
-                rec_put(rec, IN + H + j, h);
-            }
-        }
-        add_back4(l0.fwd(jb), d, dx);
-    }
+    for (int jb = 0; jb < QUADS(H); ++jb) hidden_block_backward(l0, l1, jb, x, dout, rec, IN, IN + H, dx);
 }
 
 // mlp1_backward for a network with two hidden layers. Both hidden layers are recomputed;
@@ -239,22 +246,7 @@ DEVICE void mlp2_backward(const float4* p, const float (&x)[N::in], const float 
 #pragma unroll
     for (int i = 0; i < H; ++i) d1[i] = 0.0f;
 #pragma unroll 1
-    for (int jb = 0; jb < QUADS(H); ++jb) {
-        float a[4], g[4], d[4];
-        dot4(l1.fwd(jb), h1, a);
-        dot4(l2.bwd(jb), dout, g);
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-            int j = 4 * jb + k;
-            float h = j < H ? fmaxf(a[k] + l1.bias(j), 0.0f) : 0.0f;
-            d[k] = h > 0.0f ? g[k] : 0.0f;
-            if (j < H) {
-                rec_put(rec, IN + 2 * H + j, d[k]);
-                rec_put(rec, IN + 3 * H + j, h);
-            }
-        }
-        add_back4(l1.fwd(jb), d, d1);
-    }
+    for (int jb = 0; jb < QUADS(H); ++jb) hidden_block_backward(l1, l2, jb, h1, dout, rec, IN + 2 * H, IN + 3 * H, d1);
 #pragma unroll
     for (int i = 0; i < H; ++i) d1[i] = h1[i] > 0.0f ? d1[i] : 0.0f;
     rec_put_all(rec, IN, d1);

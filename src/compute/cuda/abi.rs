@@ -416,8 +416,8 @@ impl Mlp {
         MlpShape {
             input: self.cap_input as usize,
             hidden: self.cap_hidden as usize,
-            hidden_layers: self.hidden_layers as usize,
             output: self.cap_output as usize,
+            ..self.shape()
         }
     }
 

@@ -90,7 +90,7 @@ template <int KEEP>
 DEVICE float sdf_value(const FieldDesc& f, const Params& p, const float* x, int active, float (&out)[KEEP]) {
     float input[SDF_MAX_IN];
     sdf_input(f, p, x, active, input);
-    mlp_output<SdfNet>(p.sdf, input, out);
+    mlp_output<SdfNet>(p.sdf, input, out, Strided{0, 0});
     float pg[3];
     return prior(f, x, pg) + out[0];
 }
@@ -107,19 +107,18 @@ DEVICE void tetra_point(const float* x, float h, int k, float* v, float* xk) {
     for (int a = 0; a < 3; ++a) xk[a] = x[a] + h * v[a];
 }
 
-// Where a sample's four evaluations keep their grid features for its backward pass: feature j
-// of point k at base[(k * GRID_MAX_IN + j) * stride] (consecutive samples' side by side). Read
-// back, they spare the backward pass the hash tables' gathers, most of its memory traffic.
-struct Kept {
-    float* base;
-    u64 stride;
-};
+// What a training sample keeps of its forward pass for its backward pass (a Strided of
+// KEPT_FLOATS): its four SDF evaluations' grid features, which spare the backward pass the
+// hash tables' gathers, most of its memory traffic; their hidden layers; and the colour
+// network's two hidden layers. The backward pass then computes no network layer forward.
+#define KEPT_FEATURES(k) ((k) * GRID_MAX_IN)
+#define KEPT_SDF_HIDDEN(k) (4 * GRID_MAX_IN + (k) * MLP_MAX_WIDTH)
+#define KEPT_COLOR_HIDDEN (4 * GRID_MAX_IN + 4 * MLP_MAX_WIDTH)
+#define KEPT_FLOATS (KEPT_COLOR_HIDDEN + 2 * MLP_MAX_WIDTH)
 
-DEVICE float* kept_at(const Kept& kept, int k, int j) { return kept.base + (u64)(k * GRID_MAX_IN + j) * kept.stride; }
-
-// With kept.base, keeps the evaluations' grid features there.
+// With a base, keeps the evaluations' grid features and hidden layers in `kept`.
 DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h, int active, Surface& s,
-                    const Kept& kept) {
+                    const Strided& kept) {
     s.sdf = 0.0f;
     for (int a = 0; a < 3; ++a) s.grad[a] = 0.0f;
     for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] = 0.0f;
@@ -128,22 +127,22 @@ DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h
         float v[3], xk[3], out[SDF_OUT], input[SDF_MAX_IN], pg[3];
         tetra_point(x, h, k, v, xk);
         sdf_input(f, p, xk, active, input);
-        mlp_output<SdfNet>(p.sdf, input, out);
+        mlp_output<SdfNet>(p.sdf, input, out, kept.from(KEPT_SDF_HIDDEN(k)));
         float val = prior(f, xk, pg) + out[0];
         if (kept.base)
 #pragma unroll
-            for (int j = 0; j < GRID_MAX_IN; ++j) *kept_at(kept, k, j) = input[3 + j];
+            for (int j = 0; j < GRID_MAX_IN; ++j) kept[KEPT_FEATURES(k) + j] = input[3 + j];
         s.sdf += 0.25f * val;
         for (int a = 0; a < 3; ++a) s.grad[a] += v[a] * val / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] += 0.25f * out[1 + i];
     }
 }
 
-// From the grid features `surface` kept, recomputes each of the four evaluations' hidden layer
-// in its network's backward pass (they take four consecutive record rows from rec.row), then
-// the hash tables' gradients of all four at once. With dx, writes dL/dx there.
+// From what `surface` kept, the four evaluations' networks' backward passes (they take four
+// consecutive record rows from rec.row), then the hash tables' gradients of all four at once.
+// With dx, writes dL/dx there.
 DEVICE void surface_backward(const FieldDesc& f, const Params& p, const float* x, float h, int active, float dsdf,
-                             const float* dgrad, const float* dfeat, const Kept& kept, const Weights& g,
+                             const float* dgrad, const float* dfeat, const Strided& kept, const Weights& g,
                              const Rec& rec, float* dx) {
     float u[4 * 3], din[4 * GRID_MAX_IN];
     if (dx) dx[0] = dx[1] = dx[2] = 0.0f;
@@ -153,11 +152,12 @@ DEVICE void surface_backward(const FieldDesc& f, const Params& p, const float* x
         tetra_point(x, h, k, v, xk);
         for (int a = 0; a < 3; ++a) input[a] = xk[a];
 #pragma unroll
-        for (int j = 0; j < GRID_MAX_IN; ++j) input[3 + j] = *kept_at(kept, k, j);
+        for (int j = 0; j < GRID_MAX_IN; ++j) input[3 + j] = kept[KEPT_FEATURES(k) + j];
         dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
 #pragma unroll
         for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];
-        mlp1_backward<SdfNet>(p.sdf, input, dout, Rec{rec.base, rec.rows, rec.row + k}, dk);
+        mlp1_backward<SdfNet>(p.sdf, input, kept.from(KEPT_SDF_HIDDEN(k)), dout, Rec{rec.base, rec.rows, rec.row + k},
+                              dk);
 #pragma unroll
         for (int i = 0; i < GRID_MAX_IN; ++i) din[k * GRID_MAX_IN + i] = dk[3 + i];
         for (int a = 0; a < 3; ++a) u[3 * k + a] = (xk[a] + 1.0f) * 0.5f;
@@ -186,24 +186,25 @@ DEVICE float color_input(const FieldDesc& f, const float* grad, const float* dir
     return n;
 }
 
-// The colour alone (no activations kept).
+// The colour; with a base, `keep` receives the network's hidden layers.
 DEVICE void color_value(const FieldDesc& f, const Params& p, const float* grad, const float* dir_sh,
-                        const float* feat, float* rgb) {
+                        const float* feat, float* rgb, const Strided& keep) {
     float input[COLOR_IN], out[3];
     color_input(f, grad, dir_sh, feat, input);
-    mlp_output<ColorNet>(p.color, input, out);
+    mlp_output<ColorNet>(p.color, input, out, keep);
     for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(out[k]);
 }
 
-// From dL/drgb at the colour `rgb` the network gave for these inputs: gradients of the SDF
-// gradient, the features and the direction's SH; the network's in its record row.
+// From dL/drgb at the colour `rgb` the network gave for these inputs, with the hidden layers
+// color_value kept: gradients of the SDF gradient, the features and the direction's SH; the
+// network's in its record row.
 DEVICE void color_backward(const FieldDesc& f, const Params& p, const float* grad, const float* dir_sh,
-                           const float* feat, const float* rgb, const float* drgb, const Rec& rec, float* dgrad,
-                           float* dfeat, float* ddir_sh) {
+                           const float* feat, const float* rgb, const Strided& kept, const float* drgb,
+                           const Rec& rec, float* dgrad, float* dfeat, float* ddir_sh) {
     float input[COLOR_IN], dout[3], din[COLOR_IN];
     float grad_norm = color_input(f, grad, dir_sh, feat, input);
     for (int k = 0; k < 3; ++k) dout[k] = drgb[k] * rgb[k] * (1.0f - rgb[k]);
-    mlp2_backward<ColorNet>(p.color, input, dout, rec, din);
+    mlp2_backward<ColorNet>(p.color, input, kept, dout, rec, din);
     float ndot = dot3(din, input);
     for (int a = 0; a < 3; ++a) dgrad[a] = (din[a] - input[a] * ndot) / grad_norm;
     for (int i = 0; i < GEO_FEATURES; ++i) dfeat[i] = din[3 + SH_COEFFS + i];
@@ -240,7 +241,7 @@ DEVICE float bg_density(const FieldDesc& f, const Params& p, const float* gpos, 
                         float (&input)[BG_IN], float (&color_in)[BG_COLOR_IN]) {
     float out[1 + BG_FEATURES];
     grid_encode<BG_GRID_LEVELS>(f.bg_grid, p.bg_grid, gpos, levels, input);
-    mlp_output<BgDensityNet>(p.bg_density, input, out);
+    mlp_output<BgDensityNet>(p.bg_density, input, out, Strided{0, 0});
 #pragma unroll
     for (int i = 0; i < BG_FEATURES; ++i) color_in[i] = out[1 + i];
 #pragma unroll
@@ -253,7 +254,7 @@ DEVICE void bg_value(const FieldDesc& f, const Params& p, const float* gpos, int
                      float* raw_sigma, float* rgb) {
     float input[BG_IN], color_in[BG_COLOR_IN], c[3];
     *raw_sigma = bg_density(f, p, gpos, levels, dir_sh, input, color_in);
-    mlp_output<BgColorNet>(p.bg_color, color_in, c);
+    mlp_output<BgColorNet>(p.bg_color, color_in, c, Strided{0, 0});
     for (int k = 0; k < 3; ++k) rgb[k] = sigmoidf(c[k]);
 }
 
@@ -288,14 +289,14 @@ DEVICE void bg_sample_backward(const FieldDesc& f, const Params& p, const float*
     int levels = bg_levels(f, b.u);
     bg_density(f, p, b.g, levels, dir_sh, input, color_in);
     float dcolor[3] = {dc[0], dc[1], dc[2]};
-    mlp1_backward<BgColorNet>(p.bg_color, color_in, dcolor, color_rec, dcolor_in);
+    mlp1_backward<BgColorNet>(p.bg_color, color_in, Strided{0, 0}, dcolor, color_rec, dcolor_in);
     float dout[1 + BG_FEATURES];
 #pragma unroll
     for (int i = 0; i < BG_FEATURES; ++i) dout[1 + i] = dcolor_in[i];
 #pragma unroll
     for (int i = 0; i < SH_COEFFS; ++i) d_sh[i] += dcolor_in[BG_FEATURES + i];
     dout[0] = d_raw;
-    mlp1_backward<BgDensityNet>(p.bg_density, input, dout, density_rec, din);
+    mlp1_backward<BgDensityNet>(p.bg_density, input, Strided{0, 0}, dout, density_rec, din);
     grid_backward_points(f.bg_grid, b.g, 1, levels, din, 0, g.bg_grid);
     if (!ray_grads) return;
     float dg[3];

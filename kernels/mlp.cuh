@@ -124,6 +124,30 @@ DEVICE void add_back4(const float4* f, const float (&d)[4], float (&dx)[N]) {
     }
 }
 
+// Floats with a stride: one sample's share of a buffer that keeps consecutive samples' values
+// side by side (so that a warp's loads and stores of value j are coalesced). No base: nowhere.
+struct Strided {
+    float* base;
+    u64 stride;
+    METHOD float& operator[](int j) const { return base[(u64)j * stride]; }
+    METHOD Strided from(int j) const { return Strided{base ? &(*this)[j] : 0, stride}; }
+};
+
+// Four hidden units' activations, relu(W x + b), for block jb of layer l.
+template <int NI, int NH>
+DEVICE void hidden_block(const Layer<NI, NH>& l, int jb, const float (&x)[NI], float (&h)[4]) {
+    float a[4];
+    dot4(l.fwd(jb), x, a);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) h[k] = 4 * jb + k < NH ? fmaxf(a[k] + l.bias(4 * jb + k), 0.0f) : 0.0f;
+}
+
+// Block jb of a hidden layer's activations, as mlp_output kept them.
+DEVICE void kept_block(const Strided& kept, int jb, float (&h)[4]) {
+#pragma unroll
+    for (int k = 0; k < 4; ++k) h[k] = kept[4 * jb + k];
+}
+
 // y = relu?(W x + b).
 template <int NI, int NO, bool RELU>
 DEVICE void dense(const Layer<NI, NO>& l, const float (&x)[NI], float (&y)[NO]) {
@@ -141,20 +165,23 @@ DEVICE void dense(const Layer<NI, NO>& l, const float (&x)[NI], float (&y)[NO]) 
 }
 
 // The first KEEP outputs of a hidden layer (l1, ReLU) followed by the linear output layer
-// (l2): each block of the hidden layer is added into the outputs as soon as it is computed,
-// so the hidden layer is never held whole. Sums in dense's order, so both give the same floats.
+// (l2): each block of the hidden layer is added into the outputs as soon as it is computed
+// (and kept in `keep`, when it has a base), so the hidden layer is never held whole. Sums in
+// dense's order, so both give the same floats.
 template <int KEEP, int NI, int NH, int NO>
 DEVICE void hidden_then_output(const Layer<NI, NH>& l1, const Layer<NH, NO>& l2, const float (&x)[NI],
-                               float (&out)[KEEP]) {
+                               float (&out)[KEEP], const Strided& keep) {
     float sum[KEEP];
 #pragma unroll
     for (int o = 0; o < KEEP; ++o) sum[o] = 0.0f;
 #pragma unroll 1
     for (int jb = 0; jb < QUADS(NH); ++jb) {
-        float a[4], v[4];
-        dot4(l1.fwd(jb), x, a);
+        float v[4];
+        hidden_block(l1, jb, x, v);
+        if (keep.base)
 #pragma unroll
-        for (int k = 0; k < 4; ++k) v[k] = 4 * jb + k < NH ? fmaxf(a[k] + l1.bias(4 * jb + k), 0.0f) : 0.0f;
+            for (int k = 0; k < 4; ++k)
+                if (4 * jb + k < NH) keep[4 * jb + k] = v[k];
         const float4* w = l2.bwd(jb);
 #pragma unroll
         for (int o = 0; o < KEEP; ++o) {
@@ -168,40 +195,42 @@ DEVICE void hidden_then_output(const Layer<NI, NH>& l1, const Layer<NH, NO>& l2,
     for (int o = 0; o < KEEP; ++o) out[o] = sum[o] + l2.bias(o);
 }
 
-// The first KEEP outputs of a network with one or two hidden layers, without the activations
-// a backward pass needs.
+// The first KEEP outputs of a network with one or two hidden layers. With a base, `keep`
+// receives the hidden layers' activations (N::hid floats each, layer after layer), which a
+// backward pass then reads instead of computing them again.
 template <class N, int KEEP>
-DEVICE void mlp_output(const float4* p, const float (&x)[N::in], float (&out)[KEEP]) {
+DEVICE void mlp_output(const float4* p, const float (&x)[N::in], float (&out)[KEEP], const Strided& keep) {
     static_assert(N::layers == 1 || N::layers == 2, "one or two hidden layers");
     static_assert(KEEP <= N::out, "no more outputs than the network has");
     Layer<N::in, N::hid> l0{p};
     if constexpr (N::layers == 1) {
-        hidden_then_output<KEEP>(l0, Layer<N::hid, N::out>{p + l0.size}, x, out);
+        hidden_then_output<KEEP>(l0, Layer<N::hid, N::out>{p + l0.size}, x, out, keep);
     } else {
         float h[N::hid];
         dense<N::in, N::hid, true>(l0, x, h);
+        if (keep.base)
+#pragma unroll
+            for (int j = 0; j < N::hid; ++j) keep[j] = h[j];
         Layer<N::hid, N::hid> l1{p + l0.size};
-        hidden_then_output<KEEP>(l1, Layer<N::hid, N::out>{p + l0.size + l1.size}, h, out);
+        hidden_then_output<KEEP>(l1, Layer<N::hid, N::out>{p + l0.size + l1.size}, h, out, keep.from(N::hid));
     }
 }
 
-// Block jb of four hidden units between layer `in` (from x) and layer `next` (toward the
-// gradient dout at its output): their activations, recomputed, and gradients, recorded at
-// columns h_col and d_col, and the gradients taken back into dx.
+// Block jb of four hidden units between layer `in` and layer `next` (toward the gradient dout
+// at its output), with their activations h: their gradients, recorded with h at columns
+// d_col and h_col, and taken back into dx.
 template <int NI, int NH, int NO>
-DEVICE void hidden_block_backward(const Layer<NI, NH>& in, const Layer<NH, NO>& next, int jb, const float (&x)[NI],
+DEVICE void hidden_block_backward(const Layer<NI, NH>& in, const Layer<NH, NO>& next, int jb, const float (&h)[4],
                                   const float (&dout)[NO], const Rec& rec, int d_col, int h_col, float (&dx)[NI]) {
-    float a[4], g[4], d[4];
-    dot4(in.fwd(jb), x, a);
+    float g[4], d[4];
     dot4(next.bwd(jb), dout, g);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
         int j = 4 * jb + k;
-        float h = j < NH ? fmaxf(a[k] + in.bias(j), 0.0f) : 0.0f;
-        d[k] = h > 0.0f ? g[k] : 0.0f;
+        d[k] = h[k] > 0.0f ? g[k] : 0.0f;
         if (j < NH) {
             rec_put(rec, d_col + j, d[k]);
-            rec_put(rec, h_col + j, h);
+            rec_put(rec, h_col + j, h[k]);
         }
     }
     add_back4(in.fwd(jb), d, dx);
@@ -209,11 +238,11 @@ DEVICE void hidden_block_backward(const Layer<NI, NH>& in, const Layer<NH, NO>& 
 
 // From dL/doutput of a network with one hidden layer: records what dL/dparams is made of in
 // `rec` (see Rec) and writes dL/dinput. The outputs themselves are not needed, so the output
-// layer's forward pass is skipped; each block of hidden units is computed, taken back and
-// dropped in turn.
+// layer's forward pass is skipped. The hidden layer comes from `kept` (mlp_output's `keep`)
+// or, without a base, is computed again, a block of units at a time.
 template <class N>
-DEVICE void mlp1_backward(const float4* p, const float (&x)[N::in], const float (&dout)[N::out], const Rec& rec,
-                          float (&dx)[N::in]) {
+DEVICE void mlp1_backward(const float4* p, const float (&x)[N::in], const Strided& kept, const float (&dout)[N::out],
+                          const Rec& rec, float (&dx)[N::in]) {
     static_assert(N::layers == 1, "one hidden layer");
     enum { IN = N::in, H = N::hid, OUT = N::out };
     Layer<IN, H> l0{p};
@@ -223,15 +252,20 @@ DEVICE void mlp1_backward(const float4* p, const float (&x)[N::in], const float 
 #pragma unroll
     for (int i = 0; i < IN; ++i) dx[i] = 0.0f;
 #pragma unroll 1
-    for (int jb = 0; jb < QUADS(H); ++jb) hidden_block_backward(l0, l1, jb, x, dout, rec, IN, IN + H, dx);
+    for (int jb = 0; jb < QUADS(H); ++jb) {
+        float h[4];
+        if (kept.base)
+            kept_block(kept, jb, h);
+        else
+            hidden_block(l0, jb, x, h);
+        hidden_block_backward(l0, l1, jb, h, dout, rec, IN, IN + H, dx);
+    }
 }
 
-// mlp1_backward for a network with two hidden layers. Both hidden layers are recomputed;
-// the second block by block, each block's gradient taken back into the first's at once, so
-// that a thread holds two layers' worth of floats at most.
+// mlp1_backward for a network with two hidden layers, whose activations mlp_output kept.
 template <class N>
-DEVICE void mlp2_backward(const float4* p, const float (&x)[N::in], const float (&dout)[N::out], const Rec& rec,
-                          float (&dx)[N::in]) {
+DEVICE void mlp2_backward(const float4* p, const float (&x)[N::in], const Strided& kept, const float (&dout)[N::out],
+                          const Rec& rec, float (&dx)[N::in]) {
     static_assert(N::layers == 2, "two hidden layers");
     enum { IN = N::in, H = N::hid, OUT = N::out };
     Layer<IN, H> l0{p};
@@ -239,14 +273,20 @@ DEVICE void mlp2_backward(const float4* p, const float (&x)[N::in], const float 
     Layer<H, OUT> l2{p + l0.size + l1.size};
     // Columns: x, d1 | h1, d2 | h2, dout.
     float h1[H], d1[H];
-    dense<IN, H, true>(l0, x, h1);
+#pragma unroll
+    for (int j = 0; j < H; ++j) h1[j] = kept[j];
     rec_put_all(rec, 0, x);
     rec_put_all(rec, IN + H, h1);
     rec_put_all(rec, IN + 4 * H, dout);
 #pragma unroll
     for (int i = 0; i < H; ++i) d1[i] = 0.0f;
+    Strided h2 = kept.from(H);
 #pragma unroll 1
-    for (int jb = 0; jb < QUADS(H); ++jb) hidden_block_backward(l1, l2, jb, h1, dout, rec, IN + 2 * H, IN + 3 * H, d1);
+    for (int jb = 0; jb < QUADS(H); ++jb) {
+        float h[4];
+        kept_block(h2, jb, h);
+        hidden_block_backward(l1, l2, jb, h, dout, rec, IN + 2 * H, IN + 3 * H, d1);
+    }
 #pragma unroll
     for (int i = 0; i < H; ++i) d1[i] = h1[i] > 0.0f ? d1[i] : 0.0f;
     rec_put_all(rec, IN, d1);

@@ -18,7 +18,7 @@ KERNEL void color_query(FieldDesc f, Params p, int active, float h, const float*
     int i = thread_index();
     if (i >= n) return;
     Surface s;
-    surface(f, p, points + 3 * i, h, active, s, Kept{0, 0});
+    surface(f, p, points + 3 * i, h, active, s, Strided{0, 0});
     float look[3] = {looks[3 * i], looks[3 * i + 1], looks[3 * i + 2]};
     if (look[0] == 0.0f && look[1] == 0.0f && look[2] == 0.0f) {
         // glam's normalize_or_zero, negated.
@@ -27,5 +27,5 @@ KERNEL void color_query(FieldDesc f, Params p, int active, float h, const float*
     }
     float dir_sh[SH_COEFFS];
     sh_encode(look, dir_sh);
-    color_value(f, p, s.grad, dir_sh, s.feat, rgb + 3 * i);
+    color_value(f, p, s.grad, dir_sh, s.feat, rgb + 3 * i, Strided{0, 0});
 }

@@ -91,7 +91,7 @@ struct BatchArgs {
     // reached before the ray turned opaque). Both zero before march.
     int* total;
     int* order;  // the packed indices of the samples the backward pass takes, ray by ray
-    float* kept;  // 4 x GRID_MAX_IN per sample: the grid features eval_samples keeps (field.cuh's Kept)
+    float* kept;  // KEPT_FLOATS per sample: what eval_samples keeps for the backward pass (field.cuh)
     // Records of the networks' backward passes (mlp.cuh's Rec) for one chunk of samples: four
     // SDF rows per sample, one colour row; one row of each background network per slot.
     float* rec_sdf;
@@ -242,8 +242,9 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_EVAL_SAMPLES) void eval_samples(BatchAr
     float x[3], dir_sh[SH_COEFFS];
     sample_at(a, a.samples[i], x, dir_sh);
     SampleValue& v = a.values[i];
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf, Kept{a.train ? a.kept + i : 0, (u64)a.capacity});
-    color_value(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb);
+    Strided kept{a.train ? a.kept + i : 0, (u64)a.capacity};
+    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf, kept);
+    color_value(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb, kept.from(KEPT_COLOR_HIDDEN));
 }
 
 KERNEL void eval_background(BatchArgs a) {
@@ -421,8 +422,9 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_COLORS) void backward_colors(B
     const SampleValue& v = a.values[i];
     float x[3], dir_sh[SH_COEFFS], dgrad[3], d_sh[SH_COEFFS];
     sample_at(a, smp, x, dir_sh);
-    color_backward(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb, g.wd, Rec{a.rec_color, a.chunk, row}, dgrad,
-                   g.dfeat, d_sh);
+    Strided kept = Strided{a.kept + i, (u64)a.capacity}.from(KEPT_COLOR_HIDDEN);
+    color_backward(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb, kept, g.wd, Rec{a.rec_color, a.chunk, row},
+                   dgrad, g.dfeat, d_sh);
     for (int k = 0; k < 3; ++k) g.dgrad[k] += dgrad[k];
     if (!a.cfg.ray_grads) return;
     RayState& st = a.state[smp.ray];
@@ -441,7 +443,7 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_SAMPLES) void backward_samples
     float x[3], dir_sh[SH_COEFFS], dx[3];
     sample_at(a, smp, x, dir_sh);
     surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, g.dgrad, g.dfeat,
-                     Kept{a.kept + i, (u64)a.capacity}, a.grads, Rec{a.rec_sdf, 4 * a.chunk, 4 * row},
+                     Strided{a.kept + i, (u64)a.capacity}, a.grads, Rec{a.rec_sdf, 4 * a.chunk, 4 * row},
                      a.cfg.ray_grads ? dx : 0);
     if (!a.cfg.ray_grads) return;
     RayState& st = a.state[smp.ray];
@@ -578,8 +580,8 @@ KERNEL int trace_arg_bytes(int which) {
 
 // Sizes of the batch's records in floats, for the host to check its buffers against.
 KERNEL int trace_record_floats(int which) {
-    const int sizes[] = {sizeof(Sample), sizeof(SampleValue), sizeof(SampleGrad),
-                         sizeof(BgSlot), sizeof(BgGrad),      sizeof(RayState)};
+    const int sizes[] = {sizeof(Sample), sizeof(SampleValue), sizeof(SampleGrad), sizeof(BgSlot),
+                         sizeof(BgGrad), sizeof(RayState),    KEPT_FLOATS * 4};
     return sizes[which] / 4;
 }
 #endif

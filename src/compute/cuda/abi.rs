@@ -183,8 +183,9 @@ pub const SAMPLE_GRAD_FLOATS: usize = 8 + crate::field::GEO_FEATURES;
 pub const BG_SLOT_FLOATS: usize = 12;
 pub const BG_GRAD_FLOATS: usize = 4;
 pub const RAY_STATE_FLOATS: usize = 26;
-/// Grid features a sample keeps for its backward pass: four SDF evaluations' (field.cuh's Kept).
-pub const KEPT_FLOATS: usize = 4 * GRID_MAX_LEVELS * FEATURES;
+/// What a training sample keeps for its backward pass (field.cuh's KEPT_FLOATS): its four SDF
+/// evaluations' grid features and hidden layers, and the colour network's two hidden layers.
+pub const KEPT_FLOATS: usize = 4 * GRID_MAX_LEVELS * FEATURES + 4 * NET_CAPS[0].hidden + 2 * NET_CAPS[1].hidden;
 /// Background samples per ray (`BG_SAMPLES`).
 pub const BG_SAMPLES: usize = crate::field::background::SAMPLES;
 
@@ -210,7 +211,7 @@ pub struct BatchArgs {
     pub total: u64,
     /// i32 per sample slot: the packed indices of the samples the backward pass takes.
     pub order: u64,
-    /// `KEPT_FLOATS` per sample slot: its grid features, which `eval_samples` keeps when training.
+    /// `KEPT_FLOATS` per sample slot: what `eval_samples` keeps for the backward pass when training.
     pub kept: u64,
     /// The networks' backward records of one chunk (`Rec`): SDF, colour, background density,
     /// background colour.

@@ -259,6 +259,7 @@ mod tests {
             abi::BG_SLOT_FLOATS,
             abi::BG_GRAD_FLOATS,
             abi::RAY_STATE_FLOATS,
+            abi::KEPT_FLOATS,
         ];
         for (i, f) in floats.iter().enumerate() {
             // SAFETY: a pure function of its argument, which is in range.

@@ -458,6 +458,11 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             t
         }
     };
+    if args.backend != Backend::Cpu
+        && let Some(d) = weave::compute::cuda::first_start()
+    {
+        eprintln!("Compiling the CUDA kernels for {} ({}): the first start only, then cached.", d.name, d.arch());
+    }
     let (backend, note) = trainer.choose_backend(args.backend).context("--backend cuda")?;
     if let Some(note) = note {
         eprintln!("note: {note}; training on the CPU");

@@ -36,6 +36,8 @@ pub enum Message {
     Picked(PathBuf),
     /// The folder dialog closed at once without a choice: no dialog service is running.
     DialogUnavailable,
+    /// The GPU's kernels are being compiled (the first start on this GPU: seconds).
+    CompilingKernels,
     /// Multi-view stereo has matched this many of the photos (while the trainer is built).
     StereoProgress {
         done: usize,
@@ -146,6 +148,9 @@ impl Loader {
                 let total = views.len();
                 let mut trainer =
                     Trainer::with_progress(cfg, views, &|done| this.send(Message::StereoProgress { done, total }));
+                if crate::compute::cuda::first_start().is_some() {
+                    this.send(Message::CompilingKernels);
+                }
                 // Auto never fails: without a usable GPU it keeps the CPU and says why.
                 let note = trainer.choose_backend(crate::compute::Backend::Auto).ok().and_then(|(_, note)| note);
                 this.send(Message::TrainerReady(Box::new(trainer), note))

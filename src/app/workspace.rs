@@ -40,6 +40,8 @@ pub struct Workspace {
     preparing_training: bool,
     /// Photos multi-view stereo has matched, and of how many, while training is prepared.
     stereo_progress: Option<(usize, usize)>,
+    /// The trainer being built is compiling the CUDA kernels.
+    compiling_kernels: bool,
     pub live: LiveView,
     /// Side by side of the selected photo and the reconstruction, when asked for.
     show_compare: bool,
@@ -68,6 +70,7 @@ impl Workspace {
             training: TrainingPanel::default(),
             preparing_training: false,
             stereo_progress: None,
+            compiling_kernels: false,
             live: LiveView::default(),
             show_compare: false,
             compare: None,
@@ -118,6 +121,7 @@ impl Workspace {
         self.training.iterations = steps;
         self.preparing_training = true;
         self.stereo_progress = None;
+        self.compiling_kernels = false;
         self.loader.prepare_training(ds.clone(), cfg);
     }
 
@@ -136,9 +140,11 @@ impl Workspace {
                      Drop a folder on the window, or start Weave with `weave PATH`.",
                 ),
                 Message::StereoProgress { done, total } => self.stereo_progress = Some((done, total)),
+                Message::CompilingKernels => self.compiling_kernels = true,
                 Message::TrainerReady(trainer, note) => {
                     self.preparing_training = false;
                     self.stereo_progress = None;
+                    self.compiling_kernels = false;
                     // Why training is not on the GPU, said once per session.
                     if let Some(n) = note.as_ref().filter(|_| !self.cuda_note_shown) {
                         self.notices.push(Level::Info, format!("Training on the CPU. {n}"));
@@ -386,7 +392,12 @@ impl Workspace {
         ui.add_space(10.0);
         ui.separator();
         let mut pending_start = None;
-        if let (true, Some((done, total))) = (self.preparing_training, self.stereo_progress) {
+        if self.preparing_training && self.compiling_kernels {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Compiling the GPU's kernels (the first start only)…");
+            });
+        } else if let (true, Some((done, total))) = (self.preparing_training, self.stereo_progress) {
             ui.label("Multi-view stereo (the depth prior)");
             ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("{done}/{total} photos")));
         } else if self.preparing_training {

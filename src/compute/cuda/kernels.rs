@@ -3,7 +3,7 @@
 //! architecture and the NVRTC version, so a run starts without recompiling.
 
 use super::CudaError;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Every compilation unit (`kernels/*.cu`) and the kernels it defines.
 pub const UNITS: &[(&str, &[&str])] = &[
@@ -75,26 +75,45 @@ fn cache_dir() -> Option<PathBuf> {
 /// tuning on a GPU, such as the register budgets of trace.cu's per-sample kernels.
 pub const FLAGS_VAR: &str = "WEAVE_NVRTC_FLAGS";
 
+fn flags() -> Vec<String> {
+    std::env::var(FLAGS_VAR).unwrap_or_default().split_whitespace().map(String::from).collect()
+}
+
+/// A unit's PTX file in the cache folder `dir`: named by its source and options, the
+/// architecture and the NVRTC version.
+fn cache_file(dir: &Path, unit: &str, src: &str, arch: &str, version: (i32, i32)) -> PathBuf {
+    let (name, hash) = (unit.trim_end_matches(".cu"), fnv1a(format!("{src}{:?}", flags()).as_bytes()));
+    dir.join(format!("{name}-{hash:016x}-{arch}-nvrtc{}.{}.ptx", version.0, version.1))
+}
+
+/// Whether every unit for `arch` is in the cache folder `dir` (else opening the GPU compiles
+/// them, which takes seconds: worth saying).
+pub fn all_cached_in(dir: &Path, arch: &str) -> bool {
+    let Some(version) = super::nvrtc_version() else { return false };
+    UNITS.iter().all(|(unit, _)| source(unit).is_ok_and(|src| cache_file(dir, unit, &src, arch, version).is_file()))
+}
+
+/// [`all_cached_in`] the user's cache.
+pub fn all_cached(arch: &str) -> bool {
+    cache_dir().is_some_and(|d| all_cached_in(&d, arch))
+}
+
 /// Compiles one unit to PTX for `arch` (such as "sm_90"); `cache` reads and writes the disk
 /// cache. NVRTC must be loadable (see [`super::nvrtc_version`]).
 pub fn compile(unit: &str, arch: &str, cache: bool) -> Result<String, CudaError> {
+    compile_with(unit, arch, cache.then(cache_dir).flatten().as_deref())
+}
+
+/// [`compile`] with its cache in the folder `cache` (none: no cache).
+fn compile_with(unit: &str, arch: &str, cache: Option<&Path>) -> Result<String, CudaError> {
     let src = source(unit)?;
     let version = super::nvrtc_version().ok_or(CudaError::NoNvrtc)?;
-    let flags: Vec<String> =
-        std::env::var(FLAGS_VAR).unwrap_or_default().split_whitespace().map(String::from).collect();
-    let key = format!(
-        "{}-{:016x}-{arch}-nvrtc{}.{}.ptx",
-        unit.trim_end_matches(".cu"),
-        fnv1a(format!("{src}{flags:?}").as_bytes()),
-        version.0,
-        version.1
-    );
-    let path = cache_dir().map(|d| d.join(key));
-    if cache && let Some(ptx) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+    let path = cache.map(|d| cache_file(d, unit, &src, arch, version));
+    if let Some(ptx) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
         return Ok(ptx);
     }
     let opts = cudarc::nvrtc::CompileOptions {
-        options: [format!("--gpu-architecture={arch}"), "--std=c++17".into()].into_iter().chain(flags).collect(),
+        options: [format!("--gpu-architecture={arch}"), "--std=c++17".into()].into_iter().chain(flags()).collect(),
         name: Some(unit.to_string()),
         ..Default::default()
     };
@@ -105,7 +124,7 @@ pub fn compile(unit: &str, arch: &str, cache: bool) -> Result<String, CudaError>
         other => CudaError::Kernel(format!("{unit}: {other:?}")),
     })?;
     let text = ptx.to_src();
-    if cache && let Some(p) = path {
+    if let Some(p) = path {
         // A cache that cannot be written only costs the next start a compilation.
         if let Some(dir) = p.parent()
             && std::fs::create_dir_all(dir).is_ok()
@@ -138,16 +157,26 @@ mod tests {
         assert!(source("missing.cu").is_err());
     }
 
-    /// Every unit compiles with NVRTC (no GPU needed). NVRTC comes from CUDA or its pip wheel;
-    /// `.ci/setup` installs the wheel and `.ci/run` says where (WEAVE_NVRTC_DIR).
+    /// Every unit compiles with NVRTC (no GPU needed), into the cache, where the next start
+    /// finds it: the cache is complete once every unit is in it. NVRTC comes from CUDA or its
+    /// pip wheel; `.ci/setup` installs the wheel and `.ci/run` says where (WEAVE_NVRTC_DIR).
     #[test]
-    fn every_kernel_compiles_with_nvrtc() {
+    fn every_kernel_compiles_with_nvrtc_into_the_cache() {
         assert!(super::super::nvrtc_version().is_some(), "{}", CudaError::NoNvrtc);
-        for (unit, kernels) in UNITS {
-            let ptx = compile(unit, super::super::DEFAULT_ARCH, false).unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let arch = super::super::DEFAULT_ARCH;
+        for (i, (unit, kernels)) in UNITS.iter().enumerate() {
+            assert!(!all_cached_in(dir.path(), arch), "complete before {unit}");
+            let ptx = compile_with(unit, arch, Some(dir.path())).unwrap_or_else(|e| panic!("{e}"));
             for k in *kernels {
                 assert!(ptx.contains(&format!(".entry {k}(")), "{unit}: no entry {k} in the PTX");
             }
+            if i == 0 {
+                // What the cache gives back is what NVRTC gave.
+                assert_eq!(compile_with(unit, arch, Some(dir.path())).unwrap(), ptx);
+            }
         }
+        assert!(all_cached_in(dir.path(), arch));
+        assert!(!all_cached_in(dir.path(), "sm_80"));
     }
 }

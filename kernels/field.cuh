@@ -1,8 +1,9 @@
 // The neural field, as src/field: a signed distance (prior sphere + hash grid + MLP) with
 // finite-difference gradients from a tetrahedron of four evaluations, a colour network on
-// top, and the NeRF++ background beyond the unit sphere. Forward passes keep no activations
-// (mlp_output); backward passes recompute, one network evaluation at a time, the activations
-// they need: a thread's memory stays small enough for registers.
+// top, and the NeRF++ background beyond the unit sphere. A training sample's forward pass
+// keeps what its backward pass needs (KEPT_FLOATS below) in device memory rather than in the
+// thread, whose arrays stay small enough for registers; the background's small networks are
+// evaluated again in their backward pass.
 // One thread evaluates one sample; compositing along rays happens in trace.cu.
 #pragma once
 #include "common.cuh"
@@ -85,12 +86,17 @@ DEVICE void sdf_input(const FieldDesc& f, const Params& p, const float* x, int a
 }
 
 // The signed distance at x and the network's first KEEP outputs (features after the
-// distance), without the activations a backward pass needs.
+// distance). With bases, keeps the grid features in `features` and the network's hidden layer
+// in `hidden`.
 template <int KEEP>
-DEVICE float sdf_value(const FieldDesc& f, const Params& p, const float* x, int active, float (&out)[KEEP]) {
+DEVICE float sdf_value(const FieldDesc& f, const Params& p, const float* x, int active, float (&out)[KEEP],
+                       const Strided& features, const Strided& hidden) {
     float input[SDF_MAX_IN];
     sdf_input(f, p, x, active, input);
-    mlp_output<SdfNet>(p.sdf, input, out, Strided{0, 0});
+    mlp_output<SdfNet>(p.sdf, input, out, hidden);
+    if (features.base)
+#pragma unroll
+        for (int j = 0; j < GRID_MAX_IN; ++j) features[j] = input[3 + j];
     float pg[3];
     return prior(f, x, pg) + out[0];
 }
@@ -124,14 +130,9 @@ DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h
     for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] = 0.0f;
 #pragma unroll 1
     for (int k = 0; k < 4; ++k) {
-        float v[3], xk[3], out[SDF_OUT], input[SDF_MAX_IN], pg[3];
+        float v[3], xk[3], out[SDF_OUT];
         tetra_point(x, h, k, v, xk);
-        sdf_input(f, p, xk, active, input);
-        mlp_output<SdfNet>(p.sdf, input, out, kept.from(KEPT_SDF_HIDDEN(k)));
-        float val = prior(f, xk, pg) + out[0];
-        if (kept.base)
-#pragma unroll
-            for (int j = 0; j < GRID_MAX_IN; ++j) kept[KEPT_FEATURES(k) + j] = input[3 + j];
+        float val = sdf_value(f, p, xk, active, out, kept.from(KEPT_FEATURES(k)), kept.from(KEPT_SDF_HIDDEN(k)));
         s.sdf += 0.25f * val;
         for (int a = 0; a < 3; ++a) s.grad[a] += v[a] * val / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] += 0.25f * out[1 + i];

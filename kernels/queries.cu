@@ -7,7 +7,7 @@ KERNEL void sdf_query(FieldDesc f, Params p, int active, const float* points, in
     int i = thread_index();
     if (i >= n) return;
     float net[1];
-    out[i] = sdf_value(f, p, points + 3 * i, active, net);
+    out[i] = sdf_value(f, p, points + 3 * i, active, net, Strided{0, 0}, Strided{0, 0});
 }
 
 // The colour at each point seen along its look direction (looks: a unit vector per point, or

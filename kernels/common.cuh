@@ -1,7 +1,8 @@
 // Shared by every kernel. The kernels are written in a plain CUDA subset that also compiles
 // as host C++ against shim.h (tests run them on the CPU and compare with the Rust backend):
-// no shared memory, one thread = one independent work item, and no warp intrinsics but a
-// sum over a warp, for which the host's warp is one thread.
+// one thread = one independent work item, no warp intrinsics; or, for a block-cooperative
+// kernel, a block's threads sharing memory (SHARED_ARRAY) and waiting for each other
+// (block_sync), which the host runs as OS threads.
 #pragma once
 
 #ifdef __CUDACC__
@@ -9,13 +10,10 @@
 #define DEVICE __device__ __forceinline__
 #define METHOD __device__ __forceinline__
 DEVICE int thread_index() { return blockIdx.x * blockDim.x + threadIdx.x; }
-
-// The sum of v over the warp's lanes (every lane must take part), and the lane that adds it.
-DEVICE float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-DEVICE bool warp_leader() { return (threadIdx.x & 31) == 0; }
+DEVICE int block_index() { return blockIdx.x; }
+DEVICE int thread_in_block() { return threadIdx.x; }
+DEVICE void block_sync() { __syncthreads(); }
+#define SHARED_ARRAY(type, name, count) __shared__ type name[count]
 // A kernel launched with at most `threads` per block, compiled to fit `blocks` blocks per SM.
 #define LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
 #else

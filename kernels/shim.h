@@ -1,5 +1,5 @@
 // Host C++ stand-ins for the CUDA built-ins the kernels use, so that tests can build the
-// kernels with a C++ compiler and run every thread in a loop (see common.cuh).
+// kernels with a C++ compiler and run them on the CPU (see common.cuh).
 #pragma once
 #include <math.h>
 
@@ -14,12 +14,10 @@ struct alignas(16) float4 {
 extern thread_local int weave_shim_thread;
 static inline int thread_index() { return weave_shim_thread; }
 
-// One thread at a time: a plain add is the atomic.
-static inline float atomicAdd(float* p, float v) {
-    float old = *p;
-    *p = old + v;
-    return old;
-}
+// One thread at a time: a plain add is the atomic. (Block-cooperative kernels, whose threads
+// run at once, add under a lock: weave_shim_atomic_add.)
+float weave_shim_atomic_add(float* p, float v);
+static inline float atomicAdd(float* p, float v) { return weave_shim_atomic_add(p, v); }
 
 static inline int atomicAdd(int* p, int v) {
     int old = *p;
@@ -27,6 +25,12 @@ static inline int atomicAdd(int* p, int v) {
     return old;
 }
 
-// A warp of one thread: its sum is its own value, and it adds it.
-static inline float warp_sum(float v) { return v; }
-static inline bool warp_leader() { return true; }
+// A block-cooperative kernel's threads run as OS threads, a block at a time
+// (`weave_shim_run_block`): they share the block's memory and wait for each other.
+extern thread_local int weave_shim_block, weave_shim_lane;
+static inline int block_index() { return weave_shim_block; }
+static inline int thread_in_block() { return weave_shim_lane; }
+void weave_shim_sync();
+void* weave_shim_shared(unsigned bytes);
+static inline void block_sync() { weave_shim_sync(); }
+#define SHARED_ARRAY(type, name, count) type* name = static_cast<type*>(weave_shim_shared(sizeof(type) * (count)))

@@ -493,11 +493,22 @@ KERNEL void finish_rays(BatchArgs a) {
 }
 
 // Weight gradients of one network layer from a chunk's records: the sum over its rows of the
-// output gradient times the input (times 1 for the biases). Each warp takes a GRAD_TILE ×
-// GRAD_TILE block of the layer's weights over GRAD_SLICE rows, its lanes on consecutive rows
-// (coalesced reads), and adds its sums with one atomic per weight.
-#define GRAD_TILE 8
-#define GRAD_SLICE 2048
+// output gradient times the input (times 1 for the biases). A block takes GRAD_SLICE rows and
+// every weight of the layer: its threads load GRAD_ROWS rows of the layer's record columns
+// into shared memory at a time (coalesced, and each float read once per block, where warps
+// that took a tile of weights each read their columns again), each thread adds the products
+// of a GRAD_TO x GRAD_TI tile of weights over those rows, and at the end adds its sums with
+// one atomic per weight.
+#define GRAD_SLICE 1024
+#define GRAD_ROWS 32
+#define GRAD_TO 4
+#define GRAD_TI 5
+#define GRAD_MAX_OUT 64  // the widest layer's outputs
+#define GRAD_MAX_IN 64   // and inputs (the bias's input, 1, is not stored)
+
+static_assert(MLP_MAX_WIDTH <= GRAD_MAX_OUT && SDF_MAX_IN <= GRAD_MAX_IN && COLOR_IN <= GRAD_MAX_IN &&
+                  MLP_MAX_WIDTH <= GRAD_MAX_IN && BG_IN <= GRAD_MAX_IN && BG_COLOR_IN <= GRAD_MAX_IN,
+              "weight_grads' shared memory holds every layer");
 
 struct GradArgs {
     const float* rec;   // the network's record (Rec)
@@ -510,15 +521,20 @@ struct GradArgs {
     int layer;
 };
 
-// A launch takes a warp per tile and slice of rows (abi.rs's Mlp::grad_warps); warps past
-// those leave at once.
-// Two blocks of GRAD_BLOCK threads per SM (at most 128 registers, where it took 166): 1 ms
-// less of a 16k-ray step on an H200.
-KERNEL LAUNCH_BOUNDS(GRAD_BLOCK, 2) void weight_grads(GradArgs a) {
+// A launch takes a block per slice of rows (abi.rs's backward_plan); blocks past the live rows
+// leave at once. Three blocks per SM: 72 registers, no spills (at four, 64 and spills).
+KERNEL LAUNCH_BOUNDS(GRAD_BLOCK, 3) void weight_grads(GradArgs a) {
+    // Rows padded by one float, so that threads reading one row of different columns read
+    // different banks.
+    SHARED_ARRAY(float, sd, GRAD_MAX_OUT * (GRAD_ROWS + 1));
+    SHARED_ARRAY(float, sx, GRAD_MAX_IN * (GRAD_ROWS + 1));
     int rows = a.chunk * a.per_item;
     int items = a.total && *a.total < a.items ? *a.total : a.items;
     int live = items - a.base < a.chunk ? items - a.base : a.chunk;
     live = (live > 0 ? live : 0) * a.per_item;
+    int r0 = block_index() * GRAD_SLICE;
+    if (r0 >= live) return;  // the whole block: its threads share the slice
+    int r1 = r0 + GRAD_SLICE < live ? r0 + GRAD_SLICE : live;
     int col = 0, p_off = 0;
     for (int l = 0; l < a.layer; ++l) {
         int li = mlp_layer_in(a.net, l), lo = mlp_layer_out(a.net, l);
@@ -526,35 +542,46 @@ KERNEL LAUNCH_BOUNDS(GRAD_BLOCK, 2) void weight_grads(GradArgs a) {
         p_off += li * lo + lo;
     }
     int ni = mlp_layer_in(a.net, a.layer), no = mlp_layer_out(a.net, a.layer);
-    int tiles_i = (ni + GRAD_TILE) / GRAD_TILE;  // ni + 1 columns: the bias's input is 1
-    int tiles = ((no + GRAD_TILE - 1) / GRAD_TILE) * tiles_i;
-    int t = thread_index();
-    int warp = t / 32, lane = t % 32;
-    int r0 = (warp / tiles) * GRAD_SLICE;
-    if (r0 >= live) return;  // the whole warp: its lanes share the slice
-    int r1 = r0 + GRAD_SLICE < live ? r0 + GRAD_SLICE : live;
-    int o0 = (warp % tiles) / tiles_i * GRAD_TILE, i0 = (warp % tiles) % tiles_i * GRAD_TILE;
     const float* X = a.rec + (u64)col * rows;
     const float* D = X + (u64)mlp_cap_in(a.net, a.layer) * rows;
-    float acc[GRAD_TILE][GRAD_TILE];
-    for (int p = 0; p < GRAD_TILE; ++p)
-        for (int q = 0; q < GRAD_TILE; ++q) acc[p][q] = 0.0f;
-    for (int r = r0 + lane; r < r1; r += 32) {
-        float d[GRAD_TILE], x[GRAD_TILE];
-        for (int k = 0; k < GRAD_TILE; ++k) {
-            int o = o0 + k, i = i0 + k;
-            d[k] = o < no ? D[(u64)o * rows + r] : 0.0f;
-            x[k] = i < ni ? X[(u64)i * rows + r] : (i == ni ? 1.0f : 0.0f);
+    // This thread's tile: outputs o0.., inputs i0.. (input ni is the bias's).
+    int t = thread_in_block();
+    int tiles_i = (ni + GRAD_TI) / GRAD_TI;
+    int o0 = t / tiles_i * GRAD_TO, i0 = t % tiles_i * GRAD_TI;
+    bool mine = o0 < no;
+    float acc[GRAD_TO][GRAD_TI];
+    for (int p = 0; p < GRAD_TO; ++p)
+        for (int q = 0; q < GRAD_TI; ++q) acc[p][q] = 0.0f;
+    for (int rb = r0; rb < r1; rb += GRAD_ROWS) {
+        int n = r1 - rb < GRAD_ROWS ? r1 - rb : GRAD_ROWS;
+        for (int e = t; e < (no + ni) * GRAD_ROWS; e += GRAD_BLOCK) {
+            int c = e / GRAD_ROWS, r = e % GRAD_ROWS;
+            if (c < no)
+                sd[c * (GRAD_ROWS + 1) + r] = r < n ? D[(u64)c * rows + rb + r] : 0.0f;
+            else
+                sx[(c - no) * (GRAD_ROWS + 1) + r] = r < n ? X[(u64)(c - no) * rows + rb + r] : 0.0f;
         }
-        for (int p = 0; p < GRAD_TILE; ++p)
-            for (int q = 0; q < GRAD_TILE; ++q) acc[p][q] += d[p] * x[q];
+        block_sync();
+        if (mine)
+            for (int r = 0; r < GRAD_ROWS; ++r) {
+                float d[GRAD_TO], x[GRAD_TI];
+                for (int k = 0; k < GRAD_TO; ++k) d[k] = o0 + k < no ? sd[(o0 + k) * (GRAD_ROWS + 1) + r] : 0.0f;
+                for (int k = 0; k < GRAD_TI; ++k) {
+                    int i = i0 + k;
+                    // Rows past the slice have d = 0: the bias's 1 adds nothing there.
+                    x[k] = i < ni ? sx[i * (GRAD_ROWS + 1) + r] : (i == ni ? 1.0f : 0.0f);
+                }
+                for (int p = 0; p < GRAD_TO; ++p)
+                    for (int q = 0; q < GRAD_TI; ++q) acc[p][q] += d[p] * x[q];
+            }
+        block_sync();
     }
-    for (int p = 0; p < GRAD_TILE; ++p)
-        for (int q = 0; q < GRAD_TILE; ++q) {
-            float s = warp_sum(acc[p][q]);
+    if (!mine) return;
+    for (int p = 0; p < GRAD_TO; ++p)
+        for (int q = 0; q < GRAD_TI; ++q) {
             int o = o0 + p, i = i0 + q;
-            if (warp_leader() && o < no && i <= ni && s != 0.0f)
-                atomicAdd(a.grad + p_off + (i < ni ? o * ni + i : ni * no + o), s);
+            if (o < no && i <= ni && acc[p][q] != 0.0f)
+                atomicAdd(a.grad + p_off + (i < ni ? o * ni + i : ni * no + o), acc[p][q]);
         }
 }
 

@@ -255,9 +255,8 @@ pub const GRAD_BLOCK: u32 = 256;
 /// Samples (or background slots) whose backward records a chunk holds: records stay within a
 /// few hundred megabytes however large the batch.
 pub const CHUNK: usize = 1 << 18;
-/// `weight_grads`' tile of weights per warp, and rows per warp (`GRAD_TILE`, `GRAD_SLICE`).
-const GRAD_TILE: usize = 8;
-const GRAD_SLICE: usize = 2048;
+/// Rows per block of `weight_grads` (`GRAD_SLICE`).
+const GRAD_SLICE: usize = 1024;
 
 /// A chunk of a batch's samples or background slots: its first one, and how many a chunk holds.
 #[derive(Clone, Copy, Debug)]
@@ -269,9 +268,10 @@ pub struct BatchChunk {
 /// One launch of a training batch's backward pass, with its thread count.
 #[derive(Clone, Copy, Debug)]
 pub enum BackwardLaunch {
-    /// `backward_samples` or `backward_background` on one chunk: the batch's arguments with
-    /// that chunk's `base` and `chunk`.
+    /// A per-sample backward kernel on one chunk: the batch's arguments with that chunk's
+    /// `base` and `chunk`, and its threads.
     Batch(&'static str, BatchChunk, usize),
+    /// `weight_grads` on one layer of one chunk, and its blocks (of `GRAD_BLOCK` threads).
     Grads(GradArgs, usize),
 }
 
@@ -320,7 +320,7 @@ impl BatchArgs {
                             net,
                             layer: layer as i32,
                         };
-                        BackwardLaunch::Grads(g, 32 * net.grad_warps(layer, chunk * per_item as usize))
+                        BackwardLaunch::Grads(g, (chunk * per_item as usize).div_ceil(GRAD_SLICE))
                     })
                 });
                 std::iter::once(BackwardLaunch::Batch(kernel, c, chunk.min(items - base))).chain(grads)
@@ -433,12 +433,6 @@ impl Mlp {
     pub fn rec_cols(&self) -> usize {
         let s = self.cap_shape();
         (0..s.layer_count()).map(|l| s.layer(l).0 + s.layer(l).1).sum()
-    }
-
-    /// Warps `weight_grads` takes for one layer over `rows` rows (a bias is one more input).
-    fn grad_warps(&self, layer: usize, rows: usize) -> usize {
-        let (ni, no) = self.shape().layer(layer);
-        no.div_ceil(GRAD_TILE) * (ni + 1).div_ceil(GRAD_TILE) * rows.div_ceil(GRAD_SLICE)
     }
 }
 

@@ -456,10 +456,10 @@ impl FieldState {
                     b.arg(&chunk_args);
                     (threads, abi::BATCH_BLOCK)
                 }
-                abi::BackwardLaunch::Grads(ref g, threads) => {
+                abi::BackwardLaunch::Grads(ref g, blocks) => {
                     b = s.launch_builder(kernel("weight_grads"));
                     b.arg(g);
-                    (threads, abi::GRAD_BLOCK)
+                    (blocks * abi::GRAD_BLOCK as usize, abi::GRAD_BLOCK)
                 }
             };
             unsafe { b.launch(Gpu::grid(threads.0, threads.1)) }?;

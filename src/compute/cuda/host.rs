@@ -6,6 +6,12 @@ use super::abi::{self, BatchArgs, DrawArgs, FieldDesc, GradArgs, Mlp, RayOut, Re
 
 unsafe extern "C" {
     fn weave_shim_set_thread(i: i32);
+    fn weave_shim_run_block(
+        block: i32,
+        threads: i32,
+        body: extern "C" fn(*mut std::ffi::c_void),
+        ctx: *mut std::ffi::c_void,
+    );
     fn trace_record_floats(which: i32) -> i32;
     fn field_caps(which: i32) -> i32;
     fn trace_arg_bytes(which: i32) -> i32;
@@ -74,6 +80,24 @@ fn host_params(desc: &FieldDesc, p: &mut crate::field::Params) -> (Weights, Vec<
         packed.push(q);
     }
     (w, packed)
+}
+
+/// Runs a block-cooperative `kernel` on `args`: blocks 0..blocks of `threads` threads, a
+/// block's threads at once (as OS threads, for its shared memory and barriers).
+fn launch_blocks<A: Copy>(blocks: usize, threads: usize, kernel: unsafe extern "C" fn(A), args: A) {
+    extern "C" fn body<A: Copy>(ctx: *mut std::ffi::c_void) {
+        // SAFETY: `ctx` is the (kernel, arguments) pair below, alive until the block ends.
+        let (kernel, args) = unsafe { *(ctx as *const (unsafe extern "C" fn(A), A)) };
+        // SAFETY: the caller vouches for the kernel and its arguments.
+        unsafe { kernel(args) }
+    }
+    let mut ctx = (kernel, args);
+    for b in 0..blocks {
+        // SAFETY: runs `body` on each of the block's threads and joins them before returning.
+        unsafe {
+            weave_shim_run_block(b as i32, threads as i32, body::<A>, &mut ctx as *mut _ as *mut std::ffi::c_void)
+        };
+    }
 }
 
 /// Runs `kernel` for threads 0..n.
@@ -174,7 +198,9 @@ mod tests {
                     };
                     launch(threads, || unsafe { kernel(args.with(c)) });
                 }
-                abi::BackwardLaunch::Grads(g, threads) => launch(threads, || unsafe { weight_grads(g) }),
+                abi::BackwardLaunch::Grads(g, blocks) => {
+                    launch_blocks(blocks, abi::GRAD_BLOCK as usize, weight_grads, g)
+                }
             }
         }
         launch(n, || unsafe { finish_rays(args) });
@@ -299,6 +325,59 @@ mod tests {
         let wide = FieldConfig { hidden: 65, ..FieldConfig::tiny() };
         let why = abi::unsupported(&Field::new(wide)).expect("65 hidden units are refused");
         assert!(why.contains("hidden layers of at most 64"), "{why}");
+    }
+
+    /// weight_grads adds, per layer, each weight's output gradient times input over the live
+    /// rows of a chunk's record (several blocks of rows, the last one partial), at the offsets
+    /// a padded network's record has.
+    #[test]
+    fn weight_grads_sum_the_live_rows_of_the_records() {
+        use crate::compute::cpu::mlp::MlpShape;
+        let shape = MlpShape { input: 20, hidden: 48, hidden_layers: 2, output: 3 };
+        let net = Mlp::of(&shape, &abi::NET_CAPS[1]);
+        let (rows, live) = (2500usize, 2300usize);
+        let cols = net.rec_cols();
+        let mut rng = Rng::new(7);
+        let rec: Vec<f32> = (0..rows * cols).map(|_| rng.uniform() - 0.5).collect();
+        let params: usize =
+            (0..shape.layer_count()).map(|l| shape.layer(l).0 * shape.layer(l).1 + shape.layer(l).1).sum();
+        let mut grad = vec![0.0f32; params];
+        let total = live as i32;
+        for layer in 0..shape.layer_count() {
+            let g = GradArgs {
+                rec: rec.as_ptr() as u64,
+                grad: grad.as_mut_ptr() as u64,
+                total: &total as *const i32 as u64,
+                items: rows as i32,
+                base: 0,
+                chunk: rows as i32,
+                per_item: 1,
+                net,
+                layer: layer as i32,
+            };
+            launch_blocks(rows.div_ceil(1024), abi::GRAD_BLOCK as usize, weight_grads, g);
+        }
+        let caps =
+            [(net.cap_input, net.cap_hidden), (net.cap_hidden, net.cap_hidden), (net.cap_hidden, net.cap_output)];
+        let (mut col, mut p) = (0usize, 0usize);
+        for (layer, (ci, co)) in caps.into_iter().enumerate() {
+            let (ni, no) = shape.layer(layer);
+            let at = |c: usize, r: usize| rec[c * rows + r] as f64;
+            for o in 0..no {
+                for i in 0..=ni {
+                    let want: f64 = (0..live)
+                        .map(|r| at(col + ci as usize + o, r) * if i < ni { at(col + i, r) } else { 1.0 })
+                        .sum();
+                    let got = grad[p + if i < ni { o * ni + i } else { ni * no + o }] as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "layer {layer} ({o}, {i}): {got} vs {want}"
+                    );
+                }
+            }
+            col += (ci + co) as usize;
+            p += ni * no + no;
+        }
     }
 
     #[test]

@@ -74,6 +74,10 @@ enum Command {
         /// Also compile every CUDA kernel with NVRTC (works without a GPU).
         #[arg(long)]
         compile_kernels: bool,
+        /// With --compile-kernels: each kernel's registers, stack, spills and shared memory
+        /// (ptxas -v; slower).
+        #[arg(long, requires = "compile_kernels")]
+        resources: bool,
         /// Architecture to compile for (default: the first device's, else sm_90).
         #[arg(long, value_name = "sm_XY")]
         arch: Option<String>,
@@ -273,7 +277,9 @@ fn main() -> ExitCode {
         Some(Command::Bench { what: BenchTarget::Train, rays, steps, warmup, backend, .. }) => {
             bench_cmd(rays, steps, warmup, backend)
         }
-        Some(Command::Doctor { compile_kernels, arch, parity }) => doctor_cmd(compile_kernels, arch, parity),
+        Some(Command::Doctor { compile_kernels, resources, arch, parity }) => {
+            doctor_cmd(compile_kernels, resources, arch, parity)
+        }
         Some(Command::Bench { what: BenchTarget::View, checkpoint, width, height, frames, .. }) => {
             bench_view_cmd(checkpoint, width, height, frames)
         }
@@ -628,7 +634,7 @@ fn bench_cmd(rays: usize, steps: u32, warmup: u32, backend: Backend) -> Result<(
     Ok(())
 }
 
-fn doctor_cmd(compile_kernels: bool, arch: Option<String>, parity: bool) -> Result<()> {
+fn doctor_cmd(compile_kernels: bool, resources: bool, arch: Option<String>, parity: bool) -> Result<()> {
     use weave::compute::cuda;
     println!("CPU: {} threads", rayon::current_num_threads());
     match cuda::driver_version() {
@@ -665,6 +671,19 @@ fn doctor_cmd(compile_kernels: bool, arch: Option<String>, parity: bool) -> Resu
                 Err(e) => {
                     failed += 1;
                     println!("  {e}");
+                }
+            }
+            if resources {
+                match cuda::kernels::resources(unit, &arch) {
+                    Ok(kernels) => {
+                        for k in kernels {
+                            println!(
+                                "    {:<20} {:>3} registers, {:>4} B stack ({} B spilled, {} B reloaded), {} B shared",
+                                k.kernel, k.registers, k.stack_bytes, k.spill_stores, k.spill_loads, k.shared_bytes
+                            );
+                        }
+                    }
+                    Err(e) => println!("    {e}"),
                 }
             }
         }

@@ -138,6 +138,76 @@ fn compile_with(unit: &str, arch: &str, cache: Option<&Path>) -> Result<String, 
     Ok(text)
 }
 
+/// What ptxas made of one kernel: per thread, its registers, its stack frame in local memory
+/// and the spills among it; per block, its shared memory. A network's activations that do
+/// not fit in registers show up as stack and spills, which the GPU waits on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resources {
+    pub kernel: String,
+    pub registers: u32,
+    pub stack_bytes: u32,
+    pub spill_stores: u32,
+    pub spill_loads: u32,
+    pub shared_bytes: u32,
+}
+
+/// Compiles one unit for `arch` (a real architecture, such as "sm_90") through to machine code
+/// and reports each kernel's [`Resources`] (ptxas -v). No GPU needed.
+pub fn resources(unit: &str, arch: &str) -> Result<Vec<Resources>, CudaError> {
+    use cudarc::nvrtc::result;
+    let src = std::ffi::CString::new(source(unit)?).map_err(|e| CudaError::Kernel(e.to_string()))?;
+    let nvrtc = |e: cudarc::nvrtc::result::NvrtcError| CudaError::Kernel(format!("{unit}: {e:?}"));
+    let prog = result::create_program(&src, None).map_err(nvrtc)?;
+    let options: Vec<String> =
+        [format!("--gpu-architecture={arch}"), "--std=c++17".into(), "--ptxas-options=-v".into()]
+            .into_iter()
+            .chain(flags())
+            .collect();
+    // SAFETY: `prog` was created above from `src`, which outlives it, and is destroyed once.
+    let log = unsafe {
+        let compiled = result::compile_program(prog, &options);
+        let log = result::get_program_log(prog);
+        let _ = result::destroy_program(prog);
+        compiled.map_err(nvrtc)?;
+        log.map_err(nvrtc)?
+    };
+    let log: Vec<u8> = log.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    Ok(parse_ptxas(&String::from_utf8_lossy(&log)))
+}
+
+/// The kernels' resources from ptxas's verbose report.
+fn parse_ptxas(log: &str) -> Vec<Resources> {
+    // The numbers in a line, in order ("56 bytes stack frame, 60 bytes spill stores, ...").
+    let numbers =
+        |line: &str| -> Vec<u32> { line.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect() };
+    let mut out: Vec<Resources> = Vec::new();
+    for line in log.lines() {
+        if let Some(rest) = line.split("Compiling entry function '").nth(1) {
+            let kernel = rest.split('\'').next().unwrap_or_default().to_string();
+            out.push(Resources {
+                kernel,
+                registers: 0,
+                stack_bytes: 0,
+                spill_stores: 0,
+                spill_loads: 0,
+                shared_bytes: 0,
+            });
+        } else if let Some(r) = out.last_mut() {
+            if line.contains("bytes stack frame") {
+                if let [stack, stores, loads, ..] = numbers(line)[..] {
+                    (r.stack_bytes, r.spill_stores, r.spill_loads) = (stack, stores, loads);
+                }
+            } else if let Some(used) = line.split("Used ").nth(1) {
+                r.registers = numbers(used).first().copied().unwrap_or(0);
+                if let Some(smem) = used.split(", ").find(|p| p.ends_with("bytes smem")) {
+                    r.shared_bytes = numbers(smem).first().copied().unwrap_or(0);
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +225,54 @@ mod tests {
             }
         }
         assert!(source("missing.cu").is_err());
+    }
+
+    #[test]
+    fn ptxas_reports_are_read() {
+        let log = "ptxas info    : Compiling entry function 'weight_grads' for 'sm_90'\n\
+                   ptxas info    : Function properties for weight_grads\n\
+                   ptxas         .     56 bytes stack frame, 60 bytes spill stores, 64 bytes spill loads\n\
+                   ptxas info    : Used 72 registers, used 1 barriers, 56 bytes cumulative stack size, 16896 bytes smem\n\
+                   ptxas info    : Compiling entry function 'march' for 'sm_90'\n\
+                   ptxas info    : Function properties for march\n\
+                   ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\
+                   ptxas info    : Used 27 registers, used 0 barriers\n";
+        let r = parse_ptxas(log);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            r[0],
+            Resources {
+                kernel: "weight_grads".into(),
+                registers: 72,
+                stack_bytes: 56,
+                spill_stores: 60,
+                spill_loads: 64,
+                shared_bytes: 16896
+            }
+        );
+        assert_eq!((r[1].kernel.as_str(), r[1].registers, r[1].stack_bytes, r[1].shared_bytes), ("march", 27, 0, 0));
+    }
+
+    /// The per-sample kernels keep the networks' activations in registers (kernels/mlp.cuh):
+    /// a change that sends them back to local memory fails here, without a GPU. What stack
+    /// remains: backward_samples' four points' grid gradients (512 bytes, for their merged
+    /// atomics), and a few spilled words.
+    #[test]
+    fn per_sample_kernels_keep_activations_in_registers() {
+        assert!(super::super::nvrtc_version().is_some(), "{}", CudaError::NoNvrtc);
+        let r = resources("trace.cu", super::super::DEFAULT_ARCH).unwrap_or_else(|e| panic!("{e}"));
+        for (kernel, most) in [
+            ("eval_samples", 64),
+            ("eval_background", 64),
+            ("backward_colors", 64),
+            ("backward_samples", 768),
+            ("backward_background", 64),
+            ("weight_grads", 64),
+        ] {
+            let k = r.iter().find(|k| k.kernel == kernel).unwrap_or_else(|| panic!("no {kernel} in {r:?}"));
+            assert!(k.stack_bytes <= most, "{k:?}: more than {most} bytes of stack");
+            assert!(k.registers > 0, "{k:?}");
+        }
     }
 
     /// Every unit compiles with NVRTC (no GPU needed), into the cache, where the next start

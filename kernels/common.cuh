@@ -28,3 +28,12 @@ DEVICE float dot3(const float* a, const float* b) { return a[0] * b[0] + a[1] * 
 DEVICE float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 DEVICE float softplusf(float x) { return x > 15.0f ? x : log1pf(expf(x)); }
 DEVICE float clampf(float x, float lo, float hi) { return fminf(fmaxf(x, lo), hi); }
+
+// Floats with a stride: one sample's share of a buffer that keeps consecutive samples' values
+// side by side (so that a warp's loads and stores of value j are coalesced). No base: nowhere.
+struct Strided {
+    float* base;
+    u64 stride;
+    METHOD float& operator[](int j) const { return base[(u64)j * stride]; }
+    METHOD Strided from(int j) const { return Strided{base ? &(*this)[j] : 0, stride}; }
+};

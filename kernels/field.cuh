@@ -85,20 +85,22 @@ DEVICE void sdf_input(const FieldDesc& f, const Params& p, const float* x, int a
     grid_encode<GRID_MAX_LEVELS>(f.grid, p.grid, u, active, input + 3);
 }
 
-// The signed distance at x and the network's first KEEP outputs (features after the
-// distance). With bases, keeps the grid features in `features` and the network's hidden layer
-// in `hidden`.
+// The signed distance at the position an SDF input holds (sdf_input) and the network's first
+// KEEP outputs (features after the distance); with a base, `hidden` keeps its hidden layer.
 template <int KEEP>
-DEVICE float sdf_value(const FieldDesc& f, const Params& p, const float* x, int active, float (&out)[KEEP],
-                       const Strided& features, const Strided& hidden) {
+DEVICE float sdf_of(const FieldDesc& f, const Params& p, const float (&input)[SDF_MAX_IN], float (&out)[KEEP],
+                    const Strided& hidden) {
+    mlp_output<SdfNet>(p.sdf, input, out, hidden);
+    float pg[3];
+    return prior(f, input, pg) + out[0];
+}
+
+// sdf_of at x.
+template <int KEEP>
+DEVICE float sdf_value(const FieldDesc& f, const Params& p, const float* x, int active, float (&out)[KEEP]) {
     float input[SDF_MAX_IN];
     sdf_input(f, p, x, active, input);
-    mlp_output<SdfNet>(p.sdf, input, out, hidden);
-    if (features.base)
-#pragma unroll
-        for (int j = 0; j < GRID_MAX_IN; ++j) features[j] = input[3 + j];
-    float pg[3];
-    return prior(f, x, pg) + out[0];
+    return sdf_of(f, p, input, out, Strided{0, 0});
 }
 
 // SDF value, finite-difference gradient and geometry features at x.
@@ -122,17 +124,35 @@ DEVICE void tetra_point(const float* x, float h, int k, float* v, float* xk) {
 #define KEPT_COLOR_HIDDEN (4 * GRID_MAX_IN + 4 * MLP_MAX_WIDTH)
 #define KEPT_FLOATS (KEPT_COLOR_HIDDEN + 2 * MLP_MAX_WIDTH)
 
-// With a base, keeps the evaluations' grid features and hidden layers in `kept`.
+// KEEP: keeps the evaluations' grid features and hidden layers in `kept`. The four points'
+// grid features are then encoded at once, each hash-table entry that several share read once
+// (kept's memory holds them until their networks read them); else point by point.
+template <bool KEEP>
 DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h, int active, Surface& s,
                     const Strided& kept) {
     s.sdf = 0.0f;
     for (int a = 0; a < 3; ++a) s.grad[a] = 0.0f;
     for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] = 0.0f;
+    if constexpr (KEEP) {
+        float u[4 * 3], v[3], xk[3];
+        for (int k = 0; k < 4; ++k) {
+            tetra_point(x, h, k, v, xk);
+            for (int a = 0; a < 3; ++a) u[3 * k + a] = (xk[a] + 1.0f) * 0.5f;
+        }
+        grid_encode_points(f.grid, p.grid, u, 4, active, kept.from(KEPT_FEATURES(0)));
+    }
 #pragma unroll 1
     for (int k = 0; k < 4; ++k) {
-        float v[3], xk[3], out[SDF_OUT];
+        float v[3], xk[3], out[SDF_OUT], input[SDF_MAX_IN];
         tetra_point(x, h, k, v, xk);
-        float val = sdf_value(f, p, xk, active, out, kept.from(KEPT_FEATURES(k)), kept.from(KEPT_SDF_HIDDEN(k)));
+        if constexpr (KEEP) {
+            for (int a = 0; a < 3; ++a) input[a] = xk[a];
+#pragma unroll
+            for (int j = 0; j < GRID_MAX_IN; ++j) input[3 + j] = kept[KEPT_FEATURES(k) + j];
+        } else {
+            sdf_input(f, p, xk, active, input);
+        }
+        float val = sdf_of(f, p, input, out, KEEP ? kept.from(KEPT_SDF_HIDDEN(k)) : Strided{0, 0});
         s.sdf += 0.25f * val;
         for (int a = 0; a < 3; ++a) s.grad[a] += v[a] * val / (4.0f * h);
         for (int i = 0; i < GEO_FEATURES; ++i) s.feat[i] += 0.25f * out[1 + i];

@@ -89,6 +89,44 @@ DEVICE void grid_cell(const GridDesc& g, int level, const float* x, long long* b
     for (int a = 0; a < 3; ++a) base[a] = (long long)fmaxf(fminf(floorf(clampf(x[a], 0.0f, 1.0f) * res), res - 1.0f), 0.0f);
 }
 
+// Whether the `points` positions at x all lie in one cell of a level.
+DEVICE bool grid_shared_cell(const GridDesc& g, int level, const float* x, int points) {
+    long long first[3], other[3];
+    grid_cell(g, level, x, first);
+    for (int p = 1; p < points; ++p) {
+        grid_cell(g, level, x + 3 * p, other);
+        if (other[0] != first[0] || other[1] != first[1] || other[2] != first[2]) return false;
+    }
+    return true;
+}
+
+// grid_encode of `points` positions at once, into out (point p's feature j at
+// out[p * GRID_MAX_LEVELS * GRID_FEATURES + j]). Where every point lies in the same cell of a
+// level (the coarse levels, for the finite-difference tetrahedron's four), the cell's eight
+// entries are read once for all of them, not once per point.
+DEVICE void grid_encode_points(const GridDesc& g, const float* params, const float* x, int points, int active,
+                               const Strided& out) {
+    int n = active < g.levels ? active : g.levels;
+#pragma unroll 1
+    for (int level = 0; level < GRID_MAX_LEVELS; ++level) {
+        bool shared = level < n && grid_shared_cell(g, level, x, points);
+        float e[8][GRID_FEATURES];
+        for (int p = 0; p < points; ++p) {
+            float acc[GRID_FEATURES] = {0.0f, 0.0f};
+            if (level < n) {
+                Corners c;
+                grid_corners(g, level, x + 3 * p, c);
+                if (p == 0 || !shared)
+                    for (int k = 0; k < 8; ++k)
+                        for (int f = 0; f < GRID_FEATURES; ++f) e[k][f] = params[(u64)c.index[k] * GRID_FEATURES + f];
+                for (int k = 0; k < 8; ++k)
+                    for (int f = 0; f < GRID_FEATURES; ++f) acc[f] += c.weight[k] * e[k][f];
+            }
+            for (int f = 0; f < GRID_FEATURES; ++f) out[p * GRID_MAX_LEVELS * GRID_FEATURES + level * GRID_FEATURES + f] = acc[f];
+        }
+    }
+}
+
 // The hash tables' gradients from `points` encodings at once (the finite-difference
 // tetrahedron's four), added into grad atomically (rays share entries). Where every point lies
 // in the same cell of a level (the coarse levels: the points are a fraction of a fine cell
@@ -99,13 +137,7 @@ DEVICE void grid_backward_points(const GridDesc& g, const float* x, int points, 
     int n = active < g.levels ? active : g.levels;
 #pragma unroll 1
     for (int level = 0; level < n; ++level) {
-        long long first[3], other[3];
-        grid_cell(g, level, x, first);
-        bool shared = true;
-        for (int p = 1; p < points && shared; ++p) {
-            grid_cell(g, level, x + 3 * p, other);
-            shared = other[0] == first[0] && other[1] == first[1] && other[2] == first[2];
-        }
+        bool shared = grid_shared_cell(g, level, x, points);
         float sum[8][GRID_FEATURES];
         for (int k = 0; k < 8; ++k) sum[k][0] = sum[k][1] = 0.0f;
         Corners c;

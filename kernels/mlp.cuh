@@ -124,15 +124,6 @@ DEVICE void add_back4(const float4* f, const float (&d)[4], float (&dx)[N]) {
     }
 }
 
-// Floats with a stride: one sample's share of a buffer that keeps consecutive samples' values
-// side by side (so that a warp's loads and stores of value j are coalesced). No base: nowhere.
-struct Strided {
-    float* base;
-    u64 stride;
-    METHOD float& operator[](int j) const { return base[(u64)j * stride]; }
-    METHOD Strided from(int j) const { return Strided{base ? &(*this)[j] : 0, stride}; }
-};
-
 // Four hidden units' activations, relu(W x + b), for block jb of layer l.
 template <int NI, int NH>
 DEVICE void hidden_block(const Layer<NI, NH>& l, int jb, const float (&x)[NI], float (&h)[4]) {

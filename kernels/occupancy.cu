@@ -12,6 +12,6 @@ KERNEL void occupancy_update(FieldDesc f, Params p, int active, int res, float r
     float x[3];
     for (int a = 0; a < 3; ++a) x[a] = ((float)ijk[a] + 0.5f) / (float)res * 2.0f - 1.0f;
     float out[1];
-    cells[i] = fabsf(sdf_value(f, p, x, active, out, Strided{0, 0}, Strided{0, 0})) < reach ? 1 : 0;
+    cells[i] = fabsf(sdf_value(f, p, x, active, out)) < reach ? 1 : 0;
     if (cells[i]) atomicAdd(occupied, 1);
 }

@@ -7,7 +7,7 @@ KERNEL void sdf_query(FieldDesc f, Params p, int active, const float* points, in
     int i = thread_index();
     if (i >= n) return;
     float net[1];
-    out[i] = sdf_value(f, p, points + 3 * i, active, net, Strided{0, 0}, Strided{0, 0});
+    out[i] = sdf_value(f, p, points + 3 * i, active, net);
 }
 
 // The colour at each point seen along its look direction (looks: a unit vector per point, or
@@ -18,7 +18,7 @@ KERNEL void color_query(FieldDesc f, Params p, int active, float h, const float*
     int i = thread_index();
     if (i >= n) return;
     Surface s;
-    surface(f, p, points + 3 * i, h, active, s, Strided{0, 0});
+    surface<false>(f, p, points + 3 * i, h, active, s, Strided{0, 0});
     float look[3] = {looks[3 * i], looks[3 * i + 1], looks[3 * i + 2]};
     if (look[0] == 0.0f && look[1] == 0.0f && look[2] == 0.0f) {
         // glam's normalize_or_zero, negated.

@@ -243,7 +243,10 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_EVAL_SAMPLES) void eval_samples(BatchAr
     sample_at(a, a.samples[i], x, dir_sh);
     SampleValue& v = a.values[i];
     Strided kept{a.train ? a.kept + i : 0, (u64)a.capacity};
-    surface(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf, kept);
+    if (a.train)
+        surface<true>(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf, kept);
+    else
+        surface<false>(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, v.sf, kept);
     color_value(a.field, a.params, v.sf.grad, dir_sh, v.sf.feat, v.rgb, kept.from(KEPT_COLOR_HIDDEN));
 }
 

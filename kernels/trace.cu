@@ -512,6 +512,8 @@ KERNEL void finish_rays(BatchArgs a) {
 static_assert(MLP_MAX_WIDTH <= GRAD_MAX_OUT && SDF_MAX_IN <= GRAD_MAX_IN && COLOR_IN <= GRAD_MAX_IN &&
                   MLP_MAX_WIDTH <= GRAD_MAX_IN && BG_IN <= GRAD_MAX_IN && BG_COLOR_IN <= GRAD_MAX_IN,
               "weight_grads' shared memory holds every layer");
+static_assert((GRAD_MAX_OUT + GRAD_TO - 1) / GRAD_TO * ((GRAD_MAX_IN + GRAD_TI) / GRAD_TI) <= GRAD_BLOCK,
+              "weight_grads' block has a thread for every tile of the widest layer");
 
 struct GradArgs {
     const float* rec;   // the network's record (Rec)

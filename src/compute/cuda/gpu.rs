@@ -178,6 +178,20 @@ impl FieldState {
         // A field without background has no background slots to record.
         let bg_chunk = if desc.background != 0 { (capacity * BG_SAMPLES).clamp(1, abi::CHUNK) } else { 0 };
         let [r0, r1, r2, r3] = desc.record_floats(chunk, bg_chunk);
+        // The sample slots and the records take most of the memory: say so before running out.
+        let slot_floats =
+            abi::SAMPLE_FLOATS + abi::SAMPLE_VALUE_FLOATS + abi::SAMPLE_GRAD_FLOATS + abi::KEPT_FLOATS + 1;
+        let need = 4 * (capacity * max_samples * slot_floats + r0 + r1 + r2 + r3);
+        let (free, _) = s.context().mem_get_info()?;
+        if need > free {
+            let gb = |b: usize| b as f64 / (1u64 << 30) as f64;
+            return Err(CudaError::Driver(format!(
+                "a batch of {capacity} rays of up to {max_samples} samples needs {:.1} GiB of GPU memory and {:.1} GiB \
+                 are free: train with fewer rays per step",
+                gb(need),
+                gb(free)
+            )));
+        }
         let [q0, q1, q2, q3] = desc.networks().map(|(_, net)| net.packed_floats());
         let mut state = FieldState {
             desc,

@@ -152,13 +152,13 @@ pub fn devices() -> Result<Vec<DeviceInfo>, CudaError> {
         .collect()
 }
 
-/// Whether this machine can train on CUDA: the device it would use, or why not.
 /// The device training would compile the kernels for, when none of its kernels are cached
 /// yet (a first start then takes seconds longer: worth saying before it does).
 pub fn first_start() -> Option<DeviceInfo> {
     available().ok().filter(|d| !kernels::all_cached(&d.arch()))
 }
 
+/// Whether this machine can train on CUDA: the device it would use, or why not.
 pub fn available() -> Result<DeviceInfo, CudaError> {
     let v = driver_version()?;
     if v < REQUIRED_DRIVER {

@@ -2,10 +2,11 @@
 // layers, a linear output, row-major weights then biases per layer.
 //
 // Each network is evaluated at a fixed capacity (a Net type: the widest input, hidden layer
-// and output it may have), with every loop unrolled over those sizes, so that a thread's
-// inputs, activations and gradients have constant indices and live in registers; with loops
-// over the run-time sizes they lived in local memory, which the backward pass spent most of
-// its time waiting on. A network narrower than its capacity is padded with zero weights
+// and output it may have), with the loops that index a thread's arrays unrolled over those
+// sizes, so that its inputs, activations and gradients have constant indices and live in
+// registers (loops over blocks of four units, which index only the weights, stay rolled: code
+// size). With loops over the run-time sizes they lived in local memory, which the backward
+// pass spent most of its time waiting on. A network narrower than its capacity is padded with zero weights
 // (pack_mlp) and zero inputs: a padded unit adds 0 · 0 to every sum, so the floats are those
 // of the network at its own size, as on the CPU.
 #pragma once

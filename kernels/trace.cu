@@ -411,11 +411,11 @@ KERNEL void composite(BatchArgs a) {
     atomicAdd(a.d_variance, d_var);
 }
 
-// Per sample of the chunk (of `order`): the colour network's backward pass (recomputing its
-// hidden layers) into its record, and what it asks of the SDF network's outputs and of the
-// ray's direction. A kernel of its own: it holds two hidden layers at once, which takes more
-// registers than the SDF network's pass, and sharing one register budget cost that pass
-// occupancy.
+// Per sample of the chunk (of `order`): the colour network's backward pass (from the hidden
+// layers eval_samples kept) into its record, and what it asks of the SDF network's outputs and
+// of the ray's direction. A kernel of its own: it holds a hidden layer and its gradient at
+// once (168 registers), and one register budget for both passes would hold the SDF network's
+// pass (140) to that.
 KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_COLORS) void backward_colors(BatchArgs a) {
     int row = thread_index();
     if (row >= a.chunk || a.base + row >= a.total[1]) return;

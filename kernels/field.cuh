@@ -124,6 +124,13 @@ DEVICE void tetra_point(const float* x, float h, int k, float* v, float* xk) {
 #define KEPT_COLOR_HIDDEN (4 * GRID_MAX_IN + 4 * MLP_MAX_WIDTH)
 #define KEPT_FLOATS (KEPT_COLOR_HIDDEN + 2 * MLP_MAX_WIDTH)
 
+// The SDF input of tetrahedron point k at xk, from the grid features `surface` kept.
+DEVICE void kept_input(const Strided& kept, int k, const float* xk, float (&input)[SDF_MAX_IN]) {
+    for (int a = 0; a < 3; ++a) input[a] = xk[a];
+#pragma unroll
+    for (int j = 0; j < GRID_MAX_IN; ++j) input[3 + j] = kept[KEPT_FEATURES(k) + j];
+}
+
 // KEEP: keeps the evaluations' grid features and hidden layers in `kept`. The four points'
 // grid features are then encoded at once, each hash-table entry that several share read once
 // (kept's memory holds them until their networks read them); else point by point.
@@ -145,13 +152,10 @@ DEVICE void surface(const FieldDesc& f, const Params& p, const float* x, float h
     for (int k = 0; k < 4; ++k) {
         float v[3], xk[3], out[SDF_OUT], input[SDF_MAX_IN];
         tetra_point(x, h, k, v, xk);
-        if constexpr (KEEP) {
-            for (int a = 0; a < 3; ++a) input[a] = xk[a];
-#pragma unroll
-            for (int j = 0; j < GRID_MAX_IN; ++j) input[3 + j] = kept[KEPT_FEATURES(k) + j];
-        } else {
+        if constexpr (KEEP)
+            kept_input(kept, k, xk, input);
+        else
             sdf_input(f, p, xk, active, input);
-        }
         float val = sdf_of(f, p, input, out, KEEP ? kept.from(KEPT_SDF_HIDDEN(k)) : Strided{0, 0});
         s.sdf += 0.25f * val;
         for (int a = 0; a < 3; ++a) s.grad[a] += v[a] * val / (4.0f * h);
@@ -171,9 +175,7 @@ DEVICE void surface_backward(const FieldDesc& f, const Params& p, const float* x
     for (int k = 0; k < 4; ++k) {
         float v[3], xk[3], dout[SDF_OUT], input[SDF_MAX_IN], dk[SDF_MAX_IN];
         tetra_point(x, h, k, v, xk);
-        for (int a = 0; a < 3; ++a) input[a] = xk[a];
-#pragma unroll
-        for (int j = 0; j < GRID_MAX_IN; ++j) input[3 + j] = kept[KEPT_FEATURES(k) + j];
+        kept_input(kept, k, xk, input);
         dout[0] = 0.25f * dsdf + (dgrad[0] * v[0] + dgrad[1] * v[1] + dgrad[2] * v[2]) / (4.0f * h);
 #pragma unroll
         for (int i = 0; i < GEO_FEATURES; ++i) dout[1 + i] = 0.25f * dfeat[i];

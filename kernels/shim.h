@@ -14,8 +14,7 @@ struct alignas(16) float4 {
 extern thread_local int weave_shim_thread;
 static inline int thread_index() { return weave_shim_thread; }
 
-// One thread at a time: a plain add is the atomic. (Block-cooperative kernels, whose threads
-// run at once, add under a lock: weave_shim_atomic_add.)
+// An add under a lock: a block-cooperative kernel's threads run at once.
 float weave_shim_atomic_add(float* p, float v);
 static inline float atomicAdd(float* p, float v) { return weave_shim_atomic_add(p, v); }
 

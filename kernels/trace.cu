@@ -226,11 +226,11 @@ KERNEL void march(BatchArgs a) {
     }
 }
 
-// A packed sample's position, and its ray's direction encoded.
+// A packed sample's position, and (with dir_sh) its ray's direction encoded.
 DEVICE void sample_at(const BatchArgs& a, Sample smp, float* x, float* dir_sh) {
     const RayIn& ray = a.rays[smp.ray];
     for (int k = 0; k < 3; ++k) x[k] = ray.origin[k] + smp.t * ray.dir[k];
-    sh_encode(ray.dir, dir_sh);
+    if (dir_sh) sh_encode(ray.dir, dir_sh);
 }
 
 // 8 blocks: 128 registers, which hold the networks' activations (mlp.cuh). When those lived in
@@ -435,16 +435,16 @@ KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_COLORS) void backward_colors(B
 }
 
 // Per sample of the chunk, after backward_colors: the SDF network's backward pass (its four
-// evaluations from the grid features eval_samples kept) into its record and the hash table's gradients, and the sample's share
-// of its ray's gradient.
+// evaluations from what eval_samples kept) into its record and the hash tables' gradients,
+// and the sample's share of its ray's gradient.
 KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_BACKWARD_SAMPLES) void backward_samples(BatchArgs a) {
     int row = thread_index();
     if (row >= a.chunk || a.base + row >= a.total[1]) return;
     int i = a.order[a.base + row];
     Sample smp = a.samples[i];
     const SampleGrad& g = a.sample_grads[i];
-    float x[3], dir_sh[SH_COEFFS], dx[3];
-    sample_at(a, smp, x, dir_sh);
+    float x[3], dx[3];
+    sample_at(a, smp, x, 0);
     surface_backward(a.field, a.params, x, a.cfg.fd_h, a.cfg.active_levels, g.d_sdf, g.dgrad, g.dfeat,
                      Strided{a.kept + i, (u64)a.capacity}, a.grads, Rec{a.rec_sdf, 4 * a.chunk, 4 * row},
                      a.cfg.ray_grads ? dx : 0);

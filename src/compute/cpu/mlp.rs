@@ -72,23 +72,35 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Forward pass; `acts` receives every layer's output (post-ReLU for hidden layers), the
-/// last `shape.output` floats being the network output.
-pub fn forward(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: the processor has AVX (checked just above).
-        return unsafe { forward_avx(shape, params, input, acts) };
-    }
-    forward_any(shape, params, input, acts)
+/// Defines `pub fn $name`, which runs `$body` compiled for AVX where the processor has it:
+/// eight lanes per instruction where the baseline has four. The same operations on the same
+/// lanes (no fused multiply-add), so the same floats.
+macro_rules! avx_dispatch {
+    ($(#[$doc:meta])* $name:ident => $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx")]
+                #[allow(clippy::too_many_arguments)]
+                fn avx($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx") {
+                    // SAFETY: the processor has AVX (checked just above).
+                    return unsafe { avx($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
 }
 
-/// `forward` compiled for AVX: eight lanes per instruction where the baseline has four. The
-/// same operations on the same lanes (no fused multiply-add), so the same floats.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-fn forward_avx(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]) {
-    forward_any(shape, params, input, acts)
+avx_dispatch! {
+    /// Forward pass; `acts` receives every layer's output (post-ReLU for hidden layers), the
+    /// last `shape.output` floats being the network output.
+    forward => forward_any(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32])
 }
 
 #[inline(always)]
@@ -111,42 +123,19 @@ fn forward_any(shape: &MlpShape, params: &[f32], input: &[f32], acts: &mut [f32]
     }
 }
 
-/// Backward pass from dL/doutput; accumulates dL/dparams into `grad` and writes dL/dinput.
-/// `scratch` needs `2 × max layer width` floats.
-#[allow(clippy::too_many_arguments)]
-pub fn backward(
-    shape: &MlpShape,
-    params: &[f32],
-    input: &[f32],
-    acts: &[f32],
-    dout: &[f32],
-    grad: &mut [f32],
-    dinput: &mut [f32],
-    scratch: &mut Vec<f32>,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: the processor has AVX (checked just above).
-        return unsafe { backward_avx(shape, params, input, acts, dout, grad, dinput, scratch) };
-    }
-    backward_any(shape, params, input, acts, dout, grad, dinput, scratch)
-}
-
-/// `backward` compiled for AVX, as `forward_avx`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-#[allow(clippy::too_many_arguments)]
-fn backward_avx(
-    shape: &MlpShape,
-    params: &[f32],
-    input: &[f32],
-    acts: &[f32],
-    dout: &[f32],
-    grad: &mut [f32],
-    dinput: &mut [f32],
-    scratch: &mut Vec<f32>,
-) {
-    backward_any(shape, params, input, acts, dout, grad, dinput, scratch)
+avx_dispatch! {
+    /// Backward pass from dL/doutput; accumulates dL/dparams into `grad` and writes dL/dinput.
+    /// `scratch` needs `2 × max layer width` floats.
+    backward => backward_any(
+        shape: &MlpShape,
+        params: &[f32],
+        input: &[f32],
+        acts: &[f32],
+        dout: &[f32],
+        grad: &mut [f32],
+        dinput: &mut [f32],
+        scratch: &mut Vec<f32>,
+    )
 }
 
 #[inline(always)]

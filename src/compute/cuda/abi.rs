@@ -288,26 +288,21 @@ impl BatchArgs {
         let f = self.field;
         let slots = if f.background != 0 { self.n_rays as usize * BG_SAMPLES } else { 0 };
         // Per pass: kernel, items, chunk, device count of the items (0: all live), and its
-        // networks (shape, record, gradients, record rows per item).
+        // networks (shape, record, gradients, record rows per item), the first `nets` of two.
         let samples = self.capacity as usize;
+        let color = (f.color, self.rec_color, self.grads.ptr[2], 1);
+        let sdf = (f.sdf, self.rec_sdf, self.grads.ptr[1], 4);
+        let bg_density = (f.bg_density, self.rec_bg_density, self.grads.ptr[4], 1);
+        let bg_color = (f.bg_color, self.rec_bg_color, self.grads.ptr[5], 1);
         let passes = [
-            ("backward_colors", samples, chunk, self.total + 4, vec![(f.color, self.rec_color, self.grads.ptr[2], 1)]),
-            ("backward_samples", samples, chunk, self.total + 4, vec![(f.sdf, self.rec_sdf, self.grads.ptr[1], 4)]),
-            (
-                "backward_background",
-                slots,
-                bg_chunk,
-                0,
-                vec![
-                    (f.bg_density, self.rec_bg_density, self.grads.ptr[4], 1),
-                    (f.bg_color, self.rec_bg_color, self.grads.ptr[5], 1),
-                ],
-            ),
+            ("backward_colors", samples, chunk, self.total + 4, [color, color], 1),
+            ("backward_samples", samples, chunk, self.total + 4, [sdf, sdf], 1),
+            ("backward_background", slots, bg_chunk, 0, [bg_density, bg_color], 2),
         ];
-        passes.into_iter().flat_map(|(kernel, items, chunk, total, nets)| {
+        passes.into_iter().flat_map(|(kernel, items, chunk, total, nets, n_nets)| {
             (0..items).step_by(chunk.max(1)).flat_map(move |base| {
                 let c = BatchChunk { base: base as i32, chunk: chunk as i32 };
-                let grads = nets.clone().into_iter().flat_map(move |(net, rec, grad, per_item)| {
+                let grads = nets.into_iter().take(n_nets).flat_map(move |(net, rec, grad, per_item)| {
                     (0..net.shape().layer_count()).map(move |layer| {
                         let g = GradArgs {
                             rec,

@@ -91,12 +91,11 @@ fn launch_blocks<A: Copy>(blocks: usize, threads: usize, kernel: unsafe extern "
         // SAFETY: the caller vouches for the kernel and its arguments.
         unsafe { kernel(args) }
     }
-    let mut ctx = (kernel, args);
+    let ctx = (kernel, args);
     for b in 0..blocks {
-        // SAFETY: runs `body` on each of the block's threads and joins them before returning.
-        unsafe {
-            weave_shim_run_block(b as i32, threads as i32, body::<A>, &mut ctx as *mut _ as *mut std::ffi::c_void)
-        };
+        // SAFETY: runs `body` on each of the block's threads, which only read `ctx`, and joins
+        // them before returning.
+        unsafe { weave_shim_run_block(b as i32, threads as i32, body::<A>, &ctx as *const _ as *mut std::ffi::c_void) };
     }
 }
 

@@ -68,28 +68,38 @@ DEVICE void mlp_rec_zero(const Mlp& s, const Rec& r) {
 
 // The kernels read a network's weights packed for float4 loads (pack_mlp in optim.cu makes
 // the copy after each update), four outputs or four inputs at a time: per layer of NI inputs
-// and NO outputs (the capacity's),
-//   F[ob * NI + i] = (w[4ob][i], w[4ob + 1][i], w[4ob + 2][i], w[4ob + 3][i])  (the forward pass),
-//   B[ib * NO + o] = (w[o][4ib], w[o][4ib + 1], w[o][4ib + 2], w[o][4ib + 3])  (the backward pass),
-//   then the biases, zero-padded to whole float4s as the blocks are. The blocks of four
+// and NO outputs (the capacity's), a hidden layer (read forward: dense, hidden_block, and
+// backward through add_back4) as
+//   F[ob * NI + i] = (w[4ob][i], w[4ob + 1][i], w[4ob + 2][i], w[4ob + 3][i]),
+// the output layer (read only to sum a block of hidden units into every output, forward in
+// hidden_then_output and backward in hidden_block_backward) as
+//   B[ib * NO + o] = (w[o][4ib], w[o][4ib + 1], w[o][4ib + 2], w[o][4ib + 3]),
+// then the biases, zero-padded to whole float4s as the blocks are. The blocks of four
 // outputs (or inputs) also read each input (or output gradient) once per four sums instead of
 // once per sum; each sum still adds its terms in order, so the floats are those of one
 // output at a time, as on the CPU.
-template <int NI, int NO>
+template <int NI, int NO, bool OUT>
 struct Layer {
-    enum { size = QUADS(NO) * NI + QUADS(NI) * NO + QUADS(NO) };
+    enum { blocks = OUT ? QUADS(NI) * NO : QUADS(NO) * NI, size = blocks + QUADS(NO) };
     const float4* p;
-    METHOD const float4* fwd(int ob) const { return p + ob * NI; }
-    METHOD const float4* bwd(int ib) const { return p + QUADS(NO) * NI + ib * NO; }
-    METHOD float bias(int o) const { return reinterpret_cast<const float*>(p + QUADS(NO) * NI + QUADS(NI) * NO)[o]; }
+    METHOD const float4* fwd(int ob) const {
+        static_assert(!OUT, "an output layer is packed by input blocks");
+        return p + ob * NI;
+    }
+    METHOD const float4* bwd(int ib) const {
+        static_assert(OUT, "a hidden layer is packed by output blocks");
+        return p + ib * NO;
+    }
+    METHOD float bias(int o) const { return reinterpret_cast<const float*>(p + blocks)[o]; }
 };
 
-DEVICE int mlp_packed_layer(int ni, int no) { return QUADS(no) * ni + QUADS(ni) * no + QUADS(no); }
+DEVICE int mlp_packed_layer(int ni, int no, bool out) { return (out ? QUADS(ni) * no : QUADS(no) * ni) + QUADS(no); }
 
 // Float4s of a packed network.
 DEVICE int mlp_packed_count(const Mlp& s) {
     int n = 0;
-    for (int li = 0; li <= s.hidden_layers; ++li) n += mlp_packed_layer(mlp_cap_in(s, li), mlp_cap_out(s, li));
+    for (int li = 0; li <= s.hidden_layers; ++li)
+        n += mlp_packed_layer(mlp_cap_in(s, li), mlp_cap_out(s, li), li == s.hidden_layers);
     return n;
 }
 
@@ -127,7 +137,7 @@ DEVICE void add_back4(const float4* f, const float (&d)[4], float (&dx)[N]) {
 
 // Four hidden units' activations, relu(W x + b), for block jb of layer l.
 template <int NI, int NH>
-DEVICE void hidden_block(const Layer<NI, NH>& l, int jb, const float (&x)[NI], float (&h)[4]) {
+DEVICE void hidden_block(const Layer<NI, NH, false>& l, int jb, const float (&x)[NI], float (&h)[4]) {
     float a[4];
     dot4(l.fwd(jb), x, a);
 #pragma unroll
@@ -142,7 +152,7 @@ DEVICE void kept_block(const Strided& kept, int jb, float (&h)[4]) {
 
 // y = relu?(W x + b).
 template <int NI, int NO, bool RELU>
-DEVICE void dense(const Layer<NI, NO>& l, const float (&x)[NI], float (&y)[NO]) {
+DEVICE void dense(const Layer<NI, NO, false>& l, const float (&x)[NI], float (&y)[NO]) {
 #pragma unroll
     for (int ob = 0; ob < QUADS(NO); ++ob) {
         float acc[4];
@@ -161,7 +171,7 @@ DEVICE void dense(const Layer<NI, NO>& l, const float (&x)[NI], float (&y)[NO]) 
 // (and kept in `keep`, when it has a base), so the hidden layer is never held whole. Sums in
 // dense's order, so both give the same floats.
 template <int KEEP, int NI, int NH, int NO>
-DEVICE void hidden_then_output(const Layer<NI, NH>& l1, const Layer<NH, NO>& l2, const float (&x)[NI],
+DEVICE void hidden_then_output(const Layer<NI, NH, false>& l1, const Layer<NH, NO, true>& l2, const float (&x)[NI],
                                float (&out)[KEEP], const Strided& keep) {
     float sum[KEEP];
 #pragma unroll
@@ -194,17 +204,17 @@ template <class N, int KEEP>
 DEVICE void mlp_output(const float4* p, const float (&x)[N::in], float (&out)[KEEP], const Strided& keep) {
     static_assert(N::layers == 1 || N::layers == 2, "one or two hidden layers");
     static_assert(KEEP <= N::out, "no more outputs than the network has");
-    Layer<N::in, N::hid> l0{p};
+    Layer<N::in, N::hid, false> l0{p};
     if constexpr (N::layers == 1) {
-        hidden_then_output<KEEP>(l0, Layer<N::hid, N::out>{p + l0.size}, x, out, keep);
+        hidden_then_output<KEEP>(l0, Layer<N::hid, N::out, true>{p + l0.size}, x, out, keep);
     } else {
         float h[N::hid];
         dense<N::in, N::hid, true>(l0, x, h);
         if (keep.base)
 #pragma unroll
             for (int j = 0; j < N::hid; ++j) keep[j] = h[j];
-        Layer<N::hid, N::hid> l1{p + l0.size};
-        hidden_then_output<KEEP>(l1, Layer<N::hid, N::out>{p + l0.size + l1.size}, h, out, keep.from(N::hid));
+        Layer<N::hid, N::hid, false> l1{p + l0.size};
+        hidden_then_output<KEEP>(l1, Layer<N::hid, N::out, true>{p + l0.size + l1.size}, h, out, keep.from(N::hid));
     }
 }
 
@@ -212,7 +222,7 @@ DEVICE void mlp_output(const float4* p, const float (&x)[N::in], float (&out)[KE
 // at its output), with their activations h: their gradients, recorded with h at columns
 // d_col and h_col, and taken back into dx.
 template <int NI, int NH, int NO>
-DEVICE void hidden_block_backward(const Layer<NI, NH>& in, const Layer<NH, NO>& next, int jb, const float (&h)[4],
+DEVICE void hidden_block_backward(const Layer<NI, NH, false>& in, const Layer<NH, NO, true>& next, int jb, const float (&h)[4],
                                   const float (&dout)[NO], const Rec& rec, int d_col, int h_col, float (&dx)[NI]) {
     float g[4], d[4];
     dot4(next.bwd(jb), dout, g);
@@ -237,8 +247,8 @@ DEVICE void mlp1_backward(const float4* p, const float (&x)[N::in], const Stride
                           const Rec& rec, float (&dx)[N::in]) {
     static_assert(N::layers == 1, "one hidden layer");
     enum { IN = N::in, H = N::hid, OUT = N::out };
-    Layer<IN, H> l0{p};
-    Layer<H, OUT> l1{p + l0.size};
+    Layer<IN, H, false> l0{p};
+    Layer<H, OUT, true> l1{p + l0.size};
     rec_put_all(rec, 0, x);
     rec_put_all(rec, IN + 2 * H, dout);
 #pragma unroll
@@ -260,9 +270,9 @@ DEVICE void mlp2_backward(const float4* p, const float (&x)[N::in], const Stride
                           const Rec& rec, float (&dx)[N::in]) {
     static_assert(N::layers == 2, "two hidden layers");
     enum { IN = N::in, H = N::hid, OUT = N::out };
-    Layer<IN, H> l0{p};
-    Layer<H, H> l1{p + l0.size};
-    Layer<H, OUT> l2{p + l0.size + l1.size};
+    Layer<IN, H, false> l0{p};
+    Layer<H, H, false> l1{p + l0.size};
+    Layer<H, OUT, true> l2{p + l0.size + l1.size};
     // Columns: x, d1 | h1, d2 | h2, dout.
     float h1[H], d1[H];
 #pragma unroll
@@ -300,27 +310,21 @@ DEVICE float4 mlp_pack(const Mlp& s, const float* p, int i) {
     for (int li = 0; li <= s.hidden_layers; ++li) {
         int ni = mlp_layer_in(s, li), no = mlp_layer_out(s, li);
         int ci = mlp_cap_in(s, li), co = mlp_cap_out(s, li);
-        int size = mlp_packed_layer(ci, co);
-        if (i >= size) {
-            i -= size;
+        bool out = li == s.hidden_layers;
+        if (i >= mlp_packed_layer(ci, co, out)) {
+            i -= mlp_packed_layer(ci, co, out);
             p += ni * no + no;
             continue;
         }
-        int nf = QUADS(co) * ci, nb = QUADS(ci) * co;
+        int blocks = out ? QUADS(ci) * co : QUADS(co) * ci;
         for (int k = 0; k < 4; ++k) {
-            int o, in;
-            if (i < nf) {
-                o = 4 * (i / ci) + k;
-                in = i % ci;
-            } else if (i < nf + nb) {
-                int j = i - nf;
-                o = j % co;
-                in = 4 * (j / co) + k;
-            } else {
-                o = 4 * (i - nf - nb) + k;
+            if (i >= blocks) {
+                int o = 4 * (i - blocks) + k;
                 if (o < no) q[k] = p[ni * no + o];
                 continue;
             }
+            int o = out ? i % co : 4 * (i / ci) + k;
+            int in = out ? 4 * (i / co) + k : i % ci;
             if (o < no && in < ni) q[k] = p[o * ni + in];
         }
         break;

@@ -420,8 +420,13 @@ impl Mlp {
     /// Floats of its packed copy (`mlp_packed_count` float4s).
     pub fn packed_floats(&self) -> usize {
         let s = self.cap_shape();
-        let layer = |(ni, no): (usize, usize)| no.div_ceil(4) * ni + ni.div_ceil(4) * no + no.div_ceil(4);
-        4 * (0..s.layer_count()).map(|l| layer(s.layer(l))).sum::<usize>()
+        let out = s.layer_count() - 1;
+        let layer = |l: usize| {
+            let (ni, no) = s.layer(l);
+            let blocks = if l == out { ni.div_ceil(4) * no } else { no.div_ceil(4) * ni };
+            blocks + no.div_ceil(4)
+        };
+        4 * (0..s.layer_count()).map(layer).sum::<usize>()
     }
 
     /// Floats per row of its backward record (`mlp_rec_cols`).

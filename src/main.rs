@@ -55,10 +55,12 @@ enum Command {
     Scene(SceneArgs),
     /// Train a neural surface on a folder with known poses; writes mesh, poses, renders, metrics.
     Train(TrainArgs),
-    /// Extract the mesh of a checkpoint, e.g. at another resolution.
+    /// Extract the mesh of a checkpoint, e.g. at another resolution or in another format.
     Export {
         checkpoint: PathBuf,
-        #[arg(long, value_name = "OUT.ply")]
+        /// The mesh file; its extension chooses the format: .ply (binary, vertex colours),
+        /// .obj (vertex colours after each position) or .glb (binary glTF, vertex colours, unlit).
+        #[arg(long, value_name = "OUT.ply|obj|glb")]
         mesh: PathBuf,
         /// Marching resolution (cells per side of the normalised cube).
         #[arg(long, default_value_t = 256)]

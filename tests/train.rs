@@ -63,6 +63,48 @@ fn holdout_renders_and_scores_the_held_out_photos() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("already has 2 test views"));
 }
 
+/// `weave export` writes the checkpoint's mesh in the format its extension names, the same
+/// mesh in each, and refuses an unknown extension before extracting anything.
+#[test]
+fn export_writes_the_mesh_in_the_format_its_extension_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene");
+    object_scene(&scene, 6, 0);
+    let out = dir.path().join("run");
+    let common = ["--iterations", "60", "--rays", "256", "--mesh-resolution", "24", "--backend", "cpu"];
+    let run = weave(&[&["train", scene.to_str().unwrap(), "--out", out.to_str().unwrap()], &common[..]].concat());
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let ckpt = out.join("checkpoint.weave");
+    let export = |name: &str| {
+        let path = out.join(name);
+        let run = weave(&["export", ckpt.to_str().unwrap(), "--mesh", path.to_str().unwrap(), "--resolution", "32"]);
+        (run, path)
+    };
+    let counts = |run: &std::process::Output| {
+        let log = String::from_utf8_lossy(&run.stdout).to_string();
+        let at = log.find(" (").unwrap_or_else(|| panic!("{log}"));
+        log[at..].to_string()
+    };
+    let (ply, _) = export("m.ply");
+    assert!(ply.status.success(), "{}", String::from_utf8_lossy(&ply.stderr));
+    let (glb, glb_path) = export("m.glb");
+    let (obj, obj_path) = export("m.obj");
+    assert_eq!(counts(&glb), counts(&ply));
+    assert_eq!(counts(&obj), counts(&ply));
+
+    let triangles: usize = counts(&ply).split(", ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(triangles > 0, "60 steps form a surface");
+    let (doc, _, _) = gltf::import(&glb_path).unwrap();
+    let in_glb: usize = doc.meshes().flat_map(|m| m.primitives()).filter_map(|p| p.indices()).map(|a| a.count()).sum();
+    assert_eq!(in_glb, 3 * triangles);
+    let (models, _) = tobj::load_obj(&obj_path, &tobj::GPU_LOAD_OPTIONS).unwrap();
+    assert_eq!(models.iter().map(|m| m.mesh.indices.len()).sum::<usize>(), 3 * triangles);
+
+    let (refused, stl) = export("m.stl");
+    assert!(!refused.status.success() && !stl.exists());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("name the file .ply, .obj, .glb"));
+}
+
 /// Photos with alpha (NeRF-synthetic style) train against white, so their held-out PSNR is
 /// scored against the photo composited on white, not on the black of its transparent pixels.
 #[test]

@@ -2,6 +2,7 @@
 //! as messages the UI drains each frame. A newer load makes older ones stop early.
 
 use crate::io::Dataset;
+use crate::io::mesh::MeshFormat;
 use crate::train::{TrainConfig, Trainer, checkpoint, outputs};
 use image::RgbaImage;
 use std::path::PathBuf;
@@ -177,10 +178,14 @@ impl Loader {
                             with_note(format!("Saved mesh, poses, renders and checkpoint to {}", path.display()), note)
                         })
                 }
-                Export::Mesh => outputs::write_mesh(&trainer, &path, trainer.cfg.mesh_resolution, None).map(|m| {
-                    let msg = format!("Saved the mesh ({} triangles) to {}", m.triangles, path.display());
-                    with_note(msg, m.note)
-                }),
+                Export::Mesh => {
+                    // Some file dialogs return the typed name without the chosen filter's extension.
+                    let path = if path.extension().is_none() { path.with_extension("ply") } else { path };
+                    outputs::write_mesh(&trainer, &path, trainer.cfg.mesh_resolution, None).map(|m| {
+                        let msg = format!("Saved the mesh ({} triangles) to {}", m.triangles, path.display());
+                        with_note(msg, m.note)
+                    })
+                }
                 Export::Poses => outputs::write_poses(&trainer, &dataset, &path)
                     .map(|_| format!("Saved {} camera poses to {}", trainer.views.len(), path.display())),
             };
@@ -201,7 +206,10 @@ impl Loader {
                 }
                 Purpose::Export(Export::Mesh) => dialog
                     .set_title("Export the mesh")
-                    .add_filter("PLY mesh", &["ply"])
+                    .add_filter("Mesh (PLY, OBJ, glTF binary)", &MeshFormat::EXTENSIONS)
+                    .add_filter("PLY", &["ply"])
+                    .add_filter("OBJ", &["obj"])
+                    .add_filter("glTF binary", &["glb"])
                     .set_file_name("mesh.ply")
                     .save_file(),
                 Purpose::ViewportImage => dialog

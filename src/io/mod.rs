@@ -1,5 +1,5 @@
 //! Reading and writing what users bring and take away: image folders, EXIF, COLMAP models,
-//! transforms.json, meshes. Conventions are converted through `geometry` at this boundary.
+//! transforms.json, meshes (PLY, OBJ, glTF). Conventions are converted through `geometry` at this boundary.
 
 pub mod atomic;
 pub mod colmap;
@@ -7,7 +7,10 @@ pub mod convert;
 pub mod dataset;
 mod error;
 pub mod exif;
+pub mod glb;
 pub mod images;
+pub mod mesh;
+pub mod obj;
 pub mod paths;
 pub mod ply;
 pub mod transforms;

@@ -13,7 +13,7 @@ use crate::compute::cpu::sh;
 use crate::field::{ColorEval, Field, Params, SurfaceSample};
 use crate::geometry::rig::Layout;
 use crate::geometry::{Camera, Pose};
-use crate::io::ply::Mesh;
+use crate::io::mesh::Mesh;
 use crate::train::Trainer;
 use crate::train::render::rgb_bytes;
 use glam::Vec3;

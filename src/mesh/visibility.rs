@@ -4,7 +4,7 @@
 //! camera saw (the back and sides of a forward-facing capture) can be dropped.
 
 use crate::geometry::Camera;
-use crate::io::ply::Mesh;
+use crate::io::mesh::Mesh;
 use glam::Vec3;
 use rayon::prelude::*;
 

@@ -95,8 +95,8 @@ pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(
 
 /// The stereo depths as a coloured point cloud in the input's frame (every second pixel each
 /// way), as COLMAP's fused points: what the prior holds, to look at beside the mesh.
-pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::io::ply::Mesh {
-    let mut cloud = crate::io::ply::Mesh::default();
+pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::io::mesh::Mesh {
+    let mut cloud = crate::io::mesh::Mesh::default();
     for v in views {
         let Some(depth) = &v.depth else { continue };
         let w = v.width() as usize;

@@ -3,7 +3,8 @@
 use super::Trainer;
 use super::trainer::psnr;
 use crate::geometry::{Intrinsics, Pose};
-use crate::io::{self, Dataset, View, atomic, colmap, ply, transforms};
+use crate::io::mesh::MeshFormat;
+use crate::io::{self, Dataset, View, atomic, colmap, transforms};
 use crate::mesh::Unseen;
 use serde::Serialize;
 use std::path::Path;
@@ -62,10 +63,12 @@ pub struct WrittenMesh {
 }
 
 /// Extracts the mesh at `resolution` cells per side (what it keeps of unseen surface: `unseen`,
-/// else as training chose) and writes it as binary PLY.
+/// else as training chose) and writes it in the format the path's extension names (.ply, .obj,
+/// .glb), which is checked before the mesh is extracted.
 pub fn write_mesh(t: &Trainer, path: &Path, resolution: usize, unseen: Option<Unseen>) -> io::Result<WrittenMesh> {
+    MeshFormat::of(path)?;
     let mesh = crate::mesh::from_trainer(t, resolution, unseen.or(t.cfg.unseen));
-    ply::write(path, &mesh)?;
+    io::mesh::write(path, &mesh)?;
     let triangles = mesh.triangles.len();
     Ok(WrittenMesh { vertices: mesh.vertices.len(), triangles, note: empty_mesh_note(t, triangles) })
 }

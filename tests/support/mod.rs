@@ -4,7 +4,7 @@
 use glam::Vec3;
 use weave::compute::cpu::hashgrid::HashGridConfig;
 use weave::io::Dataset;
-use weave::io::ply::Mesh;
+use weave::io::mesh::Mesh;
 use weave::train::{Preset, TrainConfig, Trainer, checkpoint, outputs};
 
 /// Area-weighted points on a mesh (deterministic).

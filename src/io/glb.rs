@@ -1,0 +1,177 @@
+//! Triangle meshes as binary glTF 2.0 (`.glb`): one file that Blender, game engines and web
+//! viewers open. Vertex colours (COLOR_0, linear as glTF defines them) under an unlit
+//! material: they are the photos' colours with the lighting already in them, so a viewer's
+//! own lights would shade it twice. Positions stay in the input's frame, as in the other
+//! formats; glTF's "y up" is only a convention for viewers.
+
+use super::images::srgb_to_linear;
+use super::mesh::Mesh;
+use super::{Result, atomic};
+use serde_json::{Value, json};
+use std::path::Path;
+
+const MAGIC: &[u8; 4] = b"glTF";
+const CHUNK_JSON: &[u8; 4] = b"JSON";
+const CHUNK_BIN: &[u8; 4] = b"BIN\0";
+// Accessor component types and buffer-view targets, as glTF numbers them.
+const FLOAT: u32 = 5126;
+const UNSIGNED_INT: u32 = 5125;
+const ARRAY_BUFFER: u32 = 34962;
+const ELEMENT_ARRAY_BUFFER: u32 = 34963;
+
+pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {
+    let (doc, bin) = document(mesh);
+    let mut json = serde_json::to_vec(&doc).expect("a glTF document is plain JSON");
+    // Chunks start on 4-byte boundaries: JSON is padded with spaces, the binary with zeros.
+    json.resize(json.len().next_multiple_of(4), b' ');
+    let bin_padded = bin.len().next_multiple_of(4);
+    let total = 12 + 8 + json.len() + if bin.is_empty() { 0 } else { 8 + bin_padded };
+    let len = |n: usize| u32::try_from(n).map(u32::to_le_bytes);
+    let (total, json_len, bin_len) = match (len(total), len(json.len()), len(bin_padded)) {
+        (Ok(t), Ok(j), Ok(b)) => (t, j, b),
+        _ => return Err(super::Error::format(path, "the mesh is too large for a .glb (4 GiB): write .ply")),
+    };
+    atomic::write_file(path, |w| {
+        w.write_all(MAGIC)?;
+        w.write_all(&2u32.to_le_bytes())?;
+        w.write_all(&total)?;
+        w.write_all(&json_len)?;
+        w.write_all(CHUNK_JSON)?;
+        w.write_all(&json)?;
+        if !bin.is_empty() {
+            w.write_all(&bin_len)?;
+            w.write_all(CHUNK_BIN)?;
+            w.write_all(&bin)?;
+            w.write_all(&vec![0; bin_padded - bin.len()])?;
+        }
+        Ok(())
+    })
+}
+
+/// The glTF document and its binary buffer: positions, colours, then triangle indices.
+fn document(mesh: &Mesh) -> (Value, Vec<u8>) {
+    let asset = json!({ "version": "2.0", "generator": concat!("Weave ", env!("CARGO_PKG_VERSION")) });
+    if mesh.triangles.is_empty() {
+        // glTF has no empty accessors (nor, for some readers, empty scenes): an empty mesh is
+        // a document with nothing in it.
+        return (json!({ "asset": asset }), Vec::new());
+    }
+    let mut bin = Vec::new();
+    let mut views = Vec::new();
+    let mut view = |bin: &mut Vec<u8>, bytes: &[u8], target: u32| {
+        views.push(json!({ "buffer": 0, "byteOffset": bin.len(), "byteLength": bytes.len(), "target": target }));
+        bin.extend_from_slice(bytes);
+        views.len() - 1
+    };
+    let floats = |v: &mut dyn Iterator<Item = f32>| v.flat_map(f32::to_le_bytes).collect::<Vec<u8>>();
+
+    let (mut lo, mut hi) = (mesh.vertices[0], mesh.vertices[0]);
+    for v in &mesh.vertices {
+        (lo, hi) = (lo.min(*v), hi.max(*v));
+    }
+    let n = mesh.vertices.len();
+    let positions = view(&mut bin, &floats(&mut mesh.vertices.iter().flat_map(|v| v.to_array())), ARRAY_BUFFER);
+    let mut accessors = vec![json!({
+        "bufferView": positions, "componentType": FLOAT, "count": n, "type": "VEC3",
+        "min": lo.to_array(), "max": hi.to_array(),
+    })];
+    let mut attributes = json!({ "POSITION": 0 });
+    let colored = mesh.colors.len() == n;
+    if colored {
+        let linear = &mut mesh.colors.iter().flatten().map(|&c| srgb_to_linear(c) as f32);
+        let colors = view(&mut bin, &floats(linear), ARRAY_BUFFER);
+        accessors.push(json!({ "bufferView": colors, "componentType": FLOAT, "count": n, "type": "VEC3" }));
+        attributes["COLOR_0"] = json!(accessors.len() - 1);
+    }
+    let indices: Vec<u8> = mesh.triangles.iter().flatten().flat_map(|i| i.to_le_bytes()).collect();
+    let indices = view(&mut bin, &indices, ELEMENT_ARRAY_BUFFER);
+    accessors.push(json!({
+        "bufferView": indices, "componentType": UNSIGNED_INT, "count": 3 * mesh.triangles.len(), "type": "SCALAR",
+    }));
+
+    // Open surfaces (a room, a relief) are seen from both sides; metallic 0 for viewers that
+    // do not know the unlit extension (glTF's default material is fully metallic).
+    let mut material = json!({
+        "pbrMetallicRoughness": { "metallicFactor": 0.0, "roughnessFactor": 1.0 },
+        "doubleSided": true,
+    });
+    let mut doc = json!({
+        "asset": asset,
+        "scene": 0,
+        "scenes": [{ "nodes": [0] }],
+        "nodes": [{ "mesh": 0, "name": "surface" }],
+        "meshes": [{ "name": "surface", "primitives": [{
+            "attributes": attributes, "indices": accessors.len() - 1, "material": 0, "mode": 4,
+        }] }],
+        "buffers": [{ "byteLength": bin.len() }],
+        "bufferViews": views,
+        "accessors": accessors,
+    });
+    if colored {
+        material["extensions"] = json!({ "KHR_materials_unlit": {} });
+        doc["extensionsUsed"] = json!(["KHR_materials_unlit"]);
+    }
+    doc["materials"] = json!([material]);
+    (doc, bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glam::Vec3;
+
+    fn read(path: &Path) -> (gltf::Document, Vec<gltf::buffer::Data>) {
+        let (doc, buffers, _) = gltf::import(path).unwrap();
+        (doc, buffers)
+    }
+
+    #[test]
+    fn a_reader_gets_back_the_positions_colours_and_triangles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.glb");
+        let mesh = Mesh {
+            vertices: vec![Vec3::ZERO, Vec3::X, Vec3::Y, Vec3::new(1.0, 1.0, -0.5)],
+            colors: vec![[255, 0, 0], [0, 128, 0], [0, 0, 255], [10, 20, 30]],
+            triangles: vec![[0, 1, 2], [2, 1, 3]],
+        };
+        write(&path, &mesh).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() % 4, 0);
+        assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, bytes.len());
+
+        let (doc, buffers) = read(&path);
+        let prim = doc.meshes().next().unwrap().primitives().next().unwrap();
+        let r = prim.reader(|b| Some(&buffers[b.index()]));
+        let positions: Vec<Vec3> = r.read_positions().unwrap().map(Vec3::from).collect();
+        assert_eq!(positions, mesh.vertices);
+        let colors: Vec<[f32; 3]> = r.read_colors(0).unwrap().into_rgb_f32().collect();
+        for (c, want) in colors.iter().zip(&mesh.colors) {
+            for k in 0..3 {
+                assert!((c[k] as f64 - srgb_to_linear(want[k])).abs() < 1e-6, "{c:?} vs {want:?}");
+            }
+        }
+        assert!(colors[1][1] < 0.25, "glTF colours are linear: sRGB 128 is about 0.22");
+        let indices: Vec<u32> = r.read_indices().unwrap().into_u32().collect();
+        assert_eq!(indices, [0, 1, 2, 2, 1, 3]);
+        assert_eq!(prim.bounding_box().min, [0.0, 0.0, -0.5]);
+        assert_eq!(prim.bounding_box().max, [1.0, 1.0, 0.0]);
+        assert!(prim.material().unlit() && prim.material().double_sided());
+    }
+
+    #[test]
+    fn uncoloured_and_empty_meshes_are_valid_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.glb");
+        let mesh = Mesh { vertices: vec![Vec3::ZERO, Vec3::X, Vec3::Z], colors: vec![], triangles: vec![[0, 1, 2]] };
+        write(&plain, &mesh).unwrap();
+        let (doc, _) = read(&plain);
+        let prim = doc.meshes().next().unwrap().primitives().next().unwrap();
+        assert!(prim.get(&gltf::Semantic::Colors(0)).is_none() && !prim.material().unlit());
+        assert_eq!(prim.material().pbr_metallic_roughness().metallic_factor(), 0.0);
+
+        let empty = dir.path().join("empty.glb");
+        write(&empty, &Mesh::default()).unwrap();
+        let (doc, buffers) = read(&empty);
+        assert_eq!((doc.meshes().count(), doc.scenes().count(), buffers.len()), (0, 0, 0));
+    }
+}

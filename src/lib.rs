@@ -14,5 +14,6 @@ pub mod io;
 pub mod mesh;
 pub mod mvs;
 pub mod scene;
+pub mod sfm;
 pub mod train;
 pub mod view;

@@ -5,11 +5,14 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use weave::compute::Backend;
 use weave::geometry::rig::Layout;
 use weave::io::{Dataset, convert};
 use weave::mesh::Unseen;
 use weave::scene;
+use weave::sfm::{self, Matcher};
 use weave::train::{Preset, TrainConfig, Trainer, checkpoint, outputs};
 use weave::view::{FieldStyle, Gpu, ViewCamera, ViewMode};
 
@@ -50,6 +53,15 @@ enum Command {
         to: convert::Format,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Find the camera poses of a folder of bare photos with COLMAP (structure from motion),
+    /// into PATH/colmap/sparse/0, where Weave then finds them.
+    Sfm {
+        path: PathBuf,
+        /// How photos are paired for matching: auto (every pair up to 200 photos, neighbours in
+        /// name order beyond), exhaustive, or sequential (video frames, walk-throughs).
+        #[arg(long, value_enum, default_value_t = Matcher::Auto)]
+        matcher: Matcher,
     },
     /// Write a procedural scene with exact ground truth (images, cameras, mesh).
     Scene(SceneArgs),
@@ -128,7 +140,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Photo folder with poses (COLMAP model or transforms.json).
+    /// Photo folder: with poses (COLMAP model or transforms.json), or bare photos, whose poses
+    /// COLMAP finds first (as `weave sfm`).
     path: PathBuf,
     /// Output folder.
     #[arg(long)]
@@ -269,6 +282,7 @@ fn main() -> ExitCode {
         ),
         Some(Command::Info { path, images }) => info(&path, images),
         Some(Command::Convert { path, to, out }) => convert_cmd(&path, to, &out),
+        Some(Command::Sfm { path, matcher }) => open(&path).and_then(|ds| find_poses(&ds, matcher)).map(|_| ()),
         Some(Command::Scene(args)) => scene_cmd(args),
         Some(Command::Train(args)) => train_cmd(args),
         Some(Command::Export { checkpoint: ckpt, mesh, resolution, unseen }) => {
@@ -310,6 +324,51 @@ fn open(path: &std::path::Path) -> Result<Dataset> {
         eprintln!("warning: {w}");
     }
     Ok(ds)
+}
+
+/// Ctrl-C's flag: set once it is pressed (the handler is installed on first use).
+fn ctrl_c() -> Result<&'static AtomicBool> {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static INSTALLED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(anyhow::Error::msg)
+        .context("installing the Ctrl-C handler")?;
+    Ok(&STOP)
+}
+
+/// Finds the poses of a folder of bare photos with COLMAP, with a bar per stage; returns the
+/// folder opened again, now with them.
+fn find_poses(ds: &Dataset, matcher: Matcher) -> Result<Dataset> {
+    let colmap = sfm::Colmap::find()?;
+    println!("{} ({}), {} photos", colmap.version, colmap.exe.display(), ds.views.len());
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg:20} [{bar:30}] {pos}/{len}, ETA {eta}").expect("valid template"),
+    );
+    let stage = std::cell::Cell::new(None);
+    let report = sfm::estimate(
+        &colmap,
+        ds,
+        matcher,
+        &|s, done, total| {
+            if stage.replace(Some(s)) != Some(s) {
+                bar.reset();
+                bar.set_message(s.label());
+                bar.set_length(total as u64);
+            }
+            bar.set_position(done as u64);
+        },
+        ctrl_c()?,
+    );
+    bar.finish_and_clear();
+    let report = report?;
+    println!("{}", report.summary());
+    let posed = open(&ds.root)?;
+    if !posed.has_poses() {
+        bail!("{}: COLMAP's model gives no usable poses", ds.root.display());
+    }
+    Ok(posed)
 }
 
 fn info(path: &std::path::Path, list_images: bool) -> Result<()> {
@@ -408,10 +467,8 @@ fn scene_cmd(args: SceneArgs) -> Result<()> {
 fn train_cmd(args: TrainArgs) -> Result<()> {
     let mut ds = open(&args.path)?;
     if !ds.has_poses() {
-        bail!(
-            "{}: has no camera poses; training needs them (the pose-free path is not available yet)",
-            ds.root.display()
-        );
+        println!("{}: no camera poses; finding them with COLMAP first (`weave sfm` does only that)", ds.root.display());
+        ds = find_poses(&ds, Matcher::Auto)?;
     }
     // A resumed run holds out what its checkpoint held out.
     let probe = args.resume.as_ref().map(|ckpt| checkpoint::load(ckpt, Vec::new())).transpose()?;
@@ -491,12 +548,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         trainer.cfg.rays,
         trainer.cfg.iterations,
     );
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
-            .context("installing the Ctrl-C handler")?;
-    }
+    let stop = ctrl_c()?;
     let bar = ProgressBar::new(trainer.cfg.iterations as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed} < {eta}]").expect("valid template"),
     );

@@ -2,6 +2,8 @@
 //! poses must be closer to the exact ones than the given poses were. Compared through relative
 //! rotations between views, which do not depend on the frame training settles in.
 
+mod pose_errors;
+
 use weave::compute::cpu::hashgrid::HashGridConfig;
 use weave::geometry::Pose;
 use weave::io::Dataset;
@@ -9,19 +11,7 @@ use weave::train::{Preset, TrainConfig, Trainer};
 
 /// Mean angle (degrees) between the relative rotations of all view pairs.
 fn relative_rotation_error(a: &[Pose], b: &[Pose]) -> f64 {
-    let rel = |p: &[Pose], i: usize, j: usize| Pose {
-        rotation: p[i].rotation.transpose() * p[j].rotation,
-        center: glam::DVec3::ZERO,
-    };
-    let mut sum = 0.0;
-    let mut n = 0;
-    for i in 0..a.len() {
-        for j in i + 1..a.len() {
-            sum += rel(a, i, j).rotation_angle_to(&rel(b, i, j)).to_degrees();
-            n += 1;
-        }
-    }
-    sum / n as f64
+    pose_errors::relative_errors(a, b).0
 }
 
 #[test]

@@ -3,11 +3,12 @@
 
 use crate::io::Dataset;
 use crate::io::mesh::MeshFormat;
+use crate::sfm::{self, Matcher, SfmError, Stage};
 use crate::train::{TrainConfig, Trainer, checkpoint, outputs};
 use image::RgbaImage;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 
 /// Longest side of the thumbnails shown in the photo strip and on the frusta.
@@ -56,6 +57,17 @@ pub enum Message {
         trainer: Box<Trainer>,
         result: Result<String, String>,
     },
+    /// COLMAP has done this much of a stage of finding the camera poses.
+    SfmProgress {
+        stage: Stage,
+        done: usize,
+        total: usize,
+    },
+    /// Finding the camera poses of the folder at `root` ended: what COLMAP found, or why not.
+    SfmDone {
+        root: PathBuf,
+        result: Result<String, SfmError>,
+    },
     /// Something failed in the background; the text says what and where.
     Failed(String),
 }
@@ -80,7 +92,7 @@ fn with_note(msg: String, note: Option<String>) -> String {
 pub enum Export {
     /// Everything `weave train` writes, into a folder.
     Results,
-    /// The mesh, as binary PLY.
+    /// The mesh, in the format its file name says (PLY, OBJ, glTF binary).
     Mesh,
     /// The refined cameras: a transforms.json, or a COLMAP text model in a folder.
     Poses,
@@ -139,6 +151,18 @@ impl Loader {
             }
         });
         generation
+    }
+
+    /// Finds the camera poses of a folder of bare photos with COLMAP, off the UI thread.
+    pub fn find_poses(&self, dataset: Dataset, cancel: Arc<AtomicBool>) {
+        let this = self.clone();
+        std::thread::spawn(move || {
+            let progress = |stage, done, total| this.send(Message::SfmProgress { stage, done, total });
+            let result = sfm::Colmap::find()
+                .and_then(|colmap| sfm::estimate(&colmap, &dataset, Matcher::Auto, &progress, &cancel))
+                .map(|report| report.summary());
+            this.send(Message::SfmDone { root: dataset.root, result });
+        });
     }
 
     /// Decodes the dataset's photos and builds a trainer, off the UI thread.

@@ -1,7 +1,6 @@
 //! The training panel: start, pause, resume, stop; progress with ETA; live loss, PSNR and
 //! learning rate (egui_plot).
 
-use crate::io::Dataset;
 use crate::mesh::Unseen;
 use crate::train::session::{Command, Event, Session, Snapshot, SnapshotSlot};
 use crate::train::{Preset, StepStats, TrainConfig, Trainer};
@@ -133,13 +132,9 @@ impl TrainingPanel {
         notes
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, ds: &Dataset) -> Action {
+    pub fn ui(&mut self, ui: &mut egui::Ui) -> Action {
         let mut action = Action::None;
         ui.heading("Training");
-        if !ds.has_poses() {
-            ui.label(RichText::new("Needs camera poses (COLMAP or transforms.json).").weak());
-            return action;
-        }
         let (label, note) = self.backend.clone().unwrap_or_else(|| ("chosen when training starts".into(), None));
         ui.label(RichText::new(format!("backend: {label}")).small().weak()).on_hover_text(note.unwrap_or_default());
         let running = self.is_running();
@@ -254,7 +249,7 @@ impl TrainingPanel {
     }
 }
 
-fn clock(seconds: f32) -> String {
+pub fn clock(seconds: f32) -> String {
     let s = seconds.max(0.0) as u32;
     format!("{}:{:02}", s / 60, s % 60)
 }

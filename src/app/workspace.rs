@@ -5,12 +5,16 @@ use super::compare::Compare;
 use super::live_view::LiveView;
 use super::loader::{Loader, Message, Purpose};
 use super::notices::{Level, Notices};
-use super::training::{Action, TrainingPanel};
+use super::training::{Action, TrainingPanel, clock};
 use crate::io::{Dataset, IntrinsicsSource, PoseSource};
+use crate::sfm::{SfmError, Stage};
 use crate::view::{CameraGlyph, Orbit, Renderer};
 use egui::{Color32, RichText, Sense, Vec2};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
+use std::time::Instant;
 
 const ACCENT: Color32 = Color32::from_rgb(242, 160, 60);
 const WARN: Color32 = Color32::from_rgb(235, 190, 70);
@@ -46,6 +50,19 @@ pub struct Workspace {
     /// Side by side of the selected photo and the reconstruction, when asked for.
     show_compare: bool,
     compare: Option<Compare>,
+    /// COLMAP finding the open folder's camera poses.
+    sfm: Option<SfmRun>,
+    /// COLMAP's version, or why it cannot run: asked once, when a folder without poses opens.
+    colmap: Option<Result<String, String>>,
+    /// Training asked for (`--train`) before the folder had poses: it starts once they are found.
+    pending_training: Option<u32>,
+}
+
+struct SfmRun {
+    cancel: Arc<AtomicBool>,
+    /// The stage COLMAP is in, its progress, and when it began.
+    stage: Option<(Stage, usize, usize, Instant)>,
+    started: Instant,
 }
 
 impl Workspace {
@@ -74,10 +91,17 @@ impl Workspace {
             live: LiveView::default(),
             show_compare: false,
             compare: None,
+            sfm: None,
+            colmap: None,
+            pending_training: None,
         }
     }
 
     pub fn open(&mut self, path: PathBuf) {
+        if let Some(run) = self.sfm.take() {
+            run.cancel.store(true, Ordering::Relaxed);
+        }
+        self.pending_training = None;
         self.training.reset();
         self.live.reset();
         self.compare = None;
@@ -103,13 +127,17 @@ impl Workspace {
             && self.dataset.as_ref().is_none_or(|d| self.thumbs_done >= d.views.len())
             && !self.preparing_training
             && !self.training.is_running()
+            && self.sfm.is_none()
+            && self.pending_training.is_none()
     }
 
-    /// Starts training the open folder with the fast preset for `steps` steps.
+    /// Starts training the open folder with the fast preset for `steps` steps (after finding
+    /// its camera poses, when it has none).
     pub fn start_training(&mut self, steps: u32) {
         let Some(ds) = &self.dataset else { return };
         if !ds.has_poses() {
-            self.notices.push(Level::Error, "This folder has no camera poses: training needs them");
+            self.pending_training = Some(steps);
+            self.find_poses();
             return;
         }
         let mut cfg = crate::train::TrainConfig::preset(self.training.preset);
@@ -123,6 +151,34 @@ impl Workspace {
         self.stereo_progress = None;
         self.compiling_kernels = false;
         self.loader.prepare_training(ds.clone(), cfg);
+    }
+
+    /// Starts COLMAP on the open folder, when it can run.
+    fn find_poses(&mut self) {
+        let status = self.colmap_status();
+        let Some(ds) = &self.dataset else { return };
+        match status {
+            Ok(_) => {
+                let cancel = Arc::new(AtomicBool::new(false));
+                self.loader.find_poses(ds.clone(), cancel.clone());
+                self.sfm = Some(SfmRun { cancel, stage: None, started: Instant::now() });
+            }
+            Err(why) => {
+                self.pending_training = None;
+                self.notices.push(Level::Error, why);
+            }
+        }
+    }
+
+    /// COLMAP's version, or why it cannot run (asked once).
+    fn colmap_status(&mut self) -> Result<String, String> {
+        self.colmap
+            .get_or_insert_with(|| {
+                crate::sfm::Colmap::find()
+                    .map(|c| format!("{} ({})", c.version, c.exe.display()))
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
     }
 
     fn glyphs(ds: &Dataset) -> Vec<CameraGlyph> {
@@ -189,6 +245,32 @@ impl Workspace {
                         Err(e) => self.notices.push(Level::Error, format!("Saving failed: {e}")),
                     }
                 }
+                Message::SfmProgress { stage, done, total } => {
+                    if let Some(run) = &mut self.sfm {
+                        let began = run.stage.filter(|s| s.0 == stage).map_or_else(Instant::now, |s| s.3);
+                        run.stage = Some((stage, done, total, began));
+                    }
+                }
+                // Only the current run's end counts: opening another folder cancelled the others.
+                Message::SfmDone { root, result } if self.sfm.is_some() => {
+                    self.sfm = None;
+                    match result {
+                        Ok(summary) => {
+                            self.notices.push(Level::Info, summary);
+                            let pending = self.pending_training.take();
+                            self.open(root);
+                            self.pending_training = pending;
+                        }
+                        Err(SfmError::Cancelled) => {
+                            self.pending_training = None;
+                            self.notices.push(Level::Info, "Finding the camera poses was cancelled");
+                        }
+                        Err(e) => {
+                            self.pending_training = None;
+                            self.notices.push(Level::Error, e.to_string());
+                        }
+                    }
+                }
                 Message::Failed(error) => {
                     self.preparing_training = false;
                     self.notices.push(Level::Error, error);
@@ -242,6 +324,14 @@ impl Workspace {
                 }
                 _ => {} // from a load that a newer one replaced
             }
+        }
+        if let Some(steps) = self.pending_training
+            && self.sfm.is_none()
+            && self.loading.is_none()
+            && self.dataset.as_ref().is_some_and(|d| d.has_poses() && self.thumbs_done >= d.views.len())
+        {
+            self.pending_training = None;
+            self.start_training(steps);
         }
         for note in self.training.poll() {
             self.notices.push(Level::Info, note);
@@ -323,6 +413,7 @@ impl Workspace {
                 ui.label(format!("Reading {}", path.display()));
             });
         }
+        let colmap = self.dataset.as_ref().is_some_and(|d| !d.has_poses()).then(|| self.colmap_status());
         let Some(ds) = &self.dataset else {
             if self.loading.is_none() {
                 ui.label("No folder open.");
@@ -405,8 +496,13 @@ impl Workspace {
                 ui.spinner();
                 ui.label("Loading photos for training…");
             });
+        } else if let Some(colmap) = &colmap {
+            if self.poses_ui(ui, colmap) {
+                self.find_poses();
+                return;
+            }
         } else {
-            match self.training.ui(ui, ds) {
+            match self.training.ui(ui) {
                 Action::Start(steps) => pending_start = Some(steps),
                 Action::Export(what) => self.loader.pick_folder(Purpose::Export(what)),
                 Action::None => {}
@@ -463,6 +559,52 @@ impl Workspace {
             .small()
             .weak(),
         );
+    }
+
+    /// For a folder of bare photos: COLMAP finding their poses (`colmap`: its version, or why
+    /// it cannot run), or the button that starts it, which returns whether it was clicked.
+    fn poses_ui(&self, ui: &mut egui::Ui, colmap: &Result<String, String>) -> bool {
+        ui.heading("Camera poses");
+        if let Some(run) = &self.sfm {
+            let elapsed = run.started.elapsed().as_secs_f32();
+            match run.stage {
+                Some((stage, done, total, began)) => {
+                    let label = stage.label();
+                    ui.label(format!("COLMAP: {}{}…", label[..1].to_uppercase(), &label[1..]));
+                    let t = began.elapsed().as_secs_f32();
+                    let eta = if done > 0 { t / done as f32 * total.saturating_sub(done) as f32 } else { 0.0 };
+                    let frac = done as f32 / total.max(1) as f32;
+                    ui.add(egui::ProgressBar::new(frac).text(format!("{done}/{total} · ETA {}", clock(eta))));
+                }
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Starting COLMAP…");
+                    });
+                }
+            }
+            ui.label(RichText::new(format!("{} elapsed", clock(elapsed))).small().weak());
+            if ui.button("Cancel").clicked() {
+                run.cancel.store(true, Ordering::Relaxed);
+            }
+            return false;
+        }
+        ui.label(
+            "These photos have no camera poses yet. Weave finds them by structure from motion with COLMAP, \
+             then trains on them.",
+        );
+        ui.add_space(4.0);
+        match colmap {
+            Ok(version) => {
+                let clicked = ui.button("Find camera poses").clicked();
+                ui.label(RichText::new(version).small().weak());
+                clicked
+            }
+            Err(why) => {
+                ui.label(RichText::new(why).color(WARN));
+                false
+            }
+        }
     }
 
     fn photo_strip(&mut self, ui: &mut egui::Ui) {
@@ -613,10 +755,12 @@ impl Workspace {
                 Color32::from_gray(170),
             );
         } else if self.dataset.as_ref().is_some_and(|d| !d.has_poses()) {
-            centre_text(
-                "This folder has photos but no camera poses: pose estimation (the pose-free path) is not available yet",
-                Color32::from_gray(190),
-            );
+            let text = if self.sfm.is_some() {
+                "Finding the camera poses with COLMAP…"
+            } else {
+                "No camera poses yet: Find camera poses (left) runs COLMAP on these photos"
+            };
+            centre_text(text, Color32::from_gray(190));
         }
         if let Some(ds) = &self.dataset
             && ds.has_poses()

@@ -71,12 +71,15 @@ pub fn read_points(dir: &Path) -> Result<Vec<Point>> {
     }
 }
 
-/// The first folder under `root` that holds a COLMAP model (binary or text).
+/// The first folder under `root` that holds a COLMAP model.
 pub fn find_model(root: &Path) -> Option<PathBuf> {
-    MODEL_DIRS.iter().map(|d| root.join(d)).find(|dir| {
-        (dir.join("cameras.bin").is_file() && dir.join("images.bin").is_file())
-            || (dir.join("cameras.txt").is_file() && dir.join("images.txt").is_file())
-    })
+    MODEL_DIRS.iter().map(|d| root.join(d)).find(|dir| is_model(dir))
+}
+
+/// Whether `dir` holds a COLMAP model, binary or text.
+pub fn is_model(dir: &Path) -> bool {
+    (dir.join("cameras.bin").is_file() && dir.join("images.bin").is_file())
+        || (dir.join("cameras.txt").is_file() && dir.join("images.txt").is_file())
 }
 
 /// Reads a model folder; binary wins when both exist, as in COLMAP.

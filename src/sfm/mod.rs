@@ -1,0 +1,318 @@
+//! Camera poses for a folder of bare photos, by structure from motion: features, matches,
+//! incremental registration and bundle adjustment. Today that is COLMAP's, run as the
+//! `colmap` program (as nerfstudio and instant-ngp do) when the machine has it; its model
+//! goes into the folder's `colmap/sparse/0`, where Weave (and COLMAP, and nerfstudio) then
+//! find the poses whenever the folder is opened.
+
+mod colmap;
+pub mod log;
+
+pub use colmap::{Colmap, ENV};
+pub use log::Stage;
+
+use crate::io::{self, Dataset};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// Where the model and COLMAP's database go, inside the photo folder.
+pub const WORK_DIR: &str = "colmap";
+
+/// Above this many photos, matching every pair (time grows with their square) gives way to
+/// matching each photo with its neighbours in name order.
+const EXHAUSTIVE_UP_TO: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SfmError {
+    #[error(
+        "COLMAP is needed to find the camera poses of bare photos, and was not found ({0}). Install it \
+         (Debian/Ubuntu: `apt install colmap`; others: https://colmap.github.io/install.html) or set \
+         {ENV} to the program"
+    )]
+    NotFound(String),
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Read(#[from] io::Error),
+    #[error("COLMAP's {command} failed ({status}); the end of its log:\n{log}")]
+    Failed { command: String, status: String, log: String },
+    #[error(
+        "{}: COLMAP registered none of the {images} photos: no pair of them shares enough features. Photos need \
+         to overlap (each scene point in three or more), with texture; small or blurred photos give few features",
+        .root.display()
+    )]
+    NoModel { root: PathBuf, images: usize },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl SfmError {
+    fn io(path: &Path, source: std::io::Error) -> SfmError {
+        SfmError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// How photos are paired for matching.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Matcher {
+    /// Every pair up to 200 photos, neighbours in name order beyond.
+    #[default]
+    Auto,
+    /// Every pair: unordered photos.
+    Exhaustive,
+    /// Each photo with the next ones in name order: video frames, walk-throughs.
+    Sequential,
+}
+
+/// What a run found.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub model: PathBuf,
+    pub registered: usize,
+    pub images: usize,
+    /// Separate models COLMAP made (photos that link to no other group form their own);
+    /// the largest is kept.
+    pub models: usize,
+    pub seconds: f64,
+}
+
+impl Report {
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "COLMAP registered {} of {} photos in {:.0} s; model in {}",
+            self.registered,
+            self.images,
+            self.seconds,
+            self.model.display()
+        );
+        if self.registered < self.images {
+            s += &format!(" ({} photos left out: they did not link to the others)", self.images - self.registered);
+        }
+        if self.models > 1 {
+            s += &format!(" (the largest of {} separate models)", self.models);
+        }
+        s
+    }
+}
+
+/// Finds the poses of `ds`'s photos and writes them as a COLMAP model into
+/// `ds.root/colmap/sparse/0` (replacing one there), with COLMAP's database beside it.
+pub fn estimate(
+    colmap: &Colmap,
+    ds: &Dataset,
+    matcher: Matcher,
+    progress: &dyn Fn(Stage, usize, usize),
+    cancel: &AtomicBool,
+) -> Result<Report, SfmError> {
+    let started = Instant::now();
+    let work = ds.root.join(WORK_DIR);
+    std::fs::create_dir_all(&work).map_err(|e| SfmError::io(&work, e))?;
+    // A fresh database: one left by a cancelled run may hold other settings.
+    let db = work.join("database.db");
+    for f in [db.clone(), work.join("database.db-shm"), work.join("database.db-wal")] {
+        if f.exists() {
+            std::fs::remove_file(&f).map_err(|e| SfmError::io(&f, e))?;
+        }
+    }
+    // Exactly the dataset's photos: COLMAP would otherwise also take masks/ and the like.
+    let list = work.join("image_list.txt");
+    let names: Vec<&str> = ds.views.iter().map(|v| v.name.as_str()).collect();
+    io::atomic::write_bytes(&list, (names.join("\n") + "\n").as_bytes())?;
+    let n = names.len();
+    let same_size = ds
+        .views
+        .windows(2)
+        .all(|w| (w[0].intrinsics.width, w[0].intrinsics.height) == (w[1].intrinsics.width, w[1].intrinsics.height));
+    let gpu = if colmap.cuda { "1" } else { "0" };
+    let arg = |s: &str| OsString::from(s);
+    let path = |p: &Path| p.as_os_str().to_owned();
+
+    let extract = vec![
+        arg("feature_extractor"),
+        arg("--database_path"),
+        path(&db),
+        arg("--image_path"),
+        path(&ds.images_dir),
+        arg("--image_list_path"),
+        path(&list),
+        arg("--ImageReader.camera_model"),
+        arg("SIMPLE_RADIAL"),
+        // One camera for photos of one size: the usual capture, and a better-posed problem.
+        arg("--ImageReader.single_camera"),
+        arg(if same_size { "1" } else { "0" }),
+        arg(&format!("--{}.use_gpu", colmap.extraction)),
+        arg(gpu),
+    ];
+    colmap.run(&extract, Stage::Features, n, progress, cancel)?;
+
+    let sequential = matcher == Matcher::Sequential || (matcher == Matcher::Auto && n > EXHAUSTIVE_UP_TO);
+    let mut matching = vec![arg(if sequential { "sequential_matcher" } else { "exhaustive_matcher" })];
+    matching.extend([arg("--database_path"), path(&db), arg(&format!("--{}.use_gpu", colmap.matching)), arg(gpu)]);
+    colmap.run(&matching, Stage::Matching, n, progress, cancel)?;
+
+    let models_dir = work.join("sparse.new");
+    if models_dir.exists() {
+        std::fs::remove_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
+    }
+    std::fs::create_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
+    let map = vec![
+        arg("mapper"),
+        arg("--database_path"),
+        path(&db),
+        arg("--image_path"),
+        path(&ds.images_dir),
+        arg("--output_path"),
+        path(&models_dir),
+        // nerfstudio's setting: global bundle adjustment stops earlier, at no visible cost.
+        arg("--Mapper.ba_global_function_tolerance"),
+        arg("0.000001"),
+    ];
+    colmap.run(&map, Stage::Mapping, n, progress, cancel)?;
+
+    let (best, registered, models) = largest_model(&models_dir)?;
+    let Some(best) = best else {
+        return Err(SfmError::NoModel { root: ds.root.clone(), images: n });
+    };
+    let sparse = work.join("sparse");
+    if sparse.exists() {
+        std::fs::remove_dir_all(&sparse).map_err(|e| SfmError::io(&sparse, e))?;
+    }
+    std::fs::create_dir_all(&sparse).map_err(|e| SfmError::io(&sparse, e))?;
+    let model = sparse.join("0");
+    std::fs::rename(&best, &model).map_err(|e| SfmError::io(&model, e))?;
+    std::fs::remove_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
+    Ok(Report { model, registered, images: n, models, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The model folder (`0`, `1`, … under `dir`) with the most registered photos, their
+/// number, and how many models there are.
+fn largest_model(dir: &Path) -> Result<(Option<PathBuf>, usize, usize), SfmError> {
+    let mut best: (Option<PathBuf>, usize, usize) = (None, 0, 0);
+    for entry in std::fs::read_dir(dir).map_err(|e| SfmError::io(dir, e))? {
+        let p = entry.map_err(|e| SfmError::io(dir, e))?.path();
+        if !io::colmap::is_model(&p) {
+            continue;
+        }
+        let images = io::colmap::read(&p)?.images.len();
+        best.2 += 1;
+        if images > best.1 {
+            best = (Some(p), images, best.2);
+        }
+    }
+    Ok(best)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::Ordering;
+
+    /// A folder of `n` small photos, and a stand-in `colmap` script with `body` as its
+    /// commands' behaviour (after answering `-h` the way a COLMAP with CUDA and the newer
+    /// option names does).
+    fn setup(n: usize, body: &str) -> (tempfile::TempDir, Dataset, Colmap) {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join("photos/images");
+        std::fs::create_dir_all(&images).unwrap();
+        for i in 0..n {
+            image::RgbImage::from_pixel(8, 6, image::Rgb([i as u8 * 40, 90, 200]))
+                .save(images.join(format!("{i}.png")))
+                .unwrap();
+        }
+        let ds = Dataset::open(&dir.path().join("photos")).unwrap();
+        let exe = dir.path().join("colmap");
+        let script = format!(
+            "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/calls\"\n\
+             case \"$1 $2\" in\n\
+             '-h '*) echo 'COLMAP 9.9 -- Structure-from-Motion (Commit x with CUDA)'; exit 0;;\n\
+             *' -h') echo '  --FeatureExtraction.use_gpu arg  --FeatureMatching.use_gpu arg'; exit 0;;\n\
+             esac\n{body}\n"
+        );
+        std::fs::write(&exe, script).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let colmap = Colmap::at(exe).unwrap();
+        (dir, ds, colmap)
+    }
+
+    /// Shell lines that write a text model of the photos named in $@ into `out`.
+    fn model_writer() -> &'static str {
+        r#"model() { mkdir -p "$1"; echo '1 SIMPLE_PINHOLE 8 6 10 4 3' > "$1/cameras.txt"; : > "$1/images.txt"; : > "$1/points3D.txt"
+  d="$1"; shift; i=1
+  for name in "$@"; do echo "$i 1 0 0 0 0 0 $i 1 $name" >> "$d/images.txt"; echo >> "$d/images.txt"; i=$((i+1)); done; }"#
+    }
+
+    #[test]
+    fn the_largest_model_is_kept_and_the_photos_and_options_are_passed() {
+        let body = format!(
+            "{}\ncase \"$1\" in\n\
+             feature_extractor) echo 'Processed file [1/3]'; echo 'Processed file [3/3]';;\n\
+             exhaustive_matcher) echo 'Matching block [1/1, 1/1] in 0.1s';;\n\
+             mapper) out=$7; model \"$out/0\" 0.png 1.png; model \"$out/1\" 0.png 1.png 2.png; echo 'Registering image #3 (3)';;\n\
+             esac",
+            model_writer()
+        );
+        let (dir, ds, colmap) = setup(3, &body);
+        assert!(colmap.cuda && colmap.version.starts_with("COLMAP 9.9"));
+        assert_eq!((colmap.extraction, colmap.matching), ("FeatureExtraction", "FeatureMatching"));
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = estimate(
+            &colmap,
+            &ds,
+            Matcher::Auto,
+            &|s, d, t| seen.lock().unwrap().push((s, d, t)),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!((report.registered, report.images, report.models), (3, 3, 2));
+        assert_eq!(report.model, ds.root.join("colmap/sparse/0"));
+        assert_eq!(io::colmap::read(&report.model).unwrap().images.len(), 3);
+        assert!(!ds.root.join("colmap/sparse.new").exists());
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(Stage::Features, 1, 3), (Stage::Features, 3, 3), (Stage::Matching, 1, 1), (Stage::Mapping, 3, 3)]
+        );
+        let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+        let extract = calls.lines().find(|l| l.starts_with("feature_extractor --")).unwrap();
+        assert!(extract.contains("--FeatureExtraction.use_gpu 1") && extract.contains("--ImageReader.single_camera 1"));
+        assert!(calls.contains("exhaustive_matcher --database_path") && calls.contains("--FeatureMatching.use_gpu 1"));
+        let list = std::fs::read_to_string(ds.root.join("colmap/image_list.txt")).unwrap();
+        assert_eq!(list, "0.png\n1.png\n2.png\n");
+
+        // The folder now opens with the poses, and a second run replaces the model.
+        let posed = Dataset::open(&ds.root).unwrap();
+        assert!(posed.has_poses() && posed.views.len() == 3);
+        estimate(&colmap, &ds, Matcher::Sequential, &|_, _, _| {}, &AtomicBool::new(false)).unwrap();
+        assert!(std::fs::read_to_string(dir.path().join("calls")).unwrap().contains("sequential_matcher"));
+    }
+
+    #[test]
+    fn failures_say_what_colmap_said_and_an_empty_result_says_why() {
+        let (_dir, ds, colmap) =
+            setup(2, "echo 'E20261204 feature_extractor.cc:12] Camera model does not exist' >&2; exit 3");
+        let err = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| {}, &AtomicBool::new(false)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("feature_extractor failed") && msg.contains("Camera model does not exist"), "{msg}");
+
+        let (_dir, ds, colmap) = setup(2, "exit 0");
+        let err = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| {}, &AtomicBool::new(false)).unwrap_err();
+        assert!(matches!(err, SfmError::NoModel { images: 2, .. }), "{err}");
+        assert!(err.to_string().contains("registered none of the 2 photos"));
+
+        let missing = Colmap::at(ds.root.join("no-such-colmap")).unwrap_err();
+        assert!(missing.to_string().contains("no-such-colmap"), "{missing}");
+    }
+
+    #[test]
+    fn cancelling_stops_colmap_at_once() {
+        let body = "echo $$ > \"$(dirname \"$0\")/pid\"; echo 'Processed file [1/2]'; exec sleep 30";
+        let (dir, ds, colmap) = setup(2, body);
+        let cancel = AtomicBool::new(false);
+        let err = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| cancel.store(true, Ordering::Relaxed), &cancel)
+            .unwrap_err();
+        assert!(matches!(err, SfmError::Cancelled), "{err}");
+        let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
+        assert!(!Path::new(&format!("/proc/{}", pid.trim())).exists(), "COLMAP was left running");
+    }
+}

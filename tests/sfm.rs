@@ -1,0 +1,82 @@
+//! Bare photos in, camera poses out: COLMAP (run by `weave sfm`, and by `weave train` on a
+//! folder without poses) must recover a procedural scene's exact poses up to a similarity.
+//! Needs the `colmap` program (Debian package `colmap`; `.ci/setup` installs it).
+
+mod pose_errors;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use weave::geometry::Pose;
+use weave::io::Dataset;
+
+/// The forward-facing scene (the procedural scene with texture enough for SIFT) as bare
+/// photos: its camera files removed, its exact poses kept aside in ground_truth/.
+fn bare_scene(path: &Path) {
+    let entry = weave::scene::find("forward").unwrap();
+    let opts =
+        weave::scene::Options { width: 320, height: 240, views: Some(12), test_views: Some(0), ..Default::default() };
+    weave::scene::generate(entry, &opts, path, &|_, _| {}).unwrap();
+    for f in ["transforms.json", "transforms_test.json"] {
+        let _ = std::fs::remove_file(path.join(f));
+    }
+    std::fs::remove_dir_all(path.join("sparse")).unwrap();
+    assert!(!Dataset::open(path).unwrap().has_poses());
+}
+
+fn weave(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_weave")).args(args).envs(env.iter().copied()).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{out:?}");
+    out
+}
+
+#[test]
+fn sfm_recovers_the_poses_of_bare_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("forward");
+    bare_scene(&scene);
+    let run = weave(&["sfm", scene.to_str().unwrap()], &[]);
+    let log = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{log}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(log.contains("registered 12 of 12 photos"), "{log}");
+
+    let ds = Dataset::open(&scene).unwrap();
+    assert!(ds.has_poses() && ds.views.len() == 12);
+    assert!(ds.pose_source.to_string().contains("colmap/sparse/0"), "{}", ds.pose_source);
+    let truth = weave::io::dataset::read_cameras(&scene.join("ground_truth/transforms.json")).unwrap();
+    let exact: Vec<Pose> = ds
+        .views
+        .iter()
+        .map(|v| {
+            let stem = Path::new(&v.name).file_stem().unwrap();
+            truth.iter().find(|t| Path::new(&t.name).file_stem() == Some(stem)).unwrap().pose
+        })
+        .collect();
+    let found: Vec<Pose> = ds.views.iter().map(|v| v.pose.unwrap()).collect();
+    let (rotation, direction) = pose_errors::relative_errors(&found, &exact);
+    eprintln!("relative rotation error {rotation:.3}°, relative direction error {direction:.3}°");
+    // A wrong pose of one camera alone moves these by several degrees.
+    assert!(rotation < 1.5 && direction < 3.0, "rotation {rotation:.2}°, direction {direction:.2}°");
+}
+
+#[test]
+fn train_finds_the_poses_first_and_says_when_colmap_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("forward");
+    bare_scene(&scene);
+    let out = dir.path().join("run");
+    let args = ["train", scene.to_str().unwrap(), "--out", out.to_str().unwrap(), "--iterations", "10", "--rays", "64"];
+    let args = [&args[..], &["--mesh-resolution", "16", "--backend", "cpu"]].concat();
+
+    let missing = weave(&args, &[("WEAVE_COLMAP", "/nonexistent/colmap")]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && err.contains("/nonexistent/colmap") && err.contains("apt install colmap"),
+        "{err}"
+    );
+
+    let run = weave(&args, &[]);
+    let log = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{log}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(log.contains("finding them with COLMAP") && log.contains("training on 12 views"), "{log}");
+    assert!(out.join("transforms.json").is_file() && scene.join("colmap/sparse/0").is_dir());
+}

@@ -148,7 +148,7 @@ fn convert_without_poses_and_unknown_scene() {
 #[test]
 fn help_documents_every_command() {
     let r = weave(&["--help"]);
-    for cmd in ["info", "convert", "scene", "--screenshot"] {
+    for cmd in ["info", "convert", "sfm", "scene", "train", "export", "--screenshot"] {
         assert!(r.stdout.contains(cmd), "--help does not mention {cmd}:\n{}", r.stdout);
     }
 }

@@ -15,7 +15,7 @@ pub enum Format {
 
 fn posed(ds: &Dataset) -> Result<Vec<(&super::View, Pose)>> {
     ds.views.iter().map(|v| v.pose.map(|p| (v, p))).collect::<Option<Vec<_>>>().ok_or_else(|| {
-        Error::format(&ds.root, "has no camera poses to convert (images only: poses must be estimated first)")
+        Error::format(&ds.root, "has no camera poses to convert (images only: `weave sfm` finds them first)")
     })
 }
 

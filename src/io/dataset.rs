@@ -18,7 +18,7 @@ pub const GUESSED_FOCAL_FACTOR: f64 = 1.2;
 pub enum PoseSource {
     Transforms(PathBuf),
     Colmap(PathBuf),
-    /// Bare images: poses must be estimated (the pose-free path).
+    /// Bare images: their poses come from structure from motion (`crate::sfm`).
     None,
 }
 
@@ -27,7 +27,7 @@ impl fmt::Display for PoseSource {
         match self {
             PoseSource::Transforms(p) => write!(f, "transforms.json ({})", p.display()),
             PoseSource::Colmap(p) => write!(f, "COLMAP model ({})", p.display()),
-            PoseSource::None => write!(f, "none (images only: poses must be estimated)"),
+            PoseSource::None => write!(f, "none (images only: `weave sfm` finds them)"),
         }
     }
 }

@@ -23,6 +23,9 @@ pub const WORK_DIR: &str = "colmap";
 /// matching each photo with its neighbours in name order.
 const EXHAUSTIVE_UP_TO: usize = 200;
 
+/// Photos per block of exhaustive matching: COLMAP reports its progress once per block.
+const MATCH_BLOCK: usize = 16;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SfmError {
     #[error(
@@ -144,11 +147,20 @@ pub fn estimate(
         arg(&format!("--{}.use_gpu", colmap.extraction)),
         arg(gpu),
     ];
+    progress(Stage::Features, 0, n);
     colmap.run(&extract, Stage::Features, n, progress, cancel)?;
 
     let sequential = matcher == Matcher::Sequential || (matcher == Matcher::Auto && n > EXHAUSTIVE_UP_TO);
     let mut matching = vec![arg(if sequential { "sequential_matcher" } else { "exhaustive_matcher" })];
     matching.extend([arg("--database_path"), path(&db), arg(&format!("--{}.use_gpu", colmap.matching)), arg(gpu)]);
+    let pairs = if sequential {
+        n
+    } else {
+        // Blocks smaller than COLMAP's 50 photos, so that progress shows on small sets too.
+        matching.extend([arg("--ExhaustiveMatching.block_size"), arg(&MATCH_BLOCK.to_string())]);
+        n.div_ceil(MATCH_BLOCK).pow(2)
+    };
+    progress(Stage::Matching, 0, pairs);
     colmap.run(&matching, Stage::Matching, n, progress, cancel)?;
 
     let models_dir = work.join("sparse.new");
@@ -168,6 +180,7 @@ pub fn estimate(
         arg("--Mapper.ba_global_function_tolerance"),
         arg("0.000001"),
     ];
+    progress(Stage::Mapping, 0, n);
     colmap.run(&map, Stage::Mapping, n, progress, cancel)?;
 
     let (best, registered, models) = largest_model(&models_dir)?;
@@ -212,7 +225,12 @@ mod tests {
     /// A folder of `n` small photos, and a stand-in `colmap` script with `body` as its
     /// commands' behaviour (after answering `-h` the way a COLMAP with CUDA and the newer
     /// option names does).
-    fn setup(n: usize, body: &str) -> (tempfile::TempDir, Dataset, Colmap) {
+    fn setup(n: usize, body: &str) -> (std::sync::MutexGuard<'static, ()>, tempfile::TempDir, Dataset, Colmap) {
+        // One at a time: a script being written while another test starts a process is held
+        // open for writing by that process until it execs, and running it then fails ("text
+        // file busy").
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let images = dir.path().join("photos/images");
         std::fs::create_dir_all(&images).unwrap();
@@ -233,7 +251,7 @@ mod tests {
         std::fs::write(&exe, script).unwrap();
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
         let colmap = Colmap::at(exe).unwrap();
-        (dir, ds, colmap)
+        (guard, dir, ds, colmap)
     }
 
     /// Shell lines that write a text model of the photos named in $@ into `out`.
@@ -253,7 +271,7 @@ mod tests {
              esac",
             model_writer()
         );
-        let (dir, ds, colmap) = setup(3, &body);
+        let (_one, dir, ds, colmap) = setup(3, &body);
         assert!(colmap.cuda && colmap.version.starts_with("COLMAP 9.9"));
         assert_eq!((colmap.extraction, colmap.matching), ("FeatureExtraction", "FeatureMatching"));
         let seen = std::sync::Mutex::new(Vec::new());
@@ -271,7 +289,15 @@ mod tests {
         assert!(!ds.root.join("colmap/sparse.new").exists());
         assert_eq!(
             *seen.lock().unwrap(),
-            [(Stage::Features, 1, 3), (Stage::Features, 3, 3), (Stage::Matching, 1, 1), (Stage::Mapping, 3, 3)]
+            [
+                (Stage::Features, 0, 3),
+                (Stage::Features, 1, 3),
+                (Stage::Features, 3, 3),
+                (Stage::Matching, 0, 1),
+                (Stage::Matching, 1, 1),
+                (Stage::Mapping, 0, 3),
+                (Stage::Mapping, 3, 3)
+            ]
         );
         let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
         let extract = calls.lines().find(|l| l.starts_with("feature_extractor --")).unwrap();
@@ -289,13 +315,14 @@ mod tests {
 
     #[test]
     fn failures_say_what_colmap_said_and_an_empty_result_says_why() {
-        let (_dir, ds, colmap) =
+        let (one, _dir, ds, colmap) =
             setup(2, "echo 'E20261204 feature_extractor.cc:12] Camera model does not exist' >&2; exit 3");
         let err = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| {}, &AtomicBool::new(false)).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("feature_extractor failed") && msg.contains("Camera model does not exist"), "{msg}");
 
-        let (_dir, ds, colmap) = setup(2, "exit 0");
+        drop(one);
+        let (_one, _dir, ds, colmap) = setup(2, "exit 0");
         let err = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| {}, &AtomicBool::new(false)).unwrap_err();
         assert!(matches!(err, SfmError::NoModel { images: 2, .. }), "{err}");
         assert!(err.to_string().contains("registered none of the 2 photos"));
@@ -307,10 +334,11 @@ mod tests {
     #[test]
     fn cancelling_stops_colmap_at_once() {
         let body = "echo $$ > \"$(dirname \"$0\")/pid\"; echo 'Processed file [1/2]'; exec sleep 30";
-        let (dir, ds, colmap) = setup(2, body);
+        let (_one, dir, ds, colmap) = setup(2, body);
         let cancel = AtomicBool::new(false);
-        let err = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| cancel.store(true, Ordering::Relaxed), &cancel)
-            .unwrap_err();
+        let err =
+            estimate(&colmap, &ds, Matcher::Auto, &|_, done, _| cancel.store(done > 0, Ordering::Relaxed), &cancel)
+                .unwrap_err();
         assert!(matches!(err, SfmError::Cancelled), "{err}");
         let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
         assert!(!Path::new(&format!("/proc/{}", pid.trim())).exists(), "COLMAP was left running");

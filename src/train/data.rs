@@ -96,9 +96,9 @@ pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
     views
         .par_iter()
         .map(|v| {
-            let pose = v
-                .pose
-                .ok_or_else(|| io::Error::format(&v.image, "has no camera pose (the pose-free path is needed)"))?;
+            let pose = v.pose.ok_or_else(|| {
+                io::Error::format(&v.image, "has no camera pose (`weave sfm` finds the poses of bare photos)")
+            })?;
             let (photo, alpha) = io::images::decode_photo(&v.image)?;
             let intrinsics = v.intrinsics.scaled(scale);
             let (w, h) = (intrinsics.width, intrinsics.height);

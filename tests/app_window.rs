@@ -175,3 +175,37 @@ fn window_shows_the_reconstruction_in_every_view_mode() {
     assert!(sky > 5000, "no novel view: {sky} sky pixels");
     assert!(warm > 2000 && cool > 100, "no slice: {warm} warm, {cool} cool pixels");
 }
+
+/// A folder of bare photos: `--train` finds their poses with COLMAP first, then trains;
+/// without COLMAP the window says how to get it.
+#[test]
+fn window_finds_the_poses_of_bare_photos() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("scene");
+    let entry = weave::scene::find("forward").unwrap();
+    let opts =
+        weave::scene::Options { width: 320, height: 240, views: Some(12), test_views: Some(0), ..Default::default() };
+    weave::scene::generate(entry, &opts, &scene, &|_, _| {}).unwrap();
+    std::fs::remove_file(scene.join("transforms.json")).unwrap();
+    std::fs::remove_dir_all(scene.join("sparse")).unwrap();
+    let x = Xvfb::start();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_weave"))
+        .arg(&scene)
+        .args(["--screenshot", dir.path().join("missing.png").to_str().unwrap(), "--train", "4"])
+        .env("DISPLAY", &x.display)
+        .env("WEAVE_COLMAP", dir.path().join("no-colmap"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error shown in the window: COLMAP is needed") && stderr.contains("no-colmap"), "{stderr}");
+
+    let (img, stderr) = screenshot_with(&x, &scene, &dir.path().join("shot.png"), &["--train", "4"]);
+    assert!(!stderr.contains("error shown in the window"), "{stderr}");
+    assert!(scene.join("colmap/sparse/0").is_dir());
+    // Training ran, which it does only on posed photos: its plots are in the side panel.
+    let panel = (0, 200, 260, img.height().min(700));
+    let orange = count(&img, panel, |p| p[0] > 200 && p[1] > 120 && p[1] < 190 && p[2] < 100);
+    let blue = count(&img, panel, |p| p[2] > 200 && p[1] > 150 && p[0] < 140);
+    assert!(orange > 60 && blue > 60, "no training plots: {orange} orange, {blue} blue pixels");
+}

@@ -163,11 +163,7 @@ pub fn estimate(
     progress(Stage::Matching, 0, pairs);
     colmap.run(&matching, Stage::Matching, n, progress, cancel)?;
 
-    let models_dir = work.join("sparse.new");
-    if models_dir.exists() {
-        std::fs::remove_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
-    }
-    std::fs::create_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
+    let models_dir = empty_dir(work.join("sparse.new"))?;
     let map = vec![
         arg("mapper"),
         arg("--database_path"),
@@ -187,15 +183,19 @@ pub fn estimate(
     let Some(best) = best else {
         return Err(SfmError::NoModel { root: ds.root.clone(), images: n });
     };
-    let sparse = work.join("sparse");
-    if sparse.exists() {
-        std::fs::remove_dir_all(&sparse).map_err(|e| SfmError::io(&sparse, e))?;
-    }
-    std::fs::create_dir_all(&sparse).map_err(|e| SfmError::io(&sparse, e))?;
-    let model = sparse.join("0");
+    let model = empty_dir(work.join("sparse"))?.join("0");
     std::fs::rename(&best, &model).map_err(|e| SfmError::io(&model, e))?;
     std::fs::remove_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
     Ok(Report { model, registered, images: n, models, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// `dir`, emptied of what an earlier run left there.
+fn empty_dir(dir: PathBuf) -> Result<PathBuf, SfmError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| SfmError::io(&dir, e))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| SfmError::io(&dir, e))?;
+    Ok(dir)
 }
 
 /// The model folder (`0`, `1`, … under `dir`) with the most registered photos, their

@@ -150,7 +150,7 @@ impl TrainingPanel {
             });
             ui.horizontal(|ui| {
                 ui.label("Steps");
-                ui.add(egui::DragValue::new(&mut self.iterations).range(10..=200_000).speed(50));
+                ui.add(egui::DragValue::new(&mut self.iterations).range(1..=200_000).speed(50));
             });
             ui.checkbox(&mut self.auto_masks, "Auto masks").on_hover_text(
                 "When the photos show a plain black or white backdrop, the backdrop the border reaches is \

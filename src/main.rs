@@ -154,7 +154,8 @@ struct TrainArgs {
     /// Rays per step (default: the preset's).
     #[arg(long)]
     rays: Option<usize>,
-    /// Scale of the photos' resolution used for training, e.g. 0.5.
+    /// Scale of the photos' resolution used for training, e.g. 0.5 (default: 1, or what
+    /// brings the longest side down to 1600 px).
     #[arg(long)]
     scale: Option<f64>,
     /// Capture layout (default: detected from the cameras).
@@ -494,7 +495,13 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             let mut cfg = TrainConfig::preset(args.preset);
             cfg.iterations = args.iterations.unwrap_or(cfg.iterations);
             cfg.rays = args.rays.unwrap_or(cfg.rays);
-            cfg.image_scale = args.scale.unwrap_or(cfg.image_scale);
+            cfg.image_scale = args.scale.unwrap_or_else(|| {
+                let (scale, note) = weave::train::data::auto_scale(&ds.views);
+                if let Some(note) = note {
+                    println!("note: {note} (--scale 1 trains them whole)");
+                }
+                scale
+            });
             cfg.layout = args.layout;
             cfg.mesh_resolution = args.mesh_resolution.unwrap_or(cfg.mesh_resolution);
             cfg.refine_poses = args.refine_poses;

@@ -141,6 +141,11 @@ impl Workspace {
             return;
         }
         let mut cfg = crate::train::TrainConfig::preset(self.training.preset);
+        let (scale, note) = crate::train::data::auto_scale(&ds.views);
+        cfg.image_scale = scale;
+        if let Some(note) = note {
+            self.notices.push(Level::Info, format!("Training: {note}"));
+        }
         cfg.iterations = steps;
         cfg.auto_masks = self.training.auto_masks;
         cfg.unseen = self.training.unseen;

@@ -90,6 +90,30 @@ impl TrainView {
     }
 }
 
+/// Longest side, in pixels, that photos train at unless asked otherwise: nerfstudio's
+/// default. A phone's 12-megapixel photos at full size would take 144 MB each as training
+/// floats (14 GB for a hundred), and their detail is finer than the field resolves.
+pub const MAX_TRAINING_SIDE: u32 = 1600;
+
+/// The scale that brings the views' longest side down to `MAX_TRAINING_SIDE` (1 for photos
+/// within it), and a note for the user when it shrinks them.
+pub fn auto_scale(views: &[View]) -> (f64, Option<String>) {
+    let Some(v) = views.iter().max_by_key(|v| v.intrinsics.width.max(v.intrinsics.height)) else {
+        return (1.0, None);
+    };
+    let longest = v.intrinsics.width.max(v.intrinsics.height);
+    if longest <= MAX_TRAINING_SIDE {
+        return (1.0, None);
+    }
+    let scale = MAX_TRAINING_SIDE as f64 / longest as f64;
+    let k = v.intrinsics.scaled(scale);
+    let note = format!(
+        "the photos ({}×{}) train at {}×{}, the longest side at {MAX_TRAINING_SIDE} px",
+        v.intrinsics.width, v.intrinsics.height, k.width, k.height
+    );
+    (scale, Some(note))
+}
+
 /// Decodes the views' photos (and masks), resized by `scale`, in parallel. Images with an
 /// alpha channel are composited on white and their alpha becomes the mask.
 pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
@@ -122,6 +146,25 @@ pub fn load(views: &[View], scale: f64) -> io::Result<Vec<TrainView>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_photos_train_at_the_longest_side_allowed() {
+        let view = |w: u32, h: u32| View {
+            name: "a.jpg".into(),
+            image: "a.jpg".into(),
+            mask: None,
+            intrinsics: Intrinsics::centered(w, h, 0.8 * w as f64),
+            intrinsics_source: io::IntrinsicsSource::Guess,
+            pose: None,
+            depth_range: None,
+        };
+        assert_eq!(auto_scale(&[view(800, 600), view(1600, 1200)]), (1.0, None));
+        assert_eq!(auto_scale(&[]), (1.0, None));
+        let (scale, note) = auto_scale(&[view(1000, 750), view(3000, 4000)]);
+        assert_eq!(scale, 0.4);
+        let note = note.unwrap();
+        assert!(note.contains("3000×4000") && note.contains("1200×1600"), "{note}");
+    }
 
     #[test]
     fn normalization_round_trips_and_fits_object_cameras() {

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use weave::compute::Backend;
 use weave::geometry::rig::Layout;
-use weave::io::{Dataset, convert};
+use weave::io::{Dataset, PoseSource, convert};
 use weave::mesh::Unseen;
 use weave::scene;
 use weave::sfm::{self, Matcher};
@@ -283,7 +283,7 @@ fn main() -> ExitCode {
         ),
         Some(Command::Info { path, images }) => info(&path, images),
         Some(Command::Convert { path, to, out }) => convert_cmd(&path, to, &out),
-        Some(Command::Sfm { path, matcher }) => open(&path).and_then(|ds| find_poses(&ds, matcher)).map(|_| ()),
+        Some(Command::Sfm { path, matcher }) => sfm_cmd(&path, matcher),
         Some(Command::Scene(args)) => scene_cmd(args),
         Some(Command::Train(args)) => train_cmd(args),
         Some(Command::Export { checkpoint: ckpt, mesh, resolution, unseen }) => {
@@ -337,6 +337,23 @@ fn ctrl_c() -> Result<&'static AtomicBool> {
         .map_err(anyhow::Error::msg)
         .context("installing the Ctrl-C handler")?;
     Ok(&STOP)
+}
+
+fn sfm_cmd(path: &std::path::Path, matcher: Matcher) -> Result<()> {
+    let ds = open(path)?;
+    // A model of Weave's own (an earlier `weave sfm`) is replaced; other camera files win over
+    // it when the folder opens, so a new one would go unused.
+    let ours = ds.root.join(sfm::WORK_DIR).join("sparse/0");
+    match &ds.pose_source {
+        PoseSource::None => {}
+        PoseSource::Colmap(dir) if *dir == ours => {}
+        other => bail!(
+            "{}: already has camera poses ({other}), which Weave reads before a model `weave sfm` writes; \
+             move them aside to find the poses again",
+            ds.root.display()
+        ),
+    }
+    find_poses(&ds, matcher).map(|_| ())
 }
 
 /// Finds the poses of a folder of bare photos with COLMAP, with a bar per stage; returns the
@@ -627,6 +644,7 @@ fn export_cmd(
     if !(16..=2048).contains(&resolution) {
         bail!("--resolution {resolution} is out of range (16 to 2048)");
     }
+    weave::io::mesh::MeshFormat::of(mesh_path)?;
     let t = checkpoint::load(ckpt, Vec::new())?;
     let mesh = outputs::write_mesh(&t, mesh_path, resolution, unseen)?;
     if let Some(note) = &mesh.note {

@@ -59,13 +59,24 @@ fn sfm_recovers_the_poses_of_bare_photos() {
 }
 
 #[test]
-fn train_finds_the_poses_first_and_says_when_colmap_is_missing() {
+fn train_finds_the_poses_first_sfm_keeps_other_poses_and_colmap_may_be_missing() {
     let dir = tempfile::tempdir().unwrap();
     let scene = dir.path().join("forward");
     bare_scene(&scene);
     let out = dir.path().join("run");
     let args = ["train", scene.to_str().unwrap(), "--out", out.to_str().unwrap(), "--iterations", "10", "--rays", "64"];
     let args = [&args[..], &["--mesh-resolution", "16", "--backend", "cpu"]].concat();
+
+    // A folder whose poses come from its own camera files is left alone.
+    let posed = dir.path().join("posed");
+    let entry = weave::scene::find("object").unwrap();
+    let opts =
+        weave::scene::Options { width: 48, height: 36, views: Some(4), test_views: Some(0), ..Default::default() };
+    weave::scene::generate(entry, &opts, &posed, &|_, _| {}).unwrap();
+    let refused = weave(&["sfm", posed.to_str().unwrap()], &[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("already has camera poses (transforms.json"), "{err}");
+    assert!(!posed.join("colmap").exists());
 
     let missing = weave(&args, &[("WEAVE_COLMAP", "/nonexistent/colmap")]);
     let err = String::from_utf8_lossy(&missing.stderr);

@@ -57,14 +57,16 @@ pub enum Message {
         trainer: Box<Trainer>,
         result: Result<String, String>,
     },
-    /// COLMAP has done this much of a stage of finding the camera poses.
+    /// COLMAP run `run` has done this much of a stage of finding the camera poses.
     SfmProgress {
+        run: u64,
         stage: Stage,
         done: usize,
         total: usize,
     },
-    /// Finding the camera poses of the folder at `root` ended: what COLMAP found, or why not.
+    /// COLMAP run `run`, on the folder at `root`, ended: what it found, or why not.
     SfmDone {
+        run: u64,
         root: PathBuf,
         result: Result<String, SfmError>,
     },
@@ -153,15 +155,16 @@ impl Loader {
         generation
     }
 
-    /// Finds the camera poses of a folder of bare photos with COLMAP, off the UI thread.
-    pub fn find_poses(&self, dataset: Dataset, cancel: Arc<AtomicBool>) {
+    /// Finds the camera poses of a folder of bare photos with COLMAP, off the UI thread; its
+    /// messages carry `run`.
+    pub fn find_poses(&self, run: u64, dataset: Dataset, cancel: Arc<AtomicBool>) {
         let this = self.clone();
         std::thread::spawn(move || {
-            let progress = |stage, done, total| this.send(Message::SfmProgress { stage, done, total });
+            let progress = |stage, done, total| this.send(Message::SfmProgress { run, stage, done, total });
             let result = sfm::Colmap::find()
                 .and_then(|colmap| sfm::estimate(&colmap, &dataset, Matcher::Auto, &progress, &cancel))
                 .map(|report| report.summary());
-            this.send(Message::SfmDone { root: dataset.root, result });
+            this.send(Message::SfmDone { run, root: dataset.root, result });
         });
     }
 

@@ -52,6 +52,8 @@ pub struct Workspace {
     compare: Option<Compare>,
     /// COLMAP finding the open folder's camera poses.
     sfm: Option<SfmRun>,
+    /// COLMAP runs started, for telling their messages apart.
+    sfm_runs: u64,
     /// COLMAP's version, or why it cannot run: asked once, when a folder without poses opens.
     colmap: Option<Result<String, String>>,
     /// Training asked for (`--train`) before the folder had poses: it starts once they are found.
@@ -59,6 +61,8 @@ pub struct Workspace {
 }
 
 struct SfmRun {
+    /// Which run this is: a cancelled one's messages may still arrive.
+    id: u64,
     cancel: Arc<AtomicBool>,
     /// The stage COLMAP is in, its progress, and when it began.
     stage: Option<(Stage, usize, usize, Instant)>,
@@ -92,6 +96,7 @@ impl Workspace {
             show_compare: false,
             compare: None,
             sfm: None,
+            sfm_runs: 0,
             colmap: None,
             pending_training: None,
         }
@@ -165,8 +170,9 @@ impl Workspace {
         match status {
             Ok(_) => {
                 let cancel = Arc::new(AtomicBool::new(false));
-                self.loader.find_poses(ds.clone(), cancel.clone());
-                self.sfm = Some(SfmRun { cancel, stage: None, started: Instant::now() });
+                self.sfm_runs += 1;
+                self.loader.find_poses(self.sfm_runs, ds.clone(), cancel.clone());
+                self.sfm = Some(SfmRun { id: self.sfm_runs, cancel, stage: None, started: Instant::now() });
             }
             Err(why) => {
                 self.pending_training = None;
@@ -250,14 +256,14 @@ impl Workspace {
                         Err(e) => self.notices.push(Level::Error, format!("Saving failed: {e}")),
                     }
                 }
-                Message::SfmProgress { stage, done, total } => {
-                    if let Some(run) = &mut self.sfm {
-                        let began = run.stage.filter(|s| s.0 == stage).map_or_else(Instant::now, |s| s.3);
-                        run.stage = Some((stage, done, total, began));
+                Message::SfmProgress { run, stage, done, total } => {
+                    if let Some(r) = self.sfm.as_mut().filter(|r| r.id == run) {
+                        let began = r.stage.filter(|s| s.0 == stage).map_or_else(Instant::now, |s| s.3);
+                        r.stage = Some((stage, done, total, began));
                     }
                 }
                 // Only the current run's end counts: opening another folder cancelled the others.
-                Message::SfmDone { root, result } if self.sfm.is_some() => {
+                Message::SfmDone { run, root, result } if self.sfm.as_ref().is_some_and(|r| r.id == run) => {
                     self.sfm = None;
                     match result {
                         Ok(summary) => {
@@ -282,10 +288,14 @@ impl Workspace {
                 }
                 Message::OpenFailed { generation, error } if generation == self.generation => {
                     self.loading = None;
+                    self.pending_training = None;
                     self.notices.push(Level::Error, error);
                 }
                 Message::Opened { generation, dataset } if generation == self.generation => {
                     self.loading = None;
+                    if !dataset.has_poses() && self.pending_training.take().is_some() {
+                        self.notices.push(Level::Error, "COLMAP's model gives these photos no usable poses");
+                    }
                     for w in &dataset.warnings {
                         self.notices.push(Level::Warning, w.clone());
                     }
@@ -595,8 +605,8 @@ impl Workspace {
             return false;
         }
         ui.label(
-            "These photos have no camera poses yet. Weave finds them by structure from motion with COLMAP, \
-             then trains on them.",
+            "These photos have no camera poses yet. Weave finds them by structure from motion with COLMAP; \
+             training can start once it has.",
         );
         ui.add_space(4.0);
         match colmap {

@@ -131,7 +131,7 @@ impl Dataset {
         } else {
             (PoseSource::None, from_folder(&images_dir)?, Vec::new())
         };
-        let mut views = check_images(candidates, &mut warnings);
+        let views = check_images(candidates, &mut warnings);
         let test_views = check_images(test, &mut warnings);
         if views.is_empty() {
             let reason = warnings.first().cloned().unwrap_or_else(|| "every image failed".into());
@@ -147,9 +147,6 @@ impl Dataset {
             }),
             _ => Vec::new(),
         };
-        for v in views.iter_mut().filter(|v| v.depth_range.is_none()) {
-            v.depth_range = depth_range_from_points(v, &points);
-        }
         Ok(Dataset { root, images_dir, pose_source, views, test_views, warnings, points })
     }
 
@@ -177,28 +174,6 @@ impl Dataset {
         self.test_views = test.into_iter().map(|(_, v)| v).collect();
         Ok(())
     }
-}
-
-/// A view's nearest and farthest scene depth from the sparse points in its field of view (the
-/// 1st and 99th percentiles of their depths), as LLFF derives its bounds from COLMAP's points;
-/// None with fewer than 20 such points.
-fn depth_range_from_points(v: &View, points: &[colmap::Point]) -> Option<(f64, f64)> {
-    let pose = v.pose?;
-    let k = &v.intrinsics;
-    let mut depths: Vec<f64> = points
-        .iter()
-        .map(|p| pose.to_camera(p.position))
-        .filter(|c| {
-            k.project(*c).is_some_and(|px| px.x >= 0.0 && px.y >= 0.0 && px.x < k.width as f64 && px.y < k.height as f64)
-        })
-        .map(|c| c.z)
-        .collect();
-    if depths.len() < 20 {
-        return None;
-    }
-    depths.sort_by(f64::total_cmp);
-    let at = |q: usize| depths[(depths.len() - 1) * q / 100];
-    Some((at(1), at(99)))
 }
 
 fn masks_for(root: &Path, image: &Path) -> Option<PathBuf> {
@@ -420,33 +395,4 @@ pub fn read_cameras(path: &Path) -> Result<Vec<CameraSpecItem>> {
             Ok(CameraSpecItem { name, intrinsics, pose: f.pose })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use glam::DVec3;
-
-    #[test]
-    fn depth_bounds_come_from_the_points_in_view() {
-        let view = View {
-            name: "a.png".into(),
-            image: "a.png".into(),
-            mask: None,
-            intrinsics: Intrinsics::centered(100, 80, 100.0),
-            intrinsics_source: IntrinsicsSource::PoseFile,
-            pose: Some(Pose::look_at(DVec3::ZERO, DVec3::Z, DVec3::NEG_Y)),
-            depth_range: None,
-        };
-        let point = |x: f64, y: f64, z: f64| colmap::Point { position: DVec3::new(x, y, z), rgb: [0; 3] };
-        // A thousand points ahead at depths 2 to 12, five stray ones near the camera (under the
-        // 1st percentile), and points behind it or outside the image, which do not count.
-        let mut points: Vec<_> = (0..1000).map(|i| point(0.1, -0.05, 2.0 + 0.01 * i as f64)).collect();
-        points.extend((0..5).map(|_| point(0.0, 0.0, 0.1)));
-        points.extend([point(0.0, 0.0, -1.0), point(50.0, 0.0, 1.0), point(0.0, 90.0, 3.0)]);
-        let (near, far) = depth_range_from_points(&view, &points).unwrap();
-        assert!(near > 2.0 && near < 2.1, "near {near}");
-        assert!(far > 11.8 && far < 12.0, "far {far}");
-        assert_eq!(depth_range_from_points(&view, &points[..10]), None);
-    }
 }

@@ -80,13 +80,12 @@ impl Colmap {
         progress: &dyn Fn(Stage, usize, usize),
         cancel: &AtomicBool,
     ) -> Result<(), SfmError> {
-        let mut child = command(&self.exe)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| SfmError::io(&self.exe, e))?;
+        let mut cmd = command(&self.exe);
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // A group of its own, so that cancelling stops what a wrapper script started too.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().map_err(|e| SfmError::io(&self.exe, e))?;
         let (tx, rx) = mpsc::channel();
         let readers = [
             child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -106,6 +105,12 @@ impl Colmap {
         let mut tail = VecDeque::with_capacity(TAIL);
         loop {
             if cancel.load(Ordering::Relaxed) {
+                #[cfg(unix)]
+                if let Ok(group) = libc::pid_t::try_from(child.id()) {
+                    // SAFETY: sends a signal to the group the child leads (process_group(0)
+                    // above); it touches no memory of this process.
+                    unsafe { libc::killpg(group, libc::SIGKILL) };
+                }
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(SfmError::Cancelled);

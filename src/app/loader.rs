@@ -57,6 +57,11 @@ pub enum Message {
         trainer: Box<Trainer>,
         result: Result<String, String>,
     },
+    /// COLMAP's version, or why it cannot run: looked for when a folder without poses opens.
+    ColmapFound {
+        generation: u64,
+        status: Result<String, String>,
+    },
     /// COLMAP run `run` has done this much of a stage of finding the camera poses.
     SfmProgress {
         run: u64,
@@ -130,6 +135,16 @@ impl Loader {
             Err(e) => this.send(Message::OpenFailed { generation, error: e.to_string() }),
             Ok(dataset) => {
                 let images: Vec<PathBuf> = dataset.views.iter().map(|v| v.image.clone()).collect();
+                if !dataset.has_poses() {
+                    // Asking COLMAP (three short runs of it) takes a moment: beside the photos.
+                    let that = this.clone();
+                    std::thread::spawn(move || {
+                        let status = sfm::Colmap::find()
+                            .map(|c| format!("{} ({})", c.version, c.exe.display()))
+                            .map_err(|e| e.to_string());
+                        that.send(Message::ColmapFound { generation, status });
+                    });
+                }
                 this.send(Message::Opened { generation, dataset: Box::new(dataset) });
                 for (index, path) in images.into_iter().enumerate() {
                     if !this.is_current(generation) {
@@ -157,7 +172,7 @@ impl Loader {
 
     /// Finds the camera poses of a folder of bare photos with COLMAP, off the UI thread; its
     /// messages carry `run`.
-    pub fn find_poses(&self, run: u64, dataset: Dataset, cancel: Arc<AtomicBool>) {
+    pub fn find_poses(&self, run: u64, dataset: Dataset, cancel: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
         let this = self.clone();
         std::thread::spawn(move || {
             let progress = |stage, done, total| this.send(Message::SfmProgress { run, stage, done, total });
@@ -165,7 +180,7 @@ impl Loader {
                 .and_then(|colmap| sfm::estimate(&colmap, &dataset, Matcher::Auto, &progress, &cancel))
                 .map(|report| report.summary());
             this.send(Message::SfmDone { run, root: dataset.root, result });
-        });
+        })
     }
 
     /// Decodes the dataset's photos and builds a trainer, off the UI thread.

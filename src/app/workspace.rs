@@ -64,9 +64,21 @@ struct SfmRun {
     /// Which run this is: a cancelled one's messages may still arrive.
     id: u64,
     cancel: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
     /// The stage COLMAP is in, its progress, and when it began.
     stage: Option<(Stage, usize, usize, Instant)>,
     started: Instant,
+}
+
+/// A run dropped unfinished (another folder opened, the window closed) stops COLMAP, which
+/// would otherwise outlive the window.
+impl Drop for SfmRun {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Workspace {
@@ -103,9 +115,8 @@ impl Workspace {
     }
 
     pub fn open(&mut self, path: PathBuf) {
-        if let Some(run) = self.sfm.take() {
-            run.cancel.store(true, Ordering::Relaxed);
-        }
+        self.sfm = None;
+        self.colmap = None;
         self.pending_training = None;
         self.training.reset();
         self.live.reset();
@@ -134,6 +145,7 @@ impl Workspace {
             && !self.training.is_running()
             && self.sfm.is_none()
             && self.pending_training.is_none()
+            && self.dataset.as_ref().is_none_or(|d| d.has_poses() || self.colmap.is_some())
     }
 
     /// Starts training the open folder with the fast preset for `steps` steps (after finding
@@ -165,31 +177,22 @@ impl Workspace {
 
     /// Starts COLMAP on the open folder, when it can run.
     fn find_poses(&mut self) {
-        let status = self.colmap_status();
         let Some(ds) = &self.dataset else { return };
-        match status {
-            Ok(_) => {
+        match self.colmap.clone() {
+            Some(Ok(_)) => {
                 let cancel = Arc::new(AtomicBool::new(false));
                 self.sfm_runs += 1;
-                self.loader.find_poses(self.sfm_runs, ds.clone(), cancel.clone());
-                self.sfm = Some(SfmRun { id: self.sfm_runs, cancel, stage: None, started: Instant::now() });
+                let thread = self.loader.find_poses(self.sfm_runs, ds.clone(), cancel.clone());
+                let started = Instant::now();
+                self.sfm = Some(SfmRun { id: self.sfm_runs, cancel, thread: Some(thread), stage: None, started });
             }
-            Err(why) => {
+            Some(Err(why)) => {
                 self.pending_training = None;
                 self.notices.push(Level::Error, why);
             }
+            // Still looking for COLMAP: a pending start waits for the answer (`settled`).
+            None => {}
         }
-    }
-
-    /// COLMAP's version, or why it cannot run (asked once).
-    fn colmap_status(&mut self) -> Result<String, String> {
-        self.colmap
-            .get_or_insert_with(|| {
-                crate::sfm::Colmap::find()
-                    .map(|c| format!("{} ({})", c.version, c.exe.display()))
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
     }
 
     fn glyphs(ds: &Dataset) -> Vec<CameraGlyph> {
@@ -256,6 +259,12 @@ impl Workspace {
                         Err(e) => self.notices.push(Level::Error, format!("Saving failed: {e}")),
                     }
                 }
+                Message::ColmapFound { generation, status } if generation == self.generation => {
+                    self.colmap = Some(status);
+                    if self.pending_training.is_some() && self.sfm.is_none() {
+                        self.find_poses();
+                    }
+                }
                 Message::SfmProgress { run, stage, done, total } => {
                     if let Some(r) = self.sfm.as_mut().filter(|r| r.id == run) {
                         let began = r.stage.filter(|s| s.0 == stage).map_or_else(Instant::now, |s| s.3);
@@ -299,15 +308,12 @@ impl Workspace {
                     for w in &dataset.warnings {
                         self.notices.push(Level::Warning, w.clone());
                     }
-                    self.notices.push(
-                        Level::Info,
-                        format!(
-                            "Opened {}: {} photos, poses from {}",
-                            dataset.root.display(),
-                            dataset.views.len(),
-                            pose_kind(&dataset.pose_source)
-                        ),
-                    );
+                    let poses = match dataset.pose_source {
+                        PoseSource::None => "no camera poses yet".to_string(),
+                        ref source => format!("poses from {}", pose_kind(source)),
+                    };
+                    let (root, n) = (dataset.root.display(), dataset.views.len());
+                    self.notices.push(Level::Info, format!("Opened {root}: {n} photos, {poses}"));
                     let glyphs = Self::glyphs(&dataset);
                     let framing = renderer.set_cameras(device, glyphs);
                     renderer.set_points(device, &dataset.points);
@@ -428,7 +434,6 @@ impl Workspace {
                 ui.label(format!("Reading {}", path.display()));
             });
         }
-        let colmap = self.dataset.as_ref().is_some_and(|d| !d.has_poses()).then(|| self.colmap_status());
         let Some(ds) = &self.dataset else {
             if self.loading.is_none() {
                 ui.label("No folder open.");
@@ -511,8 +516,8 @@ impl Workspace {
                 ui.spinner();
                 ui.label("Loading photos for training…");
             });
-        } else if let Some(colmap) = &colmap {
-            if self.poses_ui(ui, colmap) {
+        } else if !ds.has_poses() {
+            if self.poses_ui(ui) {
                 self.find_poses();
                 return;
             }
@@ -576,9 +581,9 @@ impl Workspace {
         );
     }
 
-    /// For a folder of bare photos: COLMAP finding their poses (`colmap`: its version, or why
-    /// it cannot run), or the button that starts it, which returns whether it was clicked.
-    fn poses_ui(&self, ui: &mut egui::Ui, colmap: &Result<String, String>) -> bool {
+    /// For a folder of bare photos: COLMAP finding their poses, or the button that starts it,
+    /// which returns whether it was clicked.
+    fn poses_ui(&self, ui: &mut egui::Ui) -> bool {
         ui.heading("Camera poses");
         if let Some(run) = &self.sfm {
             let elapsed = run.started.elapsed().as_secs_f32();
@@ -609,14 +614,21 @@ impl Workspace {
              training can start once it has.",
         );
         ui.add_space(4.0);
-        match colmap {
-            Ok(version) => {
+        match &self.colmap {
+            Some(Ok(version)) => {
                 let clicked = ui.button("Find camera poses").clicked();
                 ui.label(RichText::new(version).small().weak());
                 clicked
             }
-            Err(why) => {
+            Some(Err(why)) => {
                 ui.label(RichText::new(why).color(WARN));
+                false
+            }
+            None => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Looking for COLMAP…");
+                });
                 false
             }
         }

@@ -57,9 +57,9 @@ enum Command {
     /// Find the camera poses of a folder of bare photos with COLMAP (structure from motion),
     /// into PATH/colmap/sparse/0, where Weave then finds them.
     Sfm {
+        /// Folder of photos (in images/ or the folder itself).
         path: PathBuf,
-        /// How photos are paired for matching: auto (every pair up to 200 photos, neighbours in
-        /// name order beyond), exhaustive, or sequential (video frames, walk-throughs).
+        /// How photos are paired for matching.
         #[arg(long, value_enum, default_value_t = Matcher::Auto)]
         matcher: Matcher,
     },

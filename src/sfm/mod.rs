@@ -127,9 +127,26 @@ pub fn estimate(
         .views
         .windows(2)
         .all(|w| (w[0].intrinsics.width, w[0].intrinsics.height) == (w[1].intrinsics.width, w[1].intrinsics.height));
-    let gpu = if colmap.cuda { "1" } else { "0" };
     let arg = |s: &str| OsString::from(s);
     let path = |p: &Path| p.as_os_str().to_owned();
+    // On the GPU when COLMAP was built with CUDA; a machine whose GPU it cannot use makes it
+    // fail at once, and the stage runs again on the CPU.
+    let on_gpu_or_cpu = |mut args: Vec<OsString>, group: &str, stage: Stage, total: usize| {
+        args.push(arg(&format!("--{group}.use_gpu")));
+        if colmap.cuda {
+            args.push(arg("1"));
+            progress(stage, 0, total);
+            match colmap.run(&args, stage, n, progress, cancel) {
+                Err(SfmError::Failed { .. }) => {
+                    args.pop();
+                }
+                other => return other,
+            }
+        }
+        args.push(arg("0"));
+        progress(stage, 0, total);
+        colmap.run(&args, stage, n, progress, cancel)
+    };
 
     let extract = vec![
         arg("feature_extractor"),
@@ -144,15 +161,12 @@ pub fn estimate(
         // One camera for photos of one size: the usual capture, and a better-posed problem.
         arg("--ImageReader.single_camera"),
         arg(if same_size { "1" } else { "0" }),
-        arg(&format!("--{}.use_gpu", colmap.extraction)),
-        arg(gpu),
     ];
-    progress(Stage::Features, 0, n);
-    colmap.run(&extract, Stage::Features, n, progress, cancel)?;
+    on_gpu_or_cpu(extract, colmap.extraction, Stage::Features, n)?;
 
     let sequential = matcher == Matcher::Sequential || (matcher == Matcher::Auto && n > EXHAUSTIVE_UP_TO);
     let mut matching = vec![arg(if sequential { "sequential_matcher" } else { "exhaustive_matcher" })];
-    matching.extend([arg("--database_path"), path(&db), arg(&format!("--{}.use_gpu", colmap.matching)), arg(gpu)]);
+    matching.extend([arg("--database_path"), path(&db)]);
     let pairs = if sequential {
         n
     } else {
@@ -160,8 +174,7 @@ pub fn estimate(
         matching.extend([arg("--ExhaustiveMatching.block_size"), arg(&MATCH_BLOCK.to_string())]);
         n.div_ceil(MATCH_BLOCK).pow(2)
     };
-    progress(Stage::Matching, 0, pairs);
-    colmap.run(&matching, Stage::Matching, n, progress, cancel)?;
+    on_gpu_or_cpu(matching, colmap.matching, Stage::Matching, pairs)?;
 
     let models_dir = empty_dir(work.join("sparse.new"))?;
     let map = vec![
@@ -311,6 +324,28 @@ mod tests {
         assert!(posed.has_poses() && posed.views.len() == 3);
         estimate(&colmap, &ds, Matcher::Sequential, &|_, _, _| {}, &AtomicBool::new(false)).unwrap();
         assert!(std::fs::read_to_string(dir.path().join("calls")).unwrap().contains("sequential_matcher"));
+    }
+
+    #[test]
+    fn a_gpu_colmap_cannot_use_runs_again_on_the_cpu() {
+        let body = format!(
+            "{}\ncase \"$*\" in *use_gpu\\ 1*) echo 'no CUDA device' >&2; exit 1;; esac\n\
+             case \"$1\" in mapper) model \"$7/0\" 0.png 1.png;; esac",
+            model_writer()
+        );
+        let (_one, dir, ds, colmap) = setup(2, &body);
+        let report = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| {}, &AtomicBool::new(false)).unwrap();
+        assert_eq!(report.registered, 2);
+        let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+        for (command, group) in [("feature_extractor", "FeatureExtraction"), ("exhaustive_matcher", "FeatureMatching")]
+        {
+            let tries: Vec<&str> = calls.lines().filter(|l| l.starts_with(&format!("{command} --"))).collect();
+            assert_eq!(tries.len(), 2, "{calls}");
+            assert!(
+                tries[0].ends_with(&format!("--{group}.use_gpu 1"))
+                    && tries[1].ends_with(&format!("--{group}.use_gpu 0"))
+            );
+        }
     }
 
     #[test]

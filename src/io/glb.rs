@@ -2,8 +2,10 @@
 //! viewers open. Vertex colours (COLOR_0, linear as glTF defines them) under an unlit
 //! material: they are the photos' colours with the lighting already in them, so a viewer's
 //! own lights would shade it twice. Positions stay in the input's frame, as in the other
-//! formats; glTF's "y up" is only a convention for viewers.
+//! formats; glTF's "y up" is only a convention for viewers. The training cameras come along as
+//! camera nodes, so the photos' viewpoints can be looked through beside the mesh.
 
+use super::dataset::CameraSpecItem;
 use super::images::srgb_to_linear;
 use super::mesh::Mesh;
 use super::{Result, atomic};
@@ -19,8 +21,9 @@ const UNSIGNED_INT: u32 = 5125;
 const ARRAY_BUFFER: u32 = 34962;
 const ELEMENT_ARRAY_BUFFER: u32 = 34963;
 
-pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {
-    let (doc, bin) = document(mesh);
+/// Writes the mesh, and `cameras` as glTF camera nodes (Blender imports them as cameras).
+pub fn write(path: &Path, mesh: &Mesh, cameras: &[CameraSpecItem]) -> Result<()> {
+    let (doc, bin) = document(mesh, cameras);
     let mut json = serde_json::to_vec(&doc).expect("a glTF document is plain JSON");
     // Chunks start on 4-byte boundaries: JSON is padded with spaces, the binary with zeros.
     json.resize(json.len().next_multiple_of(4), b' ');
@@ -48,15 +51,53 @@ pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {
     })
 }
 
-/// The glTF document and its binary buffer: positions, colours, then triangle indices.
-fn document(mesh: &Mesh) -> (Value, Vec<u8>) {
+/// The glTF document and its binary buffer (positions, colours, then triangle indices), with
+/// the cameras as camera nodes after the surface's.
+fn document(mesh: &Mesh, cameras: &[CameraSpecItem]) -> (Value, Vec<u8>) {
     let asset = json!({ "version": "2.0", "generator": concat!("Weave ", env!("CARGO_PKG_VERSION")) });
-    if mesh.triangles.is_empty() {
-        // glTF has no empty accessors (nor, for some readers, empty scenes): an empty mesh is
-        // a document with nothing in it.
-        return (json!({ "asset": asset }), Vec::new());
-    }
+    let mut doc = json!({ "asset": asset });
+    let mut nodes = Vec::new();
     let mut bin = Vec::new();
+    // glTF has no empty accessors: an empty mesh is left out.
+    if !mesh.triangles.is_empty() {
+        surface(mesh, &mut doc, &mut bin);
+        nodes.push(json!({ "mesh": 0, "name": "surface" }));
+    }
+    if !cameras.is_empty() {
+        // A near plane well inside the scene, in the input's units.
+        let centre = cameras.iter().map(|c| c.pose.center).sum::<glam::DVec3>() / cameras.len() as f64;
+        let extent = cameras.iter().map(|c| (c.pose.center - centre).length()).fold(0.0, f64::max);
+        let znear = 1e-3 * if extent > 0.0 { extent } else { 1.0 };
+        doc["cameras"] = cameras
+            .iter()
+            .map(|c| {
+                let k = &c.intrinsics;
+                json!({ "type": "perspective", "name": c.name, "perspective": {
+                    "aspectRatio": k.width as f64 / k.height as f64,
+                    "yfov": k.fov_y(),
+                    "znear": znear,
+                } })
+            })
+            .collect();
+        // glTF cameras look down -z with +y up: OpenGL's axes, as transforms.json has them.
+        nodes.extend(
+            cameras
+                .iter()
+                .enumerate()
+                .map(|(i, c)| json!({ "camera": i, "name": c.name, "matrix": c.pose.to_opengl_c2w().to_cols_array() })),
+        );
+    }
+    if !nodes.is_empty() {
+        doc["scene"] = json!(0);
+        doc["scenes"] = json!([{ "nodes": (0..nodes.len()).collect::<Vec<_>>() }]);
+        doc["nodes"] = json!(nodes);
+    }
+    (doc, bin)
+}
+
+/// The mesh's entries of the document (mesh 0, its accessors, buffer views and material),
+/// with its data appended to `bin`.
+fn surface(mesh: &Mesh, doc: &mut Value, bin: &mut Vec<u8>) {
     let mut views = Vec::new();
     let mut view = |bin: &mut Vec<u8>, bytes: &[u8], target: u32| {
         views.push(json!({ "buffer": 0, "byteOffset": bin.len(), "byteLength": bytes.len(), "target": target }));
@@ -70,7 +111,7 @@ fn document(mesh: &Mesh) -> (Value, Vec<u8>) {
         (lo, hi) = (lo.min(*v), hi.max(*v));
     }
     let n = mesh.vertices.len();
-    let positions = view(&mut bin, &floats(&mut mesh.vertices.iter().flat_map(|v| v.to_array())), ARRAY_BUFFER);
+    let positions = view(bin, &floats(&mut mesh.vertices.iter().flat_map(|v| v.to_array())), ARRAY_BUFFER);
     let mut accessors = vec![json!({
         "bufferView": positions, "componentType": FLOAT, "count": n, "type": "VEC3",
         "min": lo.to_array(), "max": hi.to_array(),
@@ -79,12 +120,12 @@ fn document(mesh: &Mesh) -> (Value, Vec<u8>) {
     let colored = mesh.colors.len() == n;
     if colored {
         let linear = &mut mesh.colors.iter().flatten().map(|&c| srgb_to_linear(c) as f32);
-        let colors = view(&mut bin, &floats(linear), ARRAY_BUFFER);
+        let colors = view(bin, &floats(linear), ARRAY_BUFFER);
         accessors.push(json!({ "bufferView": colors, "componentType": FLOAT, "count": n, "type": "VEC3" }));
         attributes["COLOR_0"] = json!(accessors.len() - 1);
     }
     let indices: Vec<u8> = mesh.triangles.iter().flatten().flat_map(|i| i.to_le_bytes()).collect();
-    let indices = view(&mut bin, &indices, ELEMENT_ARRAY_BUFFER);
+    let indices = view(bin, &indices, ELEMENT_ARRAY_BUFFER);
     accessors.push(json!({
         "bufferView": indices, "componentType": UNSIGNED_INT, "count": 3 * mesh.triangles.len(), "type": "SCALAR",
     }));
@@ -95,24 +136,17 @@ fn document(mesh: &Mesh) -> (Value, Vec<u8>) {
         "pbrMetallicRoughness": { "metallicFactor": 0.0, "roughnessFactor": 1.0 },
         "doubleSided": true,
     });
-    let mut doc = json!({
-        "asset": asset,
-        "scene": 0,
-        "scenes": [{ "nodes": [0] }],
-        "nodes": [{ "mesh": 0, "name": "surface" }],
-        "meshes": [{ "name": "surface", "primitives": [{
-            "attributes": attributes, "indices": accessors.len() - 1, "material": 0, "mode": 4,
-        }] }],
-        "buffers": [{ "byteLength": bin.len() }],
-        "bufferViews": views,
-        "accessors": accessors,
-    });
     if colored {
         material["extensions"] = json!({ "KHR_materials_unlit": {} });
         doc["extensionsUsed"] = json!(["KHR_materials_unlit"]);
     }
+    doc["meshes"] = json!([{ "name": "surface", "primitives": [{
+        "attributes": attributes, "indices": accessors.len() - 1, "material": 0, "mode": 4,
+    }] }]);
     doc["materials"] = json!([material]);
-    (doc, bin)
+    doc["buffers"] = json!([{ "byteLength": bin.len() }]);
+    doc["bufferViews"] = json!(views);
+    doc["accessors"] = json!(accessors);
 }
 
 #[cfg(test)]
@@ -134,7 +168,7 @@ mod tests {
             colors: vec![[255, 0, 0], [0, 128, 0], [0, 0, 255], [10, 20, 30]],
             triangles: vec![[0, 1, 2], [2, 1, 3]],
         };
-        write(&path, &mesh).unwrap();
+        write(&path, &mesh, &[]).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes.len() % 4, 0);
         assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, bytes.len());
@@ -158,19 +192,62 @@ mod tests {
         assert!(prim.material().unlit() && prim.material().double_sided());
     }
 
+    /// The cameras come along as glTF camera nodes: looking down their node's -z, with the
+    /// photo's field of view and aspect.
+    #[test]
+    fn cameras_become_camera_nodes_that_look_where_the_photos_did() {
+        use crate::geometry::{Intrinsics, Pose};
+        use glam::DVec3;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.glb");
+        let mesh = Mesh { vertices: vec![Vec3::ZERO, Vec3::X, Vec3::Y], colors: vec![], triangles: vec![[0, 1, 2]] };
+        let camera = |name: &str, eye: DVec3| CameraSpecItem {
+            name: name.into(),
+            intrinsics: Intrinsics::centered(400, 300, 250.0),
+            pose: Pose::look_at(eye, DVec3::ZERO, DVec3::Z),
+        };
+        let cameras = [camera("a.png", DVec3::new(3.0, 0.0, 1.0)), camera("b.png", DVec3::new(0.0, -4.0, 2.0))];
+        write(&path, &mesh, &cameras).unwrap();
+        let (doc, _) = read(&path);
+        let nodes: Vec<_> = doc.scenes().next().unwrap().nodes().collect();
+        assert_eq!(nodes.len(), 3);
+        assert!(nodes[0].mesh().is_some());
+        for (node, cam) in nodes[1..].iter().zip(&cameras) {
+            let camera = node.camera().unwrap_or_else(|| panic!("node {:?} is no camera", node.name()));
+            let gltf::camera::Projection::Perspective(p) = camera.projection() else {
+                panic!("camera {:?} is not perspective", node.name());
+            };
+            assert_eq!(node.name(), Some(cam.name.as_str()));
+            assert!((p.yfov() as f64 - 2.0 * (150.0f64 / 250.0).atan()).abs() < 1e-6);
+            assert!((p.aspect_ratio().unwrap() - 4.0 / 3.0).abs() < 1e-6);
+            let m = glam::Mat4::from_cols_array_2d(&node.transform().matrix());
+            let eye = m.transform_point3(Vec3::ZERO);
+            let ahead = m.transform_vector3(Vec3::NEG_Z);
+            assert!((eye - cam.pose.center.as_vec3()).length() < 1e-5);
+            assert!((ahead - cam.pose.forward().as_vec3()).length() < 1e-5, "{ahead} vs {}", cam.pose.forward());
+            assert!(ahead.dot(-eye.normalize()) > 0.999, "a camera looks at the origin");
+        }
+
+        // An empty mesh still carries the cameras.
+        write(&path, &Mesh::default(), &cameras).unwrap();
+        let (doc, buffers) = read(&path);
+        assert_eq!((doc.meshes().count(), doc.cameras().count(), buffers.len()), (0, 2, 0));
+        assert_eq!(doc.scenes().next().unwrap().nodes().count(), 2);
+    }
+
     #[test]
     fn uncoloured_and_empty_meshes_are_valid_files() {
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("plain.glb");
         let mesh = Mesh { vertices: vec![Vec3::ZERO, Vec3::X, Vec3::Z], colors: vec![], triangles: vec![[0, 1, 2]] };
-        write(&plain, &mesh).unwrap();
+        write(&plain, &mesh, &[]).unwrap();
         let (doc, _) = read(&plain);
         let prim = doc.meshes().next().unwrap().primitives().next().unwrap();
         assert!(prim.get(&gltf::Semantic::Colors(0)).is_none() && !prim.material().unlit());
         assert_eq!(prim.material().pbr_metallic_roughness().metallic_factor(), 0.0);
 
         let empty = dir.path().join("empty.glb");
-        write(&empty, &Mesh::default()).unwrap();
+        write(&empty, &Mesh::default(), &[]).unwrap();
         let (doc, buffers) = read(&empty);
         assert_eq!((doc.meshes().count(), doc.scenes().count(), buffers.len()), (0, 0, 0));
     }

@@ -1,5 +1,6 @@
 //! Triangle meshes as Weave exports them, and the file formats they go out in.
 
+use super::dataset::CameraSpecItem;
 use super::{Error, Result, glb, obj, ply};
 use glam::Vec3;
 use std::path::Path;
@@ -62,7 +63,8 @@ pub enum MeshFormat {
     Ply,
     /// Wavefront OBJ with vertex colours after each position, as MeshLab and Blender read them.
     Obj,
-    /// Binary glTF 2.0 with vertex colours, unlit: Blender, game engines, web viewers.
+    /// Binary glTF 2.0 with vertex colours, unlit, and the cameras: Blender, game engines, web
+    /// viewers.
     Glb,
 }
 
@@ -84,12 +86,13 @@ impl MeshFormat {
     }
 }
 
-/// Writes the mesh atomically in the format its extension names.
-pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {
+/// Writes the mesh atomically in the format its extension names, with `cameras` where the
+/// format holds cameras (glTF).
+pub fn write(path: &Path, mesh: &Mesh, cameras: &[CameraSpecItem]) -> Result<()> {
     match MeshFormat::of(path)? {
         MeshFormat::Ply => ply::write(path, mesh),
         MeshFormat::Obj => obj::write(path, mesh),
-        MeshFormat::Glb => glb::write(path, mesh),
+        MeshFormat::Glb => glb::write(path, mesh, cameras),
     }
 }
 
@@ -103,10 +106,10 @@ mod tests {
         let mesh = Mesh { vertices: vec![Vec3::ZERO, Vec3::X, Vec3::Y], colors: vec![], triangles: vec![[0, 1, 2]] };
         for (name, starts) in [("a.ply", &b"ply\n"[..]), ("b.OBJ", b"# written by Weave"), ("c.glb", b"glTF")] {
             let path = dir.path().join(name);
-            write(&path, &mesh).unwrap();
+            write(&path, &mesh, &[]).unwrap();
             assert!(std::fs::read(&path).unwrap().starts_with(starts), "{name}");
         }
-        let err = write(&dir.path().join("d.stl"), &mesh).unwrap_err().to_string();
+        let err = write(&dir.path().join("d.stl"), &mesh, &[]).unwrap_err().to_string();
         assert!(err.contains("d.stl") && err.contains(".ply, .obj, .glb"), "{err}");
         assert!(!dir.path().join("d.stl").exists());
         assert!(MeshFormat::of(Path::new("mesh")).is_err());

@@ -3,6 +3,7 @@
 use super::Trainer;
 use super::trainer::psnr;
 use crate::geometry::{Intrinsics, Pose};
+use crate::io::dataset::CameraSpecItem;
 use crate::io::mesh::MeshFormat;
 use crate::io::{self, Dataset, View, atomic, colmap, transforms};
 use crate::mesh::Unseen;
@@ -64,11 +65,17 @@ pub struct WrittenMesh {
 
 /// Extracts the mesh at `resolution` cells per side (what it keeps of unseen surface: `unseen`,
 /// else as training chose) and writes it in the format the path's extension names (.ply, .obj,
-/// .glb), which is checked before the mesh is extracted.
+/// .glb, which also holds the training cameras), checked before the mesh is extracted.
 pub fn write_mesh(t: &Trainer, path: &Path, resolution: usize, unseen: Option<Unseen>) -> io::Result<WrittenMesh> {
     MeshFormat::of(path)?;
     let mesh = crate::mesh::from_trainer(t, resolution, unseen.or(t.cfg.unseen));
-    io::mesh::write(path, &mesh)?;
+    let cameras: Vec<_> = t
+        .views
+        .iter()
+        .zip(t.refined_poses())
+        .map(|(v, pose)| CameraSpecItem { name: v.name.clone(), intrinsics: v.intrinsics, pose })
+        .collect();
+    io::mesh::write(path, &mesh, &cameras)?;
     let triangles = mesh.triangles.len();
     Ok(WrittenMesh { vertices: mesh.vertices.len(), triangles, note: empty_mesh_note(t, triangles) })
 }

@@ -11,6 +11,7 @@ pub use colmap::{Colmap, ENV};
 pub use log::Stage;
 
 use crate::io::{self, Dataset};
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -74,6 +75,8 @@ pub struct Report {
     pub model: PathBuf,
     pub registered: usize,
     pub images: usize,
+    /// The photos COLMAP could not register, by name.
+    pub left_out: Vec<String>,
     /// Separate models COLMAP made (photos that link to no other group form their own);
     /// the largest is kept.
     pub models: usize,
@@ -89,8 +92,13 @@ impl Report {
             self.seconds,
             self.model.display()
         );
-        if self.registered < self.images {
-            s += &format!(" ({} photos left out: they did not link to the others)", self.images - self.registered);
+        if !self.left_out.is_empty() {
+            const NAMED: usize = 5;
+            let mut names = self.left_out[..self.left_out.len().min(NAMED)].join(", ");
+            if self.left_out.len() > NAMED {
+                names += &format!(" and {} more", self.left_out.len() - NAMED);
+            }
+            s += &format!(" (left out, as they did not link to the others: {names})");
         }
         if self.models > 1 {
             s += &format!(" (the largest of {} separate models)", self.models);
@@ -199,7 +207,9 @@ pub fn estimate(
     let model = empty_dir(work.join("sparse"))?.join("0");
     std::fs::rename(&best, &model).map_err(|e| SfmError::io(&model, e))?;
     std::fs::remove_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
-    Ok(Report { model, registered, images: n, models, seconds: started.elapsed().as_secs_f64() })
+    let left_out = names.iter().filter(|n| !registered.contains(**n)).map(|n| n.to_string()).collect();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Report { model, registered: registered.len(), images: n, left_out, models, seconds })
 }
 
 /// `dir`, emptied of what an earlier run left there.
@@ -211,18 +221,18 @@ fn empty_dir(dir: PathBuf) -> Result<PathBuf, SfmError> {
     Ok(dir)
 }
 
-/// The model folder (`0`, `1`, … under `dir`) with the most registered photos, their
-/// number, and how many models there are.
-fn largest_model(dir: &Path) -> Result<(Option<PathBuf>, usize, usize), SfmError> {
-    let mut best: (Option<PathBuf>, usize, usize) = (None, 0, 0);
+/// The model folder (`0`, `1`, … under `dir`) with the most registered photos, their names,
+/// and how many models there are.
+fn largest_model(dir: &Path) -> Result<(Option<PathBuf>, HashSet<String>, usize), SfmError> {
+    let mut best = (None, HashSet::new(), 0);
     for entry in std::fs::read_dir(dir).map_err(|e| SfmError::io(dir, e))? {
         let p = entry.map_err(|e| SfmError::io(dir, e))?.path();
         if !io::colmap::is_model(&p) {
             continue;
         }
-        let images = io::colmap::read(&p)?.images.len();
+        let images: HashSet<String> = io::colmap::read(&p)?.images.into_iter().map(|i| i.name).collect();
         best.2 += 1;
-        if images > best.1 {
+        if images.len() > best.1.len() {
             best = (Some(p), images, best.2);
         }
     }
@@ -278,13 +288,13 @@ mod tests {
     fn the_largest_model_is_kept_and_the_photos_and_options_are_passed() {
         let body = format!(
             "{}\ncase \"$1\" in\n\
-             feature_extractor) echo 'Processed file [1/3]'; echo 'Processed file [3/3]';;\n\
+             feature_extractor) echo 'Processed file [1/4]'; echo 'Processed file [4/4]';;\n\
              exhaustive_matcher) echo 'Matching block [1/1, 1/1] in 0.1s';;\n\
              mapper) out=$7; model \"$out/0\" 0.png 1.png; model \"$out/1\" 0.png 1.png 2.png; echo 'Registering image #3 (3)';;\n\
              esac",
             model_writer()
         );
-        let (_one, dir, ds, colmap) = setup(3, &body);
+        let (_one, dir, ds, colmap) = setup(4, &body);
         assert!(colmap.cuda && colmap.version.starts_with("COLMAP 9.9"));
         assert_eq!((colmap.extraction, colmap.matching), ("FeatureExtraction", "FeatureMatching"));
         let seen = std::sync::Mutex::new(Vec::new());
@@ -296,20 +306,22 @@ mod tests {
             &AtomicBool::new(false),
         )
         .unwrap();
-        assert_eq!((report.registered, report.images, report.models), (3, 3, 2));
+        assert_eq!((report.registered, report.images, report.models), (3, 4, 2));
+        assert_eq!(report.left_out, ["3.png"]);
+        assert!(report.summary().contains("left out, as they did not link to the others: 3.png"));
         assert_eq!(report.model, ds.root.join("colmap/sparse/0"));
         assert_eq!(io::colmap::read(&report.model).unwrap().images.len(), 3);
         assert!(!ds.root.join("colmap/sparse.new").exists());
         assert_eq!(
             *seen.lock().unwrap(),
             [
-                (Stage::Features, 0, 3),
-                (Stage::Features, 1, 3),
-                (Stage::Features, 3, 3),
+                (Stage::Features, 0, 4),
+                (Stage::Features, 1, 4),
+                (Stage::Features, 4, 4),
                 (Stage::Matching, 0, 1),
                 (Stage::Matching, 1, 1),
-                (Stage::Mapping, 0, 3),
-                (Stage::Mapping, 3, 3)
+                (Stage::Mapping, 0, 4),
+                (Stage::Mapping, 3, 4)
             ]
         );
         let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
@@ -317,7 +329,7 @@ mod tests {
         assert!(extract.contains("--FeatureExtraction.use_gpu 1") && extract.contains("--ImageReader.single_camera 1"));
         assert!(calls.contains("exhaustive_matcher --database_path") && calls.contains("--FeatureMatching.use_gpu 1"));
         let list = std::fs::read_to_string(ds.root.join("colmap/image_list.txt")).unwrap();
-        assert_eq!(list, "0.png\n1.png\n2.png\n");
+        assert_eq!(list, "0.png\n1.png\n2.png\n3.png\n");
 
         // The folder now opens with the poses, and a second run replaces the model.
         let posed = Dataset::open(&ds.root).unwrap();

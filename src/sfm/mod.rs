@@ -73,7 +73,6 @@ pub enum Matcher {
 #[derive(Clone, Debug)]
 pub struct Report {
     pub model: PathBuf,
-    pub registered: usize,
     pub images: usize,
     /// The photos COLMAP could not register, by name.
     pub left_out: Vec<String>,
@@ -84,10 +83,14 @@ pub struct Report {
 }
 
 impl Report {
+    pub fn registered(&self) -> usize {
+        self.images - self.left_out.len()
+    }
+
     pub fn summary(&self) -> String {
         let mut s = format!(
             "COLMAP registered {} of {} photos in {:.0} s; model in {}",
-            self.registered,
+            self.registered(),
             self.images,
             self.seconds,
             self.model.display()
@@ -217,7 +220,7 @@ pub fn estimate(
     std::fs::remove_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
     let left_out = names.iter().filter(|n| !registered.contains(**n)).map(|n| n.to_string()).collect();
     let seconds = started.elapsed().as_secs_f64();
-    Ok(Report { model, registered: registered.len(), images: n, left_out, models, seconds })
+    Ok(Report { model, images: n, left_out, models, seconds })
 }
 
 /// `dir`, emptied of what an earlier run left there.
@@ -314,7 +317,7 @@ mod tests {
             &AtomicBool::new(false),
         )
         .unwrap();
-        assert_eq!((report.registered, report.images, report.models), (3, 4, 2));
+        assert_eq!((report.registered(), report.images, report.models), (3, 4, 2));
         assert_eq!(report.left_out, ["3.png"]);
         assert!(report.summary().contains("left out, as they did not link to the others: 3.png"));
         assert_eq!(report.model, ds.root.join("colmap/sparse/0"));
@@ -356,7 +359,7 @@ mod tests {
         );
         let (_one, dir, ds, colmap) = setup(2, &body);
         let report = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| {}, &AtomicBool::new(false)).unwrap();
-        assert_eq!(report.registered, 2);
+        assert_eq!(report.registered(), 2);
         let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
         for (command, group) in [("feature_extractor", "FeatureExtraction"), ("exhaustive_matcher", "FeatureMatching")]
         {

@@ -98,10 +98,11 @@ pub const MAX_TRAINING_SIDE: u32 = 1600;
 /// The scale that brings the views' longest side down to `MAX_TRAINING_SIDE` (1 for photos
 /// within it), and a note for the user when it shrinks them.
 pub fn auto_scale(views: &[View]) -> (f64, Option<String>) {
-    let Some(v) = views.iter().max_by_key(|v| v.intrinsics.width.max(v.intrinsics.height)) else {
+    let longest_side = |v: &&View| v.intrinsics.width.max(v.intrinsics.height);
+    let Some(v) = views.iter().max_by_key(longest_side) else {
         return (1.0, None);
     };
-    let longest = v.intrinsics.width.max(v.intrinsics.height);
+    let longest = longest_side(&v);
     if longest <= MAX_TRAINING_SIDE {
         return (1.0, None);
     }

@@ -15,6 +15,22 @@ pub enum Layout {
     Forward,
 }
 
+/// How far, at most (root mean square), the photos' horizontal axes may lean out of the plane
+/// perpendicular to one of the frame's axes for them to stand upright along it.
+const UPRIGHT_DEGREES: f64 = 5.0;
+
+/// Whether the photos stand upright along one of the frame's axes: a frame aligned to
+/// gravity, as scanned rooms and Weave's procedural scenes come (COLMAP's models are not,
+/// until its orientation aligner has run). Upright photos have their x axis level, however
+/// they pitch (up is a photo's −y only when it looks level).
+pub fn upright(poses: &[Pose]) -> bool {
+    !poses.is_empty()
+        && [DVec3::X, DVec3::Y, DVec3::Z].iter().any(|a| {
+            let lean = poses.iter().map(|p| p.rotation.col(0).dot(*a).powi(2)).sum::<f64>() / poses.len() as f64;
+            lean.sqrt() < UPRIGHT_DEGREES.to_radians().sin()
+        })
+}
+
 pub fn centroid(poses: &[Pose]) -> DVec3 {
     poses.iter().map(|p| p.center).sum::<DVec3>() / poses.len().max(1) as f64
 }
@@ -73,6 +89,20 @@ mod tests {
         for (entry, layout) in crate::scene::SCENES.iter().zip([Layout::Object, Layout::Room, Layout::Forward]) {
             let poses = (entry.rig)(24);
             assert_eq!(detect_layout(&poses), layout, "{}", entry.name);
+        }
+    }
+
+    /// The procedural rigs stand upright (z up), the forward one pitched down too; turned 20°
+    /// about a slanted axis they no longer do.
+    #[test]
+    fn upright_rigs() {
+        let tilt = DMat3::from_axis_angle(DVec3::new(0.3, -0.5, 0.8).normalize(), 20f64.to_radians());
+        for entry in crate::scene::SCENES {
+            let poses = (entry.rig)(24);
+            assert!(upright(&poses), "{}", entry.name);
+            let turned: Vec<Pose> =
+                poses.iter().map(|p| Pose { rotation: tilt * p.rotation, center: tilt * p.center }).collect();
+            assert!(!upright(&turned), "{} turned", entry.name);
         }
     }
 

@@ -67,6 +67,19 @@ fn window_stats(img: &MvsImage) -> (Vec<f32>, Vec<f32>) {
     (mean, inv_std)
 }
 
+/// Per pixel, whether its window lies in the photo and is too flat to match: no texture at all,
+/// rather than texture without a consistent depth.
+pub fn flat_pixels(img: &MvsImage) -> Vec<bool> {
+    let (_, inv_std) = window_stats(img);
+    let (w, h) = (img.width as i32, img.height as i32);
+    (0..inv_std.len())
+        .map(|i| {
+            let (x, y) = ((i as i32) % w, (i as i32) / w);
+            inv_std[i] == 0.0 && x >= RADIUS && y >= RADIUS && x < w - RADIUS && y < h - RADIUS
+        })
+        .collect()
+}
+
 fn bilinear(img: &MvsImage, x: f32, y: f32) -> Option<f32> {
     let (fx, fy) = (x - 0.5, y - 0.5);
     if fx < 0.0 || fy < 0.0 || fx >= (img.width - 1) as f32 || fy >= (img.height - 1) as f32 {
@@ -254,5 +267,5 @@ pub fn depth_map(images: &[MvsImage], reference: usize, sources: &[usize], s: &M
     }
     let depth =
         state.planes.iter().zip(&state.costs).map(|(p, c)| if *c <= s.max_cost { p.depth } else { 0.0 }).collect();
-    DepthMap { width: img.width, height: img.height, depth }
+    DepthMap { width: img.width, height: img.height, depth, planar: 0 }
 }

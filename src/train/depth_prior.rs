@@ -17,16 +17,20 @@ pub struct DepthPriorStats {
     pub views: usize,
     pub views_with_depth: usize,
     pub fraction: f64,
+    /// The share of pixels whose depth is the plane of a region too flat to match.
+    pub planar_fraction: f64,
     pub seconds: f64,
 }
 
 impl DepthPriorStats {
     pub fn note(&self) -> String {
         format!(
-            "Multi-view stereo found depth for {:.0} % of the pixels of {} of {} photos ({:.0} s).",
+            "Multi-view stereo found depth for {:.0} % of the pixels of {} of {} photos ({:.0} % from the planes \
+             around regions too flat to match; {:.0} s).",
             100.0 * self.fraction,
             self.views_with_depth,
             self.views,
+            100.0 * self.planar_fraction,
             self.seconds
         )
     }
@@ -58,9 +62,13 @@ pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(
     // it for a background: no farther than the farthest camera's distance plus the diameter.
     let reach = views.iter().map(|v| (v.pose.center - glam::DVec3::from(norm.center)).length()).fold(0.0, f64::max)
         + 2.0 * norm.scale;
-    let settings = MvsSettings::new((0.01 * norm.scale) as f32, reach as f32);
+    let mut settings = MvsSettings::new((0.01 * norm.scale) as f32, reach as f32);
+    // Flat regions filled with axis planes only where the axes are likely the walls' (photos
+    // upright in the frame).
+    let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
+    settings.planar = crate::geometry::rig::upright(&poses).then_some([glam::Vec3::X, glam::Vec3::Y, glam::Vec3::Z]);
     let maps = mvs::depth_maps(&images, &settings, progress);
-    let (mut known, mut total, mut with_depth) = (0usize, 0usize, 0usize);
+    let (mut known, mut total, mut with_depth, mut planar) = (0usize, 0usize, 0usize, 0.0f64);
     for (v, map) in views.iter_mut().zip(&maps) {
         let (w, h) = (v.width() as usize, v.height() as usize);
         let depth: Vec<f32> = (0..w * h)
@@ -81,6 +89,8 @@ pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(
             .collect();
         let n = depth.iter().filter(|d| **d > 0.0).count();
         known += n;
+        // The fill's share of the stereo pixels, counted at training resolution.
+        planar += map.planar as f64 / map.depth.len().max(1) as f64 * depth.len() as f64;
         total += depth.len();
         with_depth += (n > 0) as usize;
         v.depth = Some(depth);
@@ -89,6 +99,7 @@ pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(
         views: views.len(),
         views_with_depth: with_depth,
         fraction: known as f64 / total.max(1) as f64,
+        planar_fraction: planar / total.max(1) as f64,
         seconds: start.elapsed().as_secs_f64(),
     }
 }

@@ -79,6 +79,9 @@ pub struct Report {
     /// Separate models COLMAP made (photos that link to no other group form their own);
     /// the largest is kept.
     pub models: usize,
+    /// Whether COLMAP's orientation aligner turned the model upright, its axes along the
+    /// scene's walls (`align`).
+    pub aligned: bool,
     pub seconds: f64,
 }
 
@@ -105,6 +108,9 @@ impl Report {
         }
         if self.models > 1 {
             s += &format!(" (the largest of {} separate models)", self.models);
+        }
+        if !self.aligned {
+            s += " (COLMAP could not turn it upright; it stays in its first photo's frame)";
         }
         s
     }
@@ -218,9 +224,50 @@ pub fn estimate(
     let model = empty_dir(work.join("sparse"))?.join("0");
     std::fs::rename(&best, &model).map_err(|e| SfmError::io(&model, e))?;
     std::fs::remove_dir_all(&models_dir).map_err(|e| SfmError::io(&models_dir, e))?;
+    let aligned = align(colmap, &ds.images_dir, &model, &work, n, progress, cancel)?;
     let left_out = names.iter().filter(|n| !registered.contains(**n)).map(|n| n.to_string()).collect();
     let seconds = started.elapsed().as_secs_f64();
-    Ok(Report { model, images: n, left_out, models, seconds })
+    Ok(Report { model, images: n, left_out, models, aligned, seconds })
+}
+
+/// Turns `model` upright with COLMAP's orientation aligner (gravity from the photos' level
+/// horizontal axes, then the walls' directions from vanishing lines: the Manhattan world
+/// HelixSurf aligns rooms to), as the models of scanned rooms come; the stereo prior fills
+/// flat walls only in such a frame (`mvs::planar`). Whether it did: where the aligner fails,
+/// the model stays as the mapper left it.
+fn align(
+    colmap: &Colmap,
+    images: &Path,
+    model: &Path,
+    work: &Path,
+    n: usize,
+    progress: &dyn Fn(Stage, usize, usize),
+    cancel: &AtomicBool,
+) -> Result<bool, SfmError> {
+    let out = empty_dir(work.join("sparse.aligned"))?;
+    let args: Vec<OsString> = vec![
+        "model_orientation_aligner".into(),
+        "--image_path".into(),
+        images.as_os_str().to_owned(),
+        "--input_path".into(),
+        model.as_os_str().to_owned(),
+        "--output_path".into(),
+        out.as_os_str().to_owned(),
+        "--method".into(),
+        "MANHATTAN-WORLD".into(),
+    ];
+    let ran = match colmap.run(&args, Stage::Mapping, n, progress, cancel) {
+        Err(SfmError::Failed { .. }) => false,
+        other => other.map(|_| true)?,
+    };
+    let aligned = ran && io::colmap::is_model(&out);
+    if aligned {
+        std::fs::remove_dir_all(model).map_err(|e| SfmError::io(model, e))?;
+        std::fs::rename(&out, model).map_err(|e| SfmError::io(model, e))?;
+    } else {
+        std::fs::remove_dir_all(&out).map_err(|e| SfmError::io(&out, e))?;
+    }
+    Ok(aligned)
 }
 
 /// `dir`, emptied of what an earlier run left there.
@@ -302,6 +349,7 @@ mod tests {
              feature_extractor) echo 'Processed file [1/4]'; echo 'Processed file [4/4]';;\n\
              exhaustive_matcher) echo 'Matching block [1/1, 1/1] in 0.1s';;\n\
              mapper) out=$7; model \"$out/0\" 0.png 1.png; model \"$out/1\" 0.png 1.png 2.png; echo 'Registering image #3 (3)';;\n\
+             model_orientation_aligner) cp \"$5\"/* \"$7\"; : > \"$7/aligned\";;\n\
              esac",
             model_writer()
         );
@@ -323,6 +371,13 @@ mod tests {
         assert_eq!(report.model, ds.root.join("colmap/sparse/0"));
         assert_eq!(io::colmap::read(&report.model).unwrap().images.len(), 3);
         assert!(!ds.root.join("colmap/sparse.new").exists());
+        // The aligner's model replaced the mapper's.
+        assert!(report.aligned && report.model.join("aligned").exists() && !ds.root.join("colmap/sparse.aligned").exists());
+        assert!(calls_of(&dir).contains(&format!(
+            "model_orientation_aligner --image_path {} --input_path {}",
+            ds.images_dir.display(),
+            report.model.display()
+        )));
         assert_eq!(
             *seen.lock().unwrap(),
             [
@@ -335,7 +390,7 @@ mod tests {
                 (Stage::Mapping, 3, 4)
             ]
         );
-        let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+        let calls = calls_of(&dir);
         let extract = calls.lines().find(|l| l.starts_with("feature_extractor --")).unwrap();
         assert!(extract.contains("--FeatureExtraction.use_gpu 1") && extract.contains("--ImageReader.single_camera 1"));
         assert!(calls.contains("exhaustive_matcher --database_path") && calls.contains("--FeatureMatching.use_gpu 1"));
@@ -350,6 +405,10 @@ mod tests {
         assert!(std::fs::read_to_string(dir.path().join("calls")).unwrap().contains("sequential_matcher"));
     }
 
+    fn calls_of(dir: &tempfile::TempDir) -> String {
+        std::fs::read_to_string(dir.path().join("calls")).unwrap()
+    }
+
     #[test]
     fn a_gpu_colmap_cannot_use_runs_again_on_the_cpu() {
         let body = format!(
@@ -360,6 +419,9 @@ mod tests {
         let (_one, dir, ds, colmap) = setup(2, &body);
         let report = estimate(&colmap, &ds, Matcher::Auto, &|_, _, _| {}, &AtomicBool::new(false)).unwrap();
         assert_eq!(report.registered(), 2);
+        // This stand-in's aligner writes nothing: the mapper's model stays, and says so.
+        assert!(!report.aligned && io::colmap::is_model(&report.model));
+        assert!(report.summary().contains("could not turn it upright"));
         let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
         for (command, group) in [("feature_extractor", "FeatureExtraction"), ("exhaustive_matcher", "FeatureMatching")]
         {

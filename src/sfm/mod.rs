@@ -372,7 +372,9 @@ mod tests {
         assert_eq!(io::colmap::read(&report.model).unwrap().images.len(), 3);
         assert!(!ds.root.join("colmap/sparse.new").exists());
         // The aligner's model replaced the mapper's.
-        assert!(report.aligned && report.model.join("aligned").exists() && !ds.root.join("colmap/sparse.aligned").exists());
+        assert!(
+            report.aligned && report.model.join("aligned").exists() && !ds.root.join("colmap/sparse.aligned").exists()
+        );
         assert!(calls_of(&dir).contains(&format!(
             "model_orientation_aligner --image_path {} --input_path {}",
             ds.images_dir.display(),

@@ -38,6 +38,8 @@ fn sfm_recovers_the_poses_of_bare_photos() {
     let log = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{log}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(log.contains("registered 12 of 12 photos"), "{log}");
+    // COLMAP's orientation aligner ran and wrote its model (this scene's first photo is
+    // level, so the mapper's model is upright already and uprightness would prove nothing).
     assert!(!log.contains("could not turn it upright"), "{log}");
 
     let ds = Dataset::open(&scene).unwrap();
@@ -57,8 +59,6 @@ fn sfm_recovers_the_poses_of_bare_photos() {
     eprintln!("relative rotation error {rotation:.3}°, relative direction error {direction:.3}°");
     // A wrong pose of one camera alone moves these by several degrees.
     assert!(rotation < 1.5 && direction < 3.0, "rotation {rotation:.2}°, direction {direction:.2}°");
-    // Turned upright by COLMAP's orientation aligner, as the planar fill of rooms needs.
-    assert!(weave::geometry::rig::upright(&found));
 }
 
 #[test]

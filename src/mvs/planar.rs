@@ -26,79 +26,39 @@ const MIN_INLIER_SHARE: f32 = 0.6;
 /// frame's axes needs only its offset, and the region's rays tell a wall from the floor that
 /// shares its edge (the floor lies behind the camera for the pixels above the horizon).
 pub fn fill(img: &MvsImage, depth: &[f32], flat: &[bool], s: &MvsSettings, axes: &[Vec3; 3]) -> (Vec<f32>, usize) {
-    let (w, h) = (img.width as i32, img.height as i32);
     let mut out = depth.to_vec();
     let mut filled = 0;
-    let mut label = vec![-1i32; depth.len()];
-    let mut rim_stamp = vec![-1i32; depth.len()];
+    let mut seen = vec![false; depth.len()];
     let min_region = ((MIN_REGION_SHARE * depth.len() as f32) as usize).max(1);
+    let empty = |i: usize| flat[i] && depth[i] <= 0.0;
     for start in 0..depth.len() {
-        if !flat[start] || depth[start] > 0.0 || label[start] >= 0 {
+        if !empty(start) || seen[start] {
             continue;
         }
-        // The region: flat, unmatched pixels connected to `start`.
-        let id = start as i32;
-        let mut region = vec![start];
-        label[start] = id;
-        let mut k = 0;
-        while k < region.len() {
-            let i = region[k];
-            k += 1;
-            let (x, y) = ((i as i32) % w, (i as i32) / w);
-            for (dx, dy) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
-                let (nx, ny) = (x + dx, y + dy);
-                if nx < 0 || ny < 0 || nx >= w || ny >= h {
-                    continue;
-                }
-                let j = (ny * w + nx) as usize;
-                if flat[j] && depth[j] <= 0.0 && label[j] < 0 {
-                    label[j] = id;
-                    region.push(j);
-                }
-            }
-        }
+        let region = region_from(img, start, &empty, &mut seen);
         if region.len() < min_region {
             continue;
         }
-        // Its rim: matched points near it (world) and their depths.
-        let mut rim = Vec::new();
-        for &i in &region {
-            let (x, y) = ((i as i32) % w, (i as i32) / w);
-            for dy in -RIM..=RIM {
-                for dx in -RIM..=RIM {
-                    let (nx, ny) = (x + dx, y + dy);
-                    if nx < 0 || ny < 0 || nx >= w || ny >= h {
-                        continue;
-                    }
-                    let j = (ny * w + nx) as usize;
-                    if depth[j] > 0.0 && rim_stamp[j] != id {
-                        rim_stamp[j] = id;
-                        rim.push((img.point(j % img.width, j / img.width, depth[j]), depth[j]));
-                    }
-                }
-            }
-        }
+        let rim = rim_of(img, &region, depth);
         if rim.len() < MIN_RIM_POINTS {
             continue;
         }
         // Of the axis planes that most of the rim lies on, the one every ray of the region
         // meets in front of the camera, within the depths searched; none when two do.
-        let candidates: Vec<(usize, Vec<f32>)> = axes
+        let candidates: Vec<Vec<f32>> = axes
             .iter()
             .filter_map(|axis| {
-                let (offset, count) = offset_along(*axis, &rim)?;
-                let depths = region
+                let offset = offset_along(*axis, &rim)?;
+                region
                     .iter()
                     .map(|&i| {
-                        let along = axis.dot(img.rotation * ray(img, i));
-                        let z = (offset - axis.dot(img.center)) / along;
+                        let z = (offset - axis.dot(img.center)) / axis.dot(img.rotation * ray(img, i));
                         (s.min_depth..=s.max_depth).contains(&z).then_some(z)
                     })
-                    .collect::<Option<Vec<f32>>>()?;
-                Some((count, depths))
+                    .collect()
             })
             .collect();
-        let [(_, depths)] = &candidates[..] else { continue };
+        let [depths] = &candidates[..] else { continue };
         for (&i, z) in region.iter().zip(depths) {
             out[i] = *z;
         }
@@ -107,14 +67,51 @@ pub fn fill(img: &MvsImage, depth: &[f32], flat: &[bool], s: &MvsSettings, axes:
     (out, filled)
 }
 
+/// The pixels connected to `start` (four ways) that are `empty`, marked in `seen`.
+fn region_from(img: &MvsImage, start: usize, empty: &impl Fn(usize) -> bool, seen: &mut [bool]) -> Vec<usize> {
+    let (w, h) = (img.width as i32, img.height as i32);
+    let mut region = vec![start];
+    seen[start] = true;
+    let mut k = 0;
+    while k < region.len() {
+        let (x, y) = ((region[k] as i32) % w, (region[k] as i32) / w);
+        k += 1;
+        for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] {
+            let j = (ny * w + nx) as usize;
+            if nx >= 0 && ny >= 0 && nx < w && ny < h && empty(j) && !seen[j] {
+                seen[j] = true;
+                region.push(j);
+            }
+        }
+    }
+    region
+}
+
+/// The region's rim: the matched points (world) within `RIM` pixels of it, with their depths.
+fn rim_of(img: &MvsImage, region: &[usize], depth: &[f32]) -> Vec<(Vec3, f32)> {
+    let (w, h) = (img.width as i32, img.height as i32);
+    let mut taken = std::collections::HashSet::new();
+    let mut rim = Vec::new();
+    for &i in region {
+        let (x, y) = ((i as i32) % w, (i as i32) / w);
+        for (nx, ny) in (-RIM..=RIM).flat_map(|dy| (-RIM..=RIM).map(move |dx| (x + dx, y + dy))) {
+            let j = (ny * w + nx) as usize;
+            if nx >= 0 && ny >= 0 && nx < w && ny < h && depth[j] > 0.0 && taken.insert(j) {
+                rim.push((img.point(j % img.width, j / img.width, depth[j]), depth[j]));
+            }
+        }
+    }
+    rim
+}
+
 /// The camera-frame ray through pixel `i`'s centre, at depth 1.
 fn ray(img: &MvsImage, i: usize) -> Vec3 {
     img.k_inv * Vec3::new((i % img.width) as f32 + 0.5, (i / img.width) as f32 + 0.5, 1.0)
 }
 
 /// The offset along `axis` at which most rim points lie (each within `PLANE_TOLERANCE` of its
-/// depth), as their median, and how many do; None when too few do.
-fn offset_along(axis: Vec3, rim: &[(Vec3, f32)]) -> Option<(f32, usize)> {
+/// depth), as their median; None when too few do.
+fn offset_along(axis: Vec3, rim: &[(Vec3, f32)]) -> Option<f32> {
     let values: Vec<(f32, f32)> = rim.iter().map(|(p, d)| (axis.dot(*p), PLANE_TOLERANCE * d)).collect();
     let near = |v: f32| values.iter().filter(move |(u, tol)| (u - v).abs() <= *tol);
     let (best, _) = values.iter().map(|(v, _)| (*v, near(*v).count())).max_by_key(|(_, n)| *n)?;
@@ -123,7 +120,7 @@ fn offset_along(axis: Vec3, rim: &[(Vec3, f32)]) -> Option<(f32, usize)> {
         return None;
     }
     inliers.sort_by(f32::total_cmp);
-    Some((inliers[inliers.len() / 2], inliers.len()))
+    Some(inliers[inliers.len() / 2])
 }
 
 #[cfg(test)]

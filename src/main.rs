@@ -195,6 +195,11 @@ struct TrainArgs {
     /// (default: on for rooms, whose flat walls photometric training alone leaves a fog).
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     stereo: Option<bool>,
+    /// Rounds of stereo with the prior (HelixSurf's loop): 1 matches the photos before
+    /// training only; each further round, evenly spaced, matches them again starting from the
+    /// surface trained so far.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
+    stereo_rounds: Option<u32>,
     /// Degree of the view direction's spherical harmonics in the surface colour, 1 to 4
     /// (instant-ngp's count; 1: colour independent of the view). Default: 1 for rooms, 4
     /// otherwise.
@@ -527,6 +532,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             cfg.unseen = args.unseen;
             cfg.background = args.background;
             cfg.depth_prior = args.stereo;
+            cfg.stereo_rounds = args.stereo_rounds.unwrap_or(cfg.stereo_rounds);
             cfg.view_degree = args.view_degree;
             let views = weave::train::data::load(&ds.views, cfg.image_scale)?;
             // A bar for multi-view stereo, shown once it starts (rooms; --stereo on).
@@ -559,11 +565,16 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     if let Some(note) = trainer.backdrop_note() {
         println!("{note} --no-auto-masks keeps them whole.");
     }
-    if let Some(stats) = &trainer.depth_prior {
-        let cloud = weave::train::depth_prior::point_cloud(&trainer.views, &trainer.norm);
+    // The prior's depths as points, rewritten after each round of stereo.
+    let write_stereo = |t: &Trainer| -> anyhow::Result<Option<String>> {
+        let Some(stats) = &t.depth_prior else { return Ok(None) };
+        let cloud = weave::train::depth_prior::point_cloud(&t.views, &t.norm);
         let path = args.out.join("stereo.ply");
         weave::io::ply::write(&path, &cloud).with_context(|| format!("writing {}", path.display()))?;
-        println!("{} Its points: {}. --stereo off trains without it.", stats.note(), path.display());
+        Ok(Some(format!("{} Its points: {}.", stats.note(), path.display())))
+    };
+    if let Some(note) = write_stereo(&trainer)? {
+        println!("{note} --stereo off trains without it.");
     }
     println!(
         "training on {} views ({backend}; {:?} layout, {} rays/step, {} steps)",
@@ -584,9 +595,21 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     };
     while trainer.step < trainer.cfg.iterations {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            bar.println("stopping: writing what has been trained so far");
+            say(&bar, "stopping: writing what has been trained so far");
             metrics.stopped_early = true;
             break;
+        }
+        if trainer.stereo_round_due() {
+            let (round, total) = (trainer.stereo_rounds_done + 1, trainer.views.len());
+            bar.set_message(format!("multi-view stereo, round {round}"));
+            let done = trainer.stereo_round(&|done| {
+                bar.set_message(format!("multi-view stereo, round {round}: {done}/{total} photos"));
+            });
+            match done.map(|_| write_stereo(&trainer)) {
+                Ok(note) => say(&bar, &note?.unwrap_or_default()),
+                Err(r) => say(&bar, &format!("warning: {}", r.why)),
+            }
+            continue;
         }
         match trainer.step() {
             Ok(s) => {
@@ -611,7 +634,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             }
             Err(r) => {
                 metrics.rollbacks += 1;
-                bar.println(format!("warning: {}", r.why));
+                say(&bar, &format!("warning: {}", r.why));
             }
         }
     }
@@ -633,6 +656,12 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// A line above the progress bar, or on its own when the bar is hidden (no terminal), where
+/// indicatif would drop it.
+fn say(bar: &ProgressBar, line: &str) {
+    if bar.is_hidden() { println!("{line}") } else { bar.println(line) }
 }
 
 fn export_cmd(

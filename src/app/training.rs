@@ -39,6 +39,8 @@ struct Run {
     /// Seconds the run took, once it ended.
     took: Option<f32>,
     rollbacks: u32,
+    /// A round of stereo under way: its number, photos matched, photos.
+    stereo: Option<(u32, usize, usize)>,
 }
 
 pub enum Action {
@@ -93,6 +95,7 @@ impl TrainingPanel {
             finished: false,
             took: None,
             rollbacks: 0,
+            stereo: None,
         });
     }
 
@@ -110,6 +113,11 @@ impl TrainingPanel {
         while let Ok(e) = session.events.try_recv() {
             match e {
                 Event::Step(s) => run.history.push(s),
+                Event::Stereo { round, done, total } => run.stereo = Some((round, done, total)),
+                Event::StereoDone(note) => {
+                    run.stereo = None;
+                    notes.push(note);
+                }
                 Event::RolledBack { why, .. } => {
                     run.rollbacks += 1;
                     notes.push(format!("Training: {why}"));
@@ -193,6 +201,12 @@ impl TrainingPanel {
                 format!("{step}/{} · ETA {}", run.total, clock(eta))
             };
             ui.add(egui::ProgressBar::new(frac).text(text));
+            if let Some((round, done, total)) = run.stereo.filter(|_| !run.finished) {
+                ui.label(format!("Multi-view stereo, round {round}, from the surface so far"));
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("{done}/{total} photos")),
+                );
+            }
             if !run.finished {
                 ui.horizontal(|ui| {
                     if run.paused {

@@ -3,6 +3,7 @@
 //! colours from the radiance field as the cameras saw them.
 
 mod components;
+pub mod raster;
 mod tetra;
 mod visibility;
 
@@ -43,9 +44,9 @@ impl Unseen {
 /// Extraction cells a vertex may lie behind the surface a camera sees and still count as seen.
 const SEEN_TOLERANCE_CELLS: f64 = 2.0;
 
-/// The trained surface in the input's frame, with vertex colours as the camera that saw each
-/// vertex most head-on saw it (head-on where none did). `unseen`: None follows the layout.
-pub fn from_trainer(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> Mesh {
+/// The trained surface's zero level set in the normalised frame, at `resolution` cells across,
+/// without pieces smaller than 2 % of the largest.
+pub fn surface(t: &Trainer, resolution: usize) -> Mesh {
     let active = t.active_levels();
     let (field, params) = (&t.field, &t.params);
     // Outside the unit sphere nothing was observed: treat it as empty space for objects and
@@ -54,7 +55,7 @@ pub fn from_trainer(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> M
     let inside = |x: [f32; 3]| x[0] * x[0] + x[1] * x[1] + x[2] * x[2] <= 1.0;
     let sdf =
         |x: [f32; 3], e: &mut crate::field::SdfEval| if inside(x) { field.sdf(params, x, active, e) } else { outside };
-    let mut mesh = match gpu_values(t, resolution) {
+    let mesh = match gpu_values(t, resolution) {
         Some(mut values) => {
             for (i, v) in values.iter_mut().enumerate() {
                 if !inside(tetra::corner(resolution, i)) {
@@ -65,7 +66,15 @@ pub fn from_trainer(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> M
         }
         None => extract(resolution, &sdf),
     };
-    mesh = keep_large_components(&mesh, 0.02);
+    keep_large_components(&mesh, 0.02)
+}
+
+/// The trained surface in the input's frame, with vertex colours as the camera that saw each
+/// vertex most head-on saw it (head-on where none did). `unseen`: None follows the layout.
+pub fn from_trainer(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> Mesh {
+    let active = t.active_levels();
+    let (field, params) = (&t.field, &t.params);
+    let mut mesh = surface(t, resolution);
     // The cameras in the normalised frame the mesh is still in.
     let cameras: Vec<Camera> = t
         .cameras()

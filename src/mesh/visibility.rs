@@ -3,6 +3,7 @@
 //! camera's line of sight, a direction the radiance field was trained on, and surface that no
 //! camera saw (the back and sides of a forward-facing capture) can be dropped.
 
+use super::raster;
 use crate::geometry::Camera;
 use crate::io::mesh::Mesh;
 use glam::Vec3;
@@ -10,9 +11,6 @@ use rayon::prelude::*;
 
 /// Depth images are drawn at most this many pixels wide or high.
 const MAX_SIDE: f64 = 512.0;
-
-/// Barycentric slack of the coverage test.
-const COVER_SLACK: f64 = 1e-9;
 
 /// How many pixels' footprint at a vertex's depth it may lie behind the depth image and
 /// still count as seen: surface seen at a slant spans that much depth within a pixel.
@@ -68,40 +66,12 @@ impl DepthImage {
         let k = &camera.intrinsics;
         let camera =
             Camera { intrinsics: k.scaled((MAX_SIDE / k.width.max(k.height) as f64).min(1.0)), pose: camera.pose };
-        let (w, h) = (camera.intrinsics.width as usize, camera.intrinsics.height as usize);
-        let mut depth = vec![f32::INFINITY; w * h];
-        let projected: Vec<Option<[f64; 3]>> = mesh.vertices.iter().map(|v| project(&camera, *v)).collect();
-        for t in &mesh.triangles {
-            let [Some(a), Some(b), Some(c)] = t.map(|i| projected[i as usize]) else { continue };
-            let area = edge(a, b, c);
-            if area.abs() < 1e-12 {
-                continue;
-            }
-            let lo = |i: usize| a[i].min(b[i]).min(c[i]).floor().max(0.0) as usize;
-            let hi = |i: usize, n: usize| (a[i].max(b[i]).max(c[i]).ceil().max(0.0) as usize).min(n);
-            for y in lo(1)..hi(1, h) {
-                for x in lo(0)..hi(0, w) {
-                    let p = [x as f64 + 0.5, y as f64 + 0.5, 0.0];
-                    let (wa, wb) = (edge(b, c, p) / area, edge(c, a, p) / area);
-                    let wc = 1.0 - wa - wb;
-                    // A little overlap, so that no pixel centre on a shared edge falls
-                    // between its two triangles by rounding.
-                    if wa < -COVER_SLACK || wb < -COVER_SLACK || wc < -COVER_SLACK {
-                        continue;
-                    }
-                    // Depth is linear in the image in 1/z, not in z.
-                    let z = (1.0 / (wa / a[2] + wb / b[2] + wc / c[2])) as f32;
-                    let d = &mut depth[y * w + x];
-                    *d = d.min(z);
-                }
-            }
-        }
-        DepthImage { camera, depth }
+        DepthImage { camera, depth: raster::draw(mesh, &camera).depth }
     }
 
     /// The direction from this camera to `v` when the camera sees it.
     fn sight(&self, v: Vec3, tolerance: f64) -> Option<Vec3> {
-        let [x, y, z] = project(&self.camera, v)?;
+        let [x, y, z] = raster::project(&self.camera, v)?;
         let k = &self.camera.intrinsics;
         if x < 0.0 || y < 0.0 || x >= k.width as f64 || y >= k.height as f64 {
             return None;
@@ -110,17 +80,6 @@ impl DepthImage {
         let slack = tolerance + FOOTPRINT_PIXELS * z / k.fx.min(k.fy);
         (z <= nearest + slack).then(|| (v.as_dvec3() - self.camera.pose.center).normalize().as_vec3())
     }
-}
-
-/// Pixel position and depth of a point in front of the camera.
-fn project(camera: &Camera, v: Vec3) -> Option<[f64; 3]> {
-    let p = camera.pose.to_camera(v.as_dvec3());
-    camera.intrinsics.project(p).map(|px| [px.x, px.y, p.z])
-}
-
-/// Twice the signed area of the image triangle (a, b, p).
-fn edge(a: [f64; 3], b: [f64; 3], p: [f64; 3]) -> f64 {
-    (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
 }
 
 #[cfg(test)]

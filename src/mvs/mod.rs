@@ -80,6 +80,15 @@ pub struct DepthMap {
     pub planar: usize,
 }
 
+/// Planes for PatchMatch to start from (HelixSurf's neural surface → stereo direction): per
+/// pixel of a photo, a depth (z, world units; 0: none) and a unit normal in the camera's frame.
+/// Stereo keeps a seed only where it matches the photos better than a random plane, and moves
+/// from it as from any other plane.
+pub struct Seed {
+    pub depth: Vec<f32>,
+    pub normal: Vec<Vec3>,
+}
+
 pub struct MvsSettings {
     /// Depths searched, in world units.
     pub min_depth: f32,
@@ -138,8 +147,14 @@ fn source_views(images: &[MvsImage], count: usize) -> Vec<Vec<usize>> {
 }
 
 /// Depth maps of every photo, kept where at least `min_consistent` of its source photos' maps
-/// agree. `progress` is called with the number of maps done.
-pub fn depth_maps(images: &[MvsImage], s: &MvsSettings, progress: &(dyn Fn(usize) + Sync)) -> Vec<DepthMap> {
+/// agree; `seeds`, one per photo, are planes to start from. `progress` is called with the number
+/// of maps done.
+pub fn depth_maps(
+    images: &[MvsImage],
+    seeds: Option<&[Seed]>,
+    s: &MvsSettings,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<DepthMap> {
     let sources = source_views(images, s.sources);
     let raw: Vec<DepthMap> = (0..images.len())
         .map(|r| {
@@ -151,7 +166,7 @@ pub fn depth_maps(images: &[MvsImage], s: &MvsSettings, progress: &(dyn Fn(usize
                     planar: 0,
                 }
             } else {
-                patchmatch::depth_map(images, r, &sources[r], s)
+                patchmatch::depth_map(images, r, &sources[r], s, seeds.map(|sd| &sd[r]))
             };
             progress(r + 1);
             m
@@ -274,7 +289,7 @@ mod tests {
         let intr = Intrinsics::centered(96, 72, 80.0);
         let images: Vec<MvsImage> =
             testing::plane_scene(&intr, 5).into_iter().map(|(pose, gray)| MvsImage::new(&intr, &pose, gray)).collect();
-        let maps = depth_maps(&images, &MvsSettings::new(1.0, 10.0), &|_| {});
+        let maps = depth_maps(&images, None, &MvsSettings::new(1.0, 10.0), &|_| {});
         let img = &images[2];
         let map = &maps[2];
         // Off the plane, as a fraction of the depth (about 3).
@@ -305,9 +320,9 @@ mod tests {
             .map(|(pose, gray)| MvsImage::new(&intr, &pose, gray))
             .collect();
         let mut settings = MvsSettings::new(1.0, 10.0);
-        let plain = depth_maps(&images, &settings, &|_| {});
+        let plain = depth_maps(&images, None, &settings, &|_| {});
         settings.planar = Some([Vec3::X, Vec3::Y, Vec3::Z]);
-        let filled = depth_maps(&images, &settings, &|_| {});
+        let filled = depth_maps(&images, None, &settings, &|_| {});
         let (img, before, after) = (&images[2], &plain[2], &filled[2]);
         // The disc's middle, where every window is plain.
         let middle: Vec<usize> = (0..after.depth.len())
@@ -330,6 +345,55 @@ mod tests {
         }
     }
 
+    /// Seeds on the plane z = `height` for every pixel of the plane scene's photos.
+    fn plane_seeds(images: &[MvsImage], height: f32) -> Vec<Seed> {
+        images
+            .iter()
+            .map(|img| {
+                let to_camera = img.rotation.transpose();
+                let (depth, normal) = (0..img.gray.len())
+                    .map(|i| {
+                        let ray = img.point(i % img.width, i / img.width, 1.0) - img.center;
+                        let n = to_camera * Vec3::Z;
+                        ((height - img.center.z) / ray.z, if n.z > 0.0 { -n } else { n })
+                    })
+                    .unzip();
+                Seed { depth, normal }
+            })
+            .collect()
+    }
+
+    /// Seeded with the true plane, stereo keeps it without a single round of propagation,
+    /// where random planes alone keep little; seeded with a wrong one (half a unit above),
+    /// the rounds leave it for the true plane.
+    #[test]
+    fn seeds_start_stereo_at_the_surface_and_a_wrong_seed_is_left() {
+        let intr = Intrinsics::centered(96, 72, 80.0);
+        let images: Vec<MvsImage> =
+            testing::plane_scene(&intr, 5).into_iter().map(|(pose, gray)| MvsImage::new(&intr, &pose, gray)).collect();
+        let on_plane = |maps: &[DepthMap]| {
+            let (img, map) = (&images[2], &maps[2]);
+            let kept: Vec<f32> = (0..map.depth.len())
+                .filter(|&i| map.depth[i] > 0.0)
+                .map(|i| img.point(i % img.width, i / img.width, map.depth[i]).z.abs())
+                .collect();
+            let near = kept.iter().filter(|z| **z < 0.015).count();
+            (kept.len() as f32 / map.depth.len() as f32, near as f32 / kept.len().max(1) as f32)
+        };
+        let mut none = MvsSettings::new(1.0, 10.0);
+        none.iterations = 0;
+        let (random, _) = on_plane(&depth_maps(&images, None, &none, &|_| {}));
+        let (seeded, near) = on_plane(&depth_maps(&images, Some(&plane_seeds(&images, 0.0)), &none, &|_| {}));
+        assert!(random < 0.1 && seeded > 0.6 && near > 0.99, "kept {random} unseeded, {seeded} seeded ({near} on it)");
+        let full = MvsSettings::new(1.0, 10.0);
+        let (kept, near) = on_plane(&depth_maps(&images, Some(&plane_seeds(&images, 0.5)), &full, &|_| {}));
+        let (kept_random, near_random) = on_plane(&depth_maps(&images, None, &full, &|_| {}));
+        assert!(
+            kept > 0.9 * kept_random && near > near_random - 0.01,
+            "from a wrong seed: kept {kept}, {near} of it on the plane; from random planes {kept_random}, {near_random}"
+        );
+    }
+
     /// A flat grey photo set has nothing to match: no depth survives.
     #[test]
     fn flat_photos_give_no_depth() {
@@ -340,7 +404,7 @@ mod tests {
                 MvsImage::new(&intr, &pose, vec![0.5; 40 * 30])
             })
             .collect();
-        let maps = depth_maps(&images, &MvsSettings::new(0.5, 5.0), &|_| {});
+        let maps = depth_maps(&images, None, &MvsSettings::new(0.5, 5.0), &|_| {});
         assert!(maps.iter().all(|m| m.depth.iter().all(|d| *d == 0.0)));
     }
 }

@@ -4,7 +4,7 @@
 //! neighbouring pixels and small perturbations of the pixel's own, half the pixels at a time
 //! (a checkerboard: each half reads only the other half, so its pixels update in parallel).
 
-use super::{DepthMap, MAX_SOURCES, MvsImage, MvsSettings};
+use super::{DepthMap, MAX_SOURCES, MvsImage, MvsSettings, Seed};
 use crate::compute::rng;
 use glam::{Mat3, Vec3};
 use rayon::prelude::*;
@@ -178,8 +178,15 @@ fn propagated(plane: Plane, from_ray: Vec3, ray: Vec3) -> Option<f32> {
     (denom.abs() > 1e-6).then(|| plane.normal.dot(from_ray * plane.depth) / denom).filter(|d| *d > 0.0)
 }
 
-/// The depth map of `reference` against `sources` (their indices in `images`).
-pub fn depth_map(images: &[MvsImage], reference: usize, sources: &[usize], s: &MvsSettings) -> DepthMap {
+/// The depth map of `reference` against `sources` (their indices in `images`). Each pixel starts
+/// from a random plane or, where `seed` has one that matches better, from the seed's.
+pub fn depth_map(
+    images: &[MvsImage],
+    reference: usize,
+    sources: &[usize],
+    s: &MvsSettings,
+    seed: Option<&Seed>,
+) -> DepthMap {
     let img = &images[reference];
     let (w, h) = (img.width as i32, img.height as i32);
     let srcs: Vec<Source> = sources
@@ -206,10 +213,19 @@ pub fn depth_map(images: &[MvsImage], reference: usize, sources: &[usize], s: &M
             if !textured(x, y) {
                 return (Plane::default(), NO_VIEW);
             }
-            let seed = seed0 ^ ((i as u64) << 8);
-            let depth = 1.0 / (lo + (hi - lo) * uniform(seed));
-            let plane = Plane { depth, normal: random_normal(ray_of(x, y), seed + 3) };
-            (plane, cost(img, &srcs, stats, x, y, plane, s.best))
+            let ray = ray_of(x, y);
+            let hash = seed0 ^ ((i as u64) << 8);
+            let depth = 1.0 / (lo + (hi - lo) * uniform(hash));
+            let random = Plane { depth, normal: random_normal(ray, hash + 3) };
+            let random = (random, cost(img, &srcs, stats, x, y, random, s.best));
+            let seeded = seed
+                .map(|sd| Plane { depth: sd.depth[i], normal: sd.normal[i] })
+                .filter(|p| p.depth >= s.min_depth && p.depth <= s.max_depth && p.normal.dot(ray) < 0.0)
+                .map(|p| (p, cost(img, &srcs, stats, x, y, p, s.best)));
+            match seeded {
+                Some(sd) if sd.1 < random.1 => sd,
+                _ => random,
+            }
         })
         .unzip();
     let mut state = State { planes, costs };

@@ -79,6 +79,10 @@ pub struct TrainConfig {
     /// Weight of the L1 loss between rendered and stereo depth (normalised units).
     #[serde(default = "depth_weight")]
     pub depth_weight: f32,
+    /// Rounds of HelixSurf's loop with the depth prior: stereo before training and again,
+    /// evenly spaced, from the surface trained so far (`helix`); 1: before training only.
+    #[serde(default = "stereo_rounds")]
+    pub stereo_rounds: u32,
 }
 
 /// Rooms: photometric NeuS alone leaves them a fog (their walls are flat), and their floors,
@@ -110,6 +114,11 @@ pub fn view_degree_for_layout(layout: Layout) -> u32 {
         Layout::Room => 1,
         _ => crate::compute::cpu::sh::DEGREE,
     }
+}
+
+/// HelixSurf's released code runs two rounds (stereo, surface, stereo from the surface, surface).
+fn stereo_rounds() -> u32 {
+    2
 }
 
 fn enabled() -> bool {
@@ -154,6 +163,7 @@ impl TrainConfig {
             view_degree: None,
             depth_prior: None,
             depth_weight: depth_weight(),
+            stereo_rounds: stereo_rounds(),
         };
         match p {
             Preset::Fast => fast,

@@ -4,8 +4,11 @@
 //! rendered depth with.
 
 use super::data::{Normalization, TrainView};
-use crate::mvs::{self, MvsImage, MvsSettings};
-use glam::DVec2;
+use crate::geometry::Camera;
+use crate::io::mesh::Mesh;
+use crate::mesh::raster;
+use crate::mvs::{self, MvsImage, MvsSettings, Seed};
+use glam::{DVec2, Vec3};
 use rayon::prelude::*;
 
 /// Longest side of the photos stereo matches: matching costs grow with the pixel count, and a
@@ -14,6 +17,8 @@ const MAX_SIDE: u32 = 240;
 
 /// What the prior found: photos and pixels with a depth, and the time it took.
 pub struct DepthPriorStats {
+    /// The round of HelixSurf's loop: 1 before training, later ones seeded by the surface.
+    pub round: u32,
     pub views: usize,
     pub views_with_depth: usize,
     pub fraction: f64,
@@ -24,8 +29,12 @@ pub struct DepthPriorStats {
 
 impl DepthPriorStats {
     pub fn note(&self) -> String {
+        let what = match self.round {
+            1 => "Multi-view stereo".to_string(),
+            r => format!("Multi-view stereo, round {r} (started from the surface trained so far),"),
+        };
         format!(
-            "Multi-view stereo found depth for {:.0} % of the pixels of {} of {} photos ({:.0} % from the planes \
+            "{what} found depth for {:.0} % of the pixels of {} of {} photos ({:.0} % from the planes \
              around regions too flat to match; {:.0} s).",
             100.0 * self.fraction,
             self.views_with_depth,
@@ -48,6 +57,59 @@ fn gray(v: &TrainView, factor: u32) -> (u32, u32, Vec<f32>) {
 /// Fills every view's `depth` from stereo; returns what it found. `progress` hears how many
 /// photos have been matched.
 pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(usize) + Sync)) -> DepthPriorStats {
+    stereo(views, norm, None, 1, progress)
+}
+
+/// A later round of HelixSurf's loop: stereo again, each photo starting from the depths and
+/// normals of `surface` (the neural surface so far, in the input's frame) where they match
+/// better than random planes, and every view's `depth` replaced by what it finds.
+pub fn refresh(
+    views: &mut [TrainView],
+    norm: &Normalization,
+    surface: &Mesh,
+    round: u32,
+    progress: &(dyn Fn(usize) + Sync),
+) -> DepthPriorStats {
+    stereo(views, norm, Some(surface), round, progress)
+}
+
+/// Per photo, the depth and normal of `surface` at each of its stereo pixels.
+fn seeds(views: &[TrainView], images: &[MvsImage], surface: &Mesh) -> Vec<Seed> {
+    views
+        .par_iter()
+        .zip(images)
+        .map(|(v, img)| {
+            let camera = Camera { intrinsics: v.intrinsics.resized(img.width as u32, img.height as u32), pose: v.pose };
+            let drawn = raster::draw(surface, &camera);
+            let to_camera = v.pose.rotation.as_mat3().transpose();
+            let (depth, normal) = (0..drawn.depth.len())
+                .map(|i| {
+                    let t = drawn.triangle[i];
+                    if t == raster::NONE {
+                        return (0.0, Vec3::Z);
+                    }
+                    // Facing the camera whichever way the surface's triangles wind.
+                    let n = to_camera * raster::triangle_normal(surface, t);
+                    let ray = Vec3::new(
+                        ((i % img.width) as f32 + 0.5 - camera.intrinsics.cx as f32) / camera.intrinsics.fx as f32,
+                        ((i / img.width) as f32 + 0.5 - camera.intrinsics.cy as f32) / camera.intrinsics.fy as f32,
+                        1.0,
+                    );
+                    (drawn.depth[i], if n.dot(ray) > 0.0 { -n } else { n })
+                })
+                .unzip();
+            Seed { depth, normal }
+        })
+        .collect()
+}
+
+fn stereo(
+    views: &mut [TrainView],
+    norm: &Normalization,
+    surface: Option<&Mesh>,
+    round: u32,
+    progress: &(dyn Fn(usize) + Sync),
+) -> DepthPriorStats {
     let start = std::time::Instant::now();
     let factors: Vec<u32> = views.iter().map(|v| v.width().max(v.height()).div_ceil(MAX_SIDE).max(1)).collect();
     let images: Vec<MvsImage> = views
@@ -66,8 +128,9 @@ pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(
     // Flat regions filled with axis planes only where the axes are likely the walls' (photos
     // upright in the frame).
     let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
-    settings.planar = crate::geometry::rig::upright(&poses).then_some([glam::Vec3::X, glam::Vec3::Y, glam::Vec3::Z]);
-    let maps = mvs::depth_maps(&images, &settings, progress);
+    settings.planar = crate::geometry::rig::upright(&poses).then_some([Vec3::X, Vec3::Y, Vec3::Z]);
+    let seeds = surface.map(|m| seeds(views, &images, m));
+    let maps = mvs::depth_maps(&images, seeds.as_deref(), &settings, progress);
     let (mut known, mut total, mut with_depth, mut planar) = (0usize, 0usize, 0usize, 0.0f64);
     for (v, map) in views.iter_mut().zip(&maps) {
         let (w, h) = (v.width() as usize, v.height() as usize);
@@ -96,6 +159,7 @@ pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(
         v.depth = Some(depth);
     }
     DepthPriorStats {
+        round,
         views: views.len(),
         views_with_depth: with_depth,
         fraction: known as f64 / total.max(1) as f64,
@@ -124,19 +188,17 @@ pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::io::mesh
     cloud
 }
 
+/// Scenes for tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::geometry::Intrinsics;
 
-    /// Photos of a textured plane z = 0 (world), trained at twice stereo's resolution in a
-    /// shifted and scaled frame: every pixel's prior depth, along its own ray in the normalised
-    /// frame, must land on the plane in the world.
-    #[test]
-    fn prior_depths_lie_on_the_surface_along_each_pixels_ray() {
+    /// Photos of the textured plane z = 0, at twice stereo's resolution.
+    pub fn plane_views() -> Vec<TrainView> {
         let small = Intrinsics::centered(96, 72, 80.0);
         let intrinsics = small.resized(192, 144);
-        let mut views: Vec<TrainView> = crate::mvs::testing::plane_scene(&intrinsics, 5)
+        crate::mvs::testing::plane_scene(&intrinsics, 5)
             .into_iter()
             .enumerate()
             .map(|(i, (pose, gray))| TrainView {
@@ -148,7 +210,20 @@ mod tests {
                 depth_range: None,
                 depth: None,
             })
-            .collect();
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Photos of a textured plane z = 0 (world), trained at twice stereo's resolution in a
+    /// shifted and scaled frame: every pixel's prior depth, along its own ray in the normalised
+    /// frame, must land on the plane in the world.
+    #[test]
+    fn prior_depths_lie_on_the_surface_along_each_pixels_ray() {
+        let mut views = testing::plane_views();
         let norm = Normalization { center: [0.3, -0.2, 1.0], scale: 2.5 };
         let stats = attach(&mut views, &norm, &|_| {});
         assert_eq!(stats.views_with_depth, 5);
@@ -167,5 +242,35 @@ mod tests {
             off += (p.z.abs() > 0.06) as usize;
         }
         assert!(off * 33 < known, "{off} of {known} prior depths are off the plane");
+    }
+
+    /// A surface drawn into the photos as seeds: the plane z = 0.2 (two triangles, wound
+    /// downwards) gives each stereo pixel the camera depth where its ray meets the plane, and
+    /// the plane's normal in the camera's frame, turned towards the camera.
+    #[test]
+    fn seeds_are_the_surfaces_depth_and_normal_in_each_camera() {
+        let views = testing::plane_views();
+        let images: Vec<MvsImage> = views
+            .iter()
+            .map(|v| {
+                let (w, h, g) = gray(v, 2);
+                MvsImage::new(&v.intrinsics.resized(w, h), &v.pose, g)
+            })
+            .collect();
+        let corners = [[-9.0, -9.0], [9.0, -9.0], [9.0, 9.0], [-9.0, 9.0]].map(|[x, y]| Vec3::new(x, y, 0.2));
+        let plane = Mesh { vertices: corners.to_vec(), triangles: vec![[0, 2, 1], [0, 3, 2]], ..Default::default() };
+        let seeds = seeds(&views, &images, &plane);
+        for (v, (img, seed)) in views.iter().zip(images.iter().zip(&seeds)) {
+            let k = v.intrinsics.resized(img.width as u32, img.height as u32);
+            let to_camera = v.pose.rotation.transpose();
+            for i in [0, img.width * 20 + 7, img.gray.len() / 2 + 13, img.gray.len() - 1] {
+                let ray = v.pose.rotation
+                    * k.unproject(DVec2::new((i % img.width) as f64 + 0.5, (i / img.width) as f64 + 0.5));
+                let z = (0.2 - v.pose.center.z) / ray.z;
+                assert!((seed.depth[i] as f64 - z).abs() < 1e-4 * z, "pixel {i}: depth {} for {z}", seed.depth[i]);
+                let n = (to_camera * glam::DVec3::Z).as_vec3();
+                assert!(seed.normal[i].abs_diff_eq(n, 1e-5), "pixel {i}: normal {} for {n}", seed.normal[i]);
+            }
+        }
     }
 }

@@ -34,6 +34,12 @@ impl CudaRun {
     fn parts(&mut self) -> (&Gpu, &mut FieldState) {
         (&self.gpu, self.state.get_mut().unwrap_or_else(|e| e.into_inner()))
     }
+
+    /// Replaces the training views' pixels on the device (the same views, new stereo depths).
+    pub(super) fn upload_pixels(&mut self, pixels: &[f32]) -> Result<(), CudaError> {
+        let (gpu, state) = self.parts();
+        state.upload_pixels(gpu, pixels)
+    }
 }
 
 impl Trainer {

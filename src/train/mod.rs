@@ -7,6 +7,7 @@ pub mod config;
 pub mod data;
 pub mod depth_prior;
 pub mod gpu;
+mod helix;
 pub mod outputs;
 pub mod poses;
 pub mod render;

@@ -23,6 +23,15 @@ pub enum Event {
         /// What happened and what was done, for the user.
         why: String,
     },
+    /// A round of stereo from the surface so far (`Trainer::stereo_round`) has matched `done`
+    /// of `total` photos.
+    Stereo {
+        round: u32,
+        done: usize,
+        total: usize,
+    },
+    /// That round is over; what it found, for the user.
+    StereoDone(String),
     /// Training ended (finished, or stopped by a command) at this step.
     Finished {
         step: u32,
@@ -98,6 +107,19 @@ impl Session {
                     Err(TryRecvError::Empty) => {}
                 }
                 if paused {
+                    continue;
+                }
+                if trainer.stereo_round_due() {
+                    let (round, total) = (trainer.stereo_rounds_done + 1, trainer.views.len());
+                    send(Event::Stereo { round, done: 0, total });
+                    match trainer.stereo_round(&|done| send(Event::Stereo { round, done, total })) {
+                        Ok(note) => send(Event::StereoDone(note)),
+                        Err(r) => send(Event::RolledBack {
+                            failed_step: r.failed_step,
+                            restored_step: r.restored_step,
+                            why: r.why,
+                        }),
+                    }
                     continue;
                 }
                 match trainer.step() {

@@ -60,6 +60,8 @@ pub struct Trainer {
     pub backdrop_masked: usize,
     /// What the multi-view stereo prior found, when training uses one.
     pub depth_prior: Option<super::depth_prior::DepthPriorStats>,
+    /// Rounds of stereo the depth prior has had (`helix`).
+    pub stereo_rounds_done: u32,
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
     pub view_errors: Vec<f32>,
     part_grads: Vec<Params>,
@@ -187,6 +189,7 @@ impl Trainer {
     pub fn attach_depth_prior(&mut self, progress: &(dyn Fn(usize) + Sync)) {
         if self.uses_depth_prior() {
             self.depth_prior = Some(super::depth_prior::attach(&mut self.views, &self.norm, progress));
+            self.stereo_rounds_done = 1;
         }
     }
 
@@ -247,6 +250,7 @@ impl Trainer {
             recorded_cameras: Vec::new(),
             backdrop_masked,
             depth_prior: None,
+            stereo_rounds_done: 0,
             cuda: None,
         }
     }

@@ -273,6 +273,13 @@ impl FieldState {
         Ok(())
     }
 
+    /// Replaces the uploaded views' pixels (the same views, with new stereo depths).
+    pub fn upload_pixels(&mut self, gpu: &Gpu, pixels: &[f32]) -> Result<(), CudaError> {
+        let views = self.views.as_mut().ok_or_else(|| CudaError::Kernel("no views uploaded".into()))?;
+        views.pixels = gpu.stream.clone_htod(pixels)?;
+        Ok(())
+    }
+
     /// One training batch of `n` rays drawn on the device from the uploaded views with
     /// `seed` (the rays the CPU step draws with that seed), corrected by `corrections` (per
     /// view) when poses are refined; gradients of this batch replace the previous ones.

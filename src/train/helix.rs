@@ -1,0 +1,86 @@
+//! HelixSurf's intertwined loop past its first round: at evenly spaced steps, the surface
+//! trained so far is drawn into every photo, its depths and normals seed stereo, and the depth
+//! maps stereo then finds replace the prior the surface trains on. Stereo fixes the surface
+//! where the photos are textured; the surface starts stereo near the right depth where random
+//! planes rarely land.
+
+use super::trainer::{Rollback, Trainer};
+use crate::compute::cuda::CudaError;
+
+/// Most cells across the cube of the surface drawn into the photos (HelixSurf's marching
+/// cubes: 256; fewer when the mesh itself has fewer): a few centimetres in a room, finer than
+/// stereo's pixels.
+const SEED_RESOLUTION: usize = 256;
+
+impl Trainer {
+    /// Whether the next round of stereo is due before the next step.
+    pub fn stereo_round_due(&self) -> bool {
+        let (done, rounds) = (self.stereo_rounds_done, self.cfg.stereo_rounds);
+        done > 0 && done < rounds && self.step >= self.cfg.iterations * done / rounds
+    }
+
+    /// Runs the next round of stereo from the current surface and trains on its depths from
+    /// now on; returns its note for the user. `progress` hears how many photos have been
+    /// matched. Err when the CUDA device failed: training goes on on the CPU, and the round is
+    /// still due.
+    pub fn stereo_round(&mut self, progress: &(dyn Fn(usize) + Sync)) -> Result<String, Rollback> {
+        self.sync().map_err(|e| self.abandon_cuda(&e))?;
+        let mut surface = crate::mesh::surface(self, self.cfg.mesh_resolution.min(SEED_RESOLUTION));
+        for v in &mut surface.vertices {
+            *v = self.norm.to_world(v.to_array()).as_vec3();
+        }
+        let round = self.stereo_rounds_done + 1;
+        let stats = super::depth_prior::refresh(&mut self.views, &self.norm, &surface, round, progress);
+        self.stereo_rounds_done = round;
+        let note = stats.note();
+        self.depth_prior = Some(stats);
+        self.upload_depths().map_err(|e| self.abandon_cuda(&e))?;
+        Ok(note)
+    }
+
+    /// The views' new depths onto the device, when training runs there.
+    fn upload_depths(&mut self) -> Result<(), CudaError> {
+        let Some(run) = self.cuda.as_mut() else { return Ok(()) };
+        let (_, pixels, _) = super::gpu::device_views(&self.views, &self.norm);
+        run.upload_pixels(&pixels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compute::cpu::hashgrid::HashGridConfig;
+    use crate::geometry::rig::Layout;
+    use crate::train::{Preset, TrainConfig, Trainer};
+
+    /// Three rounds over 30 steps come before steps 10 and 20, once each, and each replaces
+    /// the prior the views train on.
+    #[test]
+    fn rounds_come_evenly_and_replace_the_prior() {
+        let mut cfg = TrainConfig::preset(Preset::Fast);
+        cfg.grid = HashGridConfig { levels: 4, log2_table: 12, base_resolution: 8.0, max_resolution: 64.0 };
+        (cfg.iterations, cfg.rays, cfg.mesh_resolution, cfg.stereo_rounds) = (30, 128, 48, 3);
+        (cfg.layout, cfg.depth_prior) = (Some(Layout::Forward), Some(true));
+        let mut t = Trainer::new(cfg, crate::train::depth_prior::testing::plane_views());
+        assert_eq!((t.stereo_rounds_done, t.depth_prior.as_ref().map(|s| s.round)), (1, Some(1)));
+        let mut rounds_at = Vec::new();
+        while t.step < t.cfg.iterations {
+            if t.stereo_round_due() {
+                for v in &mut t.views {
+                    v.depth = None;
+                }
+                let note = t.stereo_round(&|_| {}).unwrap_or_else(|r| panic!("{}", r.why));
+                rounds_at.push(t.step);
+                assert!(note.contains(&format!("round {}", t.stereo_rounds_done)), "{note}");
+                assert!(
+                    t.views.iter().all(|v| v.depth.is_some()),
+                    "round {} left views without a prior",
+                    rounds_at.len()
+                );
+                continue;
+            }
+            t.step().unwrap_or_else(|r| panic!("{}", r.why));
+        }
+        assert_eq!(rounds_at, [10, 20]);
+        assert_eq!((t.stereo_rounds_done, t.depth_prior.as_ref().map(|s| s.round)), (3, Some(3)));
+    }
+}

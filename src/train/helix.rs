@@ -21,8 +21,9 @@ impl Trainer {
 
     /// Runs the next round of stereo from the current surface and trains on its depths from
     /// now on; returns its note for the user. `progress` hears how many photos have been
-    /// matched. Err when the CUDA device failed: training goes on on the CPU, and the round is
-    /// still due.
+    /// matched. Err when the CUDA device failed: training goes on on the CPU, with the new
+    /// depths if the device failed only to take them, and the round still due if it failed
+    /// before (reading the surface back).
     pub fn stereo_round(&mut self, progress: &(dyn Fn(usize) + Sync)) -> Result<String, Rollback> {
         self.sync().map_err(|e| self.abandon_cuda(&e))?;
         let mut surface = crate::mesh::surface(self, self.cfg.mesh_resolution.min(SEED_RESOLUTION));

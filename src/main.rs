@@ -602,11 +602,14 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         if trainer.stereo_round_due() {
             let (round, total) = (trainer.stereo_rounds_done + 1, trainer.views.len());
             bar.set_message(format!("multi-view stereo, round {round}"));
-            let done = trainer.stereo_round(&|done| {
-                bar.set_message(format!("multi-view stereo, round {round}: {done}/{total} photos"));
-            });
-            match done.map(|_| write_stereo(&trainer)) {
-                Ok(note) => say(&bar, &note?.unwrap_or_default()),
+            let done = trainer.stereo_round(
+                &|done| bar.set_message(format!("multi-view stereo, round {round}: {done}/{total} photos")),
+                stop,
+            );
+            match done {
+                Ok(Some(_)) => say(&bar, &write_stereo(&trainer)?.unwrap_or_default()),
+                // Cancelled: the loop stops next.
+                Ok(None) => {}
                 Err(r) => say(&bar, &format!("warning: {}", r.why)),
             }
             continue;

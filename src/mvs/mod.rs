@@ -12,6 +12,7 @@ const MAX_SOURCES: usize = 16;
 use crate::geometry::{Intrinsics, Pose};
 use glam::{Mat3, Vec3};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A photo as stereo reads it: grey values in [0, 1], a pinhole camera (distortion is ignored:
 /// depth maps are a prior, and the photos that need it are rarely strongly distorted).
@@ -148,43 +149,49 @@ fn source_views(images: &[MvsImage], count: usize) -> Vec<Vec<usize>> {
 
 /// Depth maps of every photo, kept where at least `min_consistent` of its source photos' maps
 /// agree; `seeds`, one per photo, are planes to start from. `progress` is called with the number
-/// of maps done.
+/// of maps done. None when `cancel` was set (checked between photos).
 pub fn depth_maps(
     images: &[MvsImage],
     seeds: Option<&[Seed]>,
     s: &MvsSettings,
     progress: &(dyn Fn(usize) + Sync),
-) -> Vec<DepthMap> {
+    cancel: &AtomicBool,
+) -> Option<Vec<DepthMap>> {
     let sources = source_views(images, s.sources);
-    let raw: Vec<DepthMap> = (0..images.len())
-        .map(|r| {
-            let m = if sources[r].is_empty() {
-                DepthMap {
-                    width: images[r].width,
-                    height: images[r].height,
-                    depth: vec![0.0; images[r].gray.len()],
-                    planar: 0,
-                }
-            } else {
-                patchmatch::depth_map(images, r, &sources[r], s, seeds.map(|sd| &sd[r]))
-            };
-            progress(r + 1);
-            m
-        })
-        .collect();
+    let mut raw: Vec<DepthMap> = Vec::with_capacity(images.len());
+    for r in 0..images.len() {
+        if cancel.load(Ordering::Relaxed) {
+            return None;
+        }
+        let m = if sources[r].is_empty() {
+            DepthMap {
+                width: images[r].width,
+                height: images[r].height,
+                depth: vec![0.0; images[r].gray.len()],
+                planar: 0,
+            }
+        } else {
+            patchmatch::depth_map(images, r, &sources[r], s, seeds.map(|sd| &sd[r]))
+        };
+        raw.push(m);
+        progress(r + 1);
+    }
     let matched = (0..images.len()).into_par_iter().map(|r| consistent(images, &raw, r, &sources[r], s));
-    let Some(axes) = s.planar else { return matched.collect() };
+    let Some(axes) = s.planar else { return Some(matched.collect()) };
     // Flat regions filled from their rims' planes. Not checked against the other photos as
     // matched depths are: a wall's fill in one photo rarely has two others' to agree with, as
     // their rims differ, and on the procedural room (the README) nineteen in twenty filled
     // points lay within 10 cm of the surface without it.
-    matched
-        .zip(0..images.len())
-        .map(|(m, r)| {
-            let (depth, planar) = planar::fill(&images[r], &m.depth, &patchmatch::flat_pixels(&images[r]), s, &axes);
-            DepthMap { depth, planar, ..m }
-        })
-        .collect()
+    Some(
+        matched
+            .zip(0..images.len())
+            .map(|(m, r)| {
+                let (depth, planar) =
+                    planar::fill(&images[r], &m.depth, &patchmatch::flat_pixels(&images[r]), s, &axes);
+                DepthMap { depth, planar, ..m }
+            })
+            .collect(),
+    )
 }
 
 /// Depths of map `r` that at least `min_consistent` of its sources' maps confirm: the point
@@ -289,7 +296,7 @@ mod tests {
         let intr = Intrinsics::centered(96, 72, 80.0);
         let images: Vec<MvsImage> =
             testing::plane_scene(&intr, 5).into_iter().map(|(pose, gray)| MvsImage::new(&intr, &pose, gray)).collect();
-        let maps = depth_maps(&images, None, &MvsSettings::new(1.0, 10.0), &|_| {});
+        let maps = depth_maps(&images, None, &MvsSettings::new(1.0, 10.0), &|_| {}, &AtomicBool::new(false)).unwrap();
         let img = &images[2];
         let map = &maps[2];
         // Off the plane, as a fraction of the depth (about 3).
@@ -320,9 +327,9 @@ mod tests {
             .map(|(pose, gray)| MvsImage::new(&intr, &pose, gray))
             .collect();
         let mut settings = MvsSettings::new(1.0, 10.0);
-        let plain = depth_maps(&images, None, &settings, &|_| {});
+        let plain = depth_maps(&images, None, &settings, &|_| {}, &AtomicBool::new(false)).unwrap();
         settings.planar = Some([Vec3::X, Vec3::Y, Vec3::Z]);
-        let filled = depth_maps(&images, None, &settings, &|_| {});
+        let filled = depth_maps(&images, None, &settings, &|_| {}, &AtomicBool::new(false)).unwrap();
         let (img, before, after) = (&images[2], &plain[2], &filled[2]);
         // The disc's middle, where every window is plain.
         let middle: Vec<usize> = (0..after.depth.len())
@@ -382,12 +389,17 @@ mod tests {
         };
         let mut none = MvsSettings::new(1.0, 10.0);
         none.iterations = 0;
-        let (random, _) = on_plane(&depth_maps(&images, None, &none, &|_| {}));
-        let (seeded, near) = on_plane(&depth_maps(&images, Some(&plane_seeds(&images, 0.0)), &none, &|_| {}));
+        let (random, _) = on_plane(&depth_maps(&images, None, &none, &|_| {}, &AtomicBool::new(false)).unwrap());
+        let (seeded, near) = on_plane(
+            &depth_maps(&images, Some(&plane_seeds(&images, 0.0)), &none, &|_| {}, &AtomicBool::new(false)).unwrap(),
+        );
         assert!(random < 0.1 && seeded > 0.6 && near > 0.99, "kept {random} unseeded, {seeded} seeded ({near} on it)");
         let full = MvsSettings::new(1.0, 10.0);
-        let (kept, near) = on_plane(&depth_maps(&images, Some(&plane_seeds(&images, 0.5)), &full, &|_| {}));
-        let (kept_random, near_random) = on_plane(&depth_maps(&images, None, &full, &|_| {}));
+        let (kept, near) = on_plane(
+            &depth_maps(&images, Some(&plane_seeds(&images, 0.5)), &full, &|_| {}, &AtomicBool::new(false)).unwrap(),
+        );
+        let (kept_random, near_random) =
+            on_plane(&depth_maps(&images, None, &full, &|_| {}, &AtomicBool::new(false)).unwrap());
         assert!(
             kept > 0.9 * kept_random && near > near_random - 0.01,
             "from a wrong seed: kept {kept}, {near} of it on the plane; from random planes {kept_random}, {near_random}"
@@ -404,7 +416,7 @@ mod tests {
                 MvsImage::new(&intr, &pose, vec![0.5; 40 * 30])
             })
             .collect();
-        let maps = depth_maps(&images, None, &MvsSettings::new(0.5, 5.0), &|_| {});
+        let maps = depth_maps(&images, None, &MvsSettings::new(0.5, 5.0), &|_| {}, &AtomicBool::new(false)).unwrap();
         assert!(maps.iter().all(|m| m.depth.iter().all(|d| *d == 0.0)));
     }
 }

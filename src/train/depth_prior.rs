@@ -10,6 +10,7 @@ use crate::mesh::raster;
 use crate::mvs::{self, MvsImage, MvsSettings, Seed};
 use glam::{DVec2, Vec3};
 use rayon::prelude::*;
+use std::sync::atomic::AtomicBool;
 
 /// Longest side of the photos stereo matches: matching costs grow with the pixel count, and a
 /// prior needs no more.
@@ -45,32 +46,37 @@ impl DepthPriorStats {
     }
 }
 
-/// A photo's grey values at `1 / factor` of its size.
-fn gray(v: &TrainView, factor: u32) -> (u32, u32, Vec<f32>) {
+/// A photo's grey values at stereo's size: its own, or scaled down so that its longer side is
+/// `MAX_SIDE` (by any factor: whole factors alone left a 320-pixel photo at 160).
+fn gray(v: &TrainView) -> (u32, u32, Vec<f32>) {
     let luma = v.rgb.iter().map(|[r, g, b]| 0.299 * r + 0.587 * g + 0.114 * b).collect();
     let full = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(v.width(), v.height(), luma)
         .expect("one colour per pixel");
-    let (w, h) = ((v.width() / factor).max(1), (v.height() / factor).max(1));
+    let scale = (MAX_SIDE as f64 / v.width().max(v.height()) as f64).min(1.0);
+    let size = |n: u32| ((n as f64 * scale).round() as u32).max(1);
+    let (w, h) = (size(v.width()), size(v.height()));
     (w, h, image::imageops::resize(&full, w, h, image::imageops::FilterType::Triangle).into_raw())
 }
 
 /// Fills every view's `depth` from stereo; returns what it found. `progress` hears how many
 /// photos have been matched.
 pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(usize) + Sync)) -> DepthPriorStats {
-    stereo(views, norm, None, 1, progress)
+    stereo(views, norm, None, 1, progress, &AtomicBool::new(false)).expect("nothing cancels the first round")
 }
 
 /// A later round of HelixSurf's loop: stereo again, each photo starting from the depths and
 /// normals of `surface` (the neural surface so far, in the input's frame) where they match
-/// better than random planes, and every view's `depth` replaced by what it finds.
+/// better than random planes, and every view's `depth` replaced by what it finds. None when
+/// `cancel` was set, with the views' depths as they were.
 pub fn refresh(
     views: &mut [TrainView],
     norm: &Normalization,
     surface: &Mesh,
     round: u32,
     progress: &(dyn Fn(usize) + Sync),
-) -> DepthPriorStats {
-    stereo(views, norm, Some(surface), round, progress)
+    cancel: &AtomicBool,
+) -> Option<DepthPriorStats> {
+    stereo(views, norm, Some(surface), round, progress, cancel)
 }
 
 /// Per photo, the depth and normal of `surface` at each of its stereo pixels.
@@ -109,14 +115,13 @@ fn stereo(
     surface: Option<&Mesh>,
     round: u32,
     progress: &(dyn Fn(usize) + Sync),
-) -> DepthPriorStats {
+    cancel: &AtomicBool,
+) -> Option<DepthPriorStats> {
     let start = std::time::Instant::now();
-    let factors: Vec<u32> = views.iter().map(|v| v.width().max(v.height()).div_ceil(MAX_SIDE).max(1)).collect();
     let images: Vec<MvsImage> = views
         .par_iter()
-        .zip(&factors)
-        .map(|(v, &f)| {
-            let (w, h, g) = gray(v, f);
+        .map(|v| {
+            let (w, h, g) = gray(v);
             MvsImage::new(&v.intrinsics.resized(w, h), &v.pose, g)
         })
         .collect();
@@ -130,7 +135,7 @@ fn stereo(
     let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
     settings.planar = crate::geometry::rig::upright(&poses).then_some([Vec3::X, Vec3::Y, Vec3::Z]);
     let seeds = surface.map(|m| seeds(views, &images, m));
-    let maps = mvs::depth_maps(&images, seeds.as_deref(), &settings, progress);
+    let maps = mvs::depth_maps(&images, seeds.as_deref(), &settings, progress, cancel)?;
     let (mut known, mut total, mut with_depth, mut planar) = (0usize, 0usize, 0usize, 0.0f64);
     for (v, map) in views.iter_mut().zip(&maps) {
         let (w, h) = (v.width() as usize, v.height() as usize);
@@ -158,14 +163,14 @@ fn stereo(
         with_depth += (n > 0) as usize;
         v.depth = Some(depth);
     }
-    DepthPriorStats {
+    Some(DepthPriorStats {
         round,
         views: views.len(),
         views_with_depth: with_depth,
         fraction: known as f64 / total.max(1) as f64,
         planar_fraction: planar / total.max(1) as f64,
         seconds: start.elapsed().as_secs_f64(),
-    }
+    })
 }
 
 /// The stereo depths as a coloured point cloud in the input's frame (every second pixel each
@@ -253,7 +258,7 @@ mod tests {
         let images: Vec<MvsImage> = views
             .iter()
             .map(|v| {
-                let (w, h, g) = gray(v, 2);
+                let (w, h, g) = gray(v);
                 MvsImage::new(&v.intrinsics.resized(w, h), &v.pose, g)
             })
             .collect();

@@ -6,6 +6,7 @@
 
 use super::trainer::{Rollback, Trainer};
 use crate::compute::cuda::CudaError;
+use std::sync::atomic::AtomicBool;
 
 /// Most cells across the cube of the surface drawn into the photos (HelixSurf's marching
 /// cubes: 256; fewer when the mesh itself has fewer): a few centimetres in a room, finer than
@@ -20,23 +21,31 @@ impl Trainer {
     }
 
     /// Runs the next round of stereo from the current surface and trains on its depths from
-    /// now on; returns its note for the user. `progress` hears how many photos have been
-    /// matched. Err when the CUDA device failed: training goes on on the CPU, with the new
-    /// depths if the device failed only to take them, and the round still due if it failed
-    /// before (reading the surface back).
-    pub fn stereo_round(&mut self, progress: &(dyn Fn(usize) + Sync)) -> Result<String, Rollback> {
+    /// now on; returns its note for the user, or None when `cancel` was set (training stops;
+    /// the prior stays as it was). `progress` hears how many photos have been matched. Err when
+    /// the CUDA device failed: training goes on on the CPU, with the new depths if the device
+    /// failed only to take them, and the round still due if it failed before (reading the
+    /// surface back).
+    pub fn stereo_round(
+        &mut self,
+        progress: &(dyn Fn(usize) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<Option<String>, Rollback> {
         self.sync().map_err(|e| self.abandon_cuda(&e))?;
         let mut surface = crate::mesh::surface(self, self.cfg.mesh_resolution.min(SEED_RESOLUTION));
         for v in &mut surface.vertices {
             *v = self.norm.to_world(v.to_array()).as_vec3();
         }
         let round = self.stereo_rounds_done + 1;
-        let stats = super::depth_prior::refresh(&mut self.views, &self.norm, &surface, round, progress);
+        let norm = self.norm;
+        let Some(stats) = super::depth_prior::refresh(&mut self.views, &norm, &surface, round, progress, cancel) else {
+            return Ok(None);
+        };
         self.stereo_rounds_done = round;
         let note = stats.note();
         self.depth_prior = Some(stats);
         self.upload_depths().map_err(|e| self.abandon_cuda(&e))?;
-        Ok(note)
+        Ok(Some(note))
     }
 
     /// The views' new depths onto the device, when training runs there.
@@ -52,9 +61,10 @@ mod tests {
     use crate::compute::cpu::hashgrid::HashGridConfig;
     use crate::geometry::rig::Layout;
     use crate::train::{Preset, TrainConfig, Trainer};
+    use std::sync::atomic::AtomicBool;
 
     /// Three rounds over 30 steps come before steps 10 and 20, once each, and each replaces
-    /// the prior the views train on.
+    /// the prior the views train on; a cancelled round changes nothing.
     #[test]
     fn rounds_come_evenly_and_replace_the_prior() {
         let mut cfg = TrainConfig::preset(Preset::Fast);
@@ -65,11 +75,19 @@ mod tests {
         assert_eq!((t.stereo_rounds_done, t.depth_prior.as_ref().map(|s| s.round)), (1, Some(1)));
         let mut rounds_at = Vec::new();
         while t.step < t.cfg.iterations {
+            if t.stereo_round_due() && rounds_at.is_empty() {
+                // Cancelled first: nothing changes, and the round stays due.
+                let before: Vec<_> = t.views.iter().map(|v| v.depth.clone()).collect();
+                assert_eq!(t.stereo_round(&|_| {}, &AtomicBool::new(true)).ok(), Some(None));
+                assert!(t.views.iter().zip(&before).all(|(v, d)| v.depth == *d));
+                assert!(t.stereo_round_due() && t.stereo_rounds_done == 1);
+            }
             if t.stereo_round_due() {
                 for v in &mut t.views {
                     v.depth = None;
                 }
-                let note = t.stereo_round(&|_| {}).unwrap_or_else(|r| panic!("{}", r.why));
+                let note = t.stereo_round(&|_| {}, &AtomicBool::new(false)).unwrap_or_else(|r| panic!("{}", r.why));
+                let note = note.expect("not cancelled");
                 rounds_at.push(t.step);
                 assert!(note.contains(&format!("round {}", t.stereo_rounds_done)), "{note}");
                 assert!(

@@ -5,6 +5,7 @@ use super::data::Normalization;
 use super::render::RenderSettings;
 use super::trainer::{StepStats, Trainer};
 use crate::field::{FieldConfig, Occupancy, Params};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 
@@ -72,6 +73,8 @@ impl SnapshotSlot {
 
 pub struct Session {
     pub commands: Sender<Command>,
+    /// Set by a Stop, so that a round of stereo under way ends between photos rather than after.
+    cancel: Arc<AtomicBool>,
     pub events: Receiver<Event>,
     pub snapshots: SnapshotSlot,
     thread: Option<std::thread::JoinHandle<Trainer>>,
@@ -87,7 +90,10 @@ impl Session {
         let (ev_tx, ev_rx) = std::sync::mpsc::channel();
         let snapshots = SnapshotSlot::default();
         let slot = snapshots.clone();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let stop = cancel.clone();
         let thread = std::thread::spawn(move || {
+            let cancel = stop;
             let send = |e: Event| {
                 let _ = ev_tx.send(e);
                 wake();
@@ -112,8 +118,10 @@ impl Session {
                 if trainer.stereo_round_due() {
                     let (round, total) = (trainer.stereo_rounds_done + 1, trainer.views.len());
                     send(Event::Stereo { round, done: 0, total });
-                    match trainer.stereo_round(&|done| send(Event::Stereo { round, done, total })) {
-                        Ok(note) => send(Event::StereoDone(note)),
+                    match trainer.stereo_round(&|done| send(Event::Stereo { round, done, total }), &cancel) {
+                        Ok(Some(note)) => send(Event::StereoDone(note)),
+                        // Stopped: the next command read ends training.
+                        Ok(None) => {}
                         Err(r) => send(Event::RolledBack {
                             failed_step: r.failed_step,
                             restored_step: r.restored_step,
@@ -157,10 +165,13 @@ impl Session {
             send(Event::Finished { step: trainer.step, stopped });
             trainer
         });
-        Session { commands: cmd_tx, events: ev_rx, snapshots, thread: Some(thread) }
+        Session { commands: cmd_tx, cancel, events: ev_rx, snapshots, thread: Some(thread) }
     }
 
     pub fn send(&self, c: Command) {
+        if matches!(c, Command::Stop) {
+            self.cancel.store(true, Ordering::SeqCst);
+        }
         let _ = self.commands.send(c);
     }
 

@@ -46,16 +46,17 @@ impl DepthPriorStats {
     }
 }
 
-/// A photo's grey values at stereo's size: its own, or scaled down so that its longer side is
+/// A photo as stereo reads it: grey, at its own size or scaled down so that its longer side is
 /// `MAX_SIDE` (by any factor: whole factors alone left a 320-pixel photo at 160).
-fn gray(v: &TrainView) -> (u32, u32, Vec<f32>) {
+fn stereo_image(v: &TrainView) -> MvsImage {
     let luma = v.rgb.iter().map(|[r, g, b]| 0.299 * r + 0.587 * g + 0.114 * b).collect();
     let full = image::ImageBuffer::<image::Luma<f32>, Vec<f32>>::from_raw(v.width(), v.height(), luma)
         .expect("one colour per pixel");
     let scale = (MAX_SIDE as f64 / v.width().max(v.height()) as f64).min(1.0);
     let size = |n: u32| ((n as f64 * scale).round() as u32).max(1);
     let (w, h) = (size(v.width()), size(v.height()));
-    (w, h, image::imageops::resize(&full, w, h, image::imageops::FilterType::Triangle).into_raw())
+    let gray = image::imageops::resize(&full, w, h, image::imageops::FilterType::Triangle).into_raw();
+    MvsImage::new(&v.intrinsics.resized(w, h), &v.pose, gray)
 }
 
 /// Fills every view's `depth` from stereo; returns what it found. `progress` hears how many
@@ -118,13 +119,7 @@ fn stereo(
     cancel: &AtomicBool,
 ) -> Option<DepthPriorStats> {
     let start = std::time::Instant::now();
-    let images: Vec<MvsImage> = views
-        .par_iter()
-        .map(|v| {
-            let (w, h, g) = gray(v);
-            MvsImage::new(&v.intrinsics.resized(w, h), &v.pose, g)
-        })
-        .collect();
+    let images: Vec<MvsImage> = views.par_iter().map(stereo_image).collect();
     // Everything the photos can show of the scene lies within the unit sphere, or just beyond
     // it for a background: no farther than the farthest camera's distance plus the diameter.
     let reach = views.iter().map(|v| (v.pose.center - glam::DVec3::from(norm.center)).length()).fold(0.0, f64::max)
@@ -255,13 +250,7 @@ mod tests {
     #[test]
     fn seeds_are_the_surfaces_depth_and_normal_in_each_camera() {
         let views = testing::plane_views();
-        let images: Vec<MvsImage> = views
-            .iter()
-            .map(|v| {
-                let (w, h, g) = gray(v);
-                MvsImage::new(&v.intrinsics.resized(w, h), &v.pose, g)
-            })
-            .collect();
+        let images: Vec<MvsImage> = views.iter().map(stereo_image).collect();
         let corners = [[-9.0, -9.0], [9.0, -9.0], [9.0, 9.0], [-9.0, 9.0]].map(|[x, y]| Vec3::new(x, y, 0.2));
         let plane = Mesh { vertices: corners.to_vec(), triangles: vec![[0, 2, 1], [0, 3, 2]], ..Default::default() };
         let seeds = seeds(&views, &images, &plane);

@@ -538,7 +538,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             // A bar for multi-view stereo, shown once it starts (rooms; --stereo on).
             let bar = std::sync::OnceLock::new();
             let total = views.len() as u64;
-            let t = Trainer::with_progress(cfg, views, &|done| {
+            let progress = |done| {
                 bar.get_or_init(|| {
                     ProgressBar::new(total).with_style(
                         ProgressStyle::with_template("multi-view stereo {bar:30} {pos}/{len} photos, ETA {eta}")
@@ -546,10 +546,15 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
                     )
                 })
                 .set_position(done as u64);
-            });
+            };
+            let t = Trainer::with_progress(cfg, views, &progress, ctrl_c()?);
             if let Some(b) = bar.get() {
                 b.finish_and_clear();
             }
+            let Some(t) = t else {
+                println!("stopped during multi-view stereo, before training: nothing written");
+                return Ok(());
+            };
             t
         }
     };

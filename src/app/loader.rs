@@ -45,6 +45,8 @@ pub enum Message {
         done: usize,
         total: usize,
     },
+    /// Preparing training was cancelled while stereo ran.
+    TrainingCancelled,
     /// Photos decoded and the trainer built: training can start.
     /// A trainer on its backend, and why CUDA was not used when it was not.
     TrainerReady(Box<Trainer>, Option<String>),
@@ -183,14 +185,17 @@ impl Loader {
         })
     }
 
-    /// Decodes the dataset's photos and builds a trainer, off the UI thread.
-    pub fn prepare_training(&self, dataset: Dataset, cfg: TrainConfig) {
+    /// Decodes the dataset's photos and builds a trainer, off the UI thread; `cancel` stops
+    /// its stereo between photos.
+    pub fn prepare_training(&self, dataset: Dataset, cfg: TrainConfig, cancel: Arc<AtomicBool>) {
         let this = self.clone();
         std::thread::spawn(move || match crate::train::data::load(&dataset.views, cfg.image_scale) {
             Ok(views) => {
                 let total = views.len();
-                let mut trainer =
-                    Trainer::with_progress(cfg, views, &|done| this.send(Message::StereoProgress { done, total }));
+                let progress = |done| this.send(Message::StereoProgress { done, total });
+                let Some(mut trainer) = Trainer::with_progress(cfg, views, &progress, &cancel) else {
+                    return this.send(Message::TrainingCancelled);
+                };
                 if crate::compute::cuda::first_start().is_some() {
                     this.send(Message::CompilingKernels);
                 }

@@ -44,6 +44,8 @@ pub struct Workspace {
     preparing_training: bool,
     /// Photos multi-view stereo has matched, and of how many, while training is prepared.
     stereo_progress: Option<(usize, usize)>,
+    /// Set to stop the stereo of the training being prepared.
+    preparing_cancel: Arc<AtomicBool>,
     /// The trainer being built is compiling the CUDA kernels.
     compiling_kernels: bool,
     pub live: LiveView,
@@ -103,6 +105,7 @@ impl Workspace {
             training: TrainingPanel::default(),
             preparing_training: false,
             stereo_progress: None,
+            preparing_cancel: Arc::default(),
             compiling_kernels: false,
             live: LiveView::default(),
             show_compare: false,
@@ -172,7 +175,9 @@ impl Workspace {
         self.preparing_training = true;
         self.stereo_progress = None;
         self.compiling_kernels = false;
-        self.loader.prepare_training(ds.clone(), cfg);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.preparing_cancel = cancel.clone();
+        self.loader.prepare_training(ds.clone(), cfg, cancel);
     }
 
     /// Starts COLMAP on the open folder, when it can run.
@@ -290,6 +295,11 @@ impl Workspace {
                             self.notices.push(Level::Error, e.to_string());
                         }
                     }
+                }
+                Message::TrainingCancelled => {
+                    self.preparing_training = false;
+                    self.stereo_progress = None;
+                    self.notices.push(Level::Info, "Training was cancelled while multi-view stereo ran");
                 }
                 Message::Failed(error) => {
                     self.preparing_training = false;
@@ -511,6 +521,9 @@ impl Workspace {
         } else if let (true, Some((done, total))) = (self.preparing_training, self.stereo_progress) {
             ui.label("Multi-view stereo (the depth prior)");
             ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("{done}/{total} photos")));
+            if ui.button("Cancel").clicked() {
+                self.preparing_cancel.store(true, Ordering::SeqCst);
+            }
         } else if self.preparing_training {
             ui.horizontal(|ui| {
                 ui.spinner();

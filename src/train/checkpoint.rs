@@ -145,7 +145,7 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
     t.lr_scale = h.lr_scale;
     t.recorded_cameras = h.cameras;
     // A resumed room trains on the same prior (stereo is deterministic).
-    t.attach_depth_prior(&|_| {});
+    t.attach_depth_prior(&|_| {}, &std::sync::atomic::AtomicBool::new(false));
     Ok(t)
 }
 

@@ -60,9 +60,14 @@ fn stereo_image(v: &TrainView) -> MvsImage {
 }
 
 /// Fills every view's `depth` from stereo; returns what it found. `progress` hears how many
-/// photos have been matched.
-pub fn attach(views: &mut [TrainView], norm: &Normalization, progress: &(dyn Fn(usize) + Sync)) -> DepthPriorStats {
-    stereo(views, norm, None, 1, progress, &AtomicBool::new(false)).expect("nothing cancels the first round")
+/// photos have been matched. None when `cancel` was set, with no view's depth filled.
+pub fn attach(
+    views: &mut [TrainView],
+    norm: &Normalization,
+    progress: &(dyn Fn(usize) + Sync),
+    cancel: &AtomicBool,
+) -> Option<DepthPriorStats> {
+    stereo(views, norm, None, 1, progress, cancel)
 }
 
 /// A later round of HelixSurf's loop: stereo again, each photo starting from the depths and
@@ -225,7 +230,7 @@ mod tests {
     fn prior_depths_lie_on_the_surface_along_each_pixels_ray() {
         let mut views = testing::plane_views();
         let norm = Normalization { center: [0.3, -0.2, 1.0], scale: 2.5 };
-        let stats = attach(&mut views, &norm, &|_| {});
+        let stats = attach(&mut views, &norm, &|_| {}, &AtomicBool::new(false)).unwrap();
         assert_eq!(stats.views_with_depth, 5);
         assert!(stats.fraction > 0.3, "depth on {:.2} of the pixels", stats.fraction);
         let v = &views[2];
@@ -242,6 +247,15 @@ mod tests {
             off += (p.z.abs() > 0.06) as usize;
         }
         assert!(off * 33 < known, "{off} of {known} prior depths are off the plane");
+    }
+
+    /// Cancelled before it starts, stereo gives no prior and leaves every view without depth.
+    #[test]
+    fn cancelled_stereo_fills_nothing() {
+        let mut views = testing::plane_views();
+        let norm = Normalization { center: [0.0; 3], scale: 1.0 };
+        assert!(attach(&mut views, &norm, &|_| {}, &AtomicBool::new(true)).is_none());
+        assert!(views.iter().all(|v| v.depth.is_none()));
     }
 
     /// A surface drawn into the photos as seeds: the plane z = 0.2 (two triangles, wound

@@ -10,6 +10,7 @@ use crate::geometry::rig::{self, Layout};
 use crate::geometry::{Camera, Pose};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::AtomicBool;
 
 /// What one step did, for the progress bar, plots and metrics.json.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
@@ -151,12 +152,17 @@ pub(crate) fn sample_ray(
 
 impl Trainer {
     pub fn new(cfg: TrainConfig, views: Vec<TrainView>) -> Trainer {
-        Self::with_progress(cfg, views, &|_| {})
+        Self::with_progress(cfg, views, &|_| {}, &AtomicBool::new(false)).expect("nothing cancels it")
     }
 
     /// As `new`; `stereo_progress` hears how many photos multi-view stereo has matched, when
-    /// training uses its depth prior.
-    pub fn with_progress(cfg: TrainConfig, views: Vec<TrainView>, stereo_progress: &(dyn Fn(usize) + Sync)) -> Trainer {
+    /// training uses its depth prior. None when `cancel` was set while stereo ran.
+    pub fn with_progress(
+        cfg: TrainConfig,
+        views: Vec<TrainView>,
+        stereo_progress: &(dyn Fn(usize) + Sync),
+        cancel: &AtomicBool,
+    ) -> Option<Trainer> {
         let poses: Vec<_> = views.iter().map(|v| v.pose).collect();
         let layout = cfg.layout.unwrap_or_else(|| rig::detect_layout(&poses));
         // The median of the views' nearest depths, when the input gives them.
@@ -174,9 +180,11 @@ impl Trainer {
         let mut params = field.init_params(cfg.seed);
         params.poses = vec![0.0; poses::PER_VIEW * views.len()];
         let mut t = Self::from_state(cfg, layout, norm, field, params, None, None, 0, views);
-        t.attach_depth_prior(stereo_progress);
+        if !t.attach_depth_prior(stereo_progress, cancel) {
+            return None;
+        }
         t.update_occupancy();
-        t
+        Some(t)
     }
 
     /// Whether training uses the multi-view stereo depth prior (by layout unless set).
@@ -185,12 +193,17 @@ impl Trainer {
             && self.cfg.depth_prior.unwrap_or_else(|| super::config::depth_prior_for_layout(self.layout))
     }
 
-    /// Computes the stereo depth prior of the views when training uses one.
-    pub fn attach_depth_prior(&mut self, progress: &(dyn Fn(usize) + Sync)) {
+    /// Computes the stereo depth prior of the views when training uses one; false when
+    /// `cancel` was set while it ran.
+    pub fn attach_depth_prior(&mut self, progress: &(dyn Fn(usize) + Sync), cancel: &AtomicBool) -> bool {
         if self.uses_depth_prior() {
-            self.depth_prior = Some(super::depth_prior::attach(&mut self.views, &self.norm, progress));
+            let Some(stats) = super::depth_prior::attach(&mut self.views, &self.norm, progress, cancel) else {
+                return false;
+            };
+            self.depth_prior = Some(stats);
             self.stereo_rounds_done = 1;
         }
+        true
     }
 
     /// What the user should know about masked backdrops, if any were.

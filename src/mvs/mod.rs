@@ -115,7 +115,10 @@ impl MvsSettings {
         MvsSettings {
             min_depth,
             max_depth,
-            sources: 6,
+            // 10 rather than 6: on the procedural room, 17 % of the pixels matched instead of
+            // 13 % (80 % within 5 cm against 82 %), and its mesh's Chamfer-L1 went from 3.4 % to
+            // 2.9 % of the diagonal (the README), for half as much time again.
+            sources: 10,
             best: 3,
             iterations: 5,
             max_cost: 0.5,

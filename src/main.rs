@@ -605,7 +605,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             break;
         }
         if trainer.stereo_round_due() {
-            let (round, total) = (trainer.stereo_rounds_done + 1, trainer.views.len());
+            let (round, total) = (trainer.stereo_rounds_done() + 1, trainer.views.len());
             bar.set_message(format!("multi-view stereo, round {round}"));
             let done = trainer.stereo_round(
                 &|done| bar.set_message(format!("multi-view stereo, round {round}: {done}/{total} photos")),

@@ -184,7 +184,7 @@ pub fn depth_maps(
     // Flat regions filled from their rims' planes. Not checked against the other photos as
     // matched depths are: a wall's fill in one photo rarely has two others' to agree with, as
     // their rims differ, and on the procedural room (the README) nineteen in twenty filled
-    // points lay within 10 cm of the surface without it.
+    // points lay within 10 cm of the nearest true surface without it.
     Some(
         matched
             .zip(0..images.len())

@@ -144,8 +144,6 @@ pub fn estimate(
         .views
         .windows(2)
         .all(|w| (w[0].intrinsics.width, w[0].intrinsics.height) == (w[1].intrinsics.width, w[1].intrinsics.height));
-    let arg = |s: &str| OsString::from(s);
-    let path = |p: &Path| p.as_os_str().to_owned();
     // On the GPU when COLMAP was built with CUDA; a machine whose GPU it cannot use makes it
     // fail at once, and the stage runs again on the CPU.
     let on_gpu_or_cpu = |mut args: Vec<OsString>, group: &str, stage: Stage, total: usize| {
@@ -245,16 +243,16 @@ fn align(
     cancel: &AtomicBool,
 ) -> Result<bool, SfmError> {
     let out = empty_dir(work.join("sparse.aligned"))?;
-    let args: Vec<OsString> = vec![
-        "model_orientation_aligner".into(),
-        "--image_path".into(),
-        images.as_os_str().to_owned(),
-        "--input_path".into(),
-        model.as_os_str().to_owned(),
-        "--output_path".into(),
-        out.as_os_str().to_owned(),
-        "--method".into(),
-        "MANHATTAN-WORLD".into(),
+    let args = vec![
+        arg("model_orientation_aligner"),
+        arg("--image_path"),
+        path(images),
+        arg("--input_path"),
+        path(model),
+        arg("--output_path"),
+        path(&out),
+        arg("--method"),
+        arg("MANHATTAN-WORLD"),
     ];
     let ran = match colmap.run(&args, Stage::Mapping, n, progress, cancel) {
         Err(SfmError::Failed { .. }) => false,
@@ -268,6 +266,15 @@ fn align(
         std::fs::remove_dir_all(&out).map_err(|e| SfmError::io(&out, e))?;
     }
     Ok(aligned)
+}
+
+/// A command-line argument for COLMAP.
+fn arg(s: &str) -> OsString {
+    OsString::from(s)
+}
+
+fn path(p: &Path) -> OsString {
+    p.as_os_str().to_owned()
 }
 
 /// `dir`, emptied of what an earlier run left there.

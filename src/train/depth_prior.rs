@@ -102,11 +102,8 @@ fn seeds(views: &[TrainView], images: &[MvsImage], surface: &Mesh) -> Vec<Seed> 
                     }
                     // Facing the camera whichever way the surface's triangles wind.
                     let n = to_camera * raster::triangle_normal(surface, t);
-                    let ray = Vec3::new(
-                        ((i % img.width) as f32 + 0.5 - camera.intrinsics.cx as f32) / camera.intrinsics.fx as f32,
-                        ((i / img.width) as f32 + 0.5 - camera.intrinsics.cy as f32) / camera.intrinsics.fy as f32,
-                        1.0,
-                    );
+                    let pixel = DVec2::new((i % img.width) as f64 + 0.5, (i / img.width) as f64 + 0.5);
+                    let ray = camera.intrinsics.unproject(pixel).as_vec3();
                     (drawn.depth[i], if n.dot(ray) > 0.0 { -n } else { n })
                 })
                 .unzip();

@@ -278,6 +278,19 @@ impl Trainer {
     }
 }
 
+/// The training views' pixels as `draw_rays` reads them, one view after another: rgb, mask (-1
+/// without one), stereo depth (0 without one).
+pub(crate) fn device_pixels(views: &[TrainView]) -> Vec<f32> {
+    views.iter().flat_map(view_pixels).collect()
+}
+
+fn view_pixels(v: &TrainView) -> impl Iterator<Item = f32> + '_ {
+    (0..v.rgb.len()).flat_map(move |i| {
+        let [r, g, b] = v.rgb[i];
+        [r, g, b, v.mask.as_ref().map_or(-1.0, |m| m[i]), v.depth.as_ref().map_or(0.0, |d| d[i])]
+    })
+}
+
 /// The training views as `draw_rays` reads them: descriptions, pixels (rgb, mask or -1
 /// without one, stereo depth or 0 without one) and camera-frame ray directions at every pixel
 /// corner.
@@ -295,11 +308,7 @@ pub(crate) fn device_views(views: &[TrainView], norm: &Normalization) -> (Vec<Vi
             origin: norm.to_normalized(v.pose.center),
             pad: [0; 2],
         });
-        for (i, rgb) in v.rgb.iter().enumerate() {
-            pixels.extend_from_slice(rgb);
-            pixels.push(v.mask.as_ref().map_or(-1.0, |m| m[i]));
-            pixels.push(v.depth.as_ref().map_or(0.0, |d| d[i]));
-        }
+        pixels.extend(view_pixels(v));
         let directions: Vec<[f32; 3]> = (0..(w + 1) * (h + 1))
             .into_par_iter()
             .map(|i| {

@@ -14,9 +14,14 @@ use std::sync::atomic::AtomicBool;
 const SEED_RESOLUTION: usize = 256;
 
 impl Trainer {
+    /// Rounds of stereo the depth prior has had: 0 without one.
+    pub fn stereo_rounds_done(&self) -> u32 {
+        self.depth_prior.as_ref().map_or(0, |s| s.round)
+    }
+
     /// Whether the next round of stereo is due before the next step.
     pub fn stereo_round_due(&self) -> bool {
-        let (done, rounds) = (self.stereo_rounds_done, self.cfg.stereo_rounds);
+        let (done, rounds) = (self.stereo_rounds_done(), self.cfg.stereo_rounds);
         done > 0 && done < rounds && self.step >= self.cfg.iterations * done / rounds
     }
 
@@ -36,12 +41,11 @@ impl Trainer {
         for v in &mut surface.vertices {
             *v = self.norm.to_world(v.to_array()).as_vec3();
         }
-        let round = self.stereo_rounds_done + 1;
+        let round = self.stereo_rounds_done() + 1;
         let norm = self.norm;
         let Some(stats) = super::depth_prior::refresh(&mut self.views, &norm, &surface, round, progress, cancel) else {
             return Ok(None);
         };
-        self.stereo_rounds_done = round;
         let note = stats.note();
         self.depth_prior = Some(stats);
         self.upload_depths().map_err(|e| self.abandon_cuda(&e))?;
@@ -51,8 +55,7 @@ impl Trainer {
     /// The views' new depths onto the device, when training runs there.
     fn upload_depths(&mut self) -> Result<(), CudaError> {
         let Some(run) = self.cuda.as_mut() else { return Ok(()) };
-        let (_, pixels, _) = super::gpu::device_views(&self.views, &self.norm);
-        run.upload_pixels(&pixels)
+        run.upload_pixels(&super::gpu::device_pixels(&self.views))
     }
 }
 
@@ -72,7 +75,7 @@ mod tests {
         (cfg.iterations, cfg.rays, cfg.mesh_resolution, cfg.stereo_rounds) = (30, 128, 48, 3);
         (cfg.layout, cfg.depth_prior) = (Some(Layout::Forward), Some(true));
         let mut t = Trainer::new(cfg, crate::train::depth_prior::testing::plane_views());
-        assert_eq!((t.stereo_rounds_done, t.depth_prior.as_ref().map(|s| s.round)), (1, Some(1)));
+        assert_eq!(t.stereo_rounds_done(), 1);
         let mut rounds_at = Vec::new();
         while t.step < t.cfg.iterations {
             if t.stereo_round_due() && rounds_at.is_empty() {
@@ -80,7 +83,7 @@ mod tests {
                 let before: Vec<_> = t.views.iter().map(|v| v.depth.clone()).collect();
                 assert_eq!(t.stereo_round(&|_| {}, &AtomicBool::new(true)).ok(), Some(None));
                 assert!(t.views.iter().zip(&before).all(|(v, d)| v.depth == *d));
-                assert!(t.stereo_round_due() && t.stereo_rounds_done == 1);
+                assert!(t.stereo_round_due() && t.stereo_rounds_done() == 1);
             }
             if t.stereo_round_due() {
                 for v in &mut t.views {
@@ -89,7 +92,7 @@ mod tests {
                 let note = t.stereo_round(&|_| {}, &AtomicBool::new(false)).unwrap_or_else(|r| panic!("{}", r.why));
                 let note = note.expect("not cancelled");
                 rounds_at.push(t.step);
-                assert!(note.contains(&format!("round {}", t.stereo_rounds_done)), "{note}");
+                assert!(note.contains(&format!("round {}", t.stereo_rounds_done())), "{note}");
                 assert!(
                     t.views.iter().all(|v| v.depth.is_some()),
                     "round {} left views without a prior",
@@ -100,6 +103,6 @@ mod tests {
             t.step().unwrap_or_else(|r| panic!("{}", r.why));
         }
         assert_eq!(rounds_at, [10, 20]);
-        assert_eq!((t.stereo_rounds_done, t.depth_prior.as_ref().map(|s| s.round)), (3, Some(3)));
+        assert_eq!(t.stereo_rounds_done(), 3);
     }
 }

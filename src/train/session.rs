@@ -91,9 +91,8 @@ impl Session {
         let snapshots = SnapshotSlot::default();
         let slot = snapshots.clone();
         let cancel = Arc::new(AtomicBool::new(false));
-        let stop = cancel.clone();
+        let cancelled = cancel.clone();
         let thread = std::thread::spawn(move || {
-            let cancel = stop;
             let send = |e: Event| {
                 let _ = ev_tx.send(e);
                 wake();
@@ -116,9 +115,9 @@ impl Session {
                     continue;
                 }
                 if trainer.stereo_round_due() {
-                    let (round, total) = (trainer.stereo_rounds_done + 1, trainer.views.len());
+                    let (round, total) = (trainer.stereo_rounds_done() + 1, trainer.views.len());
                     send(Event::Stereo { round, done: 0, total });
-                    match trainer.stereo_round(&|done| send(Event::Stereo { round, done, total }), &cancel) {
+                    match trainer.stereo_round(&|done| send(Event::Stereo { round, done, total }), &cancelled) {
                         Ok(Some(note)) => send(Event::StereoDone(note)),
                         // Stopped: the next command read ends training.
                         Ok(None) => {}

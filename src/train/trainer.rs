@@ -61,8 +61,6 @@ pub struct Trainer {
     pub backdrop_masked: usize,
     /// What the multi-view stereo prior found, when training uses one.
     pub depth_prior: Option<super::depth_prior::DepthPriorStats>,
-    /// Rounds of stereo the depth prior has had (`helix`).
-    pub stereo_rounds_done: u32,
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
     pub view_errors: Vec<f32>,
     part_grads: Vec<Params>,
@@ -201,7 +199,6 @@ impl Trainer {
                 return false;
             };
             self.depth_prior = Some(stats);
-            self.stereo_rounds_done = 1;
         }
         true
     }
@@ -263,7 +260,6 @@ impl Trainer {
             recorded_cameras: Vec::new(),
             backdrop_masked,
             depth_prior: None,
-            stereo_rounds_done: 0,
             cuda: None,
         }
     }

@@ -8,8 +8,8 @@ mod support;
 #[test]
 #[ignore = "needs an NVIDIA GPU with a CUDA 13 driver; run by tests/gpu-check.sh"]
 fn kernels_match_the_cpu_backend_on_the_gpu() {
-    let gpu = weave::compute::cuda::gpu::Gpu::open().expect("a usable CUDA device");
-    let diffs = weave::compute::cuda::parity::on_gpu(&gpu).unwrap();
+    let gpu = weave::backend::cuda::gpu::Gpu::open().expect("a usable CUDA device");
+    let diffs = weave::backend::cuda::parity::on_gpu(&gpu).unwrap();
     for d in &diffs {
         eprintln!("{:<20} worst {:.3e}  bound {:.1e}", d.what, d.worst, d.bound);
     }

@@ -4,12 +4,12 @@
 //! the CPU renderer's image.
 
 use glam::{DVec3, Vec3};
-use weave::compute::cpu::hashgrid::HashGridConfig;
-use weave::compute::cpu::sh;
+use weave::nn::hashgrid::HashGridConfig;
+use weave::nn::sh;
 use weave::field::{ColorEval, Field, FieldConfig, Occupancy, SurfaceSample};
 use weave::geometry::{Intrinsics, Pose};
-use weave::train::data::Normalization;
-use weave::train::render::RenderSettings;
+use weave::render::views::Normalization;
+use weave::render::RenderSettings;
 use weave::view::{FieldData, FieldStyle, FieldView, Gpu, ViewCamera, ViewMode};
 
 fn gpu() -> Gpu {
@@ -308,7 +308,7 @@ fn novel_view_matches_the_cpu_render_of_a_trained_field() {
     cfg.rays = 256;
     cfg.initial_levels = 4;
     cfg.level_interval = 10;
-    let mut t = weave::train::Trainer::new(cfg, weave::train::data::load(&ds.views, 1.0).unwrap());
+    let mut t = weave::train::Trainer::new(cfg, weave::render::views::load(&ds.views, 1.0).unwrap());
     for _ in 0..80 {
         t.step().unwrap();
     }

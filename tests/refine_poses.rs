@@ -4,7 +4,7 @@
 
 mod pose_errors;
 
-use weave::compute::cpu::hashgrid::HashGridConfig;
+use weave::nn::hashgrid::HashGridConfig;
 use weave::geometry::Pose;
 use weave::io::Dataset;
 use weave::train::{Preset, TrainConfig, Trainer};
@@ -43,7 +43,7 @@ fn refinement_brings_perturbed_poses_closer_to_the_truth() {
     cfg.level_interval = 40;
     cfg.anneal_steps = 200;
     cfg.refine_poses = true;
-    let mut t = Trainer::new(cfg, weave::train::data::load(&ds.views, 1.0).unwrap());
+    let mut t = Trainer::new(cfg, weave::render::views::load(&ds.views, 1.0).unwrap());
     let exact: Vec<Pose> = t
         .views
         .iter()

@@ -1,6 +1,7 @@
 //! Side by side for one training view: its photo, the current render from its camera (the
 //! viewer's novel-view shaders) and the error between them.
 
+use super::error::Error;
 use crate::io::View;
 use crate::view::{FieldStyle, Renderer, ViewCamera, ViewMode};
 use egui::{RichText, TextureHandle};
@@ -35,15 +36,15 @@ impl Compare {
         view: &View,
         index: usize,
         step: u32,
-    ) -> Result<Compare, String> {
-        let pose = view.pose.ok_or("this photo has no camera pose")?;
+    ) -> Result<Compare, Error> {
+        let pose = view.pose.ok_or(Error::NoPose)?;
         let k = view.intrinsics.scaled((WIDTH as f64 / view.intrinsics.width as f64).min(1.0));
         let depth = (pose.center.length() as f32 + 1.0) * 4.0;
         let cam = ViewCamera::from_pose(&pose, &k, depth);
         let style = FieldStyle { mode: ViewMode::Novel, ..Default::default() };
         renderer.field.draw(device, queue, &cam, &style, [0.0, 0.0, 0.0, 1.0]);
-        let render = renderer.field.read_image(device, queue).ok_or("the render could not be read back")?;
-        let (photo, _) = crate::io::images::decode_photo(&view.image).map_err(|e| e.to_string())?;
+        let render = renderer.field.read_image(device, queue).ok_or(crate::view::Error::Readback)?;
+        let (photo, _) = crate::io::images::decode_photo(&view.image)?;
         let photo = image::imageops::resize(&photo, k.width, k.height, image::imageops::FilterType::Triangle);
         let mut sq = 0.0f64;
         let mut error = image::RgbImage::new(k.width, k.height);

@@ -72,7 +72,7 @@ impl LiveView {
         renderer: &mut Renderer,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, crate::view::Error> {
         let Some(s) = snapshot else { return Ok(false) };
         if self.uploaded_step == Some(s.step) {
             return Ok(false);

@@ -4,7 +4,7 @@
 use crate::io::Dataset;
 use crate::io::mesh::MeshFormat;
 use crate::sfm::{self, Matcher, SfmError, Stage};
-use crate::train::{TrainConfig, Trainer, checkpoint, outputs};
+use crate::train::{TrainConfig, Trainer, outputs};
 use image::RgbaImage;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -189,18 +189,18 @@ impl Loader {
     /// its stereo between photos.
     pub fn prepare_training(&self, dataset: Dataset, cfg: TrainConfig, cancel: Arc<AtomicBool>) {
         let this = self.clone();
-        std::thread::spawn(move || match crate::train::data::load(&dataset.views, cfg.image_scale) {
+        std::thread::spawn(move || match crate::render::views::load(&dataset.views, cfg.image_scale) {
             Ok(views) => {
                 let total = views.len();
                 let progress = |done| this.send(Message::StereoProgress { done, total });
                 let Some(mut trainer) = Trainer::with_progress(cfg, views, &progress, &cancel) else {
                     return this.send(Message::TrainingCancelled);
                 };
-                if crate::compute::cuda::first_start().is_some() {
+                if crate::backend::cuda::first_start().is_some() {
                     this.send(Message::CompilingKernels);
                 }
                 // Auto never fails: without a usable GPU it keeps the CPU and says why.
-                let note = trainer.choose_backend(crate::compute::Backend::Auto).ok().and_then(|(_, note)| note);
+                let note = trainer.choose_backend(crate::backend::Choice::Auto).ok().and_then(|(_, note)| note);
                 this.send(Message::TrainerReady(Box::new(trainer), note))
             }
             Err(e) => this.send(Message::Failed(e.to_string())),
@@ -213,17 +213,10 @@ impl Loader {
         std::thread::spawn(move || {
             let result = match what {
                 Export::Results => {
-                    let mut metrics = outputs::Metrics {
-                        iterations: trainer.step,
-                        layout: format!("{:?}", trainer.layout),
-                        rays_per_step: trainer.cfg.rays,
-                        ..Default::default()
-                    };
-                    checkpoint::save(&trainer, &path.join("checkpoint.weave"))
-                        .and_then(|_| outputs::write_all(&trainer, &dataset, &path, &mut metrics))
-                        .map(|note| {
-                            with_note(format!("Saved mesh, poses, renders and checkpoint to {}", path.display()), note)
-                        })
+                    let mut metrics = outputs::Metrics::of(&trainer);
+                    outputs::write_results(&trainer, &dataset, &path, &mut metrics).map(|note| {
+                        with_note(format!("Saved mesh, poses, renders and checkpoint to {}", path.display()), note)
+                    })
                 }
                 Export::Mesh => {
                     // Some file dialogs return the typed name without the chosen filter's extension.

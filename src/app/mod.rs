@@ -2,6 +2,7 @@
 //! and reaches the UI as messages (see `loader`), so the window never blocks.
 
 mod compare;
+mod error;
 mod live_view;
 mod loader;
 mod notices;

@@ -161,7 +161,7 @@ impl Workspace {
             return;
         }
         let mut cfg = crate::train::TrainConfig::preset(self.training.preset);
-        let (scale, note) = crate::train::data::auto_scale(&ds.views);
+        let (scale, note) = crate::render::views::auto_scale(&ds.views);
         cfg.image_scale = scale;
         if let Some(note) = note {
             self.notices.push(Level::Info, format!("Training: {note}"));

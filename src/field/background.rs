@@ -7,8 +7,8 @@
 //! exact here because |x| = r by construction).
 
 use super::{Params, Scratch, sigmoid};
-use crate::compute::cpu::hashgrid::{self, HashGridConfig};
-use crate::compute::cpu::{mlp, mlp::MlpShape, sh};
+use crate::nn::hashgrid::{self, HashGridConfig};
+use crate::nn::{mlp, mlp::MlpShape, sh};
 
 /// Samples per ray, from the unit sphere out to (nearly) infinity.
 pub const SAMPLES: usize = 16;

@@ -10,8 +10,8 @@ pub use background::{Background, BackgroundRay};
 pub use occupancy::Occupancy;
 pub use params::{GROUPS, POSE_GROUP, Params};
 
-use crate::compute::cpu::hashgrid::{self, HashGridConfig};
-use crate::compute::cpu::{mlp, mlp::MlpShape, sh};
+use crate::nn::hashgrid::{self, HashGridConfig};
+use crate::nn::{mlp, mlp::MlpShape, sh};
 use serde::{Deserialize, Serialize};
 
 /// Geometry features the SDF network hands to the colour network.

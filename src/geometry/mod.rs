@@ -5,8 +5,10 @@
 //! (camera-to-world, OpenGL axes) are converted here and only here.
 
 mod camera;
+mod mesh;
 mod pose;
 pub mod rig;
 
 pub use camera::{Camera, Distortion, Intrinsics};
+pub use mesh::Mesh;
 pub use pose::Pose;

@@ -157,16 +157,17 @@ impl Dataset {
     /// Moves every `every`-th view (the first, then every `every`-th after it, in the
     /// folder's order: LLFF's convention with 8) out of training into the test views, for a
     /// held-out PSNR on folders without a test split.
-    pub fn hold_out(&mut self, every: usize) -> std::result::Result<(), String> {
+    pub fn hold_out(&mut self, every: usize) -> Result<()> {
         if every < 2 {
-            return Err(format!("--holdout {every}: hold out every n-th photo with n of at least 2"));
+            let why = format!("--holdout {every}: hold out every n-th photo with n of at least 2");
+            return Err(Error::format(&self.root, why));
         }
         if !self.test_views.is_empty() {
-            return Err(format!(
-                "{}: already has {} test views (transforms_test.json); --holdout is for folders without",
-                self.root.display(),
+            let why = format!(
+                "already has {} test views (transforms_test.json); --holdout is for folders without",
                 self.test_views.len()
-            ));
+            );
+            return Err(Error::format(&self.root, why));
         }
         let (test, train): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.views).into_iter().enumerate().partition(|(i, _)| i % every == 0);

@@ -7,7 +7,7 @@
 
 use super::dataset::CameraSpecItem;
 use super::images::srgb_to_linear;
-use super::mesh::Mesh;
+use crate::geometry::Mesh;
 use super::{Result, atomic};
 use serde_json::{Value, json};
 use std::path::Path;

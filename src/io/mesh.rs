@@ -1,60 +1,9 @@
-//! Triangle meshes as Weave exports them, and the file formats they go out in.
+//! The file formats meshes go out in, chosen by the file's extension.
 
 use super::dataset::CameraSpecItem;
 use super::{Error, Result, glb, obj, ply};
-use glam::Vec3;
+use crate::geometry::Mesh;
 use std::path::Path;
-
-#[derive(Clone, Debug, Default)]
-pub struct Mesh {
-    pub vertices: Vec<Vec3>,
-    /// One sRGB colour per vertex, or empty.
-    pub colors: Vec<[u8; 3]>,
-    pub triangles: Vec<[u32; 3]>,
-}
-
-impl Mesh {
-    /// Appends another mesh, renumbering its triangles.
-    pub fn append(&mut self, other: &Mesh) {
-        let base = self.vertices.len() as u32;
-        self.vertices.extend_from_slice(&other.vertices);
-        self.colors.extend_from_slice(&other.colors);
-        self.triangles.extend(other.triangles.iter().map(|t| t.map(|i| i + base)));
-    }
-
-    /// The triangles that `keep` accepts, with the vertices (and colours) they use.
-    pub fn subset(&self, keep: impl Fn(usize, &[u32; 3]) -> bool) -> Mesh {
-        let mut remap = vec![u32::MAX; self.vertices.len()];
-        let mut out = Mesh::default();
-        for (i, t) in self.triangles.iter().enumerate() {
-            if !keep(i, t) {
-                continue;
-            }
-            let nt = t.map(|v| {
-                if remap[v as usize] == u32::MAX {
-                    remap[v as usize] = out.vertices.len() as u32;
-                    out.vertices.push(self.vertices[v as usize]);
-                    if let Some(c) = self.colors.get(v as usize) {
-                        out.colors.push(*c);
-                    }
-                }
-                remap[v as usize]
-            });
-            out.triangles.push(nt);
-        }
-        out
-    }
-
-    pub fn area(&self) -> f32 {
-        self.triangles
-            .iter()
-            .map(|t| {
-                let [a, b, c] = t.map(|i| self.vertices[i as usize]);
-                0.5 * (b - a).cross(c - a).length()
-            })
-            .sum()
-    }
-}
 
 /// A mesh file format, chosen by the file's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +48,7 @@ pub fn write(path: &Path, mesh: &Mesh, cameras: &[CameraSpecItem]) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glam::Vec3;
 
     #[test]
     fn the_extension_chooses_the_format() {

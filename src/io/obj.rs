@@ -2,7 +2,7 @@
 //! position (`v x y z r g b`, sRGB in 0..1), the extension MeshLab writes and Blender reads;
 //! readers that do not know it take the positions.
 
-use super::mesh::Mesh;
+use crate::geometry::Mesh;
 use super::{Result, atomic};
 use std::path::Path;
 

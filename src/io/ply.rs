@@ -1,7 +1,7 @@
 //! Triangle meshes and point clouds as binary little-endian PLY, the format MeshLab, Blender
 //! and the evaluators read.
 
-use super::mesh::Mesh;
+use crate::geometry::Mesh;
 use super::{Result, atomic};
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Removing floaters: connected pieces much smaller than the largest one.
 
-use crate::io::mesh::Mesh;
+use crate::geometry::Mesh;
 
 fn find(parent: &mut [u32], mut i: u32) -> u32 {
     while parent[i as usize] != i {

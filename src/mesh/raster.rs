@@ -2,7 +2,7 @@
 //! triangle it lies on (a z-buffer, drawn on the CPU).
 
 use crate::geometry::Camera;
-use crate::io::mesh::Mesh;
+use crate::geometry::Mesh;
 use glam::Vec3;
 
 /// Barycentric slack of the coverage test: a little overlap, so that no pixel centre on a shared

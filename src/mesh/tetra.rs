@@ -3,7 +3,7 @@
 //! a watertight mesh; vertices on shared edges are welded.
 
 use crate::field::SdfEval;
-use crate::io::mesh::Mesh;
+use crate::geometry::Mesh;
 use glam::Vec3;
 use rayon::prelude::*;
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 
 use super::raster;
 use crate::geometry::Camera;
-use crate::io::mesh::Mesh;
+use crate::geometry::Mesh;
 use glam::Vec3;
 use rayon::prelude::*;
 

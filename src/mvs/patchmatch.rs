@@ -5,7 +5,7 @@
 //! (a checkerboard: each half reads only the other half, so its pixels update in parallel).
 
 use super::{DepthMap, MAX_SOURCES, MvsImage, MvsSettings, Seed};
-use crate::compute::rng;
+use crate::util::rng;
 use glam::{Mat3, Vec3};
 use rayon::prelude::*;
 

@@ -217,3 +217,32 @@ fn forward_rig(n: usize) -> Vec<Pose> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::rig::{Layout, detect_layout, upright};
+    use glam::{DMat3, DVec3};
+
+    #[test]
+    fn layouts_of_the_procedural_rigs() {
+        for (entry, layout) in SCENES.iter().zip([Layout::Object, Layout::Room, Layout::Forward]) {
+            let poses = (entry.rig)(24);
+            assert_eq!(detect_layout(&poses), layout, "{}", entry.name);
+        }
+    }
+
+    /// The procedural rigs stand upright (z up), the forward one pitched down too; turned 20°
+    /// about a slanted axis they no longer do.
+    #[test]
+    fn upright_rigs() {
+        let tilt = DMat3::from_axis_angle(DVec3::new(0.3, -0.5, 0.8).normalize(), 20f64.to_radians());
+        for entry in SCENES {
+            let poses = (entry.rig)(24);
+            assert!(upright(&poses), "{}", entry.name);
+            let turned: Vec<Pose> =
+                poses.iter().map(|p| Pose { rotation: tilt * p.rotation, center: tilt * p.center }).collect();
+            assert!(!upright(&turned), "{} turned", entry.name);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Shapes with exact ray intersection (for rendering) and a tessellation (the ground-truth mesh).
 
-use crate::io::mesh::Mesh;
+use crate::geometry::Mesh;
 use glam::DVec3;
 use std::f64::consts::{PI, TAU};
 

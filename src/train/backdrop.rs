@@ -8,7 +8,7 @@
 //! empties. Backdrop-coloured pixels the border does not reach (shadows on the object, gaps
 //! it encloses) are left unknown (negative): neither carved nor filled.
 
-use super::data::TrainView;
+use crate::render::views::TrainView;
 
 /// Largest channel difference from the backdrop's colour that still counts as backdrop: a
 /// black cloth's folds catch light up to about 0.25.

@@ -1,6 +1,7 @@
 //! `weave bench train`: speed of a training step on a fixed procedural scene.
 
 use super::{Preset, TrainConfig, Trainer};
+use crate::backend::Choice;
 use crate::io::Dataset;
 use std::time::Instant;
 
@@ -33,15 +34,13 @@ pub fn run(
         // Every hash level active, as in most of a run (training adds them one every
         // `level_interval` steps): a short warm-up would otherwise time the cheap first steps.
         cfg.initial_levels = cfg.grid.levels;
-        let mut t = Trainer::new(cfg, super::data::load(&ds.views, 1.0)?);
-        if cuda {
-            t.use_cuda()?;
-        }
+        let mut t = Trainer::new(cfg, crate::render::views::load(&ds.views, 1.0)?);
+        t.choose_backend(if cuda { Choice::Cuda } else { Choice::Cpu })?;
         for _ in 0..warmup {
             let _ = t.step();
         }
         let started = Instant::now();
-        let kernel_before = t.cuda_trace_seconds();
+        let kernel_before = t.kernel_seconds();
         let mut samples = 0.0;
         for _ in 0..steps {
             if let Ok(s) = t.step() {
@@ -54,7 +53,7 @@ pub fn run(
             ms_per_step: secs * 1e3 / steps as f64,
             rays_per_s: (rays as f64 * steps as f64) / secs,
             samples_per_s: samples / secs,
-            kernel_ms_per_step: (t.cuda_trace_seconds() - kernel_before) * 1e3 / steps as f64,
+            kernel_ms_per_step: (t.kernel_seconds() - kernel_before) * 1e3 / steps as f64,
         })
     })
 }

@@ -5,9 +5,9 @@
 //! so that a truncated or corrupted file is refused with a clear message.
 
 use super::config::TrainConfig;
-use super::data::{Normalization, TrainView};
+use crate::render::views::{Normalization, TrainView};
 use super::trainer::{Optimizer, Trainer};
-use crate::compute::cpu::adam::Adam;
+use crate::nn::adam::Adam;
 use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
 use crate::geometry::Camera;
 use crate::geometry::rig::Layout;
@@ -126,7 +126,7 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
     let expected = field.init_params(0);
     let params = Params::from_arrays(arrays.try_into().expect("checked count"), h.variance);
     let sizes_match = (0..GROUPS).all(|i| i == POSE_GROUP || params.arrays()[i].len() == expected.arrays()[i].len());
-    if !sizes_match || !params.poses.len().is_multiple_of(crate::train::poses::PER_VIEW) {
+    if !sizes_match || !params.poses.len().is_multiple_of(crate::render::poses::PER_VIEW) {
         return Err(bad("array sizes do not match its own settings"));
     }
     let groups: [Adam; GROUPS] = groups.try_into().expect("checked count");
@@ -152,7 +152,7 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::cpu::hashgrid::HashGridConfig;
+    use crate::nn::hashgrid::HashGridConfig;
     use crate::train::Preset;
 
     fn small_trainer() -> Trainer {

@@ -1,12 +1,13 @@
 //! Training settings, with presets.
 
-use crate::compute::cpu::hashgrid::HashGridConfig;
+use crate::nn::hashgrid::HashGridConfig;
 use crate::geometry::rig::Layout;
 use crate::mesh::Unseen;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Preset {
+    #[default]
     /// A usable mesh quickly: smaller hash tables, fewer steps.
     Fast,
     /// More steps, larger tables and batches.
@@ -112,7 +113,7 @@ pub fn background_for_layout(layout: Layout) -> bool {
 pub fn view_degree_for_layout(layout: Layout) -> u32 {
     match layout {
         Layout::Room => 1,
-        _ => crate::compute::cpu::sh::DEGREE,
+        _ => crate::nn::sh::DEGREE,
     }
 }
 
@@ -177,6 +178,109 @@ impl TrainConfig {
                 mesh_resolution: 512,
                 ..fast
             },
+        }
+    }
+}
+
+/// The settings a user chooses, over a preset: the command line's flags (`weave train`) and
+/// the window's training options.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Overrides {
+    #[arg(long, value_enum, default_value_t = Preset::Fast)]
+    pub preset: Preset,
+    /// Training steps (default: the preset's).
+    #[arg(long)]
+    pub iterations: Option<u32>,
+    /// Rays per step (default: the preset's).
+    #[arg(long)]
+    pub rays: Option<usize>,
+    /// Scale of the photos' resolution used for training, e.g. 0.5 (default: 1, or what
+    /// brings the longest side down to 1600 px).
+    #[arg(long)]
+    pub scale: Option<f64>,
+    /// Capture layout (default: detected from the cameras).
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
+    /// Marching resolution of the exported mesh (default: the preset's).
+    #[arg(long)]
+    pub mesh_resolution: Option<usize>,
+    /// Optimise every camera's pose along with the surface (for poses that are close but not
+    /// exact, e.g. from a phone's AR session or a rough COLMAP run).
+    #[arg(long)]
+    pub refine_poses: bool,
+    /// Hold every N-th photo out of training and report its PSNR (LLFF's convention: 8), for
+    /// folders without a test split.
+    #[arg(long, value_name = "N")]
+    pub holdout: Option<usize>,
+    /// Surface no training camera saw, in the mesh: keep or drop (default: dropped for
+    /// forward-facing captures and rooms, kept for objects, which stay closed).
+    #[arg(long, value_enum)]
+    pub unseen: Option<Unseen>,
+    /// Keep the whole photo even when it shows a plain black or white backdrop (by default
+    /// the backdrop the border reaches is masked as empty).
+    #[arg(long)]
+    pub no_auto_masks: bool,
+    /// The background field beyond the scene's bounds: on or off (default: off for rooms,
+    /// whose walls lie inside the bounds; on otherwise). Off, the scene itself must explain
+    /// every pixel.
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    pub background: Option<bool>,
+    /// Depth maps from multi-view stereo (PatchMatch) as a prior on the surface: on or off
+    /// (default: on for rooms, whose flat walls photometric training alone leaves a fog).
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    pub stereo: Option<bool>,
+    /// Rounds of stereo with the prior (HelixSurf's loop): 1 matches the photos before
+    /// training only; each further round, evenly spaced, matches them again starting from the
+    /// surface trained so far.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub stereo_rounds: Option<u32>,
+    /// Degree of the view direction's spherical harmonics in the surface colour, 1 to 4
+    /// (instant-ngp's count; 1: colour independent of the view). Default: 1 for rooms, 4
+    /// otherwise.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4))]
+    pub view_degree: Option<u32>,
+}
+
+impl Overrides {
+    /// The preset with these settings over it; photos at `auto_scale` unless a scale is set.
+    pub fn config(&self, auto_scale: impl FnOnce() -> f64) -> TrainConfig {
+        let mut cfg = TrainConfig::preset(self.preset);
+        cfg.iterations = self.iterations.unwrap_or(cfg.iterations);
+        cfg.rays = self.rays.unwrap_or(cfg.rays);
+        cfg.image_scale = self.scale.unwrap_or_else(auto_scale);
+        cfg.layout = self.layout;
+        cfg.mesh_resolution = self.mesh_resolution.unwrap_or(cfg.mesh_resolution);
+        cfg.refine_poses = self.refine_poses;
+        cfg.holdout = self.holdout;
+        cfg.auto_masks = !self.no_auto_masks;
+        cfg.unseen = self.unseen;
+        cfg.background = self.background;
+        cfg.depth_prior = self.stereo;
+        cfg.stereo_rounds = self.stereo_rounds.unwrap_or(cfg.stereo_rounds);
+        cfg.view_degree = self.view_degree;
+        cfg
+    }
+
+    /// What of these settings a resumed run takes over its checkpoint's: more steps, and
+    /// what the mesh keeps.
+    pub fn resume(&self, cfg: &mut TrainConfig) {
+        cfg.iterations = self.iterations.unwrap_or(cfg.iterations);
+        cfg.unseen = self.unseen.or(cfg.unseen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::{Field, FieldConfig};
+
+    /// Every preset's field is one the CUDA kernels can train.
+    #[test]
+    fn presets_fit_the_cuda_kernels() {
+        for preset in [Preset::Fast, Preset::Quality] {
+            let train = TrainConfig::preset(preset);
+            let cfg = FieldConfig { grid: train.grid, hidden: train.hidden, ..FieldConfig::tiny() };
+            assert_eq!(crate::backend::cuda::abi::unsupported(&Field::new(cfg)), None, "{preset:?}");
         }
     }
 }

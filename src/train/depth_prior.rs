@@ -3,9 +3,9 @@
 //! in the normalised frame (`TrainView::depth`), which the depth loss compares the surface's
 //! rendered depth with.
 
-use super::data::{Normalization, TrainView};
+use crate::render::views::{Normalization, TrainView};
 use crate::geometry::Camera;
-use crate::io::mesh::Mesh;
+use crate::geometry::Mesh;
 use crate::mesh::raster;
 use crate::mvs::{self, MvsImage, MvsSettings, Seed};
 use glam::{DVec2, Vec3};
@@ -172,8 +172,8 @@ fn stereo(
 
 /// The stereo depths as a coloured point cloud in the input's frame (every second pixel each
 /// way), as COLMAP's fused points: what the prior holds, to look at beside the mesh.
-pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::io::mesh::Mesh {
-    let mut cloud = crate::io::mesh::Mesh::default();
+pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::geometry::Mesh {
+    let mut cloud = crate::geometry::Mesh::default();
     for v in views {
         let Some(depth) = &v.depth else { continue };
         let w = v.width() as usize;
@@ -184,7 +184,7 @@ pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::io::mesh
             let ray = v.ray(norm, (i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
             let p: [f32; 3] = std::array::from_fn(|a| ray.origin[a] + t * ray.dir[a]);
             cloud.vertices.push(norm.to_world(p).as_vec3());
-            cloud.colors.push(super::render::rgb_bytes(v.rgb[i]));
+            cloud.colors.push(crate::render::rgb_bytes(v.rgb[i]));
         }
     }
     cloud

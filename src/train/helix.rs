@@ -5,7 +5,6 @@
 //! planes rarely land.
 
 use super::trainer::{Rollback, Trainer};
-use crate::compute::cuda::CudaError;
 use std::sync::atomic::AtomicBool;
 
 /// Most cells across the cube of the surface drawn into the photos (HelixSurf's marching
@@ -36,8 +35,8 @@ impl Trainer {
         progress: &(dyn Fn(usize) + Sync),
         cancel: &AtomicBool,
     ) -> Result<Option<String>, Rollback> {
-        self.sync().map_err(|e| self.abandon_cuda(&e))?;
-        let mut surface = crate::mesh::surface(self, self.cfg.mesh_resolution.min(SEED_RESOLUTION));
+        self.sync()?;
+        let mut surface = crate::mesh::surface(&self.queries(), self.cfg.mesh_resolution.min(SEED_RESOLUTION));
         for v in &mut surface.vertices {
             *v = self.norm.to_world(v.to_array()).as_vec3();
         }
@@ -48,20 +47,14 @@ impl Trainer {
         };
         let note = stats.note();
         self.depth_prior = Some(stats);
-        self.upload_depths().map_err(|e| self.abandon_cuda(&e))?;
+        self.upload_pixels()?;
         Ok(Some(note))
-    }
-
-    /// The views' new depths onto the device, when training runs there.
-    fn upload_depths(&mut self) -> Result<(), CudaError> {
-        let Some(run) = self.cuda.as_mut() else { return Ok(()) };
-        run.upload_pixels(&super::gpu::device_pixels(&self.views))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::compute::cpu::hashgrid::HashGridConfig;
+    use crate::nn::hashgrid::HashGridConfig;
     use crate::geometry::rig::Layout;
     use crate::train::{Preset, TrainConfig, Trainer};
     use std::sync::atomic::AtomicBool;

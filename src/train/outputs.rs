@@ -2,7 +2,7 @@
 
 use super::Trainer;
 use super::trainer::psnr;
-use crate::geometry::{Intrinsics, Pose};
+use crate::geometry::{Camera, Intrinsics, Mesh, Pose};
 use crate::io::dataset::CameraSpecItem;
 use crate::io::mesh::MeshFormat;
 use crate::io::{self, Dataset, View, atomic, colmap, transforms};
@@ -28,6 +28,29 @@ pub struct Metrics {
     pub sharpness: f32,
     pub rollbacks: u32,
     pub stopped_early: bool,
+}
+
+impl Metrics {
+    /// What is known of a run before it trains.
+    pub fn of(t: &Trainer) -> Metrics {
+        Metrics {
+            iterations: t.step,
+            layout: format!("{:?}", t.layout),
+            rays_per_step: t.cfg.rays,
+            ..Default::default()
+        }
+    }
+}
+
+/// The file in the output folder holding the stereo prior's depths as points.
+pub const STEREO_POINTS: &str = "stereo.ply";
+
+/// The stereo prior's depths as a point cloud (PLY), when training has one.
+pub fn write_stereo_points(t: &Trainer, path: &Path) -> io::Result<()> {
+    if t.depth_prior.is_some() {
+        io::ply::write(path, &super::depth_prior::point_cloud(&t.views, &t.norm))?;
+    }
+    Ok(())
 }
 
 /// Renders one camera into `dir`, as a PNG named like the image `name`; returns the image.
@@ -56,6 +79,26 @@ pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> i
     Ok((!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64))
 }
 
+/// The trained surface in the input's frame, with vertex colours as the cameras saw it;
+/// `unseen`: what becomes of surface no camera saw (None follows the layout).
+pub fn mesh(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> Mesh {
+    // The cameras in the normalised frame the mesh is extracted in.
+    let cameras: Vec<Camera> = t
+        .cameras()
+        .iter()
+        .map(|c| Camera {
+            intrinsics: c.intrinsics,
+            pose: Pose::new(c.pose.rotation, t.norm.to_normalized(c.pose.center).map(f64::from).into()),
+        })
+        .collect();
+    let drop = unseen.unwrap_or(Unseen::for_layout(t.layout)) == Unseen::Drop;
+    let mut mesh = crate::mesh::colored(&t.queries(), &cameras, resolution, drop);
+    for v in &mut mesh.vertices {
+        *v = t.norm.to_world(v.to_array()).as_vec3();
+    }
+    mesh
+}
+
 /// A mesh as written: its size, and why it is empty when it is.
 pub struct WrittenMesh {
     pub vertices: usize,
@@ -68,7 +111,7 @@ pub struct WrittenMesh {
 /// .glb, which also holds the training cameras), checked before the mesh is extracted.
 pub fn write_mesh(t: &Trainer, path: &Path, resolution: usize, unseen: Option<Unseen>) -> io::Result<WrittenMesh> {
     MeshFormat::of(path)?;
-    let mesh = crate::mesh::from_trainer(t, resolution, unseen.or(t.cfg.unseen));
+    let mesh = mesh(t, resolution, unseen.or(t.cfg.unseen));
     let cameras: Vec<_> = t
         .views
         .iter()
@@ -104,7 +147,7 @@ pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
 }
 
 /// Why a mesh came out empty, for the user.
-pub(crate) fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
+fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
     (triangles == 0).then(|| {
         format!(
             "the mesh is empty: the field explained the photos as a fog without forming a surface \
@@ -115,14 +158,21 @@ pub(crate) fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
     })
 }
 
-/// Writes the mesh, the poses (transforms.json and COLMAP text) and the test renders; returns
-/// the mesh's note (`WrittenMesh::note`).
+/// Everything a run leaves in `out`: its checkpoint and [`write_all`]'s files.
+pub fn write_results(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<Option<String>> {
+    super::checkpoint::save(t, &out.join("checkpoint.weave"))?;
+    write_all(t, ds, out, metrics)
+}
+
+/// Writes the mesh, the poses (transforms.json and COLMAP text), the stereo prior's points and
+/// the test renders; returns the mesh's note (`WrittenMesh::note`).
 pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<Option<String>> {
     let mesh = write_mesh(t, &out.join("mesh.ply"), t.cfg.mesh_resolution, None)?;
     (metrics.mesh_vertices, metrics.mesh_triangles) = (mesh.vertices, mesh.triangles);
     metrics.sharpness = crate::field::Field::inv_s(&t.params);
     write_poses(t, ds, &out.join("transforms.json"))?;
     write_poses(t, ds, &out.join("colmap"))?;
+    write_stereo_points(t, &out.join(STEREO_POINTS))?;
     if !ds.test_views.is_empty() {
         metrics.test_psnr = render_views(t, &ds.test_views, &out.join("test"), true)?;
         metrics.test_views = ds.test_views.len();
@@ -130,4 +180,56 @@ pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -
     let json = serde_json::to_string_pretty(metrics).expect("metrics serialise");
     atomic::write_bytes(&out.join("metrics.json"), json.as_bytes())?;
     Ok(mesh.note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::{Field, FieldConfig};
+    use crate::geometry::rig::Layout;
+    use crate::render::views::Normalization;
+    use crate::train::{Preset, TrainConfig};
+    use glam::DVec3;
+
+    /// The untrained field (a sphere) of a forward-facing capture, seen from cameras on one
+    /// side: its mesh keeps the side they saw, in the input frame, unless asked to keep all.
+    #[test]
+    fn forward_captures_drop_what_no_camera_saw() {
+        let mut cfg = TrainConfig::preset(Preset::Fast);
+        cfg.grid = FieldConfig::tiny().grid;
+        cfg.hidden = FieldConfig::tiny().hidden;
+        let field = Field::new(FieldConfig::tiny());
+        let params = field.init_params(3);
+        let norm = Normalization { center: [1.0, 2.0, 3.0], scale: 0.5 };
+        let center = DVec3::new(1.0, 2.0, 3.0);
+        let mut t = Trainer::from_state(cfg, Layout::Forward, norm, field, params, None, None, 0, Vec::new());
+        t.recorded_cameras = [-0.2, 0.0, 0.2]
+            .iter()
+            .map(|&x| Camera {
+                intrinsics: Intrinsics::centered(120, 90, 100.0),
+                pose: Pose::look_at(center + DVec3::new(x, 0.0, -1.5), center, DVec3::Y),
+            })
+            .collect();
+        let all = mesh(&t, 48, Some(Unseen::Keep));
+        let seen = mesh(&t, 48, None);
+        assert!(
+            seen.triangles.len() < all.triangles.len() * 6 / 10,
+            "{} of {}",
+            seen.triangles.len(),
+            all.triangles.len()
+        );
+        assert!(
+            seen.triangles.len() > all.triangles.len() * 3 / 10,
+            "{} of {}",
+            seen.triangles.len(),
+            all.triangles.len()
+        );
+        // Every kept vertex lies on the cameras' side of the sphere (radius 0.25 here).
+        let far = seen.vertices.iter().map(|v| v.z - 3.0).fold(f32::MIN, f32::max);
+        assert!(far < 0.1, "a kept vertex lies {far} behind the sphere's centre");
+        assert_eq!(seen.colors.len(), seen.vertices.len());
+        // An empty mesh is explained to the user; a mesh with surface needs no note.
+        assert!(empty_mesh_note(&t, seen.triangles.len()).is_none());
+        assert!(empty_mesh_note(&t, 0).is_some_and(|n| n.contains("sharpness")));
+    }
 }

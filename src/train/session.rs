@@ -1,8 +1,8 @@
 //! Training on its own thread, steered over a channel: the app sends commands, the trainer
 //! sends typed events and publishes snapshots that a viewer reads without blocking it.
 
-use super::data::Normalization;
-use super::render::RenderSettings;
+use crate::render::views::Normalization;
+use crate::render::RenderSettings;
 use super::trainer::{StepStats, Trainer};
 use crate::field::{FieldConfig, Occupancy, Params};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,8 +84,19 @@ pub struct Session {
 const SNAPSHOT_INTERVAL: u32 = 25;
 
 impl Session {
-    /// Starts training `trainer` on a new thread; `wake` is called after each event.
-    pub fn start(mut trainer: Trainer, wake: Arc<dyn Fn() + Send + Sync>) -> Session {
+    /// Starts training `trainer` on a new thread for a viewer: `wake` is called after each
+    /// event, and snapshots are published every `SNAPSHOT_INTERVAL` steps.
+    pub fn start(trainer: Trainer, wake: Arc<dyn Fn() + Send + Sync>) -> Session {
+        Self::spawn(trainer, wake, true)
+    }
+
+    /// Starts training `trainer` on a new thread with nobody to draw it (the command line):
+    /// events only, no snapshots (reading the state back from a device costs time).
+    pub fn headless(trainer: Trainer) -> Session {
+        Self::spawn(trainer, Arc::new(|| {}), false)
+    }
+
+    fn spawn(mut trainer: Trainer, wake: Arc<dyn Fn() + Send + Sync>, publishes: bool) -> Session {
         let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
         let (ev_tx, ev_rx) = std::sync::mpsc::channel();
         let snapshots = SnapshotSlot::default();
@@ -131,10 +142,9 @@ impl Session {
                 }
                 match trainer.step() {
                     Ok(stats) => {
-                        let publish =
-                            stats.step.is_multiple_of(SNAPSHOT_INTERVAL) || stats.step == trainer.cfg.iterations;
-                        if publish && let Err(e) = trainer.sync() {
-                            let r = trainer.abandon_cuda(&e);
+                        let publish = publishes
+                            && (stats.step.is_multiple_of(SNAPSHOT_INTERVAL) || stats.step == trainer.cfg.iterations);
+                        if publish && let Err(r) = trainer.sync() {
                             let (failed_step, restored_step) = (r.failed_step, r.restored_step);
                             send(Event::RolledBack { failed_step, restored_step, why: r.why });
                             continue;
@@ -160,6 +170,10 @@ impl Session {
                         why: r.why,
                     }),
                 }
+            }
+            // What the thread hands back is up to date on the host, for export.
+            if let Err(r) = trainer.sync() {
+                send(Event::RolledBack { failed_step: r.failed_step, restored_step: r.restored_step, why: r.why });
             }
             send(Event::Finished { step: trainer.step, stopped });
             trainer

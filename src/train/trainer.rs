@@ -1,13 +1,14 @@
 //! The training loop's state and one step of it.
 
 use super::config::TrainConfig;
-use super::data::{Normalization, TrainView};
-use super::poses;
-use super::render::{self, RayScratch, RenderSettings, Target};
-use crate::compute::cpu::adam::Adam;
+use crate::backend::{self, Backend, BackendError, Batch, BatchSums, Choice, FIELD_GROUPS, Model, Queries};
 use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
 use crate::geometry::rig::{self, Layout};
 use crate::geometry::{Camera, Pose};
+use crate::nn::adam::Adam;
+use crate::render::poses;
+use crate::render::views::{Normalization, TrainView};
+use crate::render::{self, RenderSettings};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
@@ -33,8 +34,6 @@ pub struct Rollback {
     pub restored_step: u32,
     pub why: String,
 }
-
-use crate::compute::rng::Rng;
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Optimizer {
@@ -63,90 +62,16 @@ pub struct Trainer {
     pub depth_prior: Option<super::depth_prior::DepthPriorStats>,
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
     pub view_errors: Vec<f32>,
-    part_grads: Vec<Params>,
-    pub(super) last_good: (u32, Params),
-    /// Set when training runs on CUDA: the field's parameters and moments live on the device
-    /// and `params` is refreshed from it by [`Trainer::sync`].
-    pub(super) cuda: Option<Box<super::gpu::CudaRun>>,
+    /// Workers a batch's rays are split between (the same split on every backend).
+    parts: usize,
+    last_good: (u32, Params),
+    /// Where training computes; the host's `params` are brought up to date from it by
+    /// [`Trainer::sync`].
+    backend: Box<dyn Backend>,
 }
 
-pub(super) const GOOD_STATE_INTERVAL: u32 = 100;
-
-/// What one worker's share of a step adds up: loss, squared colour error, samples, and per
-/// view (squared error, rays).
-pub(super) struct PartSums {
-    loss: f64,
-    sq: f64,
-    samples: usize,
-    per_view: Vec<(f32, u32)>,
-}
-
-impl PartSums {
-    pub fn new(views: usize) -> PartSums {
-        PartSums { loss: 0.0, sq: 0.0, samples: 0, per_view: vec![(0.0, 0); views] }
-    }
-
-    /// A batch reduced on the device: its (loss, squared error, samples) sums, and per view
-    /// `stride` floats beginning with the view's squared error and rays.
-    pub fn of_views(batch: [f32; 3], views: &[f32], stride: usize) -> PartSums {
-        PartSums {
-            loss: batch[0] as f64,
-            sq: batch[1] as f64,
-            samples: batch[2].round() as usize,
-            per_view: views.chunks_exact(stride).map(|v| (v[0], v[1].round() as u32)).collect(),
-        }
-    }
-
-    /// Adds one ray's result: its rendered colour, loss and samples taken.
-    pub fn add(&mut self, r: &SampledRay, rgb: [f32; 3], loss: f32, samples: usize) {
-        self.loss += loss as f64;
-        let se = (0..3).map(|c| (rgb[c] - r.target.rgb[c]).powi(2)).sum::<f32>() / 3.0;
-        self.sq += se as f64;
-        self.per_view[r.view].0 += se;
-        self.per_view[r.view].1 += 1;
-        self.samples += samples;
-    }
-}
-
-/// A training ray: through a random pixel of a random view (jittered within the pixel),
-/// corrected by its view's pose correction when poses are refined.
-pub(crate) struct SampledRay {
-    pub view: usize,
-    pub ray: render::Ray,
-    pub target: Target,
-    /// Offset of the samples along the ray, in [0, 1).
-    pub jitter: f32,
-}
-
-impl SampledRay {
-    pub fn pose_range(&self) -> std::ops::Range<usize> {
-        self.view * poses::PER_VIEW..(self.view + 1) * poses::PER_VIEW
-    }
-}
-
-pub(crate) fn sample_ray(
-    views: &[TrainView],
-    norm: &Normalization,
-    corrections: &[f32],
-    refine: bool,
-    rng: &mut Rng,
-) -> SampledRay {
-    let vi = rng.below(views.len());
-    let v = &views[vi];
-    let (x, y) = (rng.below(v.width() as usize), rng.below(v.height() as usize));
-    let mut ray = v.ray(norm, x as f64 + rng.uniform() as f64, y as f64 + rng.uniform() as f64);
-    if refine {
-        ray = poses::correct(&ray, &corrections[vi * poses::PER_VIEW..(vi + 1) * poses::PER_VIEW]);
-    }
-    let i = y * v.width() as usize + x;
-    // A negative mask value is unknown (`backdrop`): no mask term.
-    let target = Target {
-        rgb: v.rgb[i],
-        mask: v.mask.as_ref().map(|m| m[i]).filter(|m| *m >= 0.0),
-        depth: v.depth.as_ref().map(|d| d[i]).filter(|d| *d > 0.0),
-    };
-    SampledRay { view: vi, ray, target, jitter: rng.uniform() }
-}
+/// Steps between the states a failure rolls back to (the host's copy is checked then).
+const GOOD_STATE_INTERVAL: u32 = 100;
 
 impl Trainer {
     pub fn new(cfg: TrainConfig, views: Vec<TrainView>) -> Trainer {
@@ -242,10 +167,9 @@ impl Trainer {
             groups: params.arrays().map(|a| Adam::new(a.len())),
             variance: Adam::new(1),
         });
-        let parts = rayon::current_num_threads().max(1);
         Trainer {
             occupancy: occupancy.unwrap_or_else(|| Occupancy::full(cfg.occupancy_resolution)),
-            part_grads: (0..parts).map(|_| params.zeros_like()).collect(),
+            parts: rayon::current_num_threads().max(1),
             last_good: (step, params.clone()),
             cfg,
             layout,
@@ -260,7 +184,7 @@ impl Trainer {
             recorded_cameras: Vec::new(),
             backdrop_masked,
             depth_prior: None,
-            cuda: None,
+            backend: Box::new(backend::Cpu::default()),
         }
     }
 
@@ -322,103 +246,144 @@ impl Trainer {
         }
     }
 
+    /// Puts training on the backend `choice` asks for. Returns a label for the UI and, when
+    /// `Auto` fell back to the CPU, why (to say once).
+    pub fn choose_backend(&mut self, choice: Choice) -> Result<(String, Option<String>), BackendError> {
+        let run = backend::Run {
+            model: self.model(),
+            moments: &self.optimizer.groups[..FIELD_GROUPS],
+            views: &self.views,
+            norm: &self.norm,
+            rays: self.batch_rays(),
+            max_samples: self.cfg.max_samples,
+        };
+        let (backend, note) = backend::create(choice, &run)?;
+        self.backend = backend;
+        Ok((self.backend_label(), note))
+    }
+
+    pub fn backend_label(&self) -> String {
+        self.backend.label()
+    }
+
+    /// Seconds spent so far in the backend's batch kernels, transfers included (0 on the CPU).
+    pub fn kernel_seconds(&self) -> f64 {
+        self.backend.kernel_seconds()
+    }
+
+    fn model(&self) -> Model<'_> {
+        Model { field: &self.field, params: &self.params, occupancy: &self.occupancy }
+    }
+
+    /// The trained field as meshing and rendering query it.
+    pub fn queries(&self) -> Queries<'_> {
+        Queries {
+            backend: &*self.backend,
+            model: self.model(),
+            active: self.active_levels(),
+            fd_h: self.render_settings().fd_h,
+        }
+    }
+
     /// One optimisation step; Err when it had to roll back.
     pub fn step(&mut self) -> Result<StepStats, Rollback> {
-        if self.cuda.is_some() {
-            return self.step_cuda();
+        match self.try_step() {
+            Ok(r) => r,
+            Err(e) => Err(self.fail_over(&e)),
         }
+    }
+
+    fn try_step(&mut self) -> Result<Result<StepStats, Rollback>, BackendError> {
         let settings = self.render_settings();
-        let parts = self.parts();
-        let per_part = self.cfg.rays.div_ceil(parts);
-        let (field, params, occ, views, norm) = (&self.field, &self.params, &self.occupancy, &self.views, &self.norm);
         let refine = self.cfg.refine_poses;
-        let seed = self.cfg.seed ^ ((self.step as u64) << 20);
-        let n_views = views.len();
-        let sums: Vec<PartSums> = self
-            .part_grads
-            .par_iter_mut()
-            .enumerate()
-            .map(|(part, g)| {
-                g.clear();
-                let mut ws = RayScratch::default();
-                let mut sums = PartSums::new(n_views);
-                for i in part * per_part..(part + 1) * per_part {
-                    let r = sample_ray(views, norm, &params.poses, refine, &mut Rng::for_ray(seed, i));
-                    let out = render::trace(
-                        field,
-                        params,
-                        occ,
-                        &r.ray,
-                        &settings,
-                        r.jitter,
-                        &mut ws,
-                        Some(&r.target),
-                        Some(g),
-                    );
-                    if refine {
-                        poses::accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut g.poses[r.pose_range()]);
-                    }
-                    sums.add(&r, out.rgb, out.loss, out.samples);
-                }
-                sums
-            })
-            .collect();
-        let n = self.batch_rays() as f64;
-        let (loss, mse, samples) = self.record_batch(&sums, n);
-        let (first, rest) = self.part_grads.split_at_mut(1);
-        for g in rest.iter() {
-            first[0].accumulate(g);
-        }
-        first[0].scale(1.0 / n as f32);
-        if !loss.is_finite() || !first[0].is_finite() {
-            return Err(self.roll_back());
+        let batch = Batch {
+            rays: self.batch_rays(),
+            parts: self.parts,
+            seed: self.cfg.seed ^ ((self.step as u64) << 20),
+            settings: &settings,
+            refine,
+        };
+        let model = Model { field: &self.field, params: &self.params, occupancy: &self.occupancy };
+        let sums = self.backend.train_batch(model, &self.views, &self.norm, &batch)?;
+        let (loss, mse, samples) = self.record_batch(&sums, batch.rays as f64);
+        let grads_finite =
+            sums.grads_finite && sums.d_variance.is_finite() && sums.pose_grad.iter().all(|g| g.is_finite());
+        if !loss.is_finite() || !grads_finite {
+            return Ok(Err(self.roll_back()));
         }
         let lr = self.learning_rate();
+        self.backend.optimizer_step(&mut self.params, &mut self.optimizer.groups[..FIELD_GROUPS], lr)?;
         let pose_lr = if refine { self.cfg.pose_lr * self.schedule() } else { 0.0 };
-        let grads = &self.part_grads[0];
-        let groups = self.optimizer.groups.iter_mut().zip(self.params.arrays_mut()).zip(grads.arrays());
-        for (i, ((adam, p), g)) in groups.enumerate() {
-            if i != POSE_GROUP {
-                adam.update(p, g, lr);
-            } else if pose_lr > 0.0 {
-                adam.update(p, g, pose_lr);
-            }
+        if pose_lr > 0.0 {
+            self.optimizer.groups[POSE_GROUP].update(&mut self.params.poses, &sums.pose_grad, pose_lr);
         }
         let mut v = [self.params.variance];
-        self.optimizer.variance.update(&mut v, &[grads.variance], lr);
+        self.optimizer.variance.update(&mut v, &[sums.d_variance], lr);
         self.params.variance = v[0];
-        if !self.params.is_finite() {
-            return Err(self.roll_back());
+        if !self.backend.params_finite(&self.params) {
+            return Ok(Err(self.roll_back()));
         }
         self.step += 1;
         if self.step.is_multiple_of(self.cfg.occupancy_interval) {
-            self.update_occupancy();
+            self.try_update_occupancy()?;
         }
         if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
+            self.read_back()?;
+            if !self.params.is_finite() {
+                return Ok(Err(self.roll_back()));
+            }
             self.last_good = (self.step, self.params.clone());
         }
-        Ok(self.stats(loss, mse, samples, lr))
+        Ok(Ok(self.stats(loss, mse, samples, lr)))
     }
 
-    /// Workers a batch's rays are split between.
-    pub(super) fn parts(&self) -> usize {
-        self.part_grads.len()
+    fn read_back(&mut self) -> Result<(), BackendError> {
+        let moments = &mut self.optimizer.groups[..FIELD_GROUPS];
+        self.backend.read_back(&mut self.params, moments, &mut self.occupancy)
+    }
+
+    /// The views' pixels (new stereo depths) to the backend.
+    pub(super) fn upload_pixels(&mut self) -> Result<(), Rollback> {
+        self.backend.upload_pixels(&self.views).map_err(|e| self.fail_over(&e))
+    }
+
+    /// Brings the host's copy of the parameters, moments and occupancy up to date with the
+    /// backend's; Err when the device failed doing so (training went on on the CPU).
+    pub fn sync(&mut self) -> Result<(), Rollback> {
+        self.read_back().map_err(|e| self.fail_over(&e))
+    }
+
+    /// When the device fails mid-run (lost, out of memory): training goes on on the CPU from
+    /// the last state read back and checked (at most `GOOD_STATE_INTERVAL` steps old), so no
+    /// more than that is lost. The one place a run leaves a failed device.
+    pub fn fail_over(&mut self, e: &BackendError) -> Rollback {
+        let failed_step = self.step;
+        let device = self.backend.label();
+        self.backend = Box::new(backend::Cpu::default());
+        self.params = self.last_good.1.clone();
+        self.step = self.last_good.0;
+        // The moments stayed on the device: the CPU's optimiser starts afresh. So did the latest
+        // occupancy grid.
+        self.optimizer.groups = self.params.arrays().map(|a| Adam::new(a.len()));
+        self.optimizer.variance = Adam::new(1);
+        self.update_occupancy();
+        let why = format!("{device} failed at step {failed_step} ({e}): continuing on the CPU from step {}", self.step);
+        Rollback { failed_step, restored_step: self.step, why }
     }
 
     /// Rays a step draws: `cfg.rays` rounded up to a whole number per worker (ray i is the
     /// same ray on both backends).
-    pub(super) fn batch_rays(&self) -> usize {
-        self.cfg.rays.div_ceil(self.parts()) * self.parts()
+    fn batch_rays(&self) -> usize {
+        self.cfg.rays.div_ceil(self.parts) * self.parts
     }
 
     /// Folds a batch's per-part sums into the per-view errors; returns the batch's mean loss,
     /// mean squared colour error and samples per ray.
-    pub(super) fn record_batch(&mut self, sums: &[PartSums], n: f64) -> (f64, f64, f64) {
-        let loss = sums.iter().map(|s| s.loss).sum::<f64>() / n;
-        let mse = sums.iter().map(|s| s.sq).sum::<f64>() / n;
-        let samples = sums.iter().map(|s| s.samples).sum::<usize>() as f64 / n;
-        for (i, e) in self.view_errors.iter_mut().enumerate() {
-            let (sum, count) = sums.iter().fold((0.0, 0), |(a, b), s| (a + s.per_view[i].0, b + s.per_view[i].1));
+    fn record_batch(&mut self, sums: &BatchSums, n: f64) -> (f64, f64, f64) {
+        let loss = sums.loss / n;
+        let mse = sums.sq / n;
+        let samples = sums.samples as f64 / n;
+        for (e, &(sum, count)) in self.view_errors.iter_mut().zip(&sums.per_view) {
             if count > 0 {
                 let m = sum / count as f32;
                 *e = if *e == 0.0 { m } else { 0.9 * *e + 0.1 * m };
@@ -427,7 +392,7 @@ impl Trainer {
         (loss, mse, samples)
     }
 
-    pub(super) fn stats(&self, loss: f64, mse: f64, samples: f64, lr: f32) -> StepStats {
+    fn stats(&self, loss: f64, mse: f64, samples: f64, lr: f32) -> StepStats {
         StepStats {
             step: self.step,
             loss: loss as f32,
@@ -435,18 +400,22 @@ impl Trainer {
             lr,
             samples_per_ray: samples as f32,
             inv_s: Field::inv_s(&self.params),
-            occupancy: self.device_occupancy().unwrap_or_else(|| self.occupancy.fraction()),
+            occupancy: self.backend.occupancy_fraction(&self.occupancy),
         }
     }
 
-    pub(super) fn roll_back(&mut self) -> Rollback {
+    fn roll_back(&mut self) -> Rollback {
         let failed_step = self.step;
         self.params = self.last_good.1.clone();
         self.step = self.last_good.0;
         self.optimizer.groups = self.params.arrays().map(|a| Adam::new(a.len()));
         self.optimizer.variance = Adam::new(1);
         self.lr_scale *= 0.5;
-        self.restore_cuda();
+        if self.backend.restore(&self.params).is_err() {
+            // The device could not take the restored state: the CPU goes on from it.
+            self.backend = Box::new(backend::Cpu::default());
+            self.update_occupancy();
+        }
         let why = format!(
             "non-finite loss at step {failed_step}: rolled back to step {} and halved the learning rate",
             self.step
@@ -458,7 +427,7 @@ impl Trainer {
     /// walls start as a fog, and as its sharpness rose, pruning cut the fog away before a
     /// surface formed; the field then collapsed to a sample or two per ray (the procedural
     /// room on an H200: 22.3 dB held out with pruning, 27.7 dB without).
-    pub(super) fn prunes_occupancy(&self) -> bool {
+    fn prunes_occupancy(&self) -> bool {
         self.layout != Layout::Room
     }
 
@@ -466,19 +435,19 @@ impl Trainer {
     /// cell diagonal plus the width of NeuS's density. A field with no surface left anywhere
     /// gets every cell back (see `Occupancy::or_full`), and so do rooms (`prunes_occupancy`).
     pub fn update_occupancy(&mut self) {
+        if let Err(e) = self.try_update_occupancy() {
+            self.fail_over(&e);
+        }
+    }
+
+    fn try_update_occupancy(&mut self) -> Result<(), BackendError> {
         if !self.prunes_occupancy() {
             self.occupancy = Occupancy::full(self.occupancy.res);
-            return;
+            return Ok(());
         }
         let active = self.active_levels();
-        let occ = &self.occupancy;
-        let reach = occ.cell_size() * 3f32.sqrt() + 4.0 / Field::inv_s(&self.params);
-        let (field, params) = (&self.field, &self.params);
-        let cells: Vec<bool> = (0..occ.cells.len())
-            .into_par_iter()
-            .map_init(Default::default, |e, i| field.sdf(params, occ.center(i), active, e).abs() < reach)
-            .collect();
-        self.occupancy = Occupancy { res: occ.res, cells }.or_full();
+        let reach = self.occupancy.cell_size() * 3f32.sqrt() + 4.0 / Field::inv_s(&self.params);
+        self.backend.update_occupancy(&self.field, &self.params, &mut self.occupancy, active, reach)
     }
 
     /// Renders a view of the current field (sRGB bytes), at that view's camera.
@@ -492,26 +461,14 @@ impl Trainer {
             depth_range: None,
             depth: None,
         };
-        let settings = self.render_settings();
-        let (w, h) = (intrinsics.width as usize, intrinsics.height as usize);
-        if let Some(img) = self.render_cuda(&view, &settings) {
-            return img;
-        }
-        let rows: Vec<Vec<u8>> = (0..h)
+        let w = intrinsics.width as usize;
+        let rays: Vec<render::Ray> = (0..w * intrinsics.height as usize)
             .into_par_iter()
-            .map_init(RayScratch::default, |ws, y| {
-                let mut row = Vec::with_capacity(w * 3);
-                for x in 0..w {
-                    let ray = view.ray(&self.norm, x as f64 + 0.5, y as f64 + 0.5);
-                    let out =
-                        render::trace(&self.field, &self.params, &self.occupancy, &ray, &settings, 0.5, ws, None, None);
-                    row.extend(render::rgb_bytes(out.rgb));
-                }
-                row
-            })
+            .map(|i| view.ray(&self.norm, (i % w) as f64 + 0.5, (i / w) as f64 + 0.5))
             .collect();
-        image::RgbImage::from_raw(intrinsics.width, intrinsics.height, rows.concat())
-            .expect("rows have the image's size")
+        let rgb = self.queries().render(&rays, &self.render_settings());
+        let bytes = rgb.into_iter().flat_map(render::rgb_bytes).collect();
+        image::RgbImage::from_raw(intrinsics.width, intrinsics.height, bytes).expect("one colour per pixel")
     }
 }
 
@@ -525,9 +482,11 @@ pub fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::cpu::hashgrid::HashGridConfig;
     use crate::geometry::{Intrinsics, Pose};
+    use crate::nn::hashgrid::HashGridConfig;
+    use crate::render::batch::sample_ray;
     use crate::train::Preset;
+    use crate::util::rng::Rng;
     use glam::DVec3;
 
     /// Four views of a `w × h` photo from cameras around the origin.
@@ -639,10 +598,10 @@ mod tests {
             t.step().unwrap();
         }
         assert_ne!(t.params, start);
-        let r = t.abandon_cuda(&crate::compute::cuda::CudaError::Driver("device lost".into()));
+        let r = t.fail_over(&BackendError::Driver("device lost".into()));
         assert_eq!((r.failed_step, r.restored_step), (3, 0));
         assert!(r.why.contains("device lost") && r.why.contains("continuing on the CPU"), "{}", r.why);
-        assert!(t.params == start && t.cuda_device().is_none());
+        assert!(t.params == start && t.backend_label().starts_with("CPU"));
         t.step().unwrap();
     }
 

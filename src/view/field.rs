@@ -1,9 +1,10 @@
 //! The trained field on the GPU: its parameters, hash-grid layout, occupancy and render
 //! settings packed into the storage buffers that `shaders/field.wgsl` reads.
 
-use crate::compute::cpu::hashgrid::Grid;
+use super::error::{Error, Result};
+use crate::nn::hashgrid::Grid;
 use crate::field::{Field, Occupancy, Params, background};
-use crate::train::render::RenderSettings;
+use crate::render::RenderSettings;
 use wgpu::util::DeviceExt;
 
 /// Mirrors `FieldInfo` in field.wgsl.
@@ -74,18 +75,15 @@ impl FieldData {
     }
 
     /// The trainer's current field, drawn as its own renders are (same settings).
-    pub fn from_trainer(t: &crate::train::Trainer) -> Result<FieldData, String> {
+    pub fn from_trainer(t: &crate::train::Trainer) -> Result<FieldData> {
         FieldData::new(&t.field, &t.params, &t.occupancy, &t.render_settings())
     }
 
-    pub fn new(field: &Field, p: &Params, occ: &Occupancy, s: &RenderSettings) -> Result<FieldData, String> {
+    pub fn new(field: &Field, p: &Params, occ: &Occupancy, s: &RenderSettings) -> Result<FieldData> {
         let cfg = &field.cfg;
         let sdf_in = cfg.sdf_shape().input;
         if cfg.hidden > MAX_WIDTH || sdf_in > MAX_WIDTH {
-            return Err(format!(
-                "the viewer draws networks up to {MAX_WIDTH} wide (this one: {})",
-                cfg.hidden.max(sdf_in)
-            ));
+            return Err(Error::TooWide { max: MAX_WIDTH, width: cfg.hidden.max(sdf_in) });
         }
         let mut params = Vec::with_capacity(p.grid.len() + p.bg_grid.len() + (1 << 16));
         let mut push = |a: &[f32]| {

@@ -8,7 +8,7 @@
 
 use super::camera::ViewCamera;
 use super::field::{self, FieldData, FieldGpu};
-use crate::train::data::Normalization;
+use crate::render::views::Normalization;
 use glam::Vec3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -3,6 +3,7 @@
 //! It draws into an offscreen texture, which the app shows inside its UI and tests read back.
 
 mod camera;
+mod error;
 mod field;
 mod field_view;
 mod gpu;
@@ -13,6 +14,7 @@ mod renderer;
 mod rig;
 
 pub use camera::ViewCamera;
+pub use error::{Error, Result};
 pub use field::FieldData;
 pub use field_view::{FieldStyle, FieldView, MarchSteps, ViewMode, light_direction};
 pub use gpu::{Gpu, read_texture};

@@ -2,6 +2,7 @@
 //! view` screenshots and `weave bench view`.
 
 use super::{CameraGlyph, FieldData, FieldStyle, FieldView, Gpu, MarchSteps, Overlay, Renderer, ViewCamera, ViewMode};
+use super::error::{Error, Result};
 use crate::train::Trainer;
 use std::time::Instant;
 
@@ -16,16 +17,15 @@ pub fn render(
     cam: &ViewCamera,
     style: &FieldStyle,
     overlays: Option<Vec<CameraGlyph>>,
-) -> Result<image::RgbaImage, String> {
+) -> Result<image::RgbaImage> {
     let data = FieldData::from_trainer(t)?;
     let (device, queue) = (&gpu.device, &gpu.queue);
-    let unreadable = || "the rendered frame could not be read back".to_string();
     match overlays {
         None => {
             let mut view = FieldView::new(device, super::COLOR_FORMAT, wgpu::TextureFormat::Depth32Float, 1);
             view.set_field(device, queue, &data, t.norm);
             view.draw(device, queue, cam, style, BACKGROUND);
-            view.read_image(device, queue).ok_or_else(unreadable)
+            view.read_image(device, queue).ok_or(Error::Readback)
         }
         Some(glyphs) => {
             let mut r = Renderer::new(device);
@@ -38,7 +38,7 @@ pub fn render(
             r.field.set_field(device, queue, &data, t.norm);
             r.style = Some(*style);
             r.render(device, queue, cam, 1.0);
-            r.read_pixels(device, queue).ok_or_else(unreadable)
+            r.read_pixels(device, queue).ok_or(Error::Readback)
         }
     }
 }
@@ -52,21 +52,26 @@ pub fn bench(
     cam: &ViewCamera,
     frames: u32,
     report: &dyn Fn(ViewMode, f64, Option<MarchSteps>),
-) -> Result<(), String> {
+) -> Result<()> {
     let data = FieldData::from_trainer(t)?;
     let (device, queue) = (&gpu.device, &gpu.queue);
     // Pipelines are compiled here, before any timing.
     let mut view = FieldView::new(device, super::COLOR_FORMAT, wgpu::TextureFormat::Depth32Float, 1);
     view.set_field(device, queue, &data, t.norm);
-    let wait = || device.poll(wgpu::PollType::Wait { submission_index: None, timeout: None }).map(|_| ());
-    wait().map_err(|e| e.to_string())?;
+    let wait = || {
+        device
+            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .map(|_| ())
+            .map_err(|e| Error::Device(e.to_string()))
+    };
+    wait()?;
     for mode in ViewMode::ALL {
         let style = FieldStyle { mode, ..Default::default() };
         let started = Instant::now();
         for i in 0..frames {
             let nudged = ViewCamera { eye: cam.eye + cam.right * (1e-4 * (i + 1) as f32), ..*cam };
             view.draw(device, queue, &nudged, &style, BACKGROUND);
-            wait().map_err(|e| e.to_string())?;
+            wait()?;
         }
         let ms = started.elapsed().as_secs_f64() * 1e3 / frames.max(1) as f64;
         let steps = if mode == ViewMode::Slice { None } else { view.march_steps(device, queue) };

@@ -2,9 +2,9 @@
 //! the reduced training configuration both backends are checked with.
 
 use glam::Vec3;
-use weave::compute::cpu::hashgrid::HashGridConfig;
+use weave::nn::hashgrid::HashGridConfig;
 use weave::io::Dataset;
-use weave::io::mesh::Mesh;
+use weave::geometry::Mesh;
 use weave::train::{Preset, TrainConfig, Trainer, checkpoint, outputs};
 
 /// Area-weighted points on a mesh (deterministic).
@@ -93,17 +93,17 @@ pub fn reduced_training(cuda: bool) {
     weave::scene::generate(weave::scene::find("object").unwrap(), &opts, &data, &|_, _| {}).unwrap();
     let ds = Dataset::open(&data).unwrap();
 
-    let mut t = Trainer::new(reduced_config(), weave::train::data::load(&ds.views, 1.0).unwrap());
+    let mut t = Trainer::new(reduced_config(), weave::render::views::load(&ds.views, 1.0).unwrap());
     if cuda {
-        let device = t.use_cuda().expect("a usable CUDA device");
-        eprintln!("training on {}", device.name);
+        let (device, _) = t.choose_backend(weave::backend::Choice::Cuda).expect("a usable CUDA device");
+        eprintln!("training on {device}");
     }
     let gt = sample(&read_ply(&data.join("gt_mesh.ply")), 1500);
     let diag = {
         let (lo, hi) = gt.iter().fold((Vec3::MAX, Vec3::MIN), |(l, h), p| (l.min(*p), h.max(*p)));
         (hi - lo).length()
     };
-    let before = chamfer(&sample(&weave::mesh::from_trainer(&t, 64, None), 1500), &gt) / diag;
+    let before = chamfer(&sample(&weave::train::outputs::mesh(&t, 64, None), 1500), &gt) / diag;
 
     let mut last = None;
     while t.step < t.cfg.iterations {
@@ -111,7 +111,7 @@ pub fn reduced_training(cuda: bool) {
     }
     let out = dir.path().join("out");
     let mut metrics = outputs::Metrics::default();
-    t.sync().unwrap();
+    t.sync().unwrap_or_else(|r| panic!("{}", r.why));
     outputs::write_all(&t, &ds, &out, &mut metrics).unwrap();
     checkpoint::save(&t, &out.join("checkpoint.weave")).unwrap();
     let after = chamfer(&sample(&read_ply(&out.join("mesh.ply")), 1500), &gt) / diag;
@@ -129,6 +129,6 @@ pub fn reduced_training(cuda: bool) {
 
     // The checkpoint re-extracts the same surface.
     let back = checkpoint::load(&out.join("checkpoint.weave"), Vec::new()).unwrap();
-    let again = chamfer(&sample(&weave::mesh::from_trainer(&back, 96, None), 1500), &gt) / diag;
+    let again = chamfer(&sample(&weave::train::outputs::mesh(&back, 96, None), 1500), &gt) / diag;
     assert!((again - after).abs() < 1e-3, "{again} vs {after}");
 }

@@ -2,10 +2,10 @@
 //! device pointers as `u64`), and their construction from the CPU backend's types, so both
 //! backends see the same grid levels, shapes and settings.
 
-use crate::compute::cpu::hashgrid::{self, FEATURES};
-use crate::compute::cpu::mlp::MlpShape;
+use crate::nn::hashgrid::{self, FEATURES};
+use crate::nn::mlp::MlpShape;
 use crate::field::Field;
-use crate::train::render::RenderSettings as CpuSettings;
+use crate::render::RenderSettings as CpuSettings;
 
 pub const GRID_MAX_LEVELS: usize = 16;
 /// Levels of the background's grid the kernels take (`BG_GRID_LEVELS`).
@@ -123,7 +123,7 @@ pub struct RayOut {
 pub const BATCH_SUMS: usize = 3;
 /// Floats per view a reduced batch gives back: squared colour error, rays, and the gradient of
 /// the view's pose correction (`kernels/rays.cu`).
-pub const VIEW_SUMS: usize = 2 + crate::train::poses::PER_VIEW;
+pub const VIEW_SUMS: usize = 2 + crate::render::poses::PER_VIEW;
 
 /// Floats per training pixel on the device: rgb, mask (negative: none), depth (0: none).
 pub const PIXEL_FLOATS: usize = 5;

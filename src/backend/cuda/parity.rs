@@ -7,16 +7,16 @@
 use super::CudaError;
 use super::abi::{RayIn, RayOut, RenderSettings as KernelSettings, VIEW_SUMS};
 use super::gpu::{FIELD_GROUPS, FieldState, Gpu};
-use crate::compute::cpu::adam::{Adam, BETA1, BETA2};
-use crate::compute::cpu::hashgrid::HashGridConfig;
-use crate::compute::cpu::sh;
-use crate::compute::rng::Rng;
+use crate::nn::adam::{Adam, BETA1, BETA2};
+use crate::nn::hashgrid::HashGridConfig;
+use crate::nn::sh;
+use crate::util::rng::Rng;
 use crate::field::{ColorEval, Field, FieldConfig, Occupancy, Params, SurfaceSample};
 use crate::geometry::{Distortion, Intrinsics, Pose};
-use crate::train::data::{Normalization, TrainView};
-use crate::train::poses::{PER_VIEW, accumulate_gradient};
-use crate::train::render::{self, Ray, RayOutput, RayScratch, RenderSettings, Target};
-use crate::train::trainer::sample_ray;
+use crate::render::views::{Normalization, TrainView};
+use crate::render::poses::{PER_VIEW, accumulate_gradient};
+use crate::render::{self, Ray, RayOutput, RayScratch, RenderSettings, Target};
+use crate::render::batch::sample_ray;
 use glam::DVec3;
 
 pub struct Fixture {
@@ -38,7 +38,7 @@ pub fn fixture(background: bool) -> Fixture {
         background,
         // Without the background, the surface colour sees the view direction's first two bands
         // alone, so both settings are compared.
-        view_degree: if background { crate::compute::cpu::sh::DEGREE } else { 2 },
+        view_degree: if background { crate::nn::sh::DEGREE } else { 2 },
     });
     let mut params = field.init_params(5);
     for (gi, a) in params.arrays_mut().into_iter().enumerate() {
@@ -313,7 +313,7 @@ fn drawn_batch(
     let desc = super::abi::FieldDesc::of(&fx.field);
     let mut state = FieldState::new(gpu, desc, fields, fx.occupancy.res, n, fx.settings.max_samples)?;
     state.upload_occupancy(gpu, &fx.occupancy.cells)?;
-    let (descs, pixels, corners) = crate::train::gpu::device_views(&views, &norm);
+    let (descs, pixels, corners) = super::run::device_views(&views, &norm);
     state.upload_views(gpu, &descs, &pixels, &corners)?;
     let cfg = KernelSettings::of(&fx.settings);
     let sums = state.train_batch(gpu, n, seed, Some(&corrections), &cfg, fx.params.variance)?;

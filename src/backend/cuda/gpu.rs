@@ -17,8 +17,7 @@ unsafe impl cudarc::driver::ValidAsZeroBits for RayIn {}
 unsafe impl cudarc::driver::DeviceRepr for RayOut {}
 unsafe impl cudarc::driver::ValidAsZeroBits for RayOut {}
 
-/// Field parameter groups on the device (`Params::arrays` order, without the poses).
-pub const FIELD_GROUPS: usize = 6;
+pub use crate::backend::FIELD_GROUPS;
 /// Threads per block of the elementwise kernels.
 const BLOCK: u32 = 256;
 
@@ -264,7 +263,7 @@ impl FieldState {
             descs: s.clone_htod(descs)?,
             pixels: s.clone_htod(pixels)?,
             corners: s.clone_htod(corners)?,
-            corrections: s.alloc_zeros::<f32>(n * crate::train::poses::PER_VIEW)?,
+            corrections: s.alloc_zeros::<f32>(n * crate::render::poses::PER_VIEW)?,
             ray_views: s.alloc_zeros::<i32>(self.capacity())?,
             batch_sums: s.alloc_zeros::<f32>(BATCH_SUMS)?,
             view_sums: s.alloc_zeros::<f32>(n * VIEW_SUMS)?,
@@ -492,7 +491,7 @@ impl FieldState {
     /// One Adam update of a group from its gradient times `grad_scale` (and of its packed copy,
     /// for a network); `step_size` already holds the bias corrections.
     pub fn adam(&mut self, gpu: &Gpu, group: usize, grad_scale: f32, step_size: f32) -> Result<(), CudaError> {
-        use crate::compute::cpu::adam::{BETA1, BETA2, EPS};
+        use crate::nn::adam::{BETA1, BETA2, EPS};
         let n = self.params[group].len() as i32;
         let s = &gpu.stream;
         let mut b = s.launch_builder(&gpu.adam);

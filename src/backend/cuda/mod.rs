@@ -1,7 +1,7 @@
 //! The CUDA backend: kernels in `kernels/*.cu`, compiled at run time by NVRTC, driven
 //! through cudarc with the driver and NVRTC loaded dynamically (the binary builds and starts
 //! where CUDA is absent). This module finds out what the machine offers; `gpu` holds the
-//! device state of a run.
+//! device state of a run and launches the kernels on it; `run` is the backend over it.
 
 pub mod abi;
 pub mod gpu;
@@ -9,6 +9,9 @@ pub mod gpu;
 mod host;
 pub mod kernels;
 pub mod parity;
+mod run;
+
+pub use run::Cuda;
 
 use cudarc::driver::sys;
 use std::path::PathBuf;

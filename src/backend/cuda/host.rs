@@ -112,13 +112,13 @@ fn launch(n: usize, mut kernel: impl FnMut()) {
 mod tests {
     use super::super::parity;
     use super::*;
-    use crate::compute::cpu::adam::{self, Adam};
-    use crate::compute::rng::Rng;
+    use crate::nn::adam::{self, Adam};
+    use crate::util::rng::Rng;
     use crate::field::Occupancy;
-    use crate::train::data::{Normalization, TrainView};
-    use crate::train::poses::{PER_VIEW, accumulate_gradient};
-    use crate::train::render::Ray;
-    use crate::train::trainer::sample_ray;
+    use crate::render::views::{Normalization, TrainView};
+    use crate::render::poses::{PER_VIEW, accumulate_gradient};
+    use crate::render::Ray;
+    use crate::render::batch::sample_ray;
 
     /// Samples and background slots per chunk of the host's backward pass: fewer than a batch
     /// of the fixture's gives it, so that the tests cross chunks as large batches do on a GPU.
@@ -315,12 +315,6 @@ mod tests {
         }
         assert_eq!((cap(16), cap(17)), (abi::GRID_MAX_LEVELS, abi::BG_GRID_LEVELS));
         use crate::field::{Field, FieldConfig};
-        use crate::train::{Preset, TrainConfig};
-        for preset in [Preset::Fast, Preset::Quality] {
-            let train = TrainConfig::preset(preset);
-            let cfg = FieldConfig { grid: train.grid, hidden: train.hidden, ..FieldConfig::tiny() };
-            assert_eq!(abi::unsupported(&Field::new(cfg)), None, "{preset:?}");
-        }
         let wide = FieldConfig { hidden: 65, ..FieldConfig::tiny() };
         let why = abi::unsupported(&Field::new(wide)).expect("65 hidden units are refused");
         assert!(why.contains("hidden layers of at most 64"), "{why}");
@@ -331,7 +325,7 @@ mod tests {
     /// a padded network's record has.
     #[test]
     fn weight_grads_sum_the_live_rows_of_the_records() {
-        use crate::compute::cpu::mlp::MlpShape;
+        use crate::nn::mlp::MlpShape;
         let shape = MlpShape { input: 20, hidden: 48, hidden_layers: 2, output: 3 };
         let net = Mlp::of(&shape, &abi::NET_CAPS[1]);
         let (rows, live) = (2500usize, 2300usize);
@@ -478,7 +472,7 @@ mod tests {
         seed: u64,
         n: usize,
     ) -> (Vec<abi::RayIn>, Vec<i32>) {
-        let (descs, pixels, corners) = crate::train::gpu::device_views(views, norm);
+        let (descs, pixels, corners) = super::run::device_views(views, norm);
         let zero = vec![0.0f32; views.len() * PER_VIEW];
         let mut rays = vec![abi::RayIn::default(); n];
         let mut ray_views = vec![0i32; n];

@@ -1,7 +1,7 @@
 //! Training data in memory: photos (sRGB values in [0, 1], as NeRF methods fit them), masks,
 //! cameras, and the similarity that maps the scene into the unit sphere and back.
 
-use super::render::Ray;
+use super::Ray;
 use crate::geometry::rig::{self, Layout};
 use crate::geometry::{Intrinsics, Pose};
 use crate::io::{self, View};

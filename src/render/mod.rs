@@ -1,4 +1,5 @@
-//! NeuS volume rendering of one ray through the field, and its hand-written backward pass.
+//! The NeuS ray model: where training rays come from (views, pose corrections, batches) and
+//! the volume rendering of one ray through the field, with its hand-written backward pass.
 //!
 //! Samples are marched at a fixed step through occupied cells of the unit sphere; each gets
 //! an SDF value and finite-difference gradient; NeuS's unbiased alpha turns neighbouring SDF
@@ -6,7 +7,11 @@
 //! The backward pass also returns the gradient with respect to the ray itself, through which
 //! camera poses are refined.
 
-use crate::compute::cpu::sh;
+pub mod batch;
+pub mod poses;
+pub mod views;
+
+use crate::nn::sh;
 use crate::field::{BackgroundRay, ColorEval, Field, Occupancy, Params, Scratch, SurfaceSample};
 
 #[derive(Clone, Copy, Debug)]

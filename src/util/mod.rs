@@ -1,0 +1,3 @@
+//! Small helpers every room may use.
+
+pub mod rng;

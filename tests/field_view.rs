@@ -4,12 +4,12 @@
 //! the CPU renderer's image.
 
 use glam::{DVec3, Vec3};
-use weave::nn::hashgrid::HashGridConfig;
-use weave::nn::sh;
 use weave::field::{ColorEval, Field, FieldConfig, Occupancy, SurfaceSample};
 use weave::geometry::{Intrinsics, Pose};
-use weave::render::views::Normalization;
+use weave::nn::hashgrid::HashGridConfig;
+use weave::nn::sh;
 use weave::render::RenderSettings;
+use weave::render::views::Normalization;
 use weave::view::{FieldData, FieldStyle, FieldView, Gpu, ViewCamera, ViewMode};
 
 fn gpu() -> Gpu {

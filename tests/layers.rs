@@ -142,7 +142,8 @@ fn every_module_uses_only_the_layers_below_it() {
         }
         assert!(layers.contains_key(module), "src/{first} is a module docs/architecture.md does not place");
         let source = std::fs::read_to_string(f).unwrap();
-        problems.extend(violations(&layers, module, &source).into_iter().map(|v| format!("src/{}: {v}", rel.display())));
+        problems
+            .extend(violations(&layers, module, &source).into_iter().map(|v| format!("src/{}: {v}", rel.display())));
     }
     assert!(problems.is_empty(), "layering broken:\n{}", problems.join("\n"));
 }
@@ -153,8 +154,10 @@ fn no_files_of_a_module_use_each_other_in_a_cycle() {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let dirs: BTreeSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
-    let cycles: Vec<String> =
-        dirs.iter().filter_map(|d| file_cycle(d, &files).map(|c| format!("{}: {}", d.display(), c.join(" → ")))).collect();
+    let cycles: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| file_cycle(d, &files).map(|c| format!("{}: {}", d.display(), c.join(" → "))))
+        .collect();
     assert!(cycles.is_empty(), "file cycles:\n{}", cycles.join("\n"));
 }
 

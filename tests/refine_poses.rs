@@ -4,9 +4,9 @@
 
 mod pose_errors;
 
-use weave::nn::hashgrid::HashGridConfig;
 use weave::geometry::Pose;
 use weave::io::Dataset;
+use weave::nn::hashgrid::HashGridConfig;
 use weave::train::{Preset, TrainConfig, Trainer};
 
 /// Mean angle (degrees) between the relative rotations of all view pairs.

@@ -47,8 +47,17 @@ impl Backend for Cpu {
                 let mut sums = BatchSums::new(views.len());
                 for i in part * per_part..(part + 1) * per_part {
                     let r = sample_ray(views, norm, &params.poses, refine, &mut Rng::for_ray(seed, i));
-                    let out =
-                        render::trace(field, params, occupancy, &r.ray, settings, r.jitter, &mut ws, Some(&r.target), Some(g));
+                    let out = render::trace(
+                        field,
+                        params,
+                        occupancy,
+                        &r.ray,
+                        settings,
+                        r.jitter,
+                        &mut ws,
+                        Some(&r.target),
+                        Some(g),
+                    );
                     if refine {
                         poses::accumulate_gradient(&r.ray, out.d_origin, out.d_dir, &mut g.poses[r.pose_range()]);
                     }
@@ -152,7 +161,8 @@ impl Backend for Cpu {
                 |(s, c), (&x, &look)| {
                     field.surface(p, x, h, active, s);
                     let look = glam::Vec3::from(look);
-                    let look = if look == glam::Vec3::ZERO { -glam::Vec3::from(s.grad).normalize_or_zero() } else { look };
+                    let look =
+                        if look == glam::Vec3::ZERO { -glam::Vec3::from(s.grad).normalize_or_zero() } else { look };
                     let mut dir = [0.0; sh::COEFFS];
                     sh::encode(look.to_array(), &mut dir);
                     field.color(p, s.grad, &dir, &s.feat, c);

@@ -160,8 +160,12 @@ pub trait Backend: Send + Sync {
     fn upload_pixels(&mut self, views: &[TrainView]) -> Result<(), BackendError>;
 
     /// Brings the host's parameters, moments and occupancy up to date.
-    fn read_back(&mut self, params: &mut Params, moments: &mut [Adam], occupancy: &mut Occupancy)
-    -> Result<(), BackendError>;
+    fn read_back(
+        &mut self,
+        params: &mut Params,
+        moments: &mut [Adam],
+        occupancy: &mut Occupancy,
+    ) -> Result<(), BackendError>;
 
     /// Takes the host's parameters (after a rollback restored them).
     fn restore(&mut self, params: &Params) -> Result<(), BackendError>;

@@ -51,7 +51,9 @@ pub fn run(args: Args) -> Result<()> {
 fn train(args: &Args) -> Result<()> {
     let (_dir, ds) = super::bench_scene()?;
     let (rays, warmup, steps) = (args.rays, args.warmup, args.steps);
-    println!("bench train: procedural object, 24 views at 160x120, {rays} rays/step, {warmup} warm-up + {steps} timed steps");
+    println!(
+        "bench train: procedural object, 24 views at 160x120, {rays} rays/step, {warmup} warm-up + {steps} timed steps"
+    );
     let all = rayon::current_num_threads();
     let cuda = match args.backend {
         Choice::Cpu => false,

@@ -175,13 +175,12 @@ fn train(trainer: Trainer) -> Result<(Trainer, outputs::Metrics)> {
 /// every 5 % instead.
 fn show_step(bar: &ProgressBar, s: &crate::train::StepStats, total: u32, first_step: u32, started: Instant) {
     bar.set_position(s.step as u64);
-    let status = || {
-        format!("loss {:.4}  psnr {:.2}  s {:.0}  {:.0} samples/ray", s.loss, s.psnr, s.inv_s, s.samples_per_ray)
-    };
-    if s.step % 10 == 0 {
+    let status =
+        || format!("loss {:.4}  psnr {:.2}  s {:.0}  {:.0} samples/ray", s.loss, s.psnr, s.inv_s, s.samples_per_ray);
+    if s.step.is_multiple_of(10) {
         bar.set_message(status());
     }
-    if bar.is_hidden() && s.step % (total / 20).max(1) == 0 {
+    if bar.is_hidden() && s.step.is_multiple_of((total / 20).max(1)) {
         let secs = started.elapsed().as_secs_f64();
         let eta = secs / (s.step - first_step).max(1) as f64 * (total - s.step) as f64;
         println!("step {}/{total}  {}  {secs:.0} s, ETA {eta:.0} s", s.step, status());

@@ -7,8 +7,8 @@
 
 use super::dataset::CameraSpecItem;
 use super::images::srgb_to_linear;
-use crate::geometry::Mesh;
 use super::{Result, atomic};
+use crate::geometry::Mesh;
 use serde_json::{Value, json};
 use std::path::Path;
 

@@ -2,8 +2,8 @@
 //! position (`v x y z r g b`, sRGB in 0..1), the extension MeshLab writes and Blender reads;
 //! readers that do not know it take the positions.
 
-use crate::geometry::Mesh;
 use super::{Result, atomic};
+use crate::geometry::Mesh;
 use std::path::Path;
 
 pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {

@@ -1,8 +1,8 @@
 //! Triangle meshes and point clouds as binary little-endian PLY, the format MeshLab, Blender
 //! and the evaluators read.
 
-use crate::geometry::Mesh;
 use super::{Result, atomic};
+use crate::geometry::Mesh;
 use std::path::Path;
 
 pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {

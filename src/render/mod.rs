@@ -11,8 +11,8 @@ pub mod batch;
 pub mod poses;
 pub mod views;
 
-use crate::nn::sh;
 use crate::field::{BackgroundRay, ColorEval, Field, Occupancy, Params, Scratch, SurfaceSample};
+use crate::nn::sh;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RenderSettings {

@@ -2,8 +2,8 @@
 //! the camera centre and a shift of the centre, in the normalised frame, optimised with the
 //! field. They are zero until training moves them; the refined poses go to the outputs.
 
-use super::views::Normalization;
 use super::Ray;
+use super::views::Normalization;
 use crate::geometry::Pose;
 use glam::{DMat3, DQuat, DVec3, Vec3};
 

@@ -2,9 +2,9 @@
 
 use super::primitive::Shape;
 use super::texture::{Material, fbm};
+use crate::geometry::Mesh;
 use crate::geometry::{Intrinsics, Pose};
 use crate::io::images::linear_to_srgb;
-use crate::geometry::Mesh;
 use glam::{DVec2, DVec3};
 use image::{GrayImage, RgbImage};
 use rayon::prelude::*;

@@ -5,13 +5,13 @@
 //! so that a truncated or corrupted file is refused with a clear message.
 
 use super::config::TrainConfig;
-use crate::render::views::{Normalization, TrainView};
 use super::trainer::{Optimizer, Trainer};
-use crate::nn::adam::Adam;
 use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
 use crate::geometry::Camera;
 use crate::geometry::rig::Layout;
 use crate::io::{self, Error, atomic};
+use crate::nn::adam::Adam;
+use crate::render::views::{Normalization, TrainView};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

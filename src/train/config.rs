@@ -1,8 +1,8 @@
 //! Training settings, with presets.
 
-use crate::nn::hashgrid::HashGridConfig;
 use crate::geometry::rig::Layout;
 use crate::mesh::Unseen;
+use crate::nn::hashgrid::HashGridConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -3,11 +3,11 @@
 //! in the normalised frame (`TrainView::depth`), which the depth loss compares the surface's
 //! rendered depth with.
 
-use crate::render::views::{Normalization, TrainView};
 use crate::geometry::Camera;
 use crate::geometry::Mesh;
 use crate::mesh::raster;
 use crate::mvs::{self, MvsImage, MvsSettings, Seed};
+use crate::render::views::{Normalization, TrainView};
 use glam::{DVec2, Vec3};
 use rayon::prelude::*;
 use std::sync::atomic::AtomicBool;

@@ -54,8 +54,8 @@ impl Trainer {
 
 #[cfg(test)]
 mod tests {
-    use crate::nn::hashgrid::HashGridConfig;
     use crate::geometry::rig::Layout;
+    use crate::nn::hashgrid::HashGridConfig;
     use crate::train::{Preset, TrainConfig, Trainer};
     use std::sync::atomic::AtomicBool;
 

@@ -1,10 +1,10 @@
 //! Training on its own thread, steered over a channel: the app sends commands, the trainer
 //! sends typed events and publishes snapshots that a viewer reads without blocking it.
 
-use crate::render::views::Normalization;
-use crate::render::RenderSettings;
 use super::trainer::{StepStats, Trainer};
 use crate::field::{FieldConfig, Occupancy, Params};
+use crate::render::RenderSettings;
+use crate::render::views::Normalization;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};

@@ -2,8 +2,8 @@
 //! settings packed into the storage buffers that `shaders/field.wgsl` reads.
 
 use super::error::{Error, Result};
-use crate::nn::hashgrid::Grid;
 use crate::field::{Field, Occupancy, Params, background};
+use crate::nn::hashgrid::Grid;
 use crate::render::RenderSettings;
 use wgpu::util::DeviceExt;
 

@@ -1,8 +1,8 @@
 //! Frames of the field drawn without a window, through the same shaders as the app: `weave
 //! view` screenshots and `weave bench view`.
 
-use super::{CameraGlyph, FieldData, FieldStyle, FieldView, Gpu, MarchSteps, Overlay, Renderer, ViewCamera, ViewMode};
 use super::error::{Error, Result};
+use super::{CameraGlyph, FieldData, FieldStyle, FieldView, Gpu, MarchSteps, Overlay, Renderer, ViewCamera, ViewMode};
 use crate::train::Trainer;
 use std::time::Instant;
 

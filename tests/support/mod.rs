@@ -2,9 +2,9 @@
 //! the reduced training configuration both backends are checked with.
 
 use glam::Vec3;
-use weave::nn::hashgrid::HashGridConfig;
-use weave::io::Dataset;
 use weave::geometry::Mesh;
+use weave::io::Dataset;
+use weave::nn::hashgrid::HashGridConfig;
 use weave::train::{Preset, TrainConfig, Trainer, checkpoint, outputs};
 
 /// Area-weighted points on a mesh (deterministic).

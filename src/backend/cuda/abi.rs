@@ -2,9 +2,9 @@
 //! device pointers as `u64`), and their construction from the CPU backend's types, so both
 //! backends see the same grid levels, shapes and settings.
 
+use crate::field::Field;
 use crate::nn::hashgrid::{self, FEATURES};
 use crate::nn::mlp::MlpShape;
-use crate::field::Field;
 use crate::render::RenderSettings as CpuSettings;
 
 pub const GRID_MAX_LEVELS: usize = 16;

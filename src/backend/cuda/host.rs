@@ -112,13 +112,13 @@ fn launch(n: usize, mut kernel: impl FnMut()) {
 mod tests {
     use super::super::parity;
     use super::*;
-    use crate::nn::adam::{self, Adam};
-    use crate::util::rng::Rng;
     use crate::field::Occupancy;
-    use crate::render::views::{Normalization, TrainView};
-    use crate::render::poses::{PER_VIEW, accumulate_gradient};
+    use crate::nn::adam::{self, Adam};
     use crate::render::Ray;
     use crate::render::batch::sample_ray;
+    use crate::render::poses::{PER_VIEW, accumulate_gradient};
+    use crate::render::views::{Normalization, TrainView};
+    use crate::util::rng::Rng;
 
     /// Samples and background slots per chunk of the host's backward pass: fewer than a batch
     /// of the fixture's gives it, so that the tests cross chunks as large batches do on a GPU.
@@ -472,7 +472,7 @@ mod tests {
         seed: u64,
         n: usize,
     ) -> (Vec<abi::RayIn>, Vec<i32>) {
-        let (descs, pixels, corners) = super::run::device_views(views, norm);
+        let (descs, pixels, corners) = super::super::run::device_views(views, norm);
         let zero = vec![0.0f32; views.len() * PER_VIEW];
         let mut rays = vec![abi::RayIn::default(); n];
         let mut ray_views = vec![0i32; n];

@@ -7,16 +7,16 @@
 use super::CudaError;
 use super::abi::{RayIn, RayOut, RenderSettings as KernelSettings, VIEW_SUMS};
 use super::gpu::{FIELD_GROUPS, FieldState, Gpu};
+use crate::field::{ColorEval, Field, FieldConfig, Occupancy, Params, SurfaceSample};
+use crate::geometry::{Distortion, Intrinsics, Pose};
 use crate::nn::adam::{Adam, BETA1, BETA2};
 use crate::nn::hashgrid::HashGridConfig;
 use crate::nn::sh;
-use crate::util::rng::Rng;
-use crate::field::{ColorEval, Field, FieldConfig, Occupancy, Params, SurfaceSample};
-use crate::geometry::{Distortion, Intrinsics, Pose};
-use crate::render::views::{Normalization, TrainView};
-use crate::render::poses::{PER_VIEW, accumulate_gradient};
-use crate::render::{self, Ray, RayOutput, RayScratch, RenderSettings, Target};
 use crate::render::batch::sample_ray;
+use crate::render::poses::{PER_VIEW, accumulate_gradient};
+use crate::render::views::{Normalization, TrainView};
+use crate::render::{self, Ray, RayOutput, RayScratch, RenderSettings, Target};
+use crate::util::rng::Rng;
 use glam::DVec3;
 
 pub struct Fixture {

@@ -149,7 +149,12 @@ impl Backend for Cuda {
         state.upload_pixels(gpu, &device_pixels(views))
     }
 
-    fn read_back(&mut self, params: &mut Params, moments: &mut [Adam], occupancy: &mut Occupancy) -> Result<(), CudaError> {
+    fn read_back(
+        &mut self,
+        params: &mut Params,
+        moments: &mut [Adam],
+        occupancy: &mut Occupancy,
+    ) -> Result<(), CudaError> {
         if self.occupied.is_some() {
             let (gpu, state) = self.parts();
             occupancy.cells = state.download_occupancy(gpu)?;

@@ -234,8 +234,8 @@ DEVICE void sample_at(const BatchArgs& a, Sample smp, float* x, float* dir_sh) {
 }
 
 // 8 blocks: 128 registers, which hold the networks' activations (mlp.cuh). When those lived in
-// local memory, 16 blocks (64 registers) had been faster (a 16k-ray step on an H200: 29.1 ms
-// instead of 30.3); at 64 registers now, the kernel spills 1.7 KB of loads per thread.
+// local memory, 16 blocks (64 registers) had been faster (docs/results.md, *GPU*); at 64
+// registers now, the kernel spills its activations.
 KERNEL LAUNCH_BOUNDS(BATCH_BLOCK, BLOCKS_EVAL_SAMPLES) void eval_samples(BatchArgs a) {
     int i = thread_index();
     if (i >= *a.total || i >= a.capacity) return;

@@ -57,12 +57,12 @@ pub enum Message {
     /// An export finished: what was written, or why not. The trainer comes back for more.
     Saved {
         trainer: Box<Trainer>,
-        result: Result<String, String>,
+        result: crate::io::Result<String>,
     },
     /// COLMAP's version, or why it cannot run: looked for when a folder without poses opens.
     ColmapFound {
         generation: u64,
-        status: Result<String, String>,
+        status: Result<sfm::Colmap, Arc<SfmError>>,
     },
     /// COLMAP run `run` has done this much of a stage of finding the camera poses.
     SfmProgress {
@@ -141,9 +141,7 @@ impl Loader {
                     // Asking COLMAP (three short runs of it) takes a moment: beside the photos.
                     let that = this.clone();
                     std::thread::spawn(move || {
-                        let status = sfm::Colmap::find()
-                            .map(|c| format!("{} ({})", c.version, c.exe.display()))
-                            .map_err(|e| e.to_string());
+                        let status = sfm::Colmap::find().map_err(Arc::new);
                         that.send(Message::ColmapFound { generation, status });
                     });
                 }
@@ -229,7 +227,7 @@ impl Loader {
                 Export::Poses => outputs::write_poses(&trainer, &dataset, &path)
                     .map(|_| format!("Saved {} camera poses to {}", trainer.views.len(), path.display())),
             };
-            this.send(Message::Saved { trainer, result: result.map_err(|e| e.to_string()) });
+            this.send(Message::Saved { trainer, result });
         });
     }
 

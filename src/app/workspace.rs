@@ -7,7 +7,7 @@ use super::loader::{Loader, Message, Purpose};
 use super::notices::{Level, Notices};
 use super::training::{Action, TrainingPanel, clock};
 use crate::io::{Dataset, IntrinsicsSource, PoseSource};
-use crate::sfm::{SfmError, Stage};
+use crate::sfm::{self, SfmError, Stage};
 use crate::view::{CameraGlyph, Orbit, Renderer};
 use egui::{Color32, RichText, Sense, Vec2};
 use std::path::PathBuf;
@@ -57,7 +57,7 @@ pub struct Workspace {
     /// COLMAP runs started, for telling their messages apart.
     sfm_runs: u64,
     /// COLMAP's version, or why it cannot run: asked once, when a folder without poses opens.
-    colmap: Option<Result<String, String>>,
+    colmap: Option<Result<sfm::Colmap, Arc<SfmError>>>,
     /// Training asked for (`--train`) before the folder had poses: it starts once they are found.
     pending_training: Option<u32>,
 }
@@ -193,7 +193,7 @@ impl Workspace {
             }
             Some(Err(why)) => {
                 self.pending_training = None;
-                self.notices.push(Level::Error, why);
+                self.notices.push(Level::Error, why.to_string());
             }
             // Still looking for COLMAP: a pending start waits for the answer (`settled`).
             None => {}
@@ -628,13 +628,13 @@ impl Workspace {
         );
         ui.add_space(4.0);
         match &self.colmap {
-            Some(Ok(version)) => {
+            Some(Ok(colmap)) => {
                 let clicked = ui.button("Find camera poses").clicked();
-                ui.label(RichText::new(version).small().weak());
+                ui.label(RichText::new(format!("{} ({})", colmap.version, colmap.exe.display())).small().weak());
                 clicked
             }
             Some(Err(why)) => {
-                ui.label(RichText::new(why).color(WARN));
+                ui.label(RichText::new(why.to_string()).color(WARN));
                 false
             }
             None => {

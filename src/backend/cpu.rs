@@ -26,10 +26,10 @@ impl Backend for Cpu {
 
     fn train_batch(
         &mut self,
-        model: Model,
+        model: Model<'_>,
         views: &[TrainView],
         norm: &Normalization,
-        batch: &Batch,
+        batch: &Batch<'_>,
     ) -> Result<BatchSums, BackendError> {
         let Model { field, params, occupancy } = model;
         if self.part_grads.len() != batch.parts || self.part_grads[0].grid.len() != params.grid.len() {
@@ -129,7 +129,7 @@ impl Backend for Cpu {
         Ok(())
     }
 
-    fn render(&self, model: Model, rays: &[Ray], settings: &RenderSettings) -> Result<Vec<[f32; 3]>, BackendError> {
+    fn render(&self, model: Model<'_>, rays: &[Ray], settings: &RenderSettings) -> Result<Vec<[f32; 3]>, BackendError> {
         let Model { field, params, occupancy } = model;
         Ok(rays
             .par_iter()
@@ -139,14 +139,14 @@ impl Backend for Cpu {
             .collect())
     }
 
-    fn sdf(&self, model: Model, active: usize, points: &[[f32; 3]]) -> Result<Vec<f32>, BackendError> {
+    fn sdf(&self, model: Model<'_>, active: usize, points: &[[f32; 3]]) -> Result<Vec<f32>, BackendError> {
         let (field, params) = (model.field, model.params);
         Ok(points.par_iter().map_init(SdfEval::default, |e, &x| field.sdf(params, x, active, e)).collect())
     }
 
     fn colors(
         &self,
-        model: Model,
+        model: Model<'_>,
         active: usize,
         h: f32,
         points: &[[f32; 3]],

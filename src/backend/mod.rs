@@ -130,10 +130,10 @@ pub trait Backend: Send + Sync {
     /// [`Backend::optimizer_step`].
     fn train_batch(
         &mut self,
-        model: Model,
+        model: Model<'_>,
         views: &[TrainView],
         norm: &Normalization,
-        batch: &Batch,
+        batch: &Batch<'_>,
     ) -> Result<BatchSums, BackendError>;
 
     /// Adam on the field groups with the last batch's gradients.
@@ -173,19 +173,19 @@ pub trait Backend: Send + Sync {
     /// The colour each ray sees.
     fn render(
         &self,
-        model: Model,
+        model: Model<'_>,
         rays: &[crate::render::Ray],
         settings: &RenderSettings,
     ) -> Result<Vec<[f32; 3]>, BackendError>;
 
     /// Signed distances at `points`.
-    fn sdf(&self, model: Model, active: usize, points: &[[f32; 3]]) -> Result<Vec<f32>, BackendError>;
+    fn sdf(&self, model: Model<'_>, active: usize, points: &[[f32; 3]]) -> Result<Vec<f32>, BackendError>;
 
     /// Colours at `points` seen along `looks` (unit vectors; zero: head-on), with the normal by
     /// finite differences of step `h`.
     fn colors(
         &self,
-        model: Model,
+        model: Model<'_>,
         active: usize,
         h: f32,
         points: &[[f32; 3]],
@@ -198,7 +198,7 @@ pub trait Backend: Send + Sync {
 
 /// The backend `choice` asks for, taking over `run`; with `Auto`, the CPU when CUDA cannot be
 /// used, and why (to say once). Err only when CUDA was asked for and cannot be used.
-pub fn create(choice: Choice, run: &Run) -> Result<(Box<dyn Backend>, Option<String>), BackendError> {
+pub fn create(choice: Choice, run: &Run<'_>) -> Result<(Box<dyn Backend>, Option<String>), BackendError> {
     match choice {
         Choice::Cpu => Ok((Box::new(Cpu::default()), None)),
         Choice::Cuda => Ok((Box::new(cuda::Cuda::new(run)?), None)),

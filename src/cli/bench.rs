@@ -61,7 +61,7 @@ fn train(args: &Args) -> Result<()> {
         Choice::Auto => crate::backend::cuda::available().is_ok(),
     };
     if cuda {
-        let r = bench::run(&ds, rays, warmup, steps, all, true)?;
+        let r = bench::run(&ds, rays, warmup, steps, all, Choice::Cuda)?;
         println!(
             "  CUDA ({}): {:8.2} ms/step ({:.2} in the batch kernels)  {:10.0} rays/s  {:12.0} samples/s",
             crate::backend::cuda::available().map(|d| d.name).unwrap_or_default(),
@@ -74,7 +74,7 @@ fn train(args: &Args) -> Result<()> {
     }
     let mut results = Vec::new();
     for threads in if all > 1 { vec![1, all] } else { vec![1] } {
-        let r = bench::run(&ds, rays, warmup, steps, threads, false)?;
+        let r = bench::run(&ds, rays, warmup, steps, threads, Choice::Cpu)?;
         println!(
             "  {} thread(s): {:8.1} ms/step  {:10.0} rays/s  {:12.0} samples/s",
             r.threads, r.ms_per_step, r.rays_per_s, r.samples_per_s

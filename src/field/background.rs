@@ -21,17 +21,16 @@ pub const HIDDEN: usize = 32;
 const DELTA: f32 = 1.0 / SAMPLES as f32;
 /// Inverse distance of the last, opaque sample: 10⁴ radii, in effect infinity. What lies
 /// there (sky, a far horizon) is then a function of direction alone, the same from every
-/// viewpoint; jittered like the others, it sat 16 radii or more away and slid with the camera
-/// by up to 9°, which blurred the sky in novel views. (`BG_FAR_U` in the kernels and shaders.)
+/// viewpoint; jittered like the others, it slid with the camera and blurred the sky in novel
+/// views (docs/results.md, *Background field*). (`BG_FAR_U` in the kernels and shaders.)
 pub const FAR_U: f32 = 1e-4;
 /// Hash levels the sample at infinity reads: the two coarsest, whose cells span 29° and 19°
 /// of its sphere, stored densely. Much of what lies at infinity is seen from few of the photos'
 /// directions or from none. With the finer levels, hashed, a direction no photo saw read
 /// features trained elsewhere and showed blotches of ground in the sky of novel views; with
 /// these it shows a smooth continuation of what surrounds it. Detail that the photos need goes
-/// to the nearer samples, against the far prior. Object scene, 1500 steps, held-out PSNR by
-/// levels read: all 8, 27.3 dB; 5, 27.5; 4, 26.9; 3, 28.8; 2, 29.7. (`BG_FAR_LEVELS` in the
-/// kernels and shaders.)
+/// to the nearer samples, against the far prior; two levels scored best held out
+/// (docs/results.md, *Background field*). (`BG_FAR_LEVELS` in the kernels and shaders.)
 pub const FAR_LEVELS: usize = 2;
 
 /// Inverse distance of sample j of a ray drawn with `jitter`: even steps from the unit sphere

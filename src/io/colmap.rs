@@ -30,7 +30,7 @@ pub struct Model {
 /// A point of the sparse reconstruction, with its colour.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
-    pub position: glam::DVec3,
+    pub position: DVec3,
     pub rgb: [u8; 3],
 }
 
@@ -43,7 +43,7 @@ pub fn read_points(dir: &Path) -> Result<Vec<Point>> {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             r.u64()?;
-            let position = glam::DVec3::new(r.f64()?, r.f64()?, r.f64()?);
+            let position = DVec3::new(r.f64()?, r.f64()?, r.f64()?);
             let rgb: [u8; 3] = r.take()?;
             r.f64()?;
             let track = r.count(8)?;
@@ -63,7 +63,7 @@ pub fn read_points(dir: &Path) -> Result<Vec<Point>> {
             }
             let f = |i: usize| parse_num::<f64>(&txt, line, tok[i], "coordinate");
             let c = |i: usize| parse_num::<u8>(&txt, line, tok[i], "colour");
-            out.push(Point { position: glam::DVec3::new(f(1)?, f(2)?, f(3)?), rgb: [c(4)?, c(5)?, c(6)?] });
+            out.push(Point { position: DVec3::new(f(1)?, f(2)?, f(3)?), rgb: [c(4)?, c(5)?, c(6)?] });
         }
         Ok(out)
     } else {
@@ -367,7 +367,7 @@ mod tests {
         assert!(read_points(dir.path()).unwrap().is_empty());
         std::fs::write(dir.path().join("points3D.txt"), "# header\n7 1.5 -2 3 255 128 0 0.4 1 2 3 4\n").unwrap();
         let p = read_points(dir.path()).unwrap();
-        assert_eq!(p, vec![Point { position: glam::DVec3::new(1.5, -2.0, 3.0), rgb: [255, 128, 0] }]);
+        assert_eq!(p, vec![Point { position: DVec3::new(1.5, -2.0, 3.0), rgb: [255, 128, 0] }]);
         std::fs::write(dir.path().join("points3D.txt"), "7 1.5 x 3 255 128 0 0.4\n").unwrap();
         let msg = read_points(dir.path()).unwrap_err().to_string();
         assert!(msg.contains("points3D.txt:1"), "{msg}");
@@ -383,7 +383,7 @@ mod tests {
         bin.extend([0u8; 8]);
         std::fs::write(dir.path().join("points3D.bin"), &bin).unwrap();
         let p = read_points(dir.path()).unwrap();
-        assert_eq!(p, vec![Point { position: glam::DVec3::new(0.5, 1.0, -1.0), rgb: [10, 20, 30] }]);
+        assert_eq!(p, vec![Point { position: DVec3::new(0.5, 1.0, -1.0), rgb: [10, 20, 30] }]);
         std::fs::write(dir.path().join("points3D.bin"), &bin[..30]).unwrap();
         assert!(read_points(dir.path()).is_err());
     }

@@ -23,7 +23,7 @@ pub enum PoseSource {
 }
 
 impl fmt::Display for PoseSource {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PoseSource::Transforms(p) => write!(f, "transforms.json ({})", p.display()),
             PoseSource::Colmap(p) => write!(f, "COLMAP model ({})", p.display()),
@@ -42,7 +42,7 @@ pub enum IntrinsicsSource {
 }
 
 impl fmt::Display for IntrinsicsSource {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             IntrinsicsSource::PoseFile => write!(f, "camera file"),
             IntrinsicsSource::Exif(FocalSource::Equivalent35mm { mm }) => {

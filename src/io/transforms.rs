@@ -172,7 +172,7 @@ fn intrinsics_json(k: &Intrinsics) -> Map<String, Value> {
 
 /// Writes a transforms.json: shared intrinsics at the top level when all frames agree,
 /// otherwise per frame.
-pub fn write(path: &Path, frames: &[FrameOut]) -> Result<()> {
+pub fn write(path: &Path, frames: &[FrameOut<'_>]) -> Result<()> {
     let shared = frames.first().map(|f| f.intrinsics).filter(|k| frames.iter().all(|f| f.intrinsics == *k));
     let mut top = Map::new();
     top.insert("camera_model".into(), json!("OPENCV"));

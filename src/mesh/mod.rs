@@ -46,7 +46,7 @@ const QUERY_CHUNK: usize = 1 << 22;
 
 /// The trained surface's zero level set in the normalised frame, at `resolution` cells across,
 /// without pieces smaller than 2 % of the largest.
-pub fn surface(q: &Queries, resolution: usize) -> Mesh {
+pub fn surface(q: &Queries<'_>, resolution: usize) -> Mesh {
     // Outside the unit sphere nothing was observed: treat it as empty space for objects and
     // as solid for rooms, so that no surface is made up there.
     let outside = q.model.field.cfg.orientation;
@@ -76,7 +76,7 @@ pub fn surface(q: &Queries, resolution: usize) -> Mesh {
 /// The trained surface in the normalised frame the `cameras` are given in, with vertex colours
 /// as the camera that saw each vertex most head-on saw it (head-on where none did); with
 /// `drop_unseen`, without the surface no camera saw.
-pub fn colored(q: &Queries, cameras: &[Camera], resolution: usize, drop_unseen: bool) -> Mesh {
+pub fn colored(q: &Queries<'_>, cameras: &[Camera], resolution: usize, drop_unseen: bool) -> Mesh {
     let mut mesh = surface(q, resolution);
     let sight = visibility::sightlines(&mesh, cameras, SEEN_TOLERANCE_CELLS * 2.0 / resolution as f64);
     let mut colors = Vec::with_capacity(mesh.vertices.len());

@@ -27,7 +27,7 @@ pub fn corner(res: usize, i: usize) -> [f32; 3] {
     [pos(i % n), pos((i / n) % n), pos(i / (n * n))]
 }
 
-/// As [`extract`], from the SDF already sampled at every [`corner`].
+/// As [`extract`], from the SDF already sampled at every corner (`corner`).
 pub fn from_values(res: usize, values: &[f32]) -> Mesh {
     let n = res + 1;
     let at = |i: usize| Vec3::from(corner(res, i));

@@ -115,9 +115,8 @@ impl MvsSettings {
         MvsSettings {
             min_depth,
             max_depth,
-            // 10 rather than 6: on the procedural room, 17 % of the pixels matched instead of
-            // 13 % (80 % within 5 cm against 82 %), and its mesh's Chamfer-L1 went from 3.4 % to
-            // 2.9 % of the diagonal (the README), for half as much time again.
+            // 10 rather than 6: more pixels match and the room's mesh is better, for half as
+            // much time again (docs/results.md, *Stereo*).
             sources: 10,
             best: 3,
             iterations: 5,

@@ -98,7 +98,7 @@ fn bilinear(img: &MvsImage, x: f32, y: f32) -> Option<f32> {
 /// the best `best` of them.
 fn cost(
     reference: &MvsImage,
-    sources: &[Source],
+    sources: &[Source<'_>],
     stats: (&[f32], &[f32]),
     x: i32,
     y: i32,
@@ -189,7 +189,7 @@ pub fn depth_map(
 ) -> DepthMap {
     let img = &images[reference];
     let (w, h) = (img.width as i32, img.height as i32);
-    let srcs: Vec<Source> = sources
+    let srcs: Vec<Source<'_>> = sources
         .iter()
         .map(|&j| {
             let o = &images[j];

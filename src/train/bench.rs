@@ -12,19 +12,20 @@ pub struct BenchResult {
     pub rays_per_s: f64,
     /// Points evaluated along rays per second (each costs four SDF evaluations).
     pub samples_per_s: f64,
-    /// CUDA: the batch kernels' share of a step (with their transfers); 0 on the CPU.
+    /// The backend's kernels' share of a step (with their transfers), where it times them (0
+    /// where it does not, as on the CPU).
     pub kernel_ms_per_step: f64,
 }
 
 /// Trains a fresh field on `ds` for `warmup` steps, then times `steps` steps, on a pool of
-/// `threads` threads, with the CPU backend or (`cuda`) the CUDA one.
+/// `threads` threads, on `backend`.
 pub fn run(
     ds: &Dataset,
     rays: usize,
     warmup: u32,
     steps: u32,
     threads: usize,
-    cuda: bool,
+    backend: Choice,
 ) -> anyhow::Result<BenchResult> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
     pool.install(|| {
@@ -35,7 +36,7 @@ pub fn run(
         // `level_interval` steps): a short warm-up would otherwise time the cheap first steps.
         cfg.initial_levels = cfg.grid.levels;
         let mut t = Trainer::new(cfg, crate::render::views::load(&ds.views, 1.0)?);
-        t.choose_backend(if cuda { Choice::Cuda } else { Choice::Cpu })?;
+        t.choose_backend(backend)?;
         for _ in 0..warmup {
             let _ = t.step();
         }

@@ -172,8 +172,8 @@ fn stereo(
 
 /// The stereo depths as a coloured point cloud in the input's frame (every second pixel each
 /// way), as COLMAP's fused points: what the prior holds, to look at beside the mesh.
-pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> crate::geometry::Mesh {
-    let mut cloud = crate::geometry::Mesh::default();
+pub fn point_cloud(views: &[TrainView], norm: &Normalization) -> Mesh {
+    let mut cloud = Mesh::default();
     for v in views {
         let Some(depth) = &v.depth else { continue };
         let w = v.width() as usize;
@@ -200,7 +200,7 @@ pub(crate) mod testing {
     pub fn plane_views() -> Vec<TrainView> {
         let small = Intrinsics::centered(96, 72, 80.0);
         let intrinsics = small.resized(192, 144);
-        crate::mvs::testing::plane_scene(&intrinsics, 5)
+        mvs::testing::plane_scene(&intrinsics, 5)
             .into_iter()
             .enumerate()
             .map(|(i, (pose, gray))| TrainView {

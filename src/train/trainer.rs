@@ -425,8 +425,8 @@ impl Trainer {
 
     /// Whether training skips cells the surface is out of reach of. Not in rooms: their
     /// walls start as a fog, and as its sharpness rose, pruning cut the fog away before a
-    /// surface formed; the field then collapsed to a sample or two per ray (the procedural
-    /// room on an H200: 22.3 dB held out with pruning, 27.7 dB without).
+    /// surface formed; the field then collapsed to a sample or two per ray (docs/results.md,
+    /// *Procedural room*).
     fn prunes_occupancy(&self) -> bool {
         self.layout != Layout::Room
     }
@@ -451,7 +451,7 @@ impl Trainer {
     }
 
     /// Renders a view of the current field (sRGB bytes), at that view's camera.
-    pub fn render(&self, intrinsics: &crate::geometry::Intrinsics, pose: &crate::geometry::Pose) -> image::RgbImage {
+    pub fn render(&self, intrinsics: &crate::geometry::Intrinsics, pose: &Pose) -> image::RgbImage {
         let view = TrainView {
             name: String::new(),
             intrinsics: *intrinsics,

@@ -519,11 +519,11 @@ impl FieldView {
             pass.set_bind_group(1, &gpu.bind, &[]);
             pass.set_bind_group(2, &target.next_groups_bind, &[]);
             let groups = (cam.width * cam.height).div_ceil(64);
-            let whole_image = |pass: &mut wgpu::ComputePass, pipeline| {
+            let whole_image = |pass: &mut wgpu::ComputePass<'_>, pipeline| {
                 pass.set_pipeline(pipeline);
                 pass.dispatch_workgroups(groups.min(65535), groups.div_ceil(65535), 1);
             };
-            let march = |pass: &mut wgpu::ComputePass, step: &[wgpu::ComputePipeline; 2], steps: u32| {
+            let march = |pass: &mut wgpu::ComputePass<'_>, step: &[wgpu::ComputePipeline; 2], steps: u32| {
                 whole_image(pass, &self.init);
                 for k in 0..steps as usize {
                     // The list filled last is read next: init fills list 0.

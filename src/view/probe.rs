@@ -61,7 +61,7 @@ pub fn probe(gpu: &Gpu, data: &FieldData, points: &[[f32; 3]], dirs: &[[f32; 3]]
         ],
     });
     let source = [include_str!("../../shaders/field.wgsl"), include_str!("../../shaders/field_probe.wgsl")].concat();
-    let module = super::field::shader_module(device, "probe", &source);
+    let module = field::shader_module(device, "probe", &source);
     let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some("probe"),
         bind_group_layouts: &[Some(&io_layout), Some(&field_layout)],

@@ -65,7 +65,7 @@ fn pipeline(
     label: &str,
     source: &str,
     layouts: &[Option<&wgpu::BindGroupLayout>],
-    vertex: wgpu::VertexBufferLayout,
+    vertex: wgpu::VertexBufferLayout<'_>,
     topology: wgpu::PrimitiveTopology,
 ) -> wgpu::RenderPipeline {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {

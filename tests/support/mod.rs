@@ -103,7 +103,7 @@ pub fn reduced_training(cuda: bool) {
         let (lo, hi) = gt.iter().fold((Vec3::MAX, Vec3::MIN), |(l, h), p| (l.min(*p), h.max(*p)));
         (hi - lo).length()
     };
-    let before = chamfer(&sample(&weave::train::outputs::mesh(&t, 64, None), 1500), &gt) / diag;
+    let before = chamfer(&sample(&outputs::mesh(&t, 64, None), 1500), &gt) / diag;
 
     let mut last = None;
     while t.step < t.cfg.iterations {
@@ -129,6 +129,6 @@ pub fn reduced_training(cuda: bool) {
 
     // The checkpoint re-extracts the same surface.
     let back = checkpoint::load(&out.join("checkpoint.weave"), Vec::new()).unwrap();
-    let again = chamfer(&sample(&weave::train::outputs::mesh(&back, 96, None), 1500), &gt) / diag;
+    let again = chamfer(&sample(&outputs::mesh(&back, 96, None), 1500), &gt) / diag;
     assert!((again - after).abs() < 1e-3, "{again} vs {after}");
 }

@@ -156,7 +156,7 @@ pub struct Resources {
 pub fn resources(unit: &str, arch: &str) -> Result<Vec<Resources>, CudaError> {
     use cudarc::nvrtc::result;
     let src = std::ffi::CString::new(source(unit)?).map_err(|e| CudaError::Kernel(e.to_string()))?;
-    let nvrtc = |e: cudarc::nvrtc::result::NvrtcError| CudaError::Kernel(format!("{unit}: {e:?}"));
+    let nvrtc = |e: result::NvrtcError| CudaError::Kernel(format!("{unit}: {e:?}"));
     let prog = result::create_program(&src, None).map_err(nvrtc)?;
     let options: Vec<String> =
         [format!("--gpu-architecture={arch}"), "--std=c++17".into(), "--ptxas-options=-v".into()]

@@ -38,7 +38,7 @@ pub fn fixture(background: bool) -> Fixture {
         background,
         // Without the background, the surface colour sees the view direction's first two bands
         // alone, so both settings are compared.
-        view_degree: if background { crate::nn::sh::DEGREE } else { 2 },
+        view_degree: if background { sh::DEGREE } else { 2 },
     });
     let mut params = field.init_params(5);
     for (gi, a) in params.arrays_mut().into_iter().enumerate() {

@@ -34,7 +34,7 @@ pub struct Cuda {
 impl Cuda {
     /// Opens the first device and takes over `run`; Err says why it cannot (the factory then
     /// falls back to the CPU where it may).
-    pub fn new(run: &Run) -> Result<Cuda, CudaError> {
+    pub fn new(run: &Run<'_>) -> Result<Cuda, CudaError> {
         let field = run.model.field;
         if let Some(why) = abi::unsupported(field) {
             return Err(CudaError::Kernel(format!("this field has {why}")));
@@ -73,10 +73,10 @@ impl Backend for Cuda {
 
     fn train_batch(
         &mut self,
-        model: Model,
+        model: Model<'_>,
         _views: &[TrainView],
         _norm: &Normalization,
-        batch: &Batch,
+        batch: &Batch<'_>,
     ) -> Result<BatchSums, CudaError> {
         let started = std::time::Instant::now();
         let params = model.params;
@@ -182,7 +182,7 @@ impl Backend for Cuda {
         Ok(())
     }
 
-    fn render(&self, model: Model, rays: &[Ray], settings: &RenderSettings) -> Result<Vec<[f32; 3]>, CudaError> {
+    fn render(&self, model: Model<'_>, rays: &[Ray], settings: &RenderSettings) -> Result<Vec<[f32; 3]>, CudaError> {
         let ins: Vec<RayIn> = rays
             .par_iter()
             .map(|r| RayIn { origin: r.origin, dir: r.dir, jitter: 0.5, rgb: [0.0; 3], mask: -1.0, depth: 0.0 })
@@ -198,13 +198,13 @@ impl Backend for Cuda {
         Ok(rgb)
     }
 
-    fn sdf(&self, _model: Model, active: usize, points: &[[f32; 3]]) -> Result<Vec<f32>, CudaError> {
+    fn sdf(&self, _model: Model<'_>, active: usize, points: &[[f32; 3]]) -> Result<Vec<f32>, CudaError> {
         self.shared()?.sdf(&self.gpu, active, points.as_flattened())
     }
 
     fn colors(
         &self,
-        _model: Model,
+        _model: Model<'_>,
         active: usize,
         h: f32,
         points: &[[f32; 3]],

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 steps="${1:-1500}"
 cargo build --release --locked
 out=docs/images/window.png
-run() { target/release/weave scenes/object --train "$steps" --all-modes --screenshot "$out"; }
+run() { "${CARGO_TARGET_DIR:-target}/release/weave" scenes/object --train "$steps" --all-modes --screenshot "$out"; }
 if [ -n "${DISPLAY:-}" ]; then
   run
 else

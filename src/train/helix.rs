@@ -27,7 +27,7 @@ impl Trainer {
     /// Runs the next round of stereo from the current surface and trains on its depths from
     /// now on; returns its note for the user, or None when `cancel` was set (training stops;
     /// the prior stays as it was). `progress` hears how many photos have been matched. Err when
-    /// the CUDA device failed: training goes on on the CPU, with the new depths if the device
+    /// the device failed: training goes on on the CPU, with the new depths if the device
     /// failed only to take them, and the round still due if it failed before (reading the
     /// surface back).
     pub fn stereo_round(

@@ -78,24 +78,30 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// A cycle among the files of one folder (not its `mod.rs`, which declares them): file `a`
-/// uses sibling `b` through `super::b` or `self`-relative paths of its parent.
-fn file_cycle(dir: &Path, files: &[PathBuf]) -> Option<Vec<String>> {
+/// The files of one folder (not its `mod.rs`, which declares them), by file stem, without
+/// comments, and the folder's module path below `src` (`mesh`, `backend::cuda`).
+fn folder(dir: &Path, files: &[PathBuf]) -> (String, BTreeMap<String, String>) {
     let stem = |p: &Path| p.file_stem().unwrap().to_string_lossy().into_owned();
-    let siblings: Vec<&PathBuf> = files.iter().filter(|f| f.parent() == Some(dir) && stem(f) != "mod").collect();
-    let names: BTreeSet<String> = siblings.iter().map(|f| stem(f)).collect();
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let sources = files
+        .iter()
+        .filter(|f| f.parent() == Some(dir) && stem(f) != "mod")
+        .map(|f| (stem(f), code(&std::fs::read_to_string(f).unwrap())))
+        .collect();
     let module_path = dir.strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")).join("src")).unwrap();
-    let module_path = module_path.to_string_lossy().replace('/', "::");
-    for f in &siblings {
-        let src = code(&std::fs::read_to_string(f).unwrap());
-        let me = stem(f);
-        for other in &names {
+    (module_path.to_string_lossy().replace('/', "::"), sources)
+}
+
+/// A cycle among the files of one folder: file `a` uses sibling `b` through `super::b` or
+/// `crate::` paths of its folder.
+fn file_cycle(module_path: &str, sources: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (me, src) in sources {
+        for other in sources.keys() {
             let uses = [format!("super::{other}::"), format!("super::{other};"), format!("super::{other}}}")]
                 .iter()
                 .chain(&[format!("crate::{module_path}::{other}::"), format!("super::{{{other}")])
                 .any(|pat| src.contains(pat.as_str()));
-            if *other != me && uses {
+            if other != me && uses {
                 edges.entry(me.clone()).or_default().insert(other.clone());
             }
         }
@@ -122,7 +128,7 @@ fn file_cycle(dir: &Path, files: &[PathBuf]) -> Option<Vec<String>> {
         None
     }
     let mut done = BTreeSet::new();
-    names.iter().find_map(|n| visit(n, &edges, &mut Vec::new(), &mut done))
+    sources.keys().find_map(|n| visit(n, &edges, &mut Vec::new(), &mut done))
 }
 
 #[test]
@@ -156,7 +162,10 @@ fn no_files_of_a_module_use_each_other_in_a_cycle() {
     let dirs: BTreeSet<PathBuf> = files.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
     let cycles: Vec<String> = dirs
         .iter()
-        .filter_map(|d| file_cycle(d, &files).map(|c| format!("{}: {}", d.display(), c.join(" → "))))
+        .filter_map(|d| {
+            let (module_path, sources) = folder(d, &files);
+            file_cycle(&module_path, &sources).map(|c| format!("{}: {}", d.display(), c.join(" → ")))
+        })
         .collect();
     assert!(cycles.is_empty(), "file cycles:\n{}", cycles.join("\n"));
 }
@@ -172,4 +181,17 @@ fn the_check_catches_upward_imports() {
     assert_eq!(violations(&layers, "io", "use crate::elsewhere::X;").len(), 1);
     assert!(violations(&layers, "train", "use crate::{backend::Backend, geometry::Pose}; // crate::app").is_empty());
     assert!(violations(&layers, "nn", "/// See `crate::train` for the loop.\nuse crate::util::rng::Rng;").is_empty());
+}
+
+/// The cycle check can fail: two files using each other (by `super::` and by `crate::` path)
+/// are caught; a one-way use is not.
+#[test]
+fn the_check_catches_file_cycles() {
+    let files = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect()
+    };
+    let cycle = files(&[("a", "use super::b::B;"), ("b", "let x = crate::m::a::A;")]);
+    assert_eq!(file_cycle("m", &cycle), Some(vec!["a".to_string(), "b".to_string(), "a".to_string()]));
+    let one_way = files(&[("a", "use super::{b, c};"), ("b", "struct B;"), ("c", "use super::b;")]);
+    assert_eq!(file_cycle("m", &one_way), None);
 }

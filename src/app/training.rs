@@ -3,22 +3,17 @@
 
 use crate::mesh::Unseen;
 use crate::train::session::{Command, Event, Session, Snapshot, SnapshotSlot};
-use crate::train::{Preset, StepStats, TrainConfig, Trainer};
+use crate::train::{Overrides, Preset, StepStats, TrainConfig, Trainer};
 use egui::{Color32, RichText};
 use std::sync::Arc;
 use std::time::Instant;
 
 pub struct TrainingPanel {
-    pub preset: Preset,
+    /// The settings chosen here, as `weave train`'s flags hold them (`preset`, `no_auto_masks`,
+    /// `unseen`, `background`, `stereo`; None: by layout).
+    pub settings: Overrides,
+    /// Steps, shown as the preset's until changed.
     pub iterations: u32,
-    /// Mask a plain black or white backdrop as empty (`TrainConfig::auto_masks`).
-    pub auto_masks: bool,
-    /// What the mesh keeps of surface no photo saw (`TrainConfig::unseen`; None: by layout).
-    pub unseen: Option<Unseen>,
-    /// The background field (`TrainConfig::background`; None: by layout).
-    pub background: Option<bool>,
-    /// The multi-view stereo depth prior (`TrainConfig::depth_prior`; None: by layout).
-    pub stereo: Option<bool>,
     run: Option<Run>,
     /// The trainer of the last finished run, kept for saving its results.
     pub finished: Option<Trainer>,
@@ -53,12 +48,8 @@ pub enum Action {
 impl Default for TrainingPanel {
     fn default() -> Self {
         Self {
-            preset: Preset::Fast,
-            iterations: TrainConfig::preset(Preset::Fast).iterations,
-            auto_masks: true,
-            unseen: None,
-            background: None,
-            stereo: None,
+            settings: Overrides::default(),
+            iterations: TrainConfig::preset(Preset::default()).iterations,
             run: None,
             finished: None,
             backend: None,
@@ -150,8 +141,8 @@ impl TrainingPanel {
             ui.horizontal(|ui| {
                 ui.label("Preset");
                 for (p, name) in [(Preset::Fast, "fast"), (Preset::Quality, "quality")] {
-                    if ui.selectable_label(self.preset == p, name).clicked() {
-                        self.preset = p;
+                    if ui.selectable_label(self.settings.preset == p, name).clicked() {
+                        self.settings.preset = p;
                         self.iterations = TrainConfig::preset(p).iterations;
                     }
                 }
@@ -160,18 +151,20 @@ impl TrainingPanel {
                 ui.label("Steps");
                 ui.add(egui::DragValue::new(&mut self.iterations).range(1..=200_000).speed(50));
             });
-            ui.checkbox(&mut self.auto_masks, "Auto masks").on_hover_text(
+            let mut auto_masks = !self.settings.no_auto_masks;
+            ui.checkbox(&mut auto_masks, "Auto masks").on_hover_text(
                 "When the photos show a plain black or white backdrop, the backdrop the border reaches is \
                  masked as empty, so it is not baked into the surface.",
             );
+            self.settings.no_auto_masks = !auto_masks;
             ui.horizontal(|ui| {
                 ui.label("Unseen surface").on_hover_text(
                     "Surface that no photo showed: auto drops it for forward-facing captures and rooms \
                      (their back and sides are guesses) and keeps objects closed.",
                 );
                 for (u, name) in [(None, "auto"), (Some(Unseen::Keep), "keep"), (Some(Unseen::Drop), "drop")] {
-                    if ui.selectable_label(self.unseen == u, name).clicked() {
-                        self.unseen = u;
+                    if ui.selectable_label(self.settings.unseen == u, name).clicked() {
+                        self.settings.unseen = u;
                     }
                 }
             });
@@ -180,14 +173,14 @@ impl TrainingPanel {
                 "Background",
                 "A field for what lies beyond the scene (sky, far walls): auto leaves it out for rooms, \
                  whose walls lie inside the scene's bounds, and keeps it otherwise.",
-                &mut self.background,
+                &mut self.settings.background,
             );
             auto_on_off(
                 ui,
                 "Stereo prior",
                 "Depth maps from multi-view stereo (PatchMatch) guide the surface where the photos are \
                  textured: auto uses them for rooms, whose flat walls photos alone leave a fog.",
-                &mut self.stereo,
+                &mut self.settings.stereo,
             );
         });
         if let Some(run) = &mut self.run {

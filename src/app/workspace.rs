@@ -160,17 +160,12 @@ impl Workspace {
             self.find_poses();
             return;
         }
-        let mut cfg = crate::train::TrainConfig::preset(self.training.preset);
+        let settings = crate::train::Overrides { iterations: Some(steps), ..self.training.settings.clone() };
         let (scale, note) = crate::render::views::auto_scale(&ds.views);
-        cfg.image_scale = scale;
         if let Some(note) = note {
             self.notices.push(Level::Info, format!("Training: {note}"));
         }
-        cfg.iterations = steps;
-        cfg.auto_masks = self.training.auto_masks;
-        cfg.unseen = self.training.unseen;
-        cfg.background = self.training.background;
-        cfg.depth_prior = self.training.stereo;
+        let cfg = settings.config(|| scale);
         self.training.iterations = steps;
         self.preparing_training = true;
         self.stereo_progress = None;

@@ -167,7 +167,8 @@ pub trait Backend: Send + Sync {
         occupancy: &mut Occupancy,
     ) -> Result<(), BackendError>;
 
-    /// Takes the host's parameters (after a rollback restored them).
+    /// Takes the host's parameters after a rollback restored them, with the optimiser's
+    /// moments cleared (as the trainer clears its own).
     fn restore(&mut self, params: &Params) -> Result<(), BackendError>;
 
     /// The colour each ray sees.

@@ -106,7 +106,7 @@ impl Trainer {
         if !t.attach_depth_prior(stereo_progress, cancel) {
             return None;
         }
-        t.update_occupancy();
+        t.update_occupancy().expect("a new trainer computes on the CPU, which does not fail");
         Some(t)
     }
 
@@ -325,7 +325,7 @@ impl Trainer {
         }
         self.step += 1;
         if self.step.is_multiple_of(self.cfg.occupancy_interval) {
-            self.try_update_occupancy()?;
+            self.update_occupancy()?;
         }
         if self.step.is_multiple_of(GOOD_STATE_INTERVAL) {
             self.read_back()?;
@@ -360,13 +360,9 @@ impl Trainer {
         let failed_step = self.step;
         let device = self.backend.label();
         self.backend = Box::new(backend::Cpu::default());
-        self.params = self.last_good.1.clone();
-        self.step = self.last_good.0;
-        // The moments stayed on the device: the CPU's optimiser starts afresh. So did the latest
-        // occupancy grid.
-        self.optimizer.groups = self.params.arrays().map(|a| Adam::new(a.len()));
-        self.optimizer.variance = Adam::new(1);
-        self.update_occupancy();
+        // The moments and the latest occupancy grid stayed on the device.
+        self.restore_last_good();
+        self.update_occupancy().expect("the CPU backend does not fail");
         let why = format!("{device} failed at step {failed_step} ({e}): continuing on the CPU from step {}", self.step);
         Rollback { failed_step, restored_step: self.step, why }
     }
@@ -406,21 +402,25 @@ impl Trainer {
 
     fn roll_back(&mut self) -> Rollback {
         let failed_step = self.step;
-        self.params = self.last_good.1.clone();
-        self.step = self.last_good.0;
-        self.optimizer.groups = self.params.arrays().map(|a| Adam::new(a.len()));
-        self.optimizer.variance = Adam::new(1);
+        self.restore_last_good();
         self.lr_scale *= 0.5;
-        if self.backend.restore(&self.params).is_err() {
-            // The device could not take the restored state: the CPU goes on from it.
-            self.backend = Box::new(backend::Cpu::default());
-            self.update_occupancy();
+        if let Err(e) = self.backend.restore(&self.params) {
+            return self.fail_over(&e);
         }
         let why = format!(
             "non-finite loss at step {failed_step}: rolled back to step {} and halved the learning rate",
             self.step
         );
         Rollback { failed_step, restored_step: self.step, why }
+    }
+
+    /// The last state checked good, with the optimiser started afresh (its moments belong to
+    /// the steps being undone).
+    fn restore_last_good(&mut self) {
+        self.params = self.last_good.1.clone();
+        self.step = self.last_good.0;
+        self.optimizer.groups = self.params.arrays().map(|a| Adam::new(a.len()));
+        self.optimizer.variance = Adam::new(1);
     }
 
     /// Whether training skips cells the surface is out of reach of. Not in rooms: their
@@ -434,13 +434,7 @@ impl Trainer {
     /// Marks the cells whose centre is within reach of the surface: the SDF there is below a
     /// cell diagonal plus the width of NeuS's density. A field with no surface left anywhere
     /// gets every cell back (see `Occupancy::or_full`), and so do rooms (`prunes_occupancy`).
-    pub fn update_occupancy(&mut self) {
-        if let Err(e) = self.try_update_occupancy() {
-            self.fail_over(&e);
-        }
-    }
-
-    fn try_update_occupancy(&mut self) -> Result<(), BackendError> {
+    fn update_occupancy(&mut self) -> Result<(), BackendError> {
         if !self.prunes_occupancy() {
             self.occupancy = Occupancy::full(self.occupancy.res);
             return Ok(());
@@ -552,13 +546,13 @@ mod tests {
     #[test]
     fn a_field_with_no_surface_left_samples_every_cell() {
         let mut t = tiny();
-        t.update_occupancy();
+        t.update_occupancy().unwrap();
         let shell = t.occupancy.cells.iter().filter(|&&c| c).count();
         assert!(shell > 0 && shell < t.occupancy.cells.len(), "{shell} cells around the initial sphere");
         // The distance output's bias: the field is now far from zero everywhere.
         let n = t.params.sdf.len();
         t.params.sdf[n - crate::field::SDF_OUT] = 10.0;
-        t.update_occupancy();
+        t.update_occupancy().unwrap();
         assert!(t.occupancy.cells.iter().all(|&c| c));
         assert!(t.step().unwrap().samples_per_ray > 0.0);
     }

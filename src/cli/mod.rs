@@ -6,6 +6,7 @@ mod convert;
 mod doctor;
 mod export;
 mod info;
+mod poses;
 mod render;
 mod scene;
 mod sfm;
@@ -43,6 +44,10 @@ enum Command {
     /// Find the camera poses of a folder of bare photos with COLMAP (structure from motion),
     /// into PATH/colmap/sparse/0, where Weave then finds them.
     Sfm(sfm::Args),
+    /// Find the camera poses of a folder's photos from the images alone: COLMAP's when it
+    /// poses them all, else Weave's own from a capture prior; writes a COLMAP model and a
+    /// transforms.json.
+    Poses(poses::Args),
     /// Write a procedural scene with exact ground truth (images, cameras, mesh).
     Scene(scene::Args),
     /// Train a neural surface on a folder; writes mesh, poses, renders, metrics.
@@ -88,6 +93,7 @@ fn run(command: Command) -> Result<()> {
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Sfm(a) => sfm::run(a),
+        Command::Poses(a) => poses::run(a),
         Command::Scene(a) => scene::run(a),
         Command::Train(a) => train::run(a),
         Command::Export(a) => export::run(a),

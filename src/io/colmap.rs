@@ -1,4 +1,4 @@
-//! COLMAP sparse models: cameras and images, text and binary; written as text.
+//! COLMAP sparse models: cameras, images and points, read and written as text and binary.
 //!
 //! COLMAP stores world-to-camera poses in OpenCV axes; `geometry::Pose` converts them.
 
@@ -311,23 +311,32 @@ fn read_images_bin(path: &Path) -> Result<Vec<Image>> {
     Ok(images)
 }
 
-/// Writes `cameras.txt`, `images.txt` and an empty `points3D.txt` into `dir`, one camera per
-/// distinct set of intrinsics.
-pub fn write_text(dir: &Path, views: &[(String, Intrinsics, Pose)]) -> Result<()> {
+/// One camera per distinct set of intrinsics, and each view's camera (0-based).
+fn distinct_cameras(views: &[(String, Intrinsics, Pose)]) -> (Vec<Intrinsics>, Vec<usize>) {
     let mut cameras: Vec<Intrinsics> = Vec::new();
-    let mut images = String::from(
-        "# Image list with two lines of data per image:\n\
-         #   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME\n\
-         #   POINTS2D[] as (X, Y, POINT3D_ID)\n",
-    );
-    for (i, (name, k, pose)) in views.iter().enumerate() {
-        let cam = match cameras.iter().position(|c| c == k) {
+    let of_view = views
+        .iter()
+        .map(|(_, k, _)| match cameras.iter().position(|c| c == k) {
             Some(c) => c,
             None => {
                 cameras.push(*k);
                 cameras.len() - 1
             }
-        };
+        })
+        .collect();
+    (cameras, of_view)
+}
+
+/// Writes `cameras.txt`, `images.txt` and `points3D.txt` into `dir`, one camera per distinct
+/// set of intrinsics. Points carry no tracks (nothing observed them as features).
+pub fn write_text(dir: &Path, views: &[(String, Intrinsics, Pose)], points: &[Point]) -> Result<()> {
+    let (cameras, of_view) = distinct_cameras(views);
+    let mut images = String::from(
+        "# Image list with two lines of data per image:\n\
+         #   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME\n\
+         #   POINTS2D[] as (X, Y, POINT3D_ID)\n",
+    );
+    for (i, ((name, _, pose), cam)) in views.iter().zip(&of_view).enumerate() {
         let (q, t) = pose.to_colmap();
         let _ = writeln!(
             images,
@@ -352,9 +361,53 @@ pub fn write_text(dir: &Path, views: &[(String, Intrinsics, Pose)]) -> Result<()
         let params: Vec<String> = params.iter().map(|p| format!("{p:.17}")).collect();
         let _ = writeln!(cams, "{} {model} {} {} {}", i + 1, k.width, k.height, params.join(" "));
     }
+    let mut pts = String::from(
+        "# 3D point list with one line of data per point:\n#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[]\n",
+    );
+    for (i, p) in points.iter().enumerate() {
+        let (x, [r, g, b]) = (p.position, p.rgb);
+        let _ = writeln!(pts, "{} {:.9} {:.9} {:.9} {r} {g} {b} 0", i + 1, x.x, x.y, x.z);
+    }
     atomic::write_bytes(&dir.join("cameras.txt"), cams.as_bytes())?;
     atomic::write_bytes(&dir.join("images.txt"), images.as_bytes())?;
-    atomic::write_bytes(&dir.join("points3D.txt"), b"# 3D point list (empty: no sparse points)\n")
+    atomic::write_bytes(&dir.join("points3D.txt"), pts.as_bytes())
+}
+
+/// Writes the same model as [`write_text`] in COLMAP's binary format (`cameras.bin`,
+/// `images.bin`, `points3D.bin`), which COLMAP and its Python bindings read fastest.
+pub fn write_binary(dir: &Path, views: &[(String, Intrinsics, Pose)], points: &[Point]) -> Result<()> {
+    let (cameras, of_view) = distinct_cameras(views);
+    let mut cams = (cameras.len() as u64).to_le_bytes().to_vec();
+    for (i, k) in cameras.iter().enumerate() {
+        let (model, params) = model_params(k);
+        let model_id = MODELS.iter().position(|m| m.0 == model).expect("written models are known") as i32;
+        cams.extend((i as u32 + 1).to_le_bytes());
+        cams.extend(model_id.to_le_bytes());
+        cams.extend((k.width as u64).to_le_bytes());
+        cams.extend((k.height as u64).to_le_bytes());
+        params.iter().for_each(|p| cams.extend(p.to_le_bytes()));
+    }
+    let mut imgs = (views.len() as u64).to_le_bytes().to_vec();
+    for (i, ((name, _, pose), cam)) in views.iter().zip(&of_view).enumerate() {
+        let (q, t) = pose.to_colmap();
+        imgs.extend((i as u32 + 1).to_le_bytes());
+        q.iter().chain(&[t.x, t.y, t.z]).for_each(|x| imgs.extend(x.to_le_bytes()));
+        imgs.extend((*cam as u32 + 1).to_le_bytes());
+        imgs.extend(name.as_bytes());
+        imgs.push(0);
+        imgs.extend(0u64.to_le_bytes());
+    }
+    let mut pts = (points.len() as u64).to_le_bytes().to_vec();
+    for (i, p) in points.iter().enumerate() {
+        pts.extend((i as u64 + 1).to_le_bytes());
+        p.position.to_array().iter().for_each(|x| pts.extend(x.to_le_bytes()));
+        pts.extend(p.rgb);
+        pts.extend(0f64.to_le_bytes());
+        pts.extend(0u64.to_le_bytes());
+    }
+    atomic::write_bytes(&dir.join("cameras.bin"), &cams)?;
+    atomic::write_bytes(&dir.join("images.bin"), &imgs)?;
+    atomic::write_bytes(&dir.join("points3D.bin"), &pts)
 }
 
 #[cfg(test)]
@@ -405,7 +458,7 @@ mod tests {
     fn text_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let v = views();
-        write_text(dir.path(), &v).unwrap();
+        write_text(dir.path(), &v, &[]).unwrap();
         assert_eq!(find_model(dir.path()).unwrap(), dir.path().join("."));
         let m = read(dir.path()).unwrap();
         assert_eq!(m.images.len(), 2);
@@ -445,7 +498,7 @@ mod tests {
     fn binary_matches_text() {
         let dir = tempfile::tempdir().unwrap();
         let v = views();
-        write_text(dir.path(), &v).unwrap();
+        write_text(dir.path(), &v, &[]).unwrap();
         let text = read(dir.path()).unwrap();
         let (cams, imgs) = push_bin_model(&v);
         std::fs::write(dir.path().join("cameras.bin"), &cams).unwrap();
@@ -461,6 +514,21 @@ mod tests {
         std::fs::write(dir.path().join("images.bin"), &imgs[..imgs.len() - 30]).unwrap();
         let msg = read(dir.path()).unwrap_err().to_string();
         assert!(msg.contains("images.bin"), "{msg}");
+    }
+
+    /// What Weave writes in binary, COLMAP's layout, reads back as the text it writes.
+    #[test]
+    fn binary_writer_round_trip() {
+        let (text_dir, bin_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let v = views();
+        let points = vec![Point { position: DVec3::new(0.25, -1.0, 2.0), rgb: [1, 2, 3] }; 3];
+        write_text(text_dir.path(), &v, &points).unwrap();
+        write_binary(bin_dir.path(), &v, &points).unwrap();
+        assert_eq!(read(text_dir.path()).unwrap(), read(bin_dir.path()).unwrap());
+        assert_eq!(read_points(bin_dir.path()).unwrap(), points);
+        let text_points = read_points(text_dir.path()).unwrap();
+        assert_eq!(text_points.len(), 3);
+        assert!((text_points[0].position - points[0].position).length() < 1e-9);
     }
 
     #[test]

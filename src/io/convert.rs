@@ -26,7 +26,7 @@ pub fn write(ds: &Dataset, format: Format, out: &Path) -> Result<PathBuf> {
         Format::Colmap => {
             let dir = out.join("sparse/0");
             let list: Vec<_> = views.iter().map(|(v, p)| (v.name.clone(), v.intrinsics, *p)).collect();
-            colmap::write_text(&dir, &list)?;
+            colmap::write_text(&dir, &list, &[])?;
             Ok(dir)
         }
         Format::Transforms => {

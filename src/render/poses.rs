@@ -38,9 +38,26 @@ pub fn refined(pose: &Pose, norm: &Normalization, delta: &[f32]) -> Pose {
     Pose { rotation: DMat3::from_quat(rotation(delta)) * pose.rotation, center: pose.center + shift }
 }
 
+/// The correction that moves `base` to `target` (both camera-to-world, input frame):
+/// the inverse of [`refined`], for setting a view's pose outright.
+pub fn correction_to(base: &Pose, norm: &Normalization, target: &Pose) -> [f32; PER_VIEW] {
+    let r = DQuat::from_mat3(&(target.rotation * base.rotation.transpose())).to_scaled_axis();
+    let t = (target.center - base.center) / norm.scale;
+    [r.x, r.y, r.z, t.x, t.y, t.z].map(|x| x as f32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_correction_to_a_pose_refines_to_it() {
+        let base = Pose::look_at(DVec3::new(3.0, -2.0, 1.0), DVec3::ZERO, DVec3::Z);
+        let target = Pose::look_at(DVec3::new(-1.0, 3.0, 2.0), DVec3::new(0.2, 0.0, 0.0), DVec3::Z);
+        let norm = Normalization { center: [0.5, 0.2, -0.1], scale: 2.0 };
+        let r = refined(&base, &norm, &correction_to(&base, &norm, &target));
+        assert!(r.rotation_angle_to(&target) < 1e-6 && (r.center - target.center).length() < 1e-5, "{r:?}");
+    }
 
     /// A corrected ray is the ray of the refined pose, so what training learns is what the
     /// outputs report.

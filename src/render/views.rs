@@ -59,6 +59,7 @@ impl Normalization {
     }
 }
 
+#[derive(Clone)]
 pub struct TrainView {
     pub name: String,
     pub intrinsics: Intrinsics,

@@ -53,6 +53,16 @@ pub const SCENES: &[Entry] = &[
         default_test_views: 4,
         masks: false,
     },
+    Entry {
+        name: "plain",
+        summary: "matte single-coloured object on black, cameras on a ring: too little texture for SIFT",
+        world: plain,
+        rig: ring_rig,
+        fov_x_deg: 40.0,
+        default_views: 20,
+        default_test_views: 4,
+        masks: false,
+    },
 ];
 
 fn rgb(r: f64, g: f64, b: f64) -> DVec3 {
@@ -99,6 +109,45 @@ fn object_rig(n: usize) -> Vec<Pose> {
             let a = golden * i as f64;
             let eye = 3.2 * DVec3::new(r * a.cos(), r * a.sin(), z);
             Pose::look_at(eye, DVec3::new(0.0, 0.0, -0.1), DVec3::Z)
+        })
+        .collect()
+}
+
+/// The object's shapes in one matte colour, lit from one side: only shading and outline
+/// tell the views apart.
+fn plain() -> World {
+    let clay = Material::Solid(rgb(0.75, 0.62, 0.5));
+    World {
+        objects: vec![
+            Object {
+                shape: Shape::Cuboid { min: DVec3::new(-0.6, -0.45, -0.8), max: DVec3::new(0.6, 0.45, -0.45) },
+                material: clay,
+            },
+            Object { shape: Shape::Sphere { center: DVec3::new(-0.1, 0.0, 0.05), radius: 0.45 }, material: clay },
+            Object { shape: Shape::Sphere { center: DVec3::new(0.42, 0.3, -0.25), radius: 0.18 }, material: clay },
+            Object {
+                shape: Shape::Column { base: DVec3::new(-0.45, 0.25, -0.45), radius: 0.1, height: 0.75 },
+                material: clay,
+            },
+        ],
+        lights: vec![
+            Light::Directional { dir: DVec3::new(-0.5, 0.4, -0.8), color: DVec3::splat(0.8) },
+            Light::Directional { dir: DVec3::new(0.6, -0.3, -0.3), color: DVec3::splat(0.2) },
+        ],
+        ambient: 0.15,
+        background: Background::Black,
+    }
+}
+
+/// A turntable's ring: cameras evenly around the object at about 25° elevation, each a
+/// little off the even spacing and height (no real turntable is exact).
+fn ring_rig(n: usize) -> Vec<Pose> {
+    (0..n)
+        .map(|i| {
+            let a = TAU * i as f64 / n as f64 + 2f64.to_radians() * (7.0 * i as f64).sin();
+            let elevation = (25.0 + 3.0 * (5.0 * i as f64).cos()).to_radians();
+            let eye = 3.2 * DVec3::new(elevation.cos() * a.cos(), elevation.cos() * a.sin(), elevation.sin());
+            Pose::look_at(eye, DVec3::new(0.0, 0.0, -0.2), DVec3::Z)
         })
         .collect()
 }
@@ -226,7 +275,7 @@ mod tests {
 
     #[test]
     fn layouts_of_the_procedural_rigs() {
-        for (entry, layout) in SCENES.iter().zip([Layout::Object, Layout::Room, Layout::Forward]) {
+        for (entry, layout) in SCENES.iter().zip([Layout::Object, Layout::Room, Layout::Forward, Layout::Object]) {
             let poses = (entry.rig)(24);
             assert_eq!(detect_layout(&poses), layout, "{}", entry.name);
         }

@@ -125,7 +125,7 @@ pub fn generate(entry: &Entry, opts: &Options, out: &Path, progress: &dyn Fn(usi
     transforms::write(&out.join("ground_truth/transforms.json"), &frames(&gt_files, &k, &train))?;
     let colmap_views: Vec<(String, Intrinsics, Pose)> =
         train_files.iter().zip(&given).map(|(f, p)| (f.trim_start_matches("images/").to_string(), k, *p)).collect();
-    colmap::write_text(&out.join("sparse/0"), &colmap_views)?;
+    colmap::write_text(&out.join("sparse/0"), &colmap_views, &[])?;
     ply::write(&out.join("gt_mesh.ply"), &world.mesh())?;
     Ok(Written { dir: out.to_path_buf(), views: train.len(), test_views: test.len() })
 }

@@ -25,6 +25,8 @@ pub enum Light {
 pub enum Background {
     /// Sky and hazy ground at infinity, with soft clouds.
     Sky,
+    /// Black, as a turntable's cloth or a studio backdrop.
+    Black,
 }
 
 pub struct World {
@@ -52,6 +54,7 @@ impl World {
 
     fn background(&self, d: DVec3) -> DVec3 {
         match self.background {
+            Background::Black => DVec3::ZERO,
             Background::Sky => {
                 let up = d.z;
                 if up >= 0.0 {

@@ -4,8 +4,11 @@
 //! goes into the folder's `colmap/sparse/0`, where Weave (and COLMAP, and nerfstudio) then
 //! find the poses whenever the folder is opened.
 
+pub mod codebook;
 mod colmap;
+pub mod descriptor;
 pub mod log;
+pub mod prior;
 
 pub use colmap::{Colmap, ENV};
 pub use log::Stage;

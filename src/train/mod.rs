@@ -8,6 +8,7 @@ pub mod config;
 pub mod depth_prior;
 mod helix;
 pub mod outputs;
+pub mod posefree;
 pub mod session;
 pub mod trainer;
 

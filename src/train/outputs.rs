@@ -142,7 +142,7 @@ pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
         transforms::write(path, &frames)
     } else {
         let list: Vec<_> = posed.iter().map(|(v, p)| (v.name.clone(), v.intrinsics, *p)).collect();
-        colmap::write_text(path, &list)
+        colmap::write_text(path, &list, &[])
     }
 }
 

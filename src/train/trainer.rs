@@ -217,6 +217,17 @@ impl Trainer {
             .collect()
     }
 
+    /// Sets training view `i`'s pose outright (as its correction, which both backends read
+    /// each step), its pose moments started afresh: a pose found anew, not a refinement.
+    pub fn set_pose(&mut self, i: usize, pose: &Pose) {
+        let range = i * poses::PER_VIEW..(i + 1) * poses::PER_VIEW;
+        self.params.poses[range.clone()].copy_from_slice(&poses::correction_to(&self.views[i].pose, &self.norm, pose));
+        let adam = &mut self.optimizer.groups[POSE_GROUP];
+        adam.m[range.clone()].fill(0.0);
+        adam.v[range].fill(0.0);
+        self.last_good.1.poses.clone_from(&self.params.poses);
+    }
+
     /// The training cameras with their refined poses, in the input frame; those the
     /// checkpoint recorded when the trainer has no views.
     pub fn cameras(&self) -> Vec<Camera> {

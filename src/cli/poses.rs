@@ -1,0 +1,155 @@
+//! `weave poses PATH --out DIR`: the pose stage alone. COLMAP's poses when it poses every
+//! photo; otherwise Weave's own, from a capture prior and the scene codebook (`posefree`).
+//! Written as a COLMAP model (text and binary, with sparse points) and a transforms.json.
+
+use crate::backend::Choice;
+use crate::geometry::{Intrinsics, Pose};
+use crate::io::{self, Dataset, colmap};
+use crate::sfm::Matcher;
+use crate::train::posefree::{self, PoseSettings, Posed, Progress};
+use crate::train::{Preset, TrainConfig, Trainer};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+/// Longest side, in pixels, photos have in Weave's pose stage unless `--scale` says: the
+/// codebook's descriptors and a coarse field need no more.
+const POSE_SIDE: u32 = 160;
+
+/// Most sparse points written: a sample of the surface found.
+const MAX_POINTS: usize = 20_000;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of photos (in images/ or the folder itself). Poses it already has are not used:
+    /// they are found from the images alone.
+    path: PathBuf,
+    /// Output folder: sparse/0 (COLMAP text and binary) and transforms.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Do not try COLMAP first: Weave's own pose stage only.
+    #[arg(long)]
+    no_colmap: bool,
+    #[command(flatten)]
+    settings: PoseSettings,
+    /// Scale of the photos in Weave's pose stage (default: the longest side at 160 px).
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Rays per training step in Weave's pose stage.
+    #[arg(long, default_value_t = 1024)]
+    rays: usize,
+    /// Compute backend for Weave's pose stage.
+    #[arg(long, value_enum, default_value_t = Choice::Auto)]
+    backend: Choice,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut ds = super::open(&args.path)?;
+    if ds.has_poses() {
+        println!(
+            "{}: its own poses ({}) are not used; finding them from the images",
+            ds.root.display(),
+            ds.pose_source
+        );
+    }
+    ds.views.iter_mut().for_each(|v| v.pose = None);
+    if ds.views.len() < 3 {
+        bail!("{}: only {} usable images; posing needs at least 3", ds.root.display(), ds.views.len());
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    if !args.no_colmap
+        && let Some(posed) = colmap_poses(&ds)
+    {
+        return write(&args.out, &ds, &posed, &[]);
+    }
+    let found = weave_poses(&args, &ds)?;
+    println!("{}", found.summary());
+    let t = &found.trainer;
+    let names: std::collections::HashMap<&str, Pose> =
+        t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses()).collect();
+    let posed: Vec<(String, Intrinsics, Pose)> = ds
+        .views
+        .iter()
+        .filter_map(|v| names.get(v.name.as_str()).map(|p| (v.name.clone(), v.intrinsics, *p)))
+        .collect();
+    write(&args.out, &ds, &posed, &surface_points(t))
+}
+
+/// COLMAP's poses when it is installed and poses every photo; what it said otherwise.
+fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
+    let posed = match super::sfm::find_poses(ds, Matcher::Auto) {
+        Ok(posed) if posed.views.len() == ds.views.len() && posed.has_poses() => posed,
+        Ok(posed) => {
+            println!(
+                "COLMAP posed {} of {} photos: Weave's own pose stage takes over",
+                posed.views.iter().filter(|v| v.pose.is_some()).count(),
+                ds.views.len()
+            );
+            return None;
+        }
+        Err(e) => {
+            println!("{e:#}\nWeave's own pose stage takes over");
+            return None;
+        }
+    };
+    Some(posed.views.iter().filter_map(|v| v.pose.map(|p| (v.name.clone(), v.intrinsics, p))).collect())
+}
+
+fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
+    let longest = ds.views.iter().map(|v| v.intrinsics.width.max(v.intrinsics.height)).max().unwrap_or(1);
+    let scale = args.scale.unwrap_or((POSE_SIDE as f64 / longest as f64).min(1.0));
+    let mut cfg = TrainConfig::preset(Preset::Fast);
+    (cfg.image_scale, cfg.rays) = (scale, args.rays);
+    let placeholders: Vec<io::View> =
+        ds.views.iter().cloned().map(|v| io::View { pose: Some(Pose::IDENTITY), ..v }).collect();
+    let views = crate::render::views::load(&placeholders, scale)?;
+    let total = args.settings.steps() as u64;
+    let bar = super::bar(total, "{msg:28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]");
+    bar.set_message("posing from the prior");
+    let progress = |p: Progress| match p {
+        Progress::Start { direction } => bar.set_message(format!("ring order, direction {direction}/2")),
+        Progress::Step { step, .. } => bar.set_position(step as u64),
+        Progress::Round { round, rounds, reestimated } => {
+            bar.set_message(format!("round {}/{rounds}", round + 1));
+            super::say(&bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));
+        }
+    };
+    let found = posefree::bootstrap(&cfg, views, &args.settings, args.backend, &progress, super::ctrl_c()?);
+    bar.finish_and_clear();
+    found.context("stopped: nothing written")
+}
+
+/// A sample of the surface found, as sparse points in the input frame.
+fn surface_points(t: &Trainer) -> Vec<colmap::Point> {
+    let mesh = crate::train::outputs::mesh(t, 96, None);
+    let step = mesh.vertices.len().div_ceil(MAX_POINTS).max(1);
+    (0..mesh.vertices.len())
+        .step_by(step)
+        .map(|i| colmap::Point {
+            position: mesh.vertices[i].as_dvec3(),
+            rgb: mesh.colors.get(i).copied().unwrap_or([128; 3]),
+        })
+        .collect()
+}
+
+fn write(out: &Path, ds: &Dataset, posed: &[(String, Intrinsics, Pose)], points: &[colmap::Point]) -> Result<()> {
+    let model = out.join("sparse/0");
+    std::fs::create_dir_all(&model).with_context(|| format!("creating {}", model.display()))?;
+    colmap::write_text(&model, posed, points)?;
+    colmap::write_binary(&model, posed, points)?;
+    let paths: Vec<String> =
+        posed.iter().map(|(name, _, _)| io::paths::relative_path(out, &ds.images_dir.join(name))).collect();
+    let frames: Vec<_> = posed
+        .iter()
+        .zip(&paths)
+        .map(|((_, k, p), f)| io::transforms::FrameOut { file_path: f, intrinsics: k, pose: p })
+        .collect();
+    io::transforms::write(&out.join("transforms.json"), &frames)?;
+    println!(
+        "{} poses, {} sparse points: {} and {}",
+        posed.len(),
+        points.len(),
+        model.display(),
+        out.join("transforms.json").display()
+    );
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! Poses for photos that structure from motion could not pose, by implicit pose
+//! regularisation after IR-NeRF (ICCV 2023): the scene being trained regularises the poses.
+//!
+//! What is built, against the paper:
+//! - **Bootstrap from a capture prior** (`sfm::prior`), as IR-NeRF and GNeRF start from a
+//!   pose distribution. Instead of GNeRF's adversarial coarse NeRF and a ViT pose regressor,
+//!   the photos are ordered (the most similar cycle, for a ring) and laid along the prior
+//!   (in their file names' order when neighbours in it look alike, as a turntable's
+//!   files are named); the ring's two directions are both trained briefly and the one the field
+//!   explains better is kept (the other is a mirrored world).
+//! - **Poses as optimised state**: every view's SE(3) correction trains with the field, coarse
+//!   to fine as BARF does (hash levels open over the run, `TrainConfig::level_interval`), with
+//!   the poses' own learning rate (`pose_lr`).
+//! - **Scene codebook** (`sfm::codebook`): views rendered from the current field at poses drawn
+//!   from the prior, with compact descriptors (`sfm::descriptor`) in place of the paper's VGG
+//!   codes and learnt decoder. A photo's pose is the softmax-weighted mix of the codebook poses
+//!   whose renders match it.
+//! - **View consistency**: after every round each photo is compared, in descriptor space, with
+//!   the render at its current pose; a photo the codebook explains better than its own pose
+//!   does is re-estimated through the codebook, and poses that drifted out of the prior's
+//!   distribution (radius, aim) are pulled back into it. The paper's consistency is a
+//!   differentiable loss through its decoder; here it acts between rounds, and the
+//!   photometric loss refines what it sets.
+//! - Photos that stay unexplained at the end are named, with why.
+
+use super::config::TrainConfig;
+use super::trainer::Trainer;
+use crate::backend::Choice;
+use crate::geometry::Pose;
+use crate::geometry::rig::Layout;
+use crate::render::views::TrainView;
+use crate::sfm::codebook::{Codebook, Entry};
+use crate::sfm::descriptor::{self, Descriptor};
+use crate::sfm::prior::{self, PosePrior};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The knobs of the pose stage, on the command line (`weave poses`, `weave train`) and in the
+/// window's Training panel.
+#[derive(Clone, Debug, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
+pub struct PoseSettings {
+    /// Where the cameras stood, for photos nothing posed: ring (turntable, walk-around),
+    /// hemisphere (from above), sphere (all around) or forward (default: detected from the
+    /// photos: a plain backdrop means an object on a ring).
+    #[arg(long, value_enum)]
+    pub pose_prior: Option<PosePrior>,
+    /// Views the field renders at poses drawn from the prior, per round (the scene codebook).
+    #[arg(long, default_value_t = 96)]
+    pub codebook_size: usize,
+    /// Softmax temperature over descriptor similarities: smaller trusts the best codebook view
+    /// alone, larger mixes its neighbours' poses.
+    #[arg(long, default_value_t = 0.01)]
+    pub codebook_temperature: f32,
+    /// Rounds of joint training, each followed by re-estimation through the codebook.
+    #[arg(long, default_value_t = 4)]
+    pub pose_rounds: u32,
+    /// Training steps per round.
+    #[arg(long, default_value_t = 250)]
+    pub round_steps: u32,
+    /// How much better (descriptor similarity, 0 to 1) the codebook must explain a photo than
+    /// its current pose does for the pose to be replaced.
+    #[arg(long, default_value_t = 0.05)]
+    pub reestimate_margin: f32,
+}
+
+impl Default for PoseSettings {
+    fn default() -> Self {
+        Self {
+            pose_prior: None,
+            codebook_size: 96,
+            codebook_temperature: 0.01,
+            pose_rounds: 4,
+            round_steps: 250,
+            reestimate_margin: 0.05,
+        }
+    }
+}
+
+impl PoseSettings {
+    /// Training steps the stage takes: two starts (both ways round), then the other rounds.
+    pub fn steps(&self) -> u32 {
+        self.round_steps * (self.pose_rounds.max(1) + 1)
+    }
+}
+
+/// A photo whose render, at the best pose found, still does not look like it.
+#[derive(Clone, Debug)]
+pub struct Unexplained {
+    pub name: String,
+    pub similarity: f32,
+}
+
+pub struct Posed {
+    /// The field and poses trained so far; its cameras are the poses found.
+    pub trainer: Trainer,
+    pub prior: PosePrior,
+    /// Why that prior.
+    pub why: String,
+    /// Poses replaced through the codebook, over all rounds.
+    pub reestimated: usize,
+    pub unexplained: Vec<Unexplained>,
+    /// Median descriptor similarity of the photos to their renders at the end.
+    pub median_similarity: f32,
+}
+
+impl Posed {
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "Weave posed {} photos from a {} prior ({}); {} poses re-estimated through the scene codebook, \
+             photos and renders alike at {:.2} (median)",
+            self.trainer.views.len(),
+            self.prior.label(),
+            self.why,
+            self.reestimated,
+            self.median_similarity
+        );
+        if !self.unexplained.is_empty() {
+            let names: Vec<String> =
+                self.unexplained.iter().map(|u| format!("{} ({:.2})", u.name, u.similarity)).collect();
+            s += &format!(
+                "; not explained by the scene, so their poses are doubtful: {} (another scene mixed in, or a \
+                 side no other photo shows)",
+                names.join(", ")
+            );
+        }
+        s
+    }
+}
+
+/// What the stage reports as it goes.
+pub enum Progress {
+    /// Trying the ring one way round (1) or the other (2).
+    Start {
+        direction: u32,
+    },
+    Step {
+        step: u32,
+        total: u32,
+    },
+    Round {
+        round: u32,
+        rounds: u32,
+        reestimated: usize,
+    },
+}
+
+/// Below this fraction of the median similarity a photo counts as unexplained.
+const UNEXPLAINED_FRACTION: f32 = 0.6;
+
+/// Poses every view (whatever poses they carry are ignored) from `settings`' prior and trains
+/// the field with them; `cfg` is the training the field goes on with (its steps are at least
+/// the stage's), on `backend`. None when `cancel` was set.
+pub fn bootstrap(
+    cfg: &TrainConfig,
+    views: Vec<TrainView>,
+    settings: &PoseSettings,
+    backend: Choice,
+    progress: &dyn Fn(Progress),
+    cancel: &AtomicBool,
+) -> Option<Posed> {
+    let photos: Vec<Descriptor> =
+        views.iter().map(|v| Descriptor::of(v.width() as usize, v.height() as usize, &v.rgb)).collect();
+    let (prior, why) = match settings.pose_prior {
+        Some(p) => (p, "chosen".to_string()),
+        None => {
+            let images: Vec<_> = views.iter().map(|v| (v.width() as usize, v.height() as usize, &v.rgb[..])).collect();
+            prior::detect(prior::backdrop_share(&images))
+        }
+    };
+    let mut cfg = cfg.clone();
+    cfg.refine_poses = true;
+    cfg.layout = Some(if prior == PosePrior::Forward { Layout::Forward } else { Layout::Object });
+    cfg.iterations = cfg.iterations.max(settings.steps());
+    let total = settings.steps();
+
+    // The ring's order, both ways round; the first round decides which.
+    let (order, named) = prior::capture_order(&photos);
+    let why = format!("{why}; {}", if named { "photos in name order" } else { "photos ordered by likeness" });
+    let mut best: Option<(f64, Trainer)> = None;
+    for (direction, order) in [order.clone(), order.into_iter().rev().collect()].into_iter().enumerate() {
+        progress(Progress::Start { direction: direction as u32 + 1 });
+        let mut v = views.clone();
+        for (view, pose) in v.iter_mut().zip(prior.initial(&order)) {
+            view.pose = pose;
+        }
+        let mut t = Trainer::new(cfg.clone(), v);
+        // A device that cannot start leaves the stage on the CPU, as training does.
+        let _ = t.choose_backend(backend);
+        let shown_from = direction as u32 * settings.round_steps;
+        let loss = train(&mut t, settings.round_steps, shown_from, total, progress, cancel)?;
+        if best.as_ref().is_none_or(|b| loss < b.0) {
+            best = Some((loss, t));
+        }
+    }
+    let (_, mut t) = best.expect("two starts");
+    let mut reestimated = 0;
+    let rounds = settings.pose_rounds.max(1);
+    for round in 1..rounds {
+        let n = reestimate(&mut t, prior, &photos, settings);
+        reestimated += n;
+        progress(Progress::Round { round, rounds, reestimated: n });
+        train(&mut t, settings.round_steps, (round + 1) * settings.round_steps, total, progress, cancel)?;
+    }
+    if t.sync().is_err() {
+        // The device failed; training went on on the CPU from its last good state.
+    }
+    let own = consistency(&t, &photos);
+    let mut sorted = own.clone();
+    sorted.sort_by(f32::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let unexplained = own
+        .iter()
+        .zip(&t.views)
+        .filter(|(s, _)| **s < UNEXPLAINED_FRACTION * median)
+        .map(|(s, v)| Unexplained { name: v.name.clone(), similarity: *s })
+        .collect();
+    Some(Posed { trainer: t, prior, why, reestimated, unexplained, median_similarity: median })
+}
+
+/// `steps` training steps; the mean loss of their last quarter. None when cancelled.
+fn train(
+    t: &mut Trainer,
+    steps: u32,
+    shown_from: u32,
+    total: u32,
+    progress: &dyn Fn(Progress),
+    cancel: &AtomicBool,
+) -> Option<f64> {
+    let mut tail = (0.0, 0u32);
+    for k in 0..steps {
+        if cancel.load(Ordering::SeqCst) {
+            return None;
+        }
+        if let Ok(stats) = t.step() {
+            if k >= steps - steps / 4 {
+                tail = (tail.0 + stats.loss as f64, tail.1 + 1);
+            }
+            progress(Progress::Step { step: (shown_from + k + 1).min(total), total });
+        }
+    }
+    Some(if tail.1 > 0 { tail.0 / tail.1 as f64 } else { f64::INFINITY })
+}
+
+/// The camera the codebook renders with: the first view's, at twice the descriptor's size.
+fn codebook_camera(t: &Trainer) -> crate::geometry::Intrinsics {
+    let k = t.views[0].intrinsics;
+    k.scaled((2 * descriptor::WIDTH) as f64 / k.width as f64)
+}
+
+fn render_descriptor(t: &Trainer, k: &crate::geometry::Intrinsics, pose: &Pose) -> Descriptor {
+    let img = t.render(k, pose);
+    let rgb: Vec<[f32; 3]> = img.pixels().map(|p| p.0.map(|c| c as f32 / 255.0)).collect();
+    Descriptor::of(img.width() as usize, img.height() as usize, &rgb)
+}
+
+/// Per view, how alike its photo and the render at its current pose are.
+fn consistency(t: &Trainer, photos: &[Descriptor]) -> Vec<f32> {
+    let k = codebook_camera(t);
+    t.refined_poses().iter().zip(photos).map(|(p, d)| render_descriptor(t, &k, p).similarity(d)).collect()
+}
+
+/// Builds the codebook from the field and re-estimates the views it explains better than
+/// their own poses do; pulls back poses that left the distribution. How many it replaced.
+fn reestimate(t: &mut Trainer, prior: PosePrior, photos: &[Descriptor], s: &PoseSettings) -> usize {
+    let k = codebook_camera(t);
+    let book = Codebook {
+        entries: prior
+            .sample(s.codebook_size)
+            .into_iter()
+            .map(|pose| Entry { descriptor: render_descriptor(t, &k, &pose), pose })
+            .collect(),
+    };
+    let own = consistency(t, photos);
+    let poses = t.refined_poses();
+    let mut replaced = 0;
+    for (i, photo) in photos.iter().enumerate() {
+        let pulled = prior.project(&poses[i]);
+        let drifted = pulled.rotation_angle_to(&poses[i]) > 10f64.to_radians()
+            || (pulled.center - poses[i].center).length() > 0.15 * prior::RADIUS;
+        match book.estimate(photo, s.codebook_temperature) {
+            Some(m) if m.similarity > own[i] + s.reestimate_margin => {
+                t.set_pose(i, &prior.project(&m.pose));
+                replaced += 1;
+            }
+            _ if drifted => t.set_pose(i, &pulled),
+            _ => {}
+        }
+    }
+    replaced
+}

@@ -102,12 +102,14 @@ fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
     let placeholders: Vec<io::View> =
         ds.views.iter().cloned().map(|v| io::View { pose: Some(Pose::IDENTITY), ..v }).collect();
     let views = crate::render::views::load(&placeholders, scale)?;
-    let total = args.settings.steps() as u64;
-    let bar = super::bar(total, "{msg:28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]");
+    let bar = super::bar(0, "{msg:28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]");
     bar.set_message("posing from the prior");
     let progress = |p: Progress| match p {
-        Progress::Start { direction } => bar.set_message(format!("ring order, direction {direction}/2")),
-        Progress::Step { step, .. } => bar.set_position(step as u64),
+        Progress::Start { start, starts } => bar.set_message(format!("first guess {start}/{starts}")),
+        Progress::Step { step, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(step as u64)
+        }
         Progress::Round { round, rounds, reestimated } => {
             bar.set_message(format!("round {}/{rounds}", round + 1));
             super::say(&bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));

@@ -67,7 +67,7 @@ pub fn weighted_mean(poses: &[(Pose, f64)]) -> Pose {
         if r.dot(reference) < 0.0 {
             r = -r;
         }
-        q = q + r * *w;
+        q += r * *w;
         c += p.center * *w;
     }
     let total: f64 = poses.iter().map(|p| p.1).sum();

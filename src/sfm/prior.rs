@@ -13,9 +13,6 @@ use std::f64::consts::TAU;
 /// Camera distance from the object, in the prior's frame.
 pub const RADIUS: f64 = 1.0;
 
-/// Elevation, degrees, of a ring's first guess: a turntable seen from a tripod.
-const RING_ELEVATION: f64 = 20.0;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum PosePrior {
     /// A turntable or a walk around the object: one ring of cameras at a similar height.
@@ -74,19 +71,26 @@ impl PosePrior {
             .collect()
     }
 
+    /// Elevations (degrees) of the first guesses tried: a ring's height is not known, and a
+    /// wrong one tilts every relative pose (by twice the error, across the ring).
+    pub fn start_elevations(self) -> &'static [f64] {
+        match self {
+            PosePrior::Ring => &[10.0, 20.0, 30.0, 40.0],
+            PosePrior::Hemisphere => &[25.0, 50.0],
+            PosePrior::Sphere | PosePrior::Forward => &[0.0],
+        }
+    }
+
     /// A first pose for each photo, from the order in which they follow one another (around
-    /// the ring, or side by side facing forward).
-    pub fn initial(self, order: &[usize]) -> Vec<Pose> {
+    /// the ring at `elevation` degrees, or side by side facing forward).
+    pub fn initial(self, order: &[usize], elevation: f64) -> Vec<Pose> {
         let n = order.len();
         let mut poses = vec![Pose::IDENTITY; n];
         for (slot, &photo) in order.iter().enumerate() {
             let t = slot as f64 / n.max(1) as f64;
             poses[photo] = match self {
                 PosePrior::Forward => forward_pose(0.6 * (t - 0.5), 0.0),
-                PosePrior::Ring => orbit_pose(TAU * t, RING_ELEVATION),
-                PosePrior::Hemisphere | PosePrior::Sphere => {
-                    orbit_pose(TAU * t, 0.5 * (self.elevations().0 + self.elevations().1))
-                }
+                PosePrior::Ring | PosePrior::Hemisphere | PosePrior::Sphere => orbit_pose(TAU * t, elevation),
             };
         }
         poses

@@ -6,8 +6,8 @@
 //!   pose distribution. Instead of GNeRF's adversarial coarse NeRF and a ViT pose regressor,
 //!   the photos are ordered (the most similar cycle, for a ring) and laid along the prior
 //!   (in their file names' order when neighbours in it look alike, as a turntable's
-//!   files are named); the ring's two directions are both trained briefly and the one the field
-//!   explains better is kept (the other is a mirrored world).
+//!   files are named). Both directions round (the other is a mirrored world) at a few
+//!   elevations are trained briefly, and the guess the field explains best is kept.
 //! - **Poses as optimised state**: every view's SE(3) correction trains with the field, coarse
 //!   to fine as BARF does (hash levels open over the run, `TrainConfig::level_interval`), with
 //!   the poses' own learning rate (`pose_lr`).
@@ -76,9 +76,16 @@ impl Default for PoseSettings {
 }
 
 impl PoseSettings {
-    /// Training steps the stage takes: two starts (both ways round), then the other rounds.
-    pub fn steps(&self) -> u32 {
-        self.round_steps * (self.pose_rounds.max(1) + 1)
+    /// Steps of each first guess tried.
+    fn start_steps(&self) -> u32 {
+        (self.round_steps / 2).max(1)
+    }
+
+    /// Training steps the stage takes with `prior`: the first guesses tried (both ways round, at
+    /// each of its start elevations), then the rounds.
+    pub fn steps(&self, prior: PosePrior) -> u32 {
+        let starts = 2 * prior.start_elevations().len() as u32;
+        starts * self.start_steps() + self.round_steps * (self.pose_rounds.max(1) - 1)
     }
 }
 
@@ -128,9 +135,10 @@ impl Posed {
 
 /// What the stage reports as it goes.
 pub enum Progress {
-    /// Trying the ring one way round (1) or the other (2).
+    /// Trying first guess `start` of `starts` (each way round, at each start elevation).
     Start {
-        direction: u32,
+        start: u32,
+        starts: u32,
     },
     Step {
         step: u32,
@@ -169,36 +177,40 @@ pub fn bootstrap(
     let mut cfg = cfg.clone();
     cfg.refine_poses = true;
     cfg.layout = Some(if prior == PosePrior::Forward { Layout::Forward } else { Layout::Object });
-    cfg.iterations = cfg.iterations.max(settings.steps());
-    let total = settings.steps();
+    cfg.iterations = cfg.iterations.max(settings.steps(prior));
+    let total = settings.steps(prior);
 
     // The ring's order, both ways round; the first round decides which.
     let (order, named) = prior::capture_order(&photos);
     let why = format!("{why}; {}", if named { "photos in name order" } else { "photos ordered by likeness" });
     let mut best: Option<(f64, Trainer)> = None;
-    for (direction, order) in [order.clone(), order.into_iter().rev().collect()].into_iter().enumerate() {
-        progress(Progress::Start { direction: direction as u32 + 1 });
+    let orders = [order.clone(), order.into_iter().rev().collect::<Vec<_>>()];
+    let starts: Vec<(&Vec<usize>, f64)> =
+        orders.iter().flat_map(|o| prior.start_elevations().iter().map(move |&e| (o, e))).collect();
+    for (i, &(order, elevation)) in starts.iter().enumerate() {
+        progress(Progress::Start { start: i as u32 + 1, starts: starts.len() as u32 });
         let mut v = views.clone();
-        for (view, pose) in v.iter_mut().zip(prior.initial(&order)) {
+        for (view, pose) in v.iter_mut().zip(prior.initial(order, elevation)) {
             view.pose = pose;
         }
         let mut t = Trainer::new(cfg.clone(), v);
         // A device that cannot start leaves the stage on the CPU, as training does.
         let _ = t.choose_backend(backend);
-        let shown_from = direction as u32 * settings.round_steps;
-        let loss = train(&mut t, settings.round_steps, shown_from, total, progress, cancel)?;
+        let shown_from = i as u32 * settings.start_steps();
+        let loss = train(&mut t, settings.start_steps(), shown_from, total, progress, cancel)?;
         if best.as_ref().is_none_or(|b| loss < b.0) {
             best = Some((loss, t));
         }
     }
-    let (_, mut t) = best.expect("two starts");
+    let (_, mut t) = best.expect("at least two starts");
+    let done = starts.len() as u32 * settings.start_steps();
     let mut reestimated = 0;
     let rounds = settings.pose_rounds.max(1);
     for round in 1..rounds {
         let n = reestimate(&mut t, prior, &photos, settings);
         reestimated += n;
         progress(Progress::Round { round, rounds, reestimated: n });
-        train(&mut t, settings.round_steps, (round + 1) * settings.round_steps, total, progress, cancel)?;
+        train(&mut t, settings.round_steps, done + (round - 1) * settings.round_steps, total, progress, cancel)?;
     }
     if t.sync().is_err() {
         // The device failed; training went on on the CPU from its last good state.

@@ -62,7 +62,6 @@ pub fn run(args: Args) -> Result<()> {
         return write(&args.out, &ds, &posed, &[]);
     }
     let found = weave_poses(&args, &ds)?;
-    println!("{}", found.summary());
     let t = &found.trainer;
     let names: std::collections::HashMap<&str, Pose> =
         t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses()).collect();
@@ -75,7 +74,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// COLMAP's poses when it is installed and poses every photo; what it said otherwise.
-fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
+pub fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
     let posed = match super::sfm::find_poses(ds, Matcher::Auto) {
         Ok(posed) if posed.views.len() == ds.views.len() && posed.has_poses() => posed,
         Ok(posed) => {
@@ -96,12 +95,18 @@ fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
 
 fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
     let longest = ds.views.iter().map(|v| v.intrinsics.width.max(v.intrinsics.height)).max().unwrap_or(1);
-    let scale = args.scale.unwrap_or((POSE_SIDE as f64 / longest as f64).min(1.0));
     let mut cfg = TrainConfig::preset(Preset::Fast);
-    (cfg.image_scale, cfg.rays) = (scale, args.rays);
+    cfg.image_scale = args.scale.unwrap_or((POSE_SIDE as f64 / longest as f64).min(1.0));
+    cfg.rays = args.rays;
+    find(ds, &cfg, &args.settings, args.backend)
+}
+
+/// Weave's own pose stage on every photo of `ds` (poses it has are ignored), training with
+/// `cfg` on `backend`, with a progress bar; Err when stopped.
+pub fn find(ds: &Dataset, cfg: &TrainConfig, settings: &PoseSettings, backend: Choice) -> Result<Posed> {
     let placeholders: Vec<io::View> =
         ds.views.iter().cloned().map(|v| io::View { pose: Some(Pose::IDENTITY), ..v }).collect();
-    let views = crate::render::views::load(&placeholders, scale)?;
+    let views = crate::render::views::load(&placeholders, cfg.image_scale)?;
     let bar = super::bar(0, "{msg:28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]");
     bar.set_message("posing from the prior");
     let progress = |p: Progress| match p {
@@ -115,9 +120,11 @@ fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
             super::say(&bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));
         }
     };
-    let found = posefree::bootstrap(&cfg, views, &args.settings, args.backend, &progress, super::ctrl_c()?);
+    let found = posefree::bootstrap(cfg, views, settings, backend, &progress, super::ctrl_c()?);
     bar.finish_and_clear();
-    found.context("stopped: nothing written")
+    let found = found.context("stopped during the pose stage: nothing written")?;
+    println!("{}", found.summary());
+    Ok(found)
 }
 
 /// A sample of the surface found, as sparse points in the input frame.

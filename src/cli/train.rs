@@ -4,6 +4,7 @@
 use crate::backend::Choice;
 use crate::io::Dataset;
 use crate::sfm::Matcher;
+use crate::train::posefree::PoseSettings;
 use crate::train::session::{Command, Event, Session};
 use crate::train::{Overrides, Trainer, checkpoint, outputs};
 use anyhow::{Context, Result, bail};
@@ -15,13 +16,16 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct Args {
     /// Photo folder: with poses (COLMAP model or transforms.json), or bare photos, whose poses
-    /// COLMAP finds first (as `weave sfm`).
+    /// COLMAP finds first (as `weave sfm`), and Weave's own pose stage where COLMAP cannot.
     path: PathBuf,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
     #[command(flatten)]
     settings: Overrides,
+    /// Weave's own pose stage, for bare photos COLMAP cannot pose (or without COLMAP).
+    #[command(flatten)]
+    poses: PoseSettings,
     /// Compute backend: CUDA when a usable GPU is found, else the CPU.
     #[arg(long, value_enum, default_value_t = Choice::Auto)]
     backend: Choice,
@@ -32,9 +36,22 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut ds = super::open(&args.path)?;
-    if !ds.has_poses() {
-        println!("{}: no camera poses; finding them with COLMAP first (`weave sfm` does only that)", ds.root.display());
-        ds = super::sfm::find_poses(&ds, Matcher::Auto)?;
+    let mut pose_free = false;
+    if !ds.has_poses() && args.resume.is_none() {
+        println!(
+            "{}: no camera poses; finding them with COLMAP first (`weave poses` does only that)",
+            ds.root.display()
+        );
+        match super::sfm::find_poses(&ds, Matcher::Auto) {
+            Ok(posed) => ds = posed,
+            Err(e) => {
+                println!("{e:#}\nWeave's own pose stage takes over");
+                pose_free = true;
+            }
+        }
+    }
+    if pose_free {
+        return train_pose_free(&args, &ds);
     }
     // A resumed run holds out what its checkpoint held out.
     let probe = args.resume.as_ref().map(|ckpt| checkpoint::load(ckpt, Vec::new())).transpose()?;
@@ -55,14 +72,33 @@ pub fn run(args: Args) -> Result<()> {
             }
         },
     };
-    let trainer = start_backend(trainer, args.backend, &args.out)?;
+    finish(start_backend(trainer, args.backend, &args.out)?, &ds, &args.out)
+}
+
+/// Bare photos that COLMAP did not pose: Weave's pose stage trains the field with them, and
+/// training goes on from there.
+fn train_pose_free(args: &Args, ds: &Dataset) -> Result<()> {
+    if ds.views.len() < 3 {
+        bail!("{}: only {} usable images; training needs at least 3", ds.root.display(), ds.views.len());
+    }
+    if args.settings.holdout.is_some() {
+        println!("note: --holdout is not used on photos Weave poses itself: every photo helps pose the others");
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let cfg = args.settings.config(|| crate::render::views::auto_scale(&ds.views).0);
+    let trainer = super::poses::find(ds, &cfg, &args.poses, args.backend)?.trainer;
+    finish(start_backend(trainer, args.backend, &args.out)?, ds, &args.out)
+}
+
+/// Trains to the end and writes everything.
+fn finish(trainer: Trainer, ds: &Dataset, out: &Path) -> Result<()> {
     let (trainer, mut metrics) = train(trainer)?;
     println!("trained {} steps in {:.1} s; writing outputs", trainer.step, metrics.seconds);
-    if let Some(note) = outputs::write_results(&trainer, &ds, &args.out, &mut metrics)? {
+    if let Some(note) = outputs::write_results(&trainer, ds, out, &mut metrics)? {
         eprintln!("warning: {note}");
     }
     let held_out = metrics.test_psnr.map_or("n/a".into(), |p| format!("{p:.2} dB"));
-    println!("mesh {} triangles; held-out PSNR {held_out}; wrote {}", metrics.mesh_triangles, args.out.display());
+    println!("mesh {} triangles; held-out PSNR {held_out}; wrote {}", metrics.mesh_triangles, out.display());
     Ok(())
 }
 

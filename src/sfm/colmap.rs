@@ -5,7 +5,7 @@ use super::SfmError;
 use super::log::Stage;
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,7 +79,16 @@ impl Colmap {
         images: usize,
         progress: &dyn Fn(Stage, usize, usize),
         cancel: &AtomicBool,
+        log: &Path,
     ) -> Result<(), SfmError> {
+        let mut log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| SfmError::io(log, e))?;
+        let args_line: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let _ = writeln!(log_file, "$ colmap {}", args_line.join(" "));
         let mut cmd = command(&self.exe);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         // A group of its own, so that cancelling stops what a wrapper script started too.
@@ -117,6 +126,7 @@ impl Colmap {
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) => {
+                    let _ = writeln!(log_file, "{line}");
                     if let Some((done, total)) = stage.progress(line.trim(), images) {
                         progress(stage, done, total);
                     }
@@ -130,12 +140,26 @@ impl Colmap {
             }
         }
         let status = child.wait().map_err(|e| SfmError::io(&self.exe, e))?;
+        let _ = log_file.flush();
         if status.success() {
             return Ok(());
         }
         let command = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
-        Err(SfmError::Failed { command, status: status.to_string(), log: Vec::from(tail).join("\n") })
+        Err(SfmError::Failed { command, status: status.to_string(), reason: reason(&tail), log: log.to_path_buf() })
     }
+}
+
+/// Why COLMAP stopped, in Weave's words where the log's last lines say something known, else
+/// its last line.
+fn reason(tail: &VecDeque<String>) -> String {
+    if tail.iter().any(|l| l.contains("No good initial image pair found")) {
+        return "no two photos share enough matched features to start the model from (plain, textureless or \
+                dark photos give too few)"
+            .into();
+    }
+    let said = |l: &&String| l.contains("rror") || l.trim_start().starts_with("=>");
+    let line = tail.iter().rev().find(said).or_else(|| tail.iter().rev().find(|l| !l.trim().is_empty()));
+    line.map_or_else(|| "it printed nothing".into(), |l| l.trim().trim_start_matches("=>").trim().to_string())
 }
 
 /// A COLMAP command with no window system: COLMAP's command line still starts Qt.

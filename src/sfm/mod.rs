@@ -23,6 +23,9 @@ use std::time::Instant;
 /// Where the model and COLMAP's database go, inside the photo folder.
 pub const WORK_DIR: &str = "colmap";
 
+/// COLMAP's whole output, in `WORK_DIR`, for when it fails.
+pub const LOG: &str = "colmap.log";
+
 /// Above this many photos, matching every pair (time grows with their square) gives way to
 /// matching each photo with its neighbours in name order.
 const EXHAUSTIVE_UP_TO: usize = 200;
@@ -42,8 +45,8 @@ pub enum SfmError {
     Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Read(#[from] io::Error),
-    #[error("COLMAP's {command} failed ({status}); the end of its log:\n{log}")]
-    Failed { command: String, status: String, log: String },
+    #[error("COLMAP's {command} failed ({status}): {reason}. Its log: {}", .log.display())]
+    Failed { command: String, status: String, reason: String, log: PathBuf },
     #[error(
         "{}: COLMAP registered none of the {images} photos: no pair of them shares enough features. Photos need \
          to overlap (each scene point in three or more), with texture; small or blurred photos give few features",
@@ -131,9 +134,10 @@ pub fn estimate(
     let started = Instant::now();
     let work = ds.root.join(WORK_DIR);
     std::fs::create_dir_all(&work).map_err(|e| SfmError::io(&work, e))?;
-    // A fresh database: one left by a cancelled run may hold other settings.
+    // A fresh database: one left by a cancelled run may hold other settings; a fresh log.
     let db = work.join("database.db");
-    for f in [db.clone(), work.join("database.db-shm"), work.join("database.db-wal")] {
+    let log = work.join(LOG);
+    for f in [db.clone(), work.join("database.db-shm"), work.join("database.db-wal"), log.clone()] {
         if f.exists() {
             std::fs::remove_file(&f).map_err(|e| SfmError::io(&f, e))?;
         }
@@ -154,7 +158,7 @@ pub fn estimate(
         if colmap.cuda {
             args.push(arg("1"));
             progress(stage, 0, total);
-            match colmap.run(&args, stage, n, progress, cancel) {
+            match colmap.run(&args, stage, n, progress, cancel, &log) {
                 Err(SfmError::Failed { .. }) => {
                     args.pop();
                 }
@@ -163,7 +167,7 @@ pub fn estimate(
         }
         args.push(arg("0"));
         progress(stage, 0, total);
-        colmap.run(&args, stage, n, progress, cancel)
+        colmap.run(&args, stage, n, progress, cancel, &log)
     };
 
     let extract = vec![
@@ -216,7 +220,7 @@ pub fn estimate(
         arg("0.000001"),
     ];
     progress(Stage::Mapping, 0, n);
-    colmap.run(&map, Stage::Mapping, n, progress, cancel)?;
+    colmap.run(&map, Stage::Mapping, n, progress, cancel, &log)?;
 
     let (best, registered, models) = largest_model(&models_dir)?;
     let Some(best) = best else {
@@ -257,7 +261,7 @@ fn align(
         arg("--method"),
         arg("MANHATTAN-WORLD"),
     ];
-    let ran = match colmap.run(&args, Stage::Mapping, n, progress, cancel) {
+    let ran = match colmap.run(&args, Stage::Mapping, n, progress, cancel, &work.join(LOG)) {
         Err(SfmError::Failed { .. }) => false,
         other => other.map(|_| true)?,
     };

@@ -73,24 +73,24 @@ pub fn run(args: Args) -> Result<()> {
     write(&args.out, &ds, &posed, &surface_points(t))
 }
 
-/// COLMAP's poses when it is installed and poses every photo; what it said otherwise.
-pub fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
-    let posed = match super::sfm::find_poses(ds, Matcher::Auto) {
-        Ok(posed) if posed.views.len() == ds.views.len() && posed.has_poses() => posed,
-        Ok(posed) => {
-            println!(
-                "COLMAP posed {} of {} photos: Weave's own pose stage takes over",
-                posed.views.iter().filter(|v| v.pose.is_some()).count(),
-                ds.views.len()
-            );
-            return None;
+/// COLMAP's poses when it is installed and poses every photo; what it said otherwise. Read
+/// from the model it wrote, not the folder, whose own camera files would win when it opens.
+fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
+    let found =
+        super::sfm::run_colmap(ds, Matcher::Auto).and_then(|report| Ok(io::dataset::read_cameras(&report.model)?));
+    match found {
+        Ok(cams) if cams.len() == ds.views.len() => {
+            Some(cams.into_iter().map(|c| (c.name, c.intrinsics, c.pose)).collect())
+        }
+        Ok(cams) => {
+            println!("COLMAP posed {} of {} photos: Weave's own pose stage takes over", cams.len(), ds.views.len());
+            None
         }
         Err(e) => {
             println!("{e:#}\nWeave's own pose stage takes over");
-            return None;
+            None
         }
-    };
-    Some(posed.views.iter().filter_map(|v| v.pose.map(|p| (v.name.clone(), v.intrinsics, p))).collect())
+    }
 }
 
 fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {

@@ -34,6 +34,16 @@ pub fn run(args: Args) -> Result<()> {
 /// Finds the poses of a folder of bare photos with COLMAP, with a bar per stage; returns the
 /// folder opened again, now with them.
 pub fn find_poses(ds: &Dataset, matcher: Matcher) -> Result<Dataset> {
+    run_colmap(ds, matcher)?;
+    let posed = super::open(&ds.root)?;
+    if !posed.has_poses() {
+        bail!("{}: COLMAP's model gives no usable poses", ds.root.display());
+    }
+    Ok(posed)
+}
+
+/// Runs COLMAP on the folder's photos with a bar per stage and says what it found.
+pub fn run_colmap(ds: &Dataset, matcher: Matcher) -> Result<sfm::Report> {
     let colmap = sfm::Colmap::find()?;
     println!("{} ({}), {} photos", colmap.version, colmap.exe.display(), ds.views.len());
     let bar = super::bar(0, "{msg:20} [{bar:30}] {pos}/{len}, ETA {eta}");
@@ -48,10 +58,7 @@ pub fn find_poses(ds: &Dataset, matcher: Matcher) -> Result<Dataset> {
     };
     let report = sfm::estimate(&colmap, ds, matcher, &progress, super::ctrl_c()?);
     bar.finish_and_clear();
-    println!("{}", report?.summary());
-    let posed = super::open(&ds.root)?;
-    if !posed.has_poses() {
-        bail!("{}: COLMAP's model gives no usable poses", ds.root.display());
-    }
-    Ok(posed)
+    let report = report?;
+    println!("{}", report.summary());
+    Ok(report)
 }

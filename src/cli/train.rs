@@ -36,27 +36,30 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut ds = super::open(&args.path)?;
+    // Photos COLMAP cannot pose (or no COLMAP) get Weave's own stage, which trains the field.
     let mut pose_free = false;
-    if !ds.has_poses() && args.resume.is_none() {
+    if !ds.has_poses() {
         println!(
             "{}: no camera poses; finding them with COLMAP first (`weave poses` does only that)",
             ds.root.display()
         );
         match super::sfm::find_poses(&ds, Matcher::Auto) {
             Ok(posed) => ds = posed,
-            Err(e) => {
+            Err(e) if args.resume.is_none() => {
                 println!("{e:#}\nWeave's own pose stage takes over");
                 pose_free = true;
             }
+            Err(e) => return Err(e),
         }
-    }
-    if pose_free {
-        return train_pose_free(&args, &ds);
     }
     // A resumed run holds out what its checkpoint held out.
     let probe = args.resume.as_ref().map(|ckpt| checkpoint::load(ckpt, Vec::new())).transpose()?;
     if let Some(every) = probe.as_ref().map_or(args.settings.holdout, |p| p.cfg.holdout) {
-        ds.hold_out(every)?;
+        if pose_free {
+            println!("note: --holdout is not used on photos Weave poses itself: every photo helps pose the others");
+        } else {
+            ds.hold_out(every)?;
+        }
     }
     if ds.views.len() < 3 {
         bail!("{}: only {} usable images; training needs at least 3", ds.root.display(), ds.views.len());
@@ -64,6 +67,10 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let trainer = match (&args.resume, probe) {
         (Some(ckpt), Some(probe)) => resumed(&args, &ds, ckpt, probe.cfg.image_scale)?,
+        _ if pose_free => {
+            let cfg = args.settings.config(|| crate::render::views::auto_scale(&ds.views).0);
+            super::poses::find(&ds, &cfg, &args.poses, args.backend)?.trainer
+        }
         _ => match fresh(&args, &ds)? {
             Some(t) => t,
             None => {
@@ -72,33 +79,14 @@ pub fn run(args: Args) -> Result<()> {
             }
         },
     };
-    finish(start_backend(trainer, args.backend, &args.out)?, &ds, &args.out)
-}
-
-/// Bare photos that COLMAP did not pose: Weave's pose stage trains the field with them, and
-/// training goes on from there.
-fn train_pose_free(args: &Args, ds: &Dataset) -> Result<()> {
-    if ds.views.len() < 3 {
-        bail!("{}: only {} usable images; training needs at least 3", ds.root.display(), ds.views.len());
-    }
-    if args.settings.holdout.is_some() {
-        println!("note: --holdout is not used on photos Weave poses itself: every photo helps pose the others");
-    }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let cfg = args.settings.config(|| crate::render::views::auto_scale(&ds.views).0);
-    let trainer = super::poses::find(ds, &cfg, &args.poses, args.backend)?.trainer;
-    finish(start_backend(trainer, args.backend, &args.out)?, ds, &args.out)
-}
-
-/// Trains to the end and writes everything.
-fn finish(trainer: Trainer, ds: &Dataset, out: &Path) -> Result<()> {
+    let trainer = start_backend(trainer, args.backend, &args.out)?;
     let (trainer, mut metrics) = train(trainer)?;
     println!("trained {} steps in {:.1} s; writing outputs", trainer.step, metrics.seconds);
-    if let Some(note) = outputs::write_results(&trainer, ds, out, &mut metrics)? {
+    if let Some(note) = outputs::write_results(&trainer, &ds, &args.out, &mut metrics)? {
         eprintln!("warning: {note}");
     }
     let held_out = metrics.test_psnr.map_or("n/a".into(), |p| format!("{p:.2} dB"));
-    println!("mesh {} triangles; held-out PSNR {held_out}; wrote {}", metrics.mesh_triangles, out.display());
+    println!("mesh {} triangles; held-out PSNR {held_out}; wrote {}", metrics.mesh_triangles, args.out.display());
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use std::f64::consts::TAU;
 /// Camera distance from the object, in the prior's frame.
 pub const RADIUS: f64 = 1.0;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PosePrior {
     /// A turntable or a walk around the object: one ring of cameras at a similar height.
     Ring,

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The knobs of the pose stage, on the command line (`weave poses`, `weave train`) and in the
 /// window's Training panel.
-#[derive(Clone, Debug, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, clap::Args)]
 pub struct PoseSettings {
     /// Where the cameras stood, for photos nothing posed: ring (turntable, walk-around),
     /// hemisphere (from above), sphere (all around) or forward (default: detected from the
@@ -212,9 +212,8 @@ pub fn bootstrap(
         progress(Progress::Round { round, rounds, reestimated: n });
         train(&mut t, settings.round_steps, done + (round - 1) * settings.round_steps, total, progress, cancel)?;
     }
-    if t.sync().is_err() {
-        // The device failed; training went on on the CPU from its last good state.
-    }
+    // A device that fails here hands over to the CPU (`Trainer::fail_over`), which goes on.
+    let _ = t.sync();
     let own = consistency(&t, &photos);
     let mut sorted = own.clone();
     sorted.sort_by(f32::total_cmp);

@@ -224,8 +224,9 @@ impl Trainer {
         self.params.poses[range.clone()].copy_from_slice(&poses::correction_to(&self.views[i].pose, &self.norm, pose));
         let adam = &mut self.optimizer.groups[POSE_GROUP];
         adam.m[range.clone()].fill(0.0);
-        adam.v[range].fill(0.0);
-        self.last_good.1.poses.clone_from(&self.params.poses);
+        adam.v[range.clone()].fill(0.0);
+        // A rollback keeps the pose found, not the one it replaced.
+        self.last_good.1.poses[range.clone()].copy_from_slice(&self.params.poses[range]);
     }
 
     /// The training cameras with their refined poses, in the input frame; those the

@@ -13,8 +13,10 @@
 #include "common.cuh"
 #include "rays.cuh"
 
-#define POSE_FLOATS 6
-// Per view: squared error, rays, pose-correction gradient.
+// Rotation vector, shift, log focal scale (src/render/poses.rs).
+#define POSE_FLOATS 7
+#define FOCAL 6
+// Per view: squared error, rays, correction gradient.
 #define VIEW_SUMS (2 + POSE_FLOATS)
 #define BATCH_SUMS 3
 // Per training pixel: rgb, mask (negative: none), stereo depth (0: none).
@@ -46,6 +48,8 @@ struct ReduceArgs {
     const int* ray_views;
     float* batch;  // BATCH_SUMS: loss, squared error, samples
     float* views;  // VIEW_SUMS per view
+    const ViewDesc* descs;
+    const float* corrections;  // POSE_FLOATS per view
     int n_rays, refine;
 };
 
@@ -103,6 +107,13 @@ KERNEL void draw_rays(DrawArgs a) {
         float bottom = below[k] + (below[3 + k] - below[k]) * fx;
         cam[k] = top + (bottom - top) * fy;
     }
+    const float* delta = a.corrections + POSE_FLOATS * vi;
+    if (a.refine) {
+        // A focal length scaled by s draws each pixel's direction 1/s as far off the axis.
+        float s = expf(delta[FOCAL]);
+        cam[0] /= s;
+        cam[1] /= s;
+    }
     for (int r = 0; r < 3; ++r) dir[r] = dot3(v.rotation + 3 * r, cam);
     float len = sqrtf(dot3(dir, dir));
     RayIn& ray = a.rays[i];
@@ -111,7 +122,6 @@ KERNEL void draw_rays(DrawArgs a) {
         ray.origin[k] = v.origin[k];
     }
     if (a.refine) {
-        const float* delta = a.corrections + POSE_FLOATS * vi;
         float d[3] = {ray.dir[0], ray.dir[1], ray.dir[2]};
         rotate(delta, d, ray.dir);
         for (int k = 0; k < 3; ++k) ray.origin[k] += delta[3 + k];
@@ -139,7 +149,8 @@ KERNEL void reduce_rays(ReduceArgs a) {
     atomicAdd(&v[0], se);
     atomicAdd(&v[1], 1.0f);
     if (!a.refine) return;
-    // As poses::accumulate_gradient: d × dL/dd for the rotation, dL/do for the shift.
+    // As poses::accumulate_gradient: d × dL/dd for the rotation, dL/do for the shift, and
+    // for the focal scale dL/dd · (|p|² d − p), p being d's part across the optical axis.
     const float* d = r.dir;
     const float* g = o.d_dir;
     float w[3] = {d[1] * g[2] - d[2] * g[1], d[2] * g[0] - d[0] * g[2], d[0] * g[1] - d[1] * g[0]};
@@ -147,4 +158,16 @@ KERNEL void reduce_rays(ReduceArgs a) {
         atomicAdd(&v[2 + k], w[k]);
         atomicAdd(&v[5 + k], o.d_origin[k]);
     }
+    const ViewDesc& desc = a.descs[a.ray_views[i]];
+    const float z[3] = {desc.rotation[2], desc.rotation[5], desc.rotation[8]};
+    float axis[3];
+    rotate(a.corrections + POSE_FLOATS * a.ray_views[i], z, axis);
+    float along = dot3(d, axis), pp = 0.0f, gf = 0.0f;
+    float p[3];
+    for (int k = 0; k < 3; ++k) {
+        p[k] = d[k] - along * axis[k];
+        pp += p[k] * p[k];
+    }
+    for (int k = 0; k < 3; ++k) gf += g[k] * (pp * d[k] - p[k]);
+    atomicAdd(&v[2 + POSE_FLOATS - 1], gf);
 }

@@ -32,7 +32,8 @@ impl Backend for Cpu {
         batch: &Batch<'_>,
     ) -> Result<BatchSums, BackendError> {
         let Model { field, params, occupancy } = model;
-        if self.part_grads.len() != batch.parts || self.part_grads[0].grid.len() != params.grid.len() {
+        let sized = |g: &Params| g.grid.len() == params.grid.len() && g.poses.len() == params.poses.len();
+        if self.part_grads.len() != batch.parts || !sized(&self.part_grads[0]) {
             self.part_grads = (0..batch.parts).map(|_| params.zeros_like()).collect();
         }
         let per_part = batch.rays / batch.parts;
@@ -51,7 +52,7 @@ impl Backend for Cpu {
                         field,
                         params,
                         occupancy,
-                        &r.ray,
+                        &r.ray.ray,
                         settings,
                         r.jitter,
                         &mut ws,

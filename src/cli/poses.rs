@@ -57,31 +57,28 @@ pub fn run(args: Args) -> Result<()> {
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     if !args.no_colmap
-        && let Some(posed) = colmap_poses(&ds)
+        && let Some(cams) = colmap_poses(&ds)
     {
-        return write(&args.out, &ds, &posed, &[]);
+        if cams.len() == ds.views.len() {
+            return write(&args.out, &ds, &cams, &[]);
+        }
+        return recover_and_write(&args, &ds, &cams);
     }
     let found = weave_poses(&args, &ds)?;
     let t = &found.trainer;
-    let names: std::collections::HashMap<&str, Pose> =
-        t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses()).collect();
-    let posed: Vec<(String, Intrinsics, Pose)> = ds
-        .views
-        .iter()
-        .filter_map(|v| names.get(v.name.as_str()).map(|p| (v.name.clone(), v.intrinsics, *p)))
-        .collect();
+    let posed: Vec<(String, Intrinsics, Pose)> =
+        crate::train::outputs::posed_views(t, &ds).into_iter().map(|(v, k, p)| (v.name.clone(), k, p)).collect();
     write(&args.out, &ds, &posed, &surface_points(t))
 }
 
-/// COLMAP's poses when it is installed and poses every photo; what it said otherwise. Read
-/// from the model it wrote, not the folder, whose own camera files would win when it opens.
+/// The poses COLMAP found, when it is installed and poses at least three photos; what it said
+/// otherwise. Read from the model it wrote, not the folder, whose own camera files would win
+/// when it opens.
 fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
     let found =
         super::sfm::run_colmap(ds, Matcher::Auto).and_then(|report| Ok(io::dataset::read_cameras(&report.model)?));
     match found {
-        Ok(cams) if cams.len() == ds.views.len() => {
-            Some(cams.into_iter().map(|c| (c.name, c.intrinsics, c.pose)).collect())
-        }
+        Ok(cams) if cams.len() >= 3 => Some(cams.into_iter().map(|c| (c.name, c.intrinsics, c.pose)).collect()),
         Ok(cams) => {
             println!("COLMAP posed {} of {} photos: Weave's own pose stage takes over", cams.len(), ds.views.len());
             None
@@ -93,12 +90,92 @@ fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
     }
 }
 
-fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
+/// The training Weave's pose stage does on `ds`'s photos.
+fn pose_config(args: &Args, ds: &Dataset) -> TrainConfig {
     let longest = ds.views.iter().map(|v| v.intrinsics.width.max(v.intrinsics.height)).max().unwrap_or(1);
     let mut cfg = TrainConfig::preset(Preset::Fast);
     cfg.image_scale = args.scale.unwrap_or((POSE_SIDE as f64 / longest as f64).min(1.0));
     cfg.rays = args.rays;
-    find(ds, &cfg, &args.settings, args.backend)
+    cfg
+}
+
+fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
+    find(ds, &pose_config(args, ds), &args.settings, args.backend)
+}
+
+/// COLMAP posed some photos (`cams`): the others are recovered against a field trained on
+/// those, and all are written, COLMAP's poses as it found them.
+fn recover_and_write(args: &Args, ds: &Dataset, cams: &[(String, Intrinsics, Pose)]) -> Result<()> {
+    let mut posed = ds.clone();
+    posed.views = cams
+        .iter()
+        .filter_map(|(name, k, p)| {
+            ds.views.iter().find(|v| v.name == *name).map(|v| io::View { intrinsics: *k, pose: Some(*p), ..v.clone() })
+        })
+        .collect();
+    let mut t = Trainer::new(
+        pose_config(args, ds),
+        crate::render::views::load(&posed.views, pose_config(args, ds).image_scale)?,
+    );
+    recover(&mut t, ds, &mut posed, &args.settings, args.backend)?;
+    let cams: Vec<(String, Intrinsics, Pose)> =
+        crate::train::outputs::posed_views(&t, &posed).into_iter().map(|(v, k, p)| (v.name.clone(), k, p)).collect();
+    write(&args.out, ds, &cams, &surface_points(&t))
+}
+
+/// The photos of `bare` that `posed` (the same folder with the poses structure from motion
+/// found) lacks, posed against the field `t` trains on `posed`'s (`posefree::recover`), on
+/// `backend`, with a progress bar. Those posed join `t`'s views and `posed`'s; the others are
+/// named.
+pub fn recover(
+    t: &mut Trainer,
+    bare: &Dataset,
+    posed: &mut Dataset,
+    settings: &PoseSettings,
+    backend: Choice,
+) -> Result<()> {
+    let known: std::collections::HashSet<&str> = posed.views.iter().map(|v| v.name.as_str()).collect();
+    // A photo left out takes the camera COLMAP found for photos of its size.
+    let left: Vec<io::View> = bare
+        .views
+        .iter()
+        .filter(|v| !known.contains(v.name.as_str()))
+        .map(|v| {
+            let size = |k: &Intrinsics| (k.width, k.height);
+            let same = posed.views.iter().find(|p| size(&p.intrinsics) == size(&v.intrinsics));
+            io::View {
+                intrinsics: same.map_or(v.intrinsics, |p| p.intrinsics),
+                pose: Some(Pose::IDENTITY),
+                ..v.clone()
+            }
+        })
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let views = crate::render::views::load(&left, t.cfg.image_scale)?;
+    let _ = t.choose_backend(backend);
+    let bar = super::bar(0, "{msg:28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]");
+    bar.set_message(format!("posing {} photos COLMAP left out", left.len()));
+    let progress = |p: Progress| match p {
+        Progress::Step { step, total } => {
+            bar.set_length(total as u64);
+            bar.set_position(step as u64)
+        }
+        Progress::Round { round, rounds, reestimated } => {
+            bar.set_message(format!("round {}/{rounds}", round + 1));
+            super::say(&bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));
+        }
+        Progress::Start { .. } => {}
+    };
+    let found = posefree::recover(t, views, settings, &progress, super::ctrl_c()?);
+    bar.finish_and_clear();
+    let found = found.context("stopped while posing the photos COLMAP left out: nothing written")?;
+    println!("{}", found.summary());
+    posed
+        .views
+        .extend(left.into_iter().filter(|v| found.posed.contains(&v.name)).map(|v| io::View { pose: None, ..v }));
+    Ok(())
 }
 
 /// Weave's own pose stage on every photo of `ds` (poses it has are ignored), training with

@@ -38,13 +38,15 @@ pub fn run(args: Args) -> Result<()> {
     let mut ds = super::open(&args.path)?;
     // Photos COLMAP cannot pose (or no COLMAP) get Weave's own stage, which trains the field.
     let mut pose_free = false;
+    // The bare photos, when COLMAP poses them: those it leaves out are recovered.
+    let mut bare = None;
     if !ds.has_poses() {
         println!(
             "{}: no camera poses; finding them with COLMAP first (`weave poses` does only that)",
             ds.root.display()
         );
         match super::sfm::find_poses(&ds, Matcher::Auto) {
-            Ok(posed) => ds = posed,
+            Ok(posed) => bare = Some(std::mem::replace(&mut ds, posed)),
             Err(e) if args.resume.is_none() => {
                 println!("{e:#}\nWeave's own pose stage takes over");
                 pose_free = true;
@@ -72,7 +74,12 @@ pub fn run(args: Args) -> Result<()> {
             super::poses::find(&ds, &cfg, &args.poses, args.backend)?.trainer
         }
         _ => match fresh(&args, &ds)? {
-            Some(t) => t,
+            Some(mut t) => {
+                if let Some(bare) = &bare {
+                    super::poses::recover(&mut t, bare, &mut ds, &args.poses, args.backend)?;
+                }
+                t
+            }
             None => {
                 println!("stopped during multi-view stereo, before training: nothing written");
                 return Ok(());

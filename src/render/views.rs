@@ -5,7 +5,7 @@ use super::Ray;
 use crate::geometry::rig::{self, Layout};
 use crate::geometry::{Intrinsics, Pose};
 use crate::io::{self, View};
-use glam::{DVec2, DVec3};
+use glam::DVec3;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -86,8 +86,7 @@ impl TrainView {
 
     /// The ray through pixel position (x, y) (pixel centres at +0.5), in normalised space.
     pub fn ray(&self, norm: &Normalization, x: f64, y: f64) -> Ray {
-        let d = (self.pose.rotation * self.intrinsics.unproject(DVec2::new(x, y))).normalize();
-        Ray { origin: norm.to_normalized(self.pose.center), dir: d.as_vec3().to_array() }
+        super::poses::view_ray(self, norm, x, y, &[0.0; super::poses::PER_VIEW]).ray
     }
 }
 

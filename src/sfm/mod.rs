@@ -9,6 +9,7 @@ mod colmap;
 pub mod descriptor;
 pub mod log;
 pub mod prior;
+pub mod trusted;
 
 pub use colmap::{Colmap, ENV};
 pub use log::Stage;

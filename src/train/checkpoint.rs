@@ -126,7 +126,7 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
     let expected = field.init_params(0);
     let params = Params::from_arrays(arrays.try_into().expect("checked count"), h.variance);
     let sizes_match = (0..GROUPS).all(|i| i == POSE_GROUP || params.arrays()[i].len() == expected.arrays()[i].len());
-    if !sizes_match || !params.poses.len().is_multiple_of(crate::render::poses::PER_VIEW) {
+    if !sizes_match {
         return Err(bad("array sizes do not match its own settings"));
     }
     let groups: [Adam; GROUPS] = groups.try_into().expect("checked count");

@@ -44,9 +44,11 @@ pub struct TrainConfig {
     pub layout: Option<Layout>,
     pub mesh_resolution: usize,
     pub seed: u64,
-    /// Optimise a correction of every training camera's pose along with the field.
+    /// Optimise a correction of every training camera's pose, and of each camera's focal
+    /// length, along with the field.
     pub refine_poses: bool,
-    /// Peak learning rate of the pose corrections (radians and normalised units per step).
+    /// Peak learning rate of the camera corrections (radians, normalised units and log focal
+    /// scale per step).
     pub pose_lr: f32,
     /// Every n-th photo held out of training for a test PSNR (`Dataset::hold_out`); kept so
     /// that a resumed run trains on the same photos.
@@ -204,8 +206,9 @@ pub struct Overrides {
     /// Marching resolution of the exported mesh (default: the preset's).
     #[arg(long)]
     pub mesh_resolution: Option<usize>,
-    /// Optimise every camera's pose along with the surface (for poses that are close but not
-    /// exact, e.g. from a phone's AR session or a rough COLMAP run).
+    /// Optimise every camera's pose, and each camera's focal length, along with the surface
+    /// (for cameras that are close but not exact, e.g. from a phone's AR session or a rough
+    /// COLMAP run).
     #[arg(long)]
     pub refine_poses: bool,
     /// Hold every N-th photo out of training and report its PSNR (LLFF's convention: 8), for

@@ -115,33 +115,43 @@ pub fn write_mesh(t: &Trainer, path: &Path, resolution: usize, unseen: Option<Un
     let cameras: Vec<_> = t
         .views
         .iter()
-        .zip(t.refined_poses())
-        .map(|(v, pose)| CameraSpecItem { name: v.name.clone(), intrinsics: v.intrinsics, pose })
+        .zip(t.cameras())
+        .map(|(v, c)| CameraSpecItem { name: v.name.clone(), intrinsics: c.intrinsics, pose: c.pose })
         .collect();
     io::mesh::write(path, &mesh, &cameras)?;
     let triangles = mesh.triangles.len();
     Ok(WrittenMesh { vertices: mesh.vertices.len(), triangles, note: empty_mesh_note(t, triangles) })
 }
 
-/// Writes the cameras, training views with their refined poses, as a transforms.json (when
-/// `path` ends in .json) or else as a COLMAP text model in the folder `path`.
+/// Every posed view of `ds` with its camera: training views with their refined poses and
+/// focal lengths, any other posed view with its own.
+pub fn posed_views<'a>(t: &Trainer, ds: &'a Dataset) -> Vec<(&'a View, Intrinsics, Pose)> {
+    let refined: std::collections::HashMap<&str, (Pose, f64)> =
+        t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses().into_iter().zip(t.focal_scales())).collect();
+    ds.views
+        .iter()
+        .filter_map(|v| match refined.get(v.name.as_str()) {
+            Some(&(pose, s)) => Some((v, crate::render::poses::with_focal_scale(&v.intrinsics, s), pose)),
+            None => v.pose.map(|p| (v, v.intrinsics, p)),
+        })
+        .collect()
+}
+
+/// Writes the cameras ([`posed_views`]) as a transforms.json (when `path` ends in .json) or
+/// else as a COLMAP text model in the folder `path`.
 pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
-    // Training views carry their refined poses; any other posed view keeps its own.
-    let refined: std::collections::HashMap<&str, Pose> =
-        t.views.iter().map(|v| v.name.as_str()).zip(t.refined_poses()).collect();
-    let posed: Vec<(&View, Pose)> =
-        ds.views.iter().filter_map(|v| refined.get(v.name.as_str()).copied().or(v.pose).map(|p| (v, p))).collect();
+    let posed = posed_views(t, ds);
     if path.extension().is_some_and(|e| e == "json") {
         let dir = path.parent().unwrap_or(Path::new("."));
-        let paths: Vec<String> = posed.iter().map(|(v, _)| io::paths::relative_path(dir, &v.image)).collect();
+        let paths: Vec<String> = posed.iter().map(|(v, _, _)| io::paths::relative_path(dir, &v.image)).collect();
         let frames: Vec<_> = posed
             .iter()
             .zip(&paths)
-            .map(|((v, p), f)| transforms::FrameOut { file_path: f, intrinsics: &v.intrinsics, pose: p })
+            .map(|((_, k, p), f)| transforms::FrameOut { file_path: f, intrinsics: k, pose: p })
             .collect();
         transforms::write(path, &frames)
     } else {
-        let list: Vec<_> = posed.iter().map(|(v, p)| (v.name.clone(), v.intrinsics, *p)).collect();
+        let list: Vec<_> = posed.iter().map(|(v, k, p)| (v.name.clone(), *k, *p)).collect();
         colmap::write_text(path, &list, &[])
     }
 }

@@ -8,9 +8,10 @@
 //!   (in their file names' order when neighbours in it look alike, as a turntable's
 //!   files are named). Both directions round (the other is a mirrored world) at a few
 //!   elevations are trained briefly, and the guess the field explains best is kept.
-//! - **Poses as optimised state**: every view's SE(3) correction trains with the field, coarse
-//!   to fine as BARF does (hash levels open over the run, `TrainConfig::level_interval`), with
-//!   the poses' own learning rate (`pose_lr`).
+//! - **Poses as optimised state**: every view's SE(3) correction and its camera's focal length
+//!   (one per camera, `render::poses`) train with the field, coarse to fine as BARF does (hash
+//!   levels open over the run, `TrainConfig::level_interval`), with the poses' own learning
+//!   rate (`pose_lr`).
 //! - **Scene codebook** (`sfm::codebook`): views rendered from the current field at poses drawn
 //!   from the prior, with compact descriptors (`sfm::descriptor`) in place of the paper's VGG
 //!   codes and learnt decoder. A photo's pose is the softmax-weighted mix of the codebook poses
@@ -111,9 +112,10 @@ pub struct Posed {
 
 impl Posed {
     pub fn summary(&self) -> String {
+        let focal = self.trainer.focal_scales().first().map_or(0.0, |s| 100.0 * (s - 1.0));
         let mut s = format!(
             "Weave posed {} photos from a {} prior ({}); {} poses re-estimated through the scene codebook, \
-             photos and renders alike at {:.2} (median)",
+             photos and renders alike at {:.2} (median); focal length {focal:+.1} % from its first guess",
             self.trainer.views.len(),
             self.prior.label(),
             self.why,
@@ -165,8 +167,7 @@ pub fn bootstrap(
     progress: &dyn Fn(Progress),
     cancel: &AtomicBool,
 ) -> Option<Posed> {
-    let photos: Vec<Descriptor> =
-        views.iter().map(|v| Descriptor::of(v.width() as usize, v.height() as usize, &v.rgb)).collect();
+    let photos = descriptors(&views);
     let (prior, why) = match settings.pose_prior {
         Some(p) => (p, "chosen".to_string()),
         None => {
@@ -215,9 +216,7 @@ pub fn bootstrap(
     // A device that fails here hands over to the CPU (`Trainer::fail_over`), which goes on.
     let _ = t.sync();
     let own = consistency(&t, &photos);
-    let mut sorted = own.clone();
-    sorted.sort_by(f32::total_cmp);
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    let median = median(&own);
     let unexplained = own
         .iter()
         .zip(&t.views)
@@ -251,9 +250,10 @@ fn train(
     Some(if tail.1 > 0 { tail.0 / tail.1 as f64 } else { f64::INFINITY })
 }
 
-/// The camera the codebook renders with: the first view's, at twice the descriptor's size.
+/// The camera the codebook renders with: the first view's (as refined), at twice the
+/// descriptor's size.
 fn codebook_camera(t: &Trainer) -> crate::geometry::Intrinsics {
-    let k = t.views[0].intrinsics;
+    let k = t.refined_intrinsics()[0];
     k.scaled((2 * descriptor::WIDTH) as f64 / k.width as f64)
 }
 
@@ -269,17 +269,18 @@ fn consistency(t: &Trainer, photos: &[Descriptor]) -> Vec<f32> {
     t.refined_poses().iter().zip(photos).map(|(p, d)| render_descriptor(t, &k, p).similarity(d)).collect()
 }
 
-/// Builds the codebook from the field and re-estimates the views it explains better than
+/// The scene codebook: the field rendered at `poses`.
+fn codebook(t: &Trainer, poses: Vec<Pose>) -> Codebook {
+    let k = codebook_camera(t);
+    Codebook {
+        entries: poses.into_iter().map(|pose| Entry { descriptor: render_descriptor(t, &k, &pose), pose }).collect(),
+    }
+}
+
+/// Builds the codebook from the prior and re-estimates the views it explains better than
 /// their own poses do; pulls back poses that left the distribution. How many it replaced.
 fn reestimate(t: &mut Trainer, prior: PosePrior, photos: &[Descriptor], s: &PoseSettings) -> usize {
-    let k = codebook_camera(t);
-    let book = Codebook {
-        entries: prior
-            .sample(s.codebook_size)
-            .into_iter()
-            .map(|pose| Entry { descriptor: render_descriptor(t, &k, &pose), pose })
-            .collect(),
-    };
+    let book = codebook(t, prior.sample(s.codebook_size));
     let own = consistency(t, photos);
     let poses = t.refined_poses();
     let mut replaced = 0;
@@ -297,4 +298,121 @@ fn reestimate(t: &mut Trainer, prior: PosePrior, photos: &[Descriptor], s: &Pose
         }
     }
     replaced
+}
+
+fn descriptors(views: &[TrainView]) -> Vec<Descriptor> {
+    views.iter().map(|v| Descriptor::of(v.width() as usize, v.height() as usize, &v.rgb)).collect()
+}
+
+fn median(values: &[f32]) -> f32 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// What recovering the photos structure from motion left out found.
+pub struct Recovered {
+    /// Photos posed and training with the others.
+    pub posed: Vec<String>,
+    /// Photos left out after all, with how alike their best render was.
+    pub unexplained: Vec<Unexplained>,
+    /// Median likeness of the trusted photos to their renders, for scale.
+    pub trusted_similarity: f32,
+}
+
+impl Recovered {
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "Weave posed {} of the {} photos structure from motion left out, against the scene the others show",
+            self.posed.len(),
+            self.posed.len() + self.unexplained.len()
+        );
+        if !self.posed.is_empty() {
+            s += &format!(" ({})", self.posed.join(", "));
+        }
+        if !self.unexplained.is_empty() {
+            let names: Vec<String> =
+                self.unexplained.iter().map(|u| format!("{} ({:.2})", u.name, u.similarity)).collect();
+            s += &format!(
+                "; left out, as no pose of the scene renders like them (likeness to their best render, where posed \
+                 photos reach {:.2}: another scene mixed in, or a side no other photo shows): {}",
+                self.trusted_similarity,
+                names.join(", ")
+            );
+        }
+        s
+    }
+}
+
+/// Recovers the photos `left_out` (their poses ignored) against the field `t` trains on the
+/// photos structure from motion posed (the trusted ones), as IR-NeRF's scene codebook does
+/// for registered views: the field first learns the trusted photos; each photo left out
+/// then takes the pose of the codebook views, drawn from the trusted poses' distribution
+/// (`sfm::trusted`), that render like it; rounds of photometric refinement (trusted poses
+/// fixed unless `cfg.refine_poses` asked for them to refine) and codebook re-estimation
+/// follow. Photos the field still does not explain leave training and are named. None when
+/// cancelled.
+pub fn recover(
+    t: &mut Trainer,
+    left_out: Vec<TrainView>,
+    settings: &PoseSettings,
+    progress: &dyn Fn(Progress),
+    cancel: &AtomicBool,
+) -> Option<Recovered> {
+    let rounds = settings.pose_rounds.max(1);
+    let total = settings.round_steps * (2 + rounds);
+    t.cfg.iterations = t.cfg.iterations.max(t.step + total);
+    train(t, 2 * settings.round_steps, 0, total, progress, cancel)?;
+    let _ = t.sync();
+    let trusted = t.views.len();
+    let trusted_similarity = median(&consistency(t, &descriptors(&t.views)));
+    let object = (t.layout == Layout::Object).then(|| glam::DVec3::from(t.norm.center));
+    let candidates =
+        |t: &Trainer| crate::sfm::trusted::sample(&t.refined_poses()[..trusted], object, settings.codebook_size);
+    let book = codebook(t, candidates(t));
+    let mut added = left_out;
+    for v in &mut added {
+        let photo = Descriptor::of(v.width() as usize, v.height() as usize, &v.rgb);
+        if let Some(m) = book.estimate(&photo, settings.codebook_temperature) {
+            v.pose = m.pose;
+        }
+    }
+    if !t.cfg.refine_poses {
+        t.refining = Some(vec![false; trusted]);
+    }
+    t.cfg.refine_poses = true;
+    t.add_views(added);
+    let photos = descriptors(&t.views);
+    let mut done = 2 * settings.round_steps;
+    for round in 0..rounds {
+        if round > 0 {
+            let book = codebook(t, candidates(t));
+            let own = consistency(t, &photos);
+            let mut replaced = 0;
+            for i in trusted..t.views.len() {
+                if let Some(m) = book.estimate(&photos[i], settings.codebook_temperature)
+                    && m.similarity > own[i] + settings.reestimate_margin
+                {
+                    t.set_pose(i, &m.pose);
+                    replaced += 1;
+                }
+            }
+            progress(Progress::Round { round, rounds, reestimated: replaced });
+        }
+        train(t, settings.round_steps, done, total, progress, cancel)?;
+        done += settings.round_steps;
+    }
+    let _ = t.sync();
+    let own = consistency(t, &photos);
+    let keep: Vec<bool> =
+        own.iter().enumerate().map(|(i, &s)| i < trusted || s >= UNEXPLAINED_FRACTION * trusted_similarity).collect();
+    let (mut posed, mut unexplained) = (Vec::new(), Vec::new());
+    for i in trusted..t.views.len() {
+        match keep[i] {
+            true => posed.push(t.views[i].name.clone()),
+            false => unexplained.push(Unexplained { name: t.views[i].name.clone(), similarity: own[i] }),
+        }
+    }
+    t.retain_views(&keep);
+    Some(Recovered { posed, unexplained, trusted_similarity })
 }

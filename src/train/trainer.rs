@@ -62,12 +62,28 @@ pub struct Trainer {
     pub depth_prior: Option<super::depth_prior::DepthPriorStats>,
     /// Per view, a running mean of its rays' squared colour error (frusta are coloured by it).
     pub view_errors: Vec<f32>,
+    /// Per view, its camera ([`poses::cameras_of`]): the views of one share a focal length.
+    camera_of: Vec<usize>,
+    /// When poses are refined, the views whose poses train; None: every view's, and the
+    /// cameras' focal lengths. Set where photos found anew refine against fixed ones.
+    pub refining: Option<Vec<bool>>,
+    /// The backend asked for, to start again when the views change.
+    choice: Choice,
     /// Workers a batch's rays are split between (the same split on every backend).
     parts: usize,
     last_good: (u32, Params),
     /// Where training computes; the host's `params` are brought up to date from it by
     /// [`Trainer::sync`].
     backend: Box<dyn Backend>,
+}
+
+/// Keeps the items whose index `keep` says yes to.
+fn retain_indexed<T>(items: &mut Vec<T>, keep: impl Fn(usize) -> bool) {
+    let mut i = 0;
+    items.retain(|_| {
+        i += 1;
+        keep(i - 1)
+    });
 }
 
 /// Steps between the states a failure rolls back to (the host's copy is checked then).
@@ -180,6 +196,9 @@ impl Trainer {
             step,
             lr_scale: 1.0,
             view_errors: vec![0.0; views.len()],
+            camera_of: poses::cameras_of(&views),
+            refining: None,
+            choice: Choice::Cpu,
             views,
             recorded_cameras: Vec::new(),
             backdrop_masked,
@@ -207,20 +226,28 @@ impl Trainer {
 
     /// The training views' poses with their current corrections, in the input frame.
     pub fn refined_poses(&self) -> Vec<Pose> {
-        self.views
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let delta = &self.params.poses[i * poses::PER_VIEW..(i + 1) * poses::PER_VIEW];
-                poses::refined(&v.pose, &self.norm, delta)
-            })
-            .collect()
+        self.views.iter().enumerate().map(|(i, v)| poses::refined(&v.pose, &self.norm, self.correction(i))).collect()
+    }
+
+    /// Per training view, its refined camera at its training size.
+    pub fn refined_intrinsics(&self) -> Vec<crate::geometry::Intrinsics> {
+        self.views.iter().zip(self.focal_scales()).map(|(v, s)| poses::with_focal_scale(&v.intrinsics, s)).collect()
+    }
+
+    /// Per training view, how much training scaled its focal length.
+    pub fn focal_scales(&self) -> Vec<f64> {
+        (0..self.views.len()).map(|i| poses::focal_scale(self.correction(i))).collect()
+    }
+
+    fn correction(&self, i: usize) -> &[f32] {
+        &self.params.poses[i * poses::PER_VIEW..(i + 1) * poses::PER_VIEW]
     }
 
     /// Sets training view `i`'s pose outright (as its correction, which both backends read
-    /// each step), its pose moments started afresh: a pose found anew, not a refinement.
+    /// each step), its pose moments started afresh: a pose found anew, not a refinement. Its
+    /// focal length stays its camera's.
     pub fn set_pose(&mut self, i: usize, pose: &Pose) {
-        let range = i * poses::PER_VIEW..(i + 1) * poses::PER_VIEW;
+        let range = i * poses::PER_VIEW..i * poses::PER_VIEW + poses::POSE_DOF;
         self.params.poses[range.clone()].copy_from_slice(&poses::correction_to(&self.views[i].pose, &self.norm, pose));
         let adam = &mut self.optimizer.groups[POSE_GROUP];
         adam.m[range.clone()].fill(0.0);
@@ -229,13 +256,72 @@ impl Trainer {
         self.last_good.1.poses[range.clone()].copy_from_slice(&self.params.poses[range]);
     }
 
+    /// Adds `views` to training at their poses (corrections of zero, refining when poses
+    /// refine); their backdrops are masked as the others' were. The backend starts again on
+    /// all views (or the CPU, when the device fails).
+    pub fn add_views(&mut self, mut views: Vec<TrainView>) {
+        let _ = self.sync();
+        if self.backdrop_masked > 0 {
+            self.backdrop_masked += super::backdrop::mask_views(&mut views);
+        }
+        self.views.extend(views);
+        self.resize_views();
+        if let Some(r) = &mut self.refining {
+            r.resize(self.views.len(), true);
+        }
+        self.restart_backend();
+    }
+
+    /// Drops the views `keep` says no to, with their corrections; the backend starts again.
+    pub fn retain_views(&mut self, keep: &[bool]) {
+        let _ = self.sync();
+        let kept = |v: usize| keep.get(v).copied().unwrap_or(true);
+        let per = |a: &[f32]| -> Vec<f32> {
+            a.chunks(poses::PER_VIEW).enumerate().filter(|(v, _)| kept(*v)).flat_map(|(_, c)| c.to_vec()).collect()
+        };
+        self.params.poses = per(&self.params.poses);
+        self.last_good.1.poses = per(&self.last_good.1.poses);
+        let adam = &mut self.optimizer.groups[POSE_GROUP];
+        (adam.m, adam.v) = (per(&adam.m), per(&adam.v));
+        retain_indexed(&mut self.views, kept);
+        retain_indexed(&mut self.view_errors, kept);
+        if let Some(r) = &mut self.refining {
+            retain_indexed(r, kept);
+        }
+        self.resize_views();
+        self.restart_backend();
+    }
+
+    /// The per-view state sized to the views (new views: no correction, no error yet).
+    fn resize_views(&mut self) {
+        let n = self.views.len() * poses::PER_VIEW;
+        self.params.poses.resize(n, 0.0);
+        self.last_good.1.poses.resize(n, 0.0);
+        let adam = &mut self.optimizer.groups[POSE_GROUP];
+        adam.m.resize(n, 0.0);
+        adam.v.resize(n, 0.0);
+        self.view_errors.resize(self.views.len(), 0.0);
+        self.camera_of = poses::cameras_of(&self.views);
+    }
+
+    /// The backend chosen last, started again on the current views; the CPU if it fails.
+    fn restart_backend(&mut self) {
+        if self.choice != Choice::Cpu && self.choose_backend(self.choice).is_err() {
+            self.backend = Box::new(backend::Cpu::default());
+        }
+    }
+
     /// The training cameras with their refined poses, in the input frame; those the
     /// checkpoint recorded when the trainer has no views.
     pub fn cameras(&self) -> Vec<Camera> {
         if self.views.is_empty() {
             return self.recorded_cameras.clone();
         }
-        self.views.iter().zip(self.refined_poses()).map(|(v, pose)| Camera { intrinsics: v.intrinsics, pose }).collect()
+        self.refined_intrinsics()
+            .into_iter()
+            .zip(self.refined_poses())
+            .map(|(intrinsics, pose)| Camera { intrinsics, pose })
+            .collect()
     }
 
     /// Rendering settings at the current step (rendering views uses them too).
@@ -271,6 +357,7 @@ impl Trainer {
         };
         let (backend, note) = backend::create(choice, &run)?;
         self.backend = backend;
+        self.choice = choice;
         Ok((self.backend_label(), note))
     }
 
@@ -316,7 +403,7 @@ impl Trainer {
             refine,
         };
         let model = Model { field: &self.field, params: &self.params, occupancy: &self.occupancy };
-        let sums = self.backend.train_batch(model, &self.views, &self.norm, &batch)?;
+        let mut sums = self.backend.train_batch(model, &self.views, &self.norm, &batch)?;
         let (loss, mse, samples) = self.record_batch(&sums, batch.rays as f64);
         let grads_finite =
             sums.grads_finite && sums.d_variance.is_finite() && sums.pose_grad.iter().all(|g| g.is_finite());
@@ -327,6 +414,10 @@ impl Trainer {
         self.backend.optimizer_step(&mut self.params, &mut self.optimizer.groups[..FIELD_GROUPS], lr)?;
         let pose_lr = if refine { self.cfg.pose_lr * self.schedule() } else { 0.0 };
         if pose_lr > 0.0 {
+            match &self.refining {
+                None => poses::share_focal_gradient(&self.camera_of, &mut sums.pose_grad),
+                Some(which) => poses::keep_gradients_of(which, &mut sums.pose_grad),
+            }
             self.optimizer.groups[POSE_GROUP].update(&mut self.params.poses, &sums.pose_grad, pose_lr);
         }
         let mut v = [self.params.variance];

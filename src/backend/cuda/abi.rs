@@ -171,6 +171,9 @@ pub struct ReduceArgs {
     pub ray_views: u64,
     pub batch: u64,
     pub views: u64,
+    /// The views' `ViewDesc`s and corrections, for the optical axes of the focal gradient.
+    pub descs: u64,
+    pub corrections: u64,
     pub n_rays: i32,
     pub refine: i32,
 }

@@ -322,6 +322,8 @@ impl FieldState {
             ray_views: gpu.ptr(&v.ray_views),
             batch: gpu.ptr(&v.batch_sums),
             views: gpu.ptr(&v.view_sums),
+            descs: gpu.ptr(&v.descs),
+            corrections: gpu.ptr(&v.corrections),
             n_rays: n as i32,
             refine: corrections.is_some() as i32,
         };

@@ -116,7 +116,7 @@ mod tests {
     use crate::nn::adam::{self, Adam};
     use crate::render::Ray;
     use crate::render::batch::sample_ray;
-    use crate::render::poses::{PER_VIEW, accumulate_gradient};
+    use crate::render::poses::{CorrectedRay, PER_VIEW, accumulate_gradient, view_ray};
     use crate::render::views::{Normalization, TrainView};
     use crate::util::rng::Rng;
 
@@ -265,7 +265,7 @@ mod tests {
         let (outs, _, _) = host_batch(&mut fx, &rays);
         let mut batch = [0.0f32; abi::BATCH_SUMS];
         let mut sums = vec![0.0f32; views.len() * abi::VIEW_SUMS];
-        reduce(&rays, &outs, &ray_views, &mut batch, &mut sums);
+        reduce((&rays, &outs, &ray_views), (&views, &norm, &corrections), &mut batch, &mut sums);
         let expected = parity::drawn_reference(&fx, &views, &norm, &corrections, seed, n);
         let rays_per_view: Vec<f32> = expected.1.iter().skip(1).step_by(abi::VIEW_SUMS).copied().collect();
         assert!(rays_per_view.iter().all(|&r| r > 20.0), "rays per view {rays_per_view:?}");
@@ -494,18 +494,27 @@ mod tests {
         (rays, ray_views)
     }
 
-    /// The host build of `reduce_rays` over a batch, with pose gradients.
-    fn reduce(rays: &[abi::RayIn], outs: &[RayOut], ray_views: &[i32], batch: &mut [f32], views: &mut [f32]) {
+    /// The host build of `reduce_rays` over a batch of `views`, with their `corrections`' gradients.
+    fn reduce(
+        (rays, outs, ray_views): (&[abi::RayIn], &[RayOut], &[i32]),
+        (views, norm, corrections): (&[TrainView], &Normalization, &[f32]),
+        batch: &mut [f32],
+        sums: &mut [f32],
+    ) {
+        let (descs, _, _) = super::super::run::device_views(views, norm);
         let args = ReduceArgs {
             rays: rays.as_ptr() as u64,
             out: outs.as_ptr() as u64,
             ray_views: ray_views.as_ptr() as u64,
             batch: batch.as_mut_ptr() as u64,
-            views: views.as_mut_ptr() as u64,
+            views: sums.as_mut_ptr() as u64,
+            descs: descs.as_ptr() as u64,
+            corrections: corrections.as_ptr() as u64,
             n_rays: rays.len() as i32,
             refine: 1,
         };
-        // SAFETY: one result and view per ray; the sums hold BATCH_SUMS and VIEW_SUMS per view.
+        // SAFETY: one result and view per ray; the sums hold BATCH_SUMS and VIEW_SUMS per view,
+        // and there is a description and a correction per view.
         launch(rays.len(), || unsafe { reduce_rays(args) });
     }
 
@@ -526,12 +535,12 @@ mod tests {
             assert_eq!(ray.jitter, r.jitter, "ray {i}");
             for k in 0..3 {
                 assert!(
-                    (ray.origin[k] - r.ray.origin[k]).abs() < 1e-6,
+                    (ray.origin[k] - r.ray.ray.origin[k]).abs() < 1e-6,
                     "ray {i}: {:?} vs {:?}",
                     ray.origin,
-                    r.ray.origin
+                    r.ray.ray.origin
                 );
-                assert!((ray.dir[k] - r.ray.dir[k]).abs() < 1e-5, "ray {i}: {:?} vs {:?}", ray.dir, r.ray.dir);
+                assert!((ray.dir[k] - r.ray.ray.dir[k]).abs() < 1e-5, "ray {i}: {:?} vs {:?}", ray.dir, r.ray.ray.dir);
             }
         }
         assert!(seen.iter().all(|&c| c > 50), "rays per view {seen:?}");
@@ -559,7 +568,8 @@ mod tests {
             .collect();
         let mut batch = [0.0f32; abi::BATCH_SUMS];
         let mut sums = vec![0.0f32; views.len() * abi::VIEW_SUMS];
-        reduce(&rays, &outs, &ray_views, &mut batch, &mut sums);
+        let corrections = parity::corrections(views.len());
+        reduce((&rays, &outs, &ray_views), (&views, &norm, &corrections), &mut batch, &mut sums);
 
         let mut expect_batch = [0.0f64; abi::BATCH_SUMS];
         let mut expect = vec![0.0f64; sums.len()];
@@ -572,7 +582,9 @@ mod tests {
             e[0] += se;
             e[1] += 1.0;
             let mut g = [0.0f32; PER_VIEW];
-            let r = Ray { origin: ray.origin, dir: ray.dir };
+            let delta = &corrections[v as usize * PER_VIEW..(v as usize + 1) * PER_VIEW];
+            let axis = view_ray(&views[v as usize], &norm, 0.5, 0.5, delta).axis;
+            let r = CorrectedRay { ray: Ray { origin: ray.origin, dir: ray.dir }, axis };
             accumulate_gradient(&r, out.d_origin, out.d_dir, &mut g);
             e[2..].iter_mut().zip(g).for_each(|(a, b)| *a += b as f64);
         }

@@ -338,7 +338,7 @@ pub fn drawn_reference(
     for i in 0..n {
         let r = sample_ray(views, norm, corrections, true, &mut Rng::for_ray(seed, i));
         let (f, p, o, s) = (&fx.field, &fx.params, &fx.occupancy, &fx.settings);
-        let out = render::trace(f, p, o, &r.ray, s, r.jitter, &mut ws, Some(&r.target), Some(&mut grads));
+        let out = render::trace(f, p, o, &r.ray.ray, s, r.jitter, &mut ws, Some(&r.target), Some(&mut grads));
         let se = (0..3).map(|k| (out.rgb[k] - r.target.rgb[k]).powi(2)).sum::<f32>() / 3.0;
         batch[0] += out.loss;
         batch[1] += se;

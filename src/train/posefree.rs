@@ -47,6 +47,13 @@ pub struct PoseSettings {
     /// Views the field renders at poses drawn from the prior, per round (the scene codebook).
     #[arg(long, default_value_t = 96)]
     pub codebook_size: usize,
+    /// Peak learning rate of the poses of photos structure from motion left out, found
+    /// against a field trained on the others (radians and normalised units per step). A field
+    /// that explains its photos already lets them move faster than poses found from the prior
+    /// with a field from nothing, which go at the preset's rate (3e-3; 1e-2 lost the ring on
+    /// the plain scene: 3.7° → 27° mean relative rotation error, docs/results.md).
+    #[arg(long, default_value_t = 1e-2)]
+    pub recovery_pose_lr: f32,
     /// Softmax temperature over descriptor similarities: smaller trusts the best codebook view
     /// alone, larger mixes its neighbours' poses.
     #[arg(long, default_value_t = 0.01)]
@@ -68,6 +75,7 @@ impl Default for PoseSettings {
         Self {
             pose_prior: None,
             codebook_size: 96,
+            recovery_pose_lr: 1e-2,
             codebook_temperature: 0.01,
             pose_rounds: 4,
             round_steps: 250,
@@ -177,6 +185,7 @@ pub fn bootstrap(
     };
     let mut cfg = cfg.clone();
     cfg.refine_poses = true;
+    (cfg.pose_lr, cfg.pose_start) = (TrainConfig::preset(super::Preset::Fast).pose_lr, 0);
     cfg.layout = Some(if prior == PosePrior::Forward { Layout::Forward } else { Layout::Object });
     cfg.iterations = cfg.iterations.max(settings.steps(prior));
     let total = settings.steps(prior);
@@ -349,8 +358,7 @@ impl Recovered {
 /// for registered views: the field first learns the trusted photos; each photo left out
 /// then takes the pose of the codebook views, drawn from the trusted poses' distribution
 /// (`sfm::trusted`), that render like it; rounds of photometric refinement (trusted poses
-/// fixed unless `cfg.refine_poses` asked for them to refine) and codebook re-estimation
-/// follow. Photos the field still does not explain leave training and are named. None when
+/// fixed) and codebook re-estimation follow. Photos the field still does not explain leave training and are named. None when
 /// cancelled.
 pub fn recover(
     t: &mut Trainer,
@@ -377,10 +385,11 @@ pub fn recover(
             v.pose = m.pose;
         }
     }
-    if !t.cfg.refine_poses {
-        t.refining = Some(vec![false; trusted]);
-    }
-    t.cfg.refine_poses = true;
+    // The trusted poses stay as they are while the others are found; where they refine too,
+    // they go on at their own gentler rate afterwards, with the found ones.
+    let given = t.cfg.refine_poses.then(|| (t.cfg.pose_lr, t.cfg.pose_start));
+    t.refining = Some(vec![false; trusted]);
+    (t.cfg.refine_poses, t.cfg.pose_lr, t.cfg.pose_start) = (true, settings.recovery_pose_lr, 0);
     t.add_views(added);
     let photos = descriptors(&t.views);
     let mut done = 2 * settings.round_steps;
@@ -414,5 +423,8 @@ pub fn recover(
         }
     }
     t.retain_views(&keep);
+    if let Some((lr, start)) = given {
+        (t.refining, t.cfg.pose_lr, t.cfg.pose_start) = (None, lr, start);
+    }
     Some(Recovered { posed, unexplained, trusted_similarity })
 }

@@ -412,7 +412,7 @@ impl Trainer {
         }
         let lr = self.learning_rate();
         self.backend.optimizer_step(&mut self.params, &mut self.optimizer.groups[..FIELD_GROUPS], lr)?;
-        let pose_lr = if refine { self.cfg.pose_lr * self.schedule() } else { 0.0 };
+        let pose_lr = if refine && self.step >= self.cfg.pose_start { self.cfg.pose_lr * self.schedule() } else { 0.0 };
         if pose_lr > 0.0 {
             match &self.refining {
                 None => poses::share_focal_gradient(&self.camera_of, &mut sums.pose_grad),

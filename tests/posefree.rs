@@ -69,7 +69,6 @@ fn photos_structure_from_motion_left_out_are_recovered() {
     let mut views = weave::render::views::load(&ds.views, 1.0).unwrap();
     let exact: Vec<Pose> = views.iter().map(|v| v.pose).collect();
     let gap = 4..8;
-    eprintln!("exact: {:?}", exact[4..8].iter().map(|p| p.center).collect::<Vec<_>>());
     let mut left: Vec<_> = views.drain(gap.clone()).collect();
     for v in &mut left {
         v.pose = Pose::IDENTITY;
@@ -81,8 +80,7 @@ fn photos_structure_from_motion_left_out_are_recovered() {
         (0..w * h).map(|i| if (i % w / 6 + i / w / 6) % 2 == 0 { [0.9, 0.2, 0.1] } else { [0.1, 0.3, 0.9] }).collect();
     left.push(stranger);
 
-    let mut cfg = config();
-    let mut t = weave::train::Trainer::new(cfg, views);
+    let mut t = weave::train::Trainer::new(config(), views);
     let settings = PoseSettings { codebook_size: 48, pose_rounds: 6, round_steps: 120, ..Default::default() };
     let found = posefree::recover(&mut t, left, &settings, &|_| {}, &AtomicBool::new(false)).expect("not cancelled");
     eprintln!("{}", found.summary());

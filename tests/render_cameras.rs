@@ -22,8 +22,11 @@ fn frusta_appear_where_cameras_project() {
         weave::scene::Options { width: 64, height: 48, views: Some(10), test_views: Some(0), ..Default::default() };
     weave::scene::generate(entry, &opts, dir.path(), &|_, _| {}).unwrap();
     let ds = Dataset::open(dir.path()).unwrap();
-    let glyphs: Vec<CameraGlyph> =
-        ds.views.iter().map(|v| CameraGlyph { pose: v.pose.unwrap(), intrinsics: v.intrinsics }).collect();
+    let glyphs: Vec<CameraGlyph> = ds
+        .views
+        .iter()
+        .map(|v| CameraGlyph { pose: v.pose.unwrap(), intrinsics: v.intrinsics, found: false })
+        .collect();
 
     let gpu = Gpu::headless().unwrap_or_else(|e| panic!("rendering tests need a wgpu adapter: {e}"));
     let mut r = Renderer::new(&gpu.device);

@@ -77,6 +77,24 @@ pub enum Message {
         root: PathBuf,
         result: Result<String, SfmError>,
     },
+    /// Weave's own pose stage, run `run`: what it is doing and how far it is.
+    PoseStage {
+        run: u64,
+        what: String,
+        done: u32,
+        total: u32,
+    },
+    /// Weave's own pose stage, run `run`: every photo's pose as found so far.
+    PosesSoFar {
+        run: u64,
+        poses: Vec<crate::geometry::Pose>,
+    },
+    /// Weave's own pose stage, run `run`, ended: the trainer with the poses found and the
+    /// stage's summary; None when cancelled.
+    WeavePosed {
+        run: u64,
+        result: Option<(Box<Trainer>, String)>,
+    },
     /// Something failed in the background; the text says what and where.
     Failed(String),
 }
@@ -180,6 +198,55 @@ impl Loader {
                 .and_then(|colmap| sfm::estimate(&colmap, &dataset, Matcher::Auto, &progress, &cancel))
                 .map(|report| report.summary());
             this.send(Message::SfmDone { run, root: dataset.root, result });
+        })
+    }
+
+    /// Weave's own pose stage on the folder's photos (`posefree::bootstrap`, their poses
+    /// ignored), training with `cfg`, off the UI thread; its messages carry `run`.
+    pub fn pose_with_weave(
+        &self,
+        run: u64,
+        dataset: Dataset,
+        cfg: TrainConfig,
+        settings: crate::train::posefree::PoseSettings,
+        cancel: Arc<AtomicBool>,
+    ) -> std::thread::JoinHandle<()> {
+        use crate::train::posefree::{self, Progress};
+        let this = self.clone();
+        std::thread::spawn(move || {
+            let placeholders: Vec<crate::io::View> = dataset
+                .views
+                .iter()
+                .cloned()
+                .map(|v| crate::io::View { pose: Some(crate::geometry::Pose::IDENTITY), ..v })
+                .collect();
+            let views = match crate::render::views::load(&placeholders, cfg.image_scale) {
+                Ok(v) => v,
+                Err(e) => return this.send(Message::Failed(e.to_string())),
+            };
+            let what = std::sync::Mutex::new("Trying first guesses".to_string());
+            let progress = |p: Progress| match p {
+                Progress::Start { start, starts } => {
+                    *what.lock().unwrap_or_else(|e| e.into_inner()) = format!("First guess {start} of {starts}")
+                }
+                Progress::Round { round, rounds, reestimated } => {
+                    *what.lock().unwrap_or_else(|e| e.into_inner()) =
+                        format!("Round {} of {rounds} ({reestimated} re-estimated through the codebook)", round + 1)
+                }
+                // Every few steps: each message wakes the window.
+                Progress::Step { step, total } if step % 5 == 0 || step == total => {
+                    let what = what.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    this.send(Message::PoseStage { run, what, done: step, total });
+                }
+                Progress::Step { .. } => {}
+                Progress::Poses(poses) => this.send(Message::PosesSoFar { run, poses }),
+            };
+            let found = posefree::bootstrap(&cfg, views, &settings, crate::backend::Choice::Auto, &progress, &cancel);
+            let result = found.map(|f| {
+                let summary = f.summary();
+                (Box::new(f.trainer), summary)
+            });
+            this.send(Message::WeavePosed { run, result });
         })
     }
 

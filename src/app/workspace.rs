@@ -8,6 +8,7 @@ use super::notices::{Level, Notices};
 use super::training::{Action, TrainingPanel, clock};
 use crate::io::{Dataset, IntrinsicsSource, PoseSource};
 use crate::sfm::{self, SfmError, Stage};
+use crate::train::posefree::PoseSettings;
 use crate::view::{CameraGlyph, Orbit, Renderer};
 use egui::{Color32, RichText, Sense, Vec2};
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ use std::time::Instant;
 
 const ACCENT: Color32 = Color32::from_rgb(242, 160, 60);
 const WARN: Color32 = Color32::from_rgb(235, 190, 70);
+/// Marks what Weave's own pose stage posed (as `view::rig::FOUND_COLOR` in the viewport).
+const FOUND: Color32 = Color32::from_rgb(191, 115, 255);
 const ERROR: Color32 = Color32::from_rgb(235, 90, 80);
 
 pub struct Workspace {
@@ -60,6 +63,32 @@ pub struct Workspace {
     colmap: Option<Result<sfm::Colmap, Arc<SfmError>>>,
     /// Training asked for (`--train`) before the folder had poses: it starts once they are found.
     pending_training: Option<u32>,
+    /// Weave's own pose stage posing the open folder's photos.
+    pose_run: Option<PoseRun>,
+    /// The settings of Weave's own pose stage (prior, codebook, rounds).
+    pose_settings: PoseSettings,
+    /// Photos of the open folder that Weave's own pose stage posed.
+    weave_posed: std::collections::HashSet<String>,
+}
+
+struct PoseRun {
+    id: u64,
+    cancel: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// What the stage is doing, and its steps done of all.
+    what: String,
+    done: u32,
+    total: u32,
+    started: Instant,
+}
+
+impl Drop for PoseRun {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 struct SfmRun {
@@ -114,11 +143,16 @@ impl Workspace {
             sfm_runs: 0,
             colmap: None,
             pending_training: None,
+            pose_run: None,
+            pose_settings: PoseSettings::default(),
+            weave_posed: Default::default(),
         }
     }
 
     pub fn open(&mut self, path: PathBuf) {
         self.sfm = None;
+        self.pose_run = None;
+        self.weave_posed.clear();
         self.colmap = None;
         self.pending_training = None;
         self.training.reset();
@@ -147,6 +181,7 @@ impl Workspace {
             && !self.preparing_training
             && !self.training.is_running()
             && self.sfm.is_none()
+            && self.pose_run.is_none()
             && self.pending_training.is_none()
             && self.dataset.as_ref().is_none_or(|d| d.has_poses() || self.colmap.is_some())
     }
@@ -187,16 +222,42 @@ impl Workspace {
                 self.sfm = Some(SfmRun { id: self.sfm_runs, cancel, thread: Some(thread), stage: None, started });
             }
             Some(Err(why)) => {
-                self.pending_training = None;
-                self.notices.push(Level::Error, why.to_string());
+                self.notices.push(Level::Info, format!("{why}: Weave's own pose stage poses the photos"));
+                self.pose_with_weave();
             }
             // Still looking for COLMAP: a pending start waits for the answer (`settled`).
             None => {}
         }
     }
 
-    fn glyphs(ds: &Dataset) -> Vec<CameraGlyph> {
-        ds.views.iter().filter_map(|v| v.pose.map(|pose| CameraGlyph { pose, intrinsics: v.intrinsics })).collect()
+    /// Starts Weave's own pose stage on the open folder (COLMAP missing or failed); the field
+    /// it trains goes on training once the poses are found.
+    fn pose_with_weave(&mut self) {
+        let Some(ds) = &self.dataset else { return };
+        let cfg = self.training.settings.config(|| crate::render::views::auto_scale(&ds.views).0);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.sfm_runs += 1;
+        let thread =
+            self.loader.pose_with_weave(self.sfm_runs, ds.clone(), cfg, self.pose_settings.clone(), cancel.clone());
+        self.pose_run = Some(PoseRun {
+            id: self.sfm_runs,
+            cancel,
+            thread: Some(thread),
+            what: "Loading the photos".into(),
+            done: 0,
+            total: 0,
+            started: Instant::now(),
+        });
+    }
+
+    fn glyphs(ds: &Dataset, weave_posed: &std::collections::HashSet<String>) -> Vec<CameraGlyph> {
+        ds.views
+            .iter()
+            .filter_map(|v| {
+                let found = weave_posed.contains(&v.name);
+                v.pose.map(|pose| CameraGlyph { pose, intrinsics: v.intrinsics, found })
+            })
+            .collect()
     }
 
     /// Applies what the loader sent since the last frame.
@@ -286,9 +347,52 @@ impl Workspace {
                             self.notices.push(Level::Info, "Finding the camera poses was cancelled");
                         }
                         Err(e) => {
-                            self.pending_training = None;
-                            self.notices.push(Level::Error, e.to_string());
+                            self.notices.push(Level::Warning, format!("{e}\nWeave's own pose stage takes over"));
+                            self.pose_with_weave();
                         }
+                    }
+                }
+                Message::PoseStage { run, what, done, total } => {
+                    if let Some(r) = self.pose_run.as_mut().filter(|r| r.id == run) {
+                        (r.what, r.done, r.total) = (what, done, total);
+                    }
+                }
+                Message::PosesSoFar { run, poses } if self.pose_run.as_ref().is_some_and(|r| r.id == run) => {
+                    if let Some(ds) = &self.dataset {
+                        let glyphs = ds
+                            .views
+                            .iter()
+                            .zip(poses)
+                            .map(|(v, pose)| CameraGlyph { pose, intrinsics: v.intrinsics, found: true })
+                            .collect();
+                        let framing = renderer.set_cameras(device, glyphs);
+                        let aspect = self.viewport_px.0 as f32 / self.viewport_px.1.max(1) as f32;
+                        self.orbit = self.orbit.or(framing.map(|f| f.orbit(aspect)));
+                    }
+                }
+                Message::WeavePosed { run, result } if self.pose_run.as_ref().is_some_and(|r| r.id == run) => {
+                    self.pose_run = None;
+                    self.pending_training = None;
+                    match (result, self.dataset.as_mut()) {
+                        (Some((trainer, summary)), Some(ds)) => {
+                            self.notices.push(Level::Info, summary);
+                            let found: std::collections::HashMap<&str, crate::geometry::Camera> =
+                                trainer.views.iter().map(|v| v.name.as_str()).zip(trainer.cameras()).collect();
+                            for v in &mut ds.views {
+                                if let Some(c) = found.get(v.name.as_str()) {
+                                    // The photo's own size: training's camera scaled back.
+                                    let s = v.intrinsics.width as f64 / c.intrinsics.width as f64;
+                                    (v.pose, v.intrinsics) = (Some(c.pose), c.intrinsics.scaled(s));
+                                    self.weave_posed.insert(v.name.clone());
+                                }
+                            }
+                            let framing = renderer.set_cameras(device, Self::glyphs(ds, &self.weave_posed));
+                            let aspect = self.viewport_px.0 as f32 / self.viewport_px.1.max(1) as f32;
+                            self.orbit = framing.map(|f| f.orbit(aspect));
+                            self.training.iterations = trainer.cfg.iterations;
+                            self.training.start(*trainer, None, self.loader.wake.clone());
+                        }
+                        _ => self.notices.push(Level::Info, "Posing the photos was cancelled"),
                     }
                 }
                 Message::TrainingCancelled => {
@@ -319,7 +423,7 @@ impl Workspace {
                     };
                     let (root, n) = (dataset.root.display(), dataset.views.len());
                     self.notices.push(Level::Info, format!("Opened {root}: {n} photos, {poses}"));
-                    let glyphs = Self::glyphs(&dataset);
+                    let glyphs = Self::glyphs(&dataset, &self.weave_posed);
                     let framing = renderer.set_cameras(device, glyphs);
                     renderer.set_points(device, &dataset.points);
                     let aspect = self.viewport_px.0 as f32 / self.viewport_px.1.max(1) as f32;
@@ -453,7 +557,12 @@ impl Workspace {
         let views = &ds.views;
         egui::Grid::new("facts").num_columns(2).spacing([12.0, 4.0]).striped(true).show(ui, |ui| {
             ui.label("Poses");
-            ui.label(pose_kind(&ds.pose_source)).on_hover_text(ds.pose_source.to_string());
+            if self.weave_posed.is_empty() {
+                ui.label(pose_kind(&ds.pose_source)).on_hover_text(ds.pose_source.to_string());
+            } else {
+                let n = self.weave_posed.len();
+                ui.label(RichText::new(format!("Weave's own pose stage ({n} of {})", ds.views.len())).color(FOUND));
+            }
             ui.end_row();
             ui.label("Photos");
             ui.label(format!("{}", views.len()));
@@ -525,7 +634,11 @@ impl Workspace {
                 ui.label("Loading photos for training…");
             });
         } else if !ds.has_poses() {
-            if self.poses_ui(ui) {
+            let clicked = self.poses_ui(ui);
+            if self.sfm.is_none() && self.pose_run.is_none() {
+                Self::pose_settings_ui(ui, &mut self.pose_settings);
+            }
+            if clicked {
                 self.find_poses();
                 return;
             }
@@ -558,6 +671,11 @@ impl Workspace {
                 let k = &v.intrinsics;
                 ui.label(format!("f {:.1}, {:.1}  c {:.1}, {:.1}", k.fx, k.fy, k.cx, k.cy));
                 ui.end_row();
+                if self.weave_posed.contains(&v.name) {
+                    ui.label("Posed by");
+                    ui.label(RichText::new("Weave's own pose stage").color(FOUND));
+                    ui.end_row();
+                }
                 if let Some(p) = v.pose {
                     ui.label("Centre");
                     ui.label(format!("{:.3}, {:.3}, {:.3}", p.center.x, p.center.y, p.center.z));
@@ -589,8 +707,8 @@ impl Workspace {
         );
     }
 
-    /// For a folder of bare photos: COLMAP finding their poses, or the button that starts it,
-    /// which returns whether it was clicked.
+    /// For a folder of bare photos: COLMAP or Weave's own stage finding their poses, or the
+    /// button that starts it, which returns whether it was clicked.
     fn poses_ui(&self, ui: &mut egui::Ui) -> bool {
         ui.heading("Camera poses");
         if let Some(run) = &self.sfm {
@@ -617,9 +735,22 @@ impl Workspace {
             }
             return false;
         }
+        if let Some(run) = &self.pose_run {
+            ui.label(format!("Weave's pose stage: {}…", run.what));
+            let t = run.started.elapsed().as_secs_f32();
+            let eta = if run.done > 0 { t / run.done as f32 * run.total.saturating_sub(run.done) as f32 } else { 0.0 };
+            let frac = run.done as f32 / run.total.max(1) as f32;
+            ui.add(egui::ProgressBar::new(frac).text(format!("{}/{} steps · ETA {}", run.done, run.total, clock(eta))));
+            ui.label(RichText::new(format!("{} elapsed; cameras appear as they are posed", clock(t))).small().weak());
+            if ui.button("Cancel").clicked() {
+                run.cancel.store(true, Ordering::Relaxed);
+            }
+            return false;
+        }
         ui.label(
-            "These photos have no camera poses yet. Weave finds them by structure from motion with COLMAP; \
-             training can start once it has.",
+            "These photos have no camera poses yet. Weave finds them by structure from motion with COLMAP, and \
+             with its own pose stage where COLMAP cannot (plain, textureless objects) or is not installed; \
+             training starts once they are found.",
         );
         ui.add_space(4.0);
         match &self.colmap {
@@ -630,7 +761,7 @@ impl Workspace {
             }
             Some(Err(why)) => {
                 ui.label(RichText::new(why.to_string()).color(WARN));
-                false
+                ui.button("Find camera poses with Weave's own stage").clicked()
             }
             None => {
                 ui.horizontal(|ui| {
@@ -640,6 +771,53 @@ impl Workspace {
                 false
             }
         }
+    }
+
+    /// The knobs of Weave's own pose stage: where the cameras stood, and the codebook's.
+    fn pose_settings_ui(ui: &mut egui::Ui, s: &mut PoseSettings) {
+        use crate::sfm::prior::PosePrior;
+        ui.add_space(6.0);
+        egui::CollapsingHeader::new("Weave's pose stage").default_open(true).show(ui, |ui| {
+            egui::Grid::new("pose-stage").num_columns(2).spacing([12.0, 4.0]).show(ui, |ui| {
+                ui.label("Cameras stood").on_hover_text(
+                    "Where the cameras were, for photos nothing posed. Detected: a plain backdrop means an object \
+                     on a ring.",
+                );
+                let label = s.pose_prior.map_or("detect from the photos", |p| match p {
+                    PosePrior::Ring => "on a ring (turntable, walk-around)",
+                    PosePrior::Hemisphere => "above the object (hemisphere)",
+                    PosePrior::Sphere => "all around it (sphere)",
+                    PosePrior::Forward => "side by side, facing forward",
+                });
+                egui::ComboBox::from_id_salt("pose-prior").selected_text(label).show_ui(ui, |ui| {
+                    ui.selectable_value(&mut s.pose_prior, None, "detect from the photos");
+                    ui.selectable_value(&mut s.pose_prior, Some(PosePrior::Ring), "on a ring (turntable, walk-around)");
+                    ui.selectable_value(
+                        &mut s.pose_prior,
+                        Some(PosePrior::Hemisphere),
+                        "above the object (hemisphere)",
+                    );
+                    ui.selectable_value(&mut s.pose_prior, Some(PosePrior::Sphere), "all around it (sphere)");
+                    ui.selectable_value(&mut s.pose_prior, Some(PosePrior::Forward), "side by side, facing forward");
+                });
+                ui.end_row();
+                ui.label("Codebook views")
+                    .on_hover_text("Views rendered from the field per round, to match photos against");
+                ui.add(egui::DragValue::new(&mut s.codebook_size).range(8..=512));
+                ui.end_row();
+                ui.label("Temperature").on_hover_text(
+                    "Smaller trusts the best-matching codebook view alone; larger mixes its neighbours' poses",
+                );
+                ui.add(egui::DragValue::new(&mut s.codebook_temperature).range(0.001..=1.0).speed(0.001));
+                ui.end_row();
+                ui.label("Rounds").on_hover_text("Rounds of joint training, each followed by re-estimation");
+                ui.add(egui::DragValue::new(&mut s.pose_rounds).range(1..=20));
+                ui.end_row();
+                ui.label("Steps per round");
+                ui.add(egui::DragValue::new(&mut s.round_steps).range(10..=5000));
+                ui.end_row();
+            });
+        });
     }
 
     fn photo_strip(&mut self, ui: &mut egui::Ui) {
@@ -674,6 +852,14 @@ impl Workspace {
                         None => {
                             painter.rect_filled(img_rect, 2.0, Color32::from_gray(35));
                         }
+                    }
+                    if self.weave_posed.contains(&v.name) {
+                        let at = egui::pos2(img_rect.max.x - 3.0, img_rect.min.y + 3.0);
+                        let font = egui::FontId::proportional(10.0);
+                        let galley = painter.layout_no_wrap("Weave".into(), font.clone(), Color32::WHITE);
+                        let r = egui::Align2::RIGHT_TOP.anchor_size(at, galley.size());
+                        painter.rect_filled(r.expand(2.0), 3.0, FOUND);
+                        painter.text(at, egui::Align2::RIGHT_TOP, "Weave", font, Color32::WHITE);
                     }
                     let chars: Vec<char> = v.name.chars().collect();
                     let name = if chars.len() > 18 {
@@ -792,6 +978,8 @@ impl Workspace {
         } else if self.dataset.as_ref().is_some_and(|d| !d.has_poses()) {
             let text = if self.sfm.is_some() {
                 "Finding the camera poses with COLMAP…"
+            } else if self.pose_run.is_some() {
+                "Weave's own pose stage is posing these photos…"
             } else {
                 "No camera poses yet: Find camera poses (left) runs COLMAP on these photos"
             };

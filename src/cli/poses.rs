@@ -166,7 +166,7 @@ pub fn recover(
             bar.set_message(format!("round {}/{rounds}", round + 1));
             super::say(&bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));
         }
-        Progress::Start { .. } => {}
+        Progress::Start { .. } | Progress::Poses(_) => {}
     };
     let found = posefree::recover(t, views, settings, &progress, super::ctrl_c()?);
     bar.finish_and_clear();
@@ -188,6 +188,7 @@ pub fn find(ds: &Dataset, cfg: &TrainConfig, settings: &PoseSettings, backend: C
     bar.set_message("posing from the prior");
     let progress = |p: Progress| match p {
         Progress::Start { start, starts } => bar.set_message(format!("first guess {start}/{starts}")),
+        Progress::Poses(_) => {}
         Progress::Step { step, total } => {
             bar.set_length(total as u64);
             bar.set_position(step as u64)

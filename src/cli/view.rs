@@ -70,7 +70,7 @@ fn from_camera(t: &Trainer, file: &Path, frame: Option<&str>) -> Result<(ViewCam
             .with_context(|| format!("{} has no frame named {f:?}", file.display()))?,
         None => cams.first().with_context(|| format!("{} lists no cameras", file.display()))?,
     };
-    let glyphs = cams.iter().map(|c| CameraGlyph { pose: c.pose, intrinsics: c.intrinsics }).collect();
+    let glyphs = cams.iter().map(|c| CameraGlyph { pose: c.pose, intrinsics: c.intrinsics, found: false }).collect();
     let depth = (3.0 * t.norm.scale) as f32;
     Ok((ViewCamera::from_pose(&chosen.pose, &chosen.intrinsics, depth), glyphs))
 }

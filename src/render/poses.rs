@@ -106,6 +106,13 @@ pub fn keep_gradients_of(which: &[bool], grad: &mut [f32]) {
         if !which.get(v).copied().unwrap_or(false) {
             g.fill(0.0);
         }
+    }
+    drop_focal_gradient(grad);
+}
+
+/// Zeroes every focal gradient: the cameras keep their focal lengths.
+pub fn drop_focal_gradient(grad: &mut [f32]) {
+    for g in grad.chunks_mut(PER_VIEW) {
         g[FOCAL] = 0.0;
     }
 }

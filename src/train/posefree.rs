@@ -159,6 +159,8 @@ pub enum Progress {
         rounds: u32,
         reestimated: usize,
     },
+    /// Every photo's pose as found so far (after a first guess or a round), in view order.
+    Poses(Vec<Pose>),
 }
 
 /// Below this fraction of the median similarity a photo counts as unexplained.
@@ -209,6 +211,7 @@ pub fn bootstrap(
         let shown_from = i as u32 * settings.start_steps();
         let loss = train(&mut t, settings.start_steps(), shown_from, total, progress, cancel)?;
         if best.as_ref().is_none_or(|b| loss < b.0) {
+            progress(Progress::Poses(t.refined_poses()));
             best = Some((loss, t));
         }
     }
@@ -221,6 +224,7 @@ pub fn bootstrap(
         reestimated += n;
         progress(Progress::Round { round, rounds, reestimated: n });
         train(&mut t, settings.round_steps, done + (round - 1) * settings.round_steps, total, progress, cancel)?;
+        progress(Progress::Poses(t.refined_poses()));
     }
     // A device that fails here hands over to the CPU (`Trainer::fail_over`), which goes on.
     let _ = t.sync();
@@ -387,7 +391,7 @@ pub fn recover(
     }
     // The trusted poses stay as they are while the others are found; where they refine too,
     // they go on at their own gentler rate afterwards, with the found ones.
-    let given = t.cfg.refine_poses.then(|| (t.cfg.pose_lr, t.cfg.pose_start));
+    let given = t.cfg.refine_poses.then_some((t.cfg.pose_lr, t.cfg.pose_start));
     t.refining = Some(vec![false; trusted]);
     (t.cfg.refine_poses, t.cfg.pose_lr, t.cfg.pose_start) = (true, settings.recovery_pose_lr, 0);
     t.add_views(added);

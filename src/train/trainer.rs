@@ -415,7 +415,8 @@ impl Trainer {
         let pose_lr = if refine && self.step >= self.cfg.pose_start { self.cfg.pose_lr * self.schedule() } else { 0.0 };
         if pose_lr > 0.0 {
             match &self.refining {
-                None => poses::share_focal_gradient(&self.camera_of, &mut sums.pose_grad),
+                None if self.cfg.refine_focal => poses::share_focal_gradient(&self.camera_of, &mut sums.pose_grad),
+                None => poses::drop_focal_gradient(&mut sums.pose_grad),
                 Some(which) => poses::keep_gradients_of(which, &mut sums.pose_grad),
             }
             self.optimizer.groups[POSE_GROUP].update(&mut self.params.poses, &sums.pose_grad, pose_lr);

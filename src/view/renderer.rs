@@ -342,7 +342,7 @@ impl Renderer {
                     let (lo, hi) = e.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
                     e.iter().map(|&x| rig::error_color(x, lo, hi)).collect()
                 }
-                _ => Vec::new(),
+                _ => self.cameras.iter().map(|c| if c.found { rig::FOUND_COLOR } else { rig::FRUSTUM_COLOR }).collect(),
             };
             let shown: Vec<CameraGlyph> = match &o.refined {
                 Some(r) if r.len() == self.cameras.len() => {

@@ -25,10 +25,14 @@ pub struct PhotoVertex {
 pub struct CameraGlyph {
     pub pose: Pose,
     pub intrinsics: Intrinsics,
+    /// Posed by Weave's own pose stage, not by COLMAP or the folder's camera files.
+    pub found: bool,
 }
 
 pub const FRUSTUM_COLOR: [f32; 4] = [0.95, 0.55, 0.1, 1.0];
 pub const SELECTED_COLOR: [f32; 4] = [0.2, 0.9, 1.0, 1.0];
+/// Cameras Weave's own pose stage posed.
+pub const FOUND_COLOR: [f32; 4] = [0.75, 0.45, 1.0, 1.0];
 const GRID_COLOR: [f32; 4] = [0.2, 0.21, 0.24, 1.0];
 
 /// Where the cameras are and how big to draw them.
@@ -210,6 +214,7 @@ mod tests {
                 CameraGlyph {
                     pose: Pose::look_at(eye, DVec3::new(0.0, 0.0, 0.2), DVec3::Z),
                     intrinsics: Intrinsics::centered(64, 48, 60.0),
+                    found: false,
                 }
             })
             .collect()
@@ -233,6 +238,7 @@ mod tests {
                     DVec3::Z,
                 ),
                 intrinsics: Intrinsics::centered(64, 48, 60.0),
+                found: false,
             })
             .collect();
         let f = Framing::of(&cams).unwrap();

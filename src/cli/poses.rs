@@ -157,18 +157,7 @@ pub fn recover(
     let _ = t.choose_backend(backend);
     let bar = super::bar(0, "{msg:28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]");
     bar.set_message(format!("posing {} photos COLMAP left out", left.len()));
-    let progress = |p: Progress| match p {
-        Progress::Step { step, total } => {
-            bar.set_length(total as u64);
-            bar.set_position(step as u64)
-        }
-        Progress::Round { round, rounds, reestimated } => {
-            bar.set_message(format!("round {}/{rounds}", round + 1));
-            super::say(&bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));
-        }
-        Progress::Start { .. } | Progress::Poses(_) => {}
-    };
-    let found = posefree::recover(t, views, settings, &progress, super::ctrl_c()?);
+    let found = posefree::recover(t, views, settings, &|p| show(&bar, p), super::ctrl_c()?);
     bar.finish_and_clear();
     let found = found.context("stopped while posing the photos COLMAP left out: nothing written")?;
     println!("{}", found.summary());
@@ -186,23 +175,27 @@ pub fn find(ds: &Dataset, cfg: &TrainConfig, settings: &PoseSettings, backend: C
     let views = crate::render::views::load(&placeholders, cfg.image_scale)?;
     let bar = super::bar(0, "{msg:28} {bar:30} {pos}/{len} steps [{elapsed} < {eta}]");
     bar.set_message("posing from the prior");
-    let progress = |p: Progress| match p {
+    let found = posefree::bootstrap(cfg, views, settings, backend, &|p| show(&bar, p), super::ctrl_c()?);
+    bar.finish_and_clear();
+    let found = found.context("stopped during the pose stage: nothing written")?;
+    println!("{}", found.summary());
+    Ok(found)
+}
+
+/// The pose stage's progress on `bar`.
+fn show(bar: &indicatif::ProgressBar, p: Progress) {
+    match p {
         Progress::Start { start, starts } => bar.set_message(format!("first guess {start}/{starts}")),
-        Progress::Poses(_) => {}
         Progress::Step { step, total } => {
             bar.set_length(total as u64);
             bar.set_position(step as u64)
         }
         Progress::Round { round, rounds, reestimated } => {
             bar.set_message(format!("round {}/{rounds}", round + 1));
-            super::say(&bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));
+            super::say(bar, &format!("round {round}: {reestimated} poses re-estimated through the scene codebook"));
         }
-    };
-    let found = posefree::bootstrap(cfg, views, settings, backend, &progress, super::ctrl_c()?);
-    bar.finish_and_clear();
-    let found = found.context("stopped during the pose stage: nothing written")?;
-    println!("{}", found.summary());
-    Ok(found)
+        Progress::Poses(_) => {}
+    }
 }
 
 /// A sample of the surface found, as sparse points in the input frame.

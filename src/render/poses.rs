@@ -7,7 +7,7 @@
 use super::Ray;
 use super::views::{Normalization, TrainView};
 use crate::geometry::{Intrinsics, Pose};
-use glam::{DMat3, DQuat, DVec2, DVec3, Vec3};
+use glam::{DMat3, DQuat, DVec3, Vec3};
 
 /// Rotation vector (radians), translation (normalised units), log of the focal length's scale.
 pub const PER_VIEW: usize = 7;
@@ -35,10 +35,7 @@ pub struct CorrectedRay {
 /// The ray through pixel position (x, y) of `view` (pixel centres at +0.5) after the
 /// correction `delta`: the focal length scaled, then the pose corrected.
 pub fn view_ray(view: &TrainView, norm: &Normalization, x: f64, y: f64, delta: &[f32]) -> CorrectedRay {
-    let s = focal_scale(delta);
-    let cam = view.intrinsics.unproject(DVec2::new(x, y));
-    let d = (view.pose.rotation * DVec3::new(cam.x / s, cam.y / s, cam.z)).normalize();
-    let ray = correct(&Ray { origin: norm.to_normalized(view.pose.center), dir: d.as_vec3().to_array() }, delta);
+    let ray = correct(&view.ray_with_focal(norm, x, y, focal_scale(delta)), delta);
     let axis = rotation(delta).as_quat() * (view.pose.rotation * DVec3::Z).as_vec3();
     CorrectedRay { ray, axis: axis.to_array() }
 }
@@ -134,6 +131,7 @@ pub fn correction_to(base: &Pose, norm: &Normalization, target: &Pose) -> [f32; 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glam::DVec2;
 
     #[test]
     fn views_of_a_camera_share_its_focal_gradient() {

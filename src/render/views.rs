@@ -5,7 +5,7 @@ use super::Ray;
 use crate::geometry::rig::{self, Layout};
 use crate::geometry::{Intrinsics, Pose};
 use crate::io::{self, View};
-use glam::DVec3;
+use glam::{DVec2, DVec3};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +86,15 @@ impl TrainView {
 
     /// The ray through pixel position (x, y) (pixel centres at +0.5), in normalised space.
     pub fn ray(&self, norm: &Normalization, x: f64, y: f64) -> Ray {
-        super::poses::view_ray(self, norm, x, y, &[0.0; super::poses::PER_VIEW]).ray
+        self.ray_with_focal(norm, x, y, 1.0)
+    }
+
+    /// As [`TrainView::ray`], with the focal length scaled by `s`: each pixel's direction 1/s
+    /// as far off the optical axis.
+    pub fn ray_with_focal(&self, norm: &Normalization, x: f64, y: f64, s: f64) -> Ray {
+        let cam = self.intrinsics.unproject(DVec2::new(x, y));
+        let d = (self.pose.rotation * DVec3::new(cam.x / s, cam.y / s, cam.z)).normalize();
+        Ray { origin: norm.to_normalized(self.pose.center), dir: d.as_vec3().to_array() }
     }
 }
 

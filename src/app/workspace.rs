@@ -71,10 +71,36 @@ pub struct Workspace {
     weave_posed: std::collections::HashSet<String>,
 }
 
-struct PoseRun {
-    id: u64,
+/// Work on a thread of its own that a flag cancels. Dropped unfinished (another folder opened,
+/// the window closed), it is cancelled and waited for: COLMAP would otherwise outlive the
+/// window.
+struct Job {
     cancel: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Job {
+    fn new(cancel: Arc<AtomicBool>, thread: std::thread::JoinHandle<()>) -> Job {
+        Job { cancel, thread: Some(thread) }
+    }
+
+    fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        self.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct PoseRun {
+    id: u64,
+    job: Job,
     /// What the stage is doing, and its steps done of all.
     what: String,
     done: u32,
@@ -82,34 +108,13 @@ struct PoseRun {
     started: Instant,
 }
 
-impl Drop for PoseRun {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 struct SfmRun {
     /// Which run this is: a cancelled one's messages may still arrive.
     id: u64,
-    cancel: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    job: Job,
     /// The stage COLMAP is in, its progress, and when it began.
     stage: Option<(Stage, usize, usize, Instant)>,
     started: Instant,
-}
-
-/// A run dropped unfinished (another folder opened, the window closed) stops COLMAP, which
-/// would otherwise outlive the window.
-impl Drop for SfmRun {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 impl Workspace {
@@ -219,7 +224,7 @@ impl Workspace {
                 self.sfm_runs += 1;
                 let thread = self.loader.find_poses(self.sfm_runs, ds.clone(), cancel.clone());
                 let started = Instant::now();
-                self.sfm = Some(SfmRun { id: self.sfm_runs, cancel, thread: Some(thread), stage: None, started });
+                self.sfm = Some(SfmRun { id: self.sfm_runs, job: Job::new(cancel, thread), stage: None, started });
             }
             Some(Err(why)) => {
                 self.notices.push(Level::Info, format!("{why}: Weave's own pose stage poses the photos"));
@@ -241,8 +246,7 @@ impl Workspace {
             self.loader.pose_with_weave(self.sfm_runs, ds.clone(), cfg, self.pose_settings.clone(), cancel.clone());
         self.pose_run = Some(PoseRun {
             id: self.sfm_runs,
-            cancel,
-            thread: Some(thread),
+            job: Job::new(cancel, thread),
             what: "Loading the photos".into(),
             done: 0,
             total: 0,
@@ -731,7 +735,7 @@ impl Workspace {
             }
             ui.label(RichText::new(format!("{} elapsed", clock(elapsed))).small().weak());
             if ui.button("Cancel").clicked() {
-                run.cancel.store(true, Ordering::Relaxed);
+                run.job.cancel();
             }
             return false;
         }
@@ -743,7 +747,7 @@ impl Workspace {
             ui.add(egui::ProgressBar::new(frac).text(format!("{}/{} steps · ETA {}", run.done, run.total, clock(eta))));
             ui.label(RichText::new(format!("{} elapsed; cameras appear as they are posed", clock(t))).small().weak());
             if ui.button("Cancel").clicked() {
-                run.cancel.store(true, Ordering::Relaxed);
+                run.job.cancel();
             }
             return false;
         }

@@ -224,18 +224,16 @@ impl Loader {
                 Ok(v) => v,
                 Err(e) => return this.send(Message::Failed(e.to_string())),
             };
-            let what = std::sync::Mutex::new("Trying first guesses".to_string());
+            let what = std::cell::RefCell::new("Trying first guesses".to_string());
             let progress = |p: Progress| match p {
-                Progress::Start { start, starts } => {
-                    *what.lock().unwrap_or_else(|e| e.into_inner()) = format!("First guess {start} of {starts}")
-                }
+                Progress::Start { start, starts } => *what.borrow_mut() = format!("First guess {start} of {starts}"),
                 Progress::Round { round, rounds, reestimated } => {
-                    *what.lock().unwrap_or_else(|e| e.into_inner()) =
+                    *what.borrow_mut() =
                         format!("Round {} of {rounds} ({reestimated} re-estimated through the codebook)", round + 1)
                 }
                 // Every few steps: each message wakes the window.
                 Progress::Step { step, total } if step % 5 == 0 || step == total => {
-                    let what = what.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let what = what.borrow().clone();
                     this.send(Message::PoseStage { run, what, done: step, total });
                 }
                 Progress::Step { .. } => {}

@@ -106,6 +106,7 @@ fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
 /// COLMAP posed some photos (`cams`): the others are recovered against a field trained on
 /// those, and all are written, COLMAP's poses as it found them.
 fn recover_and_write(args: &Args, ds: &Dataset, cams: &[(String, Intrinsics, Pose)]) -> Result<()> {
+    let cfg = pose_config(args, ds);
     let mut posed = ds.clone();
     posed.views = cams
         .iter()
@@ -113,10 +114,8 @@ fn recover_and_write(args: &Args, ds: &Dataset, cams: &[(String, Intrinsics, Pos
             ds.views.iter().find(|v| v.name == *name).map(|v| io::View { intrinsics: *k, pose: Some(*p), ..v.clone() })
         })
         .collect();
-    let mut t = Trainer::new(
-        pose_config(args, ds),
-        crate::render::views::load(&posed.views, pose_config(args, ds).image_scale)?,
-    );
+    let views = crate::render::views::load(&posed.views, cfg.image_scale)?;
+    let mut t = Trainer::new(cfg, views);
     recover(&mut t, ds, &mut posed, &args.settings, args.backend)?;
     let cams: Vec<(String, Intrinsics, Pose)> =
         crate::train::outputs::posed_views(&t, &posed).into_iter().map(|(v, k, p)| (v.name.clone(), k, p)).collect();

@@ -35,16 +35,14 @@ pub struct CorrectedRay {
 /// The ray through pixel position (x, y) of `view` (pixel centres at +0.5) after the
 /// correction `delta`: the focal length scaled, then the pose corrected.
 pub fn view_ray(view: &TrainView, norm: &Normalization, x: f64, y: f64, delta: &[f32]) -> CorrectedRay {
-    let ray = correct(&view.ray_with_focal(norm, x, y, focal_scale(delta)), delta);
-    let axis = rotation(delta).as_quat() * (view.pose.rotation * DVec3::Z).as_vec3();
+    // One rotation for the ray and the axis: this runs for every training ray.
+    let q = rotation(delta).as_quat();
+    let r = view.ray_with_focal(norm, x, y, focal_scale(delta));
+    let o = r.origin;
+    let ray =
+        Ray { origin: [o[0] + delta[3], o[1] + delta[4], o[2] + delta[5]], dir: (q * Vec3::from(r.dir)).to_array() };
+    let axis = q * (view.pose.rotation * DVec3::Z).as_vec3();
     CorrectedRay { ray, axis: axis.to_array() }
-}
-
-/// The ray after the view's pose correction (rotation and shift).
-pub fn correct(ray: &Ray, delta: &[f32]) -> Ray {
-    let d = rotation(delta).as_quat() * Vec3::from(ray.dir);
-    let o = ray.origin;
-    Ray { origin: [o[0] + delta[3], o[1] + delta[4], o[2] + delta[5]], dir: d.to_array() }
 }
 
 /// Accumulates into `grad` (the view's entries) the gradient of a corrected ray's loss.
@@ -87,12 +85,13 @@ pub fn cameras_of(views: &[TrainView]) -> Vec<usize> {
 /// Gives every view the sum of its camera's views' focal gradients (`camera_of` from
 /// [`cameras_of`]), so that their focal scales, updated alike, stay one.
 pub fn share_focal_gradient(camera_of: &[usize], grad: &mut [f32]) {
-    let mut sums = vec![0.0f32; camera_of.iter().max().map_or(0, |m| m + 1)];
-    for (v, &c) in camera_of.iter().enumerate() {
-        sums[c] += grad[v * PER_VIEW + FOCAL];
-    }
-    for (v, &c) in camera_of.iter().enumerate() {
-        grad[v * PER_VIEW + FOCAL] = sums[c];
+    // Every step, over a camera or a few: no buffer for the sums.
+    for c in 0..camera_of.iter().max().map_or(0, |m| m + 1) {
+        let views = || camera_of.iter().enumerate().filter(move |(_, k)| **k == c).map(|(v, _)| v * PER_VIEW + FOCAL);
+        let sum: f32 = views().map(|i| grad[i]).sum();
+        for i in views() {
+            grad[i] = sum;
+        }
     }
 }
 

@@ -142,7 +142,7 @@ fn convert_without_poses_and_unknown_scene() {
     assert!(!r.ok && r.stderr.contains("no camera poses"), "{}", r.stderr);
     assert!(!out.join("sparse/0/images.txt").exists());
     let r = weave(&["scene", "castle", "--out", out.to_str().unwrap()]);
-    assert!(!r.ok && r.stderr.contains("object, room, forward"), "{}", r.stderr);
+    assert!(!r.ok && r.stderr.contains("object, object-top, room, forward"), "{}", r.stderr);
 }
 
 #[test]

@@ -95,8 +95,16 @@ fn every_scene_has_ground_truth_the_cameras_see() {
                 .fold(f64::MAX, f64::min);
             assert!(nearest > 1e-6, "{}: a test view duplicates a training view", entry.name);
         }
+        // RGBA scenes carry the object's coverage as alpha, and no masks beside it.
+        let photo = image::open(&ds.views[0].image).unwrap();
+        assert_eq!(photo.color().has_alpha(), entry.alpha, "{}", entry.name);
+        if entry.alpha {
+            let alpha: Vec<u8> = photo.to_rgba8().pixels().map(|p| p[3]).collect();
+            assert!(alpha.contains(&0) && alpha.contains(&255), "{}: alpha is not a silhouette", entry.name);
+            assert!(!dir.path().join("masks").exists(), "{}", entry.name);
+        }
         // Images are not blank: the scene is in view.
-        let img = image::open(&ds.views[0].image).unwrap().into_rgb8();
+        let img = photo.into_rgb8();
         let mean = img.pixels().map(|p| p[0] as f64).sum::<f64>() / (img.width() * img.height()) as f64;
         let var = img.pixels().map(|p| (p[0] as f64 - mean).powi(2)).sum::<f64>() / (img.width() * img.height()) as f64;
         assert!(var > 50.0, "{}: first image is nearly uniform", entry.name);

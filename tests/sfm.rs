@@ -99,3 +99,22 @@ fn train_finds_the_poses_first_sfm_keeps_other_poses_and_colmap_may_be_missing()
     assert!(log.contains("finding them with COLMAP") && log.contains("training on 12 views"), "{log}");
     assert!(out.join("transforms.json").is_file() && scene.join("colmap/sparse/0").is_dir());
 }
+
+#[test]
+fn poses_writes_the_model_colmap_found_with_its_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("forward");
+    bare_scene(&scene);
+    let out = dir.path().join("out");
+    let run = weave(&["poses", scene.to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
+    let log = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{log}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(weave::io::dataset::read_cameras(&out.join("transforms.json")).unwrap().len(), 12, "{log}");
+    // COLMAP's own points, in the frame of its poses: their centroid lies before the cameras.
+    let points = weave::io::colmap::read_points(&out.join("sparse/0")).unwrap();
+    assert!(points.len() > 100, "{} points\n{log}", points.len());
+    let cams = weave::io::dataset::read_cameras(&out.join("sparse/0")).unwrap();
+    let centroid = points.iter().map(|p| p.position).sum::<glam::DVec3>() / points.len() as f64;
+    let in_front = cams.iter().filter(|c| c.pose.to_camera(centroid).z > 0.0).count();
+    assert_eq!(in_front, cams.len(), "{log}");
+}

@@ -284,9 +284,11 @@ impl Loader {
                 Export::Mesh => {
                     // Some file dialogs return the typed name without the chosen filter's extension.
                     let path = if path.extension().is_none() { path.with_extension("ply") } else { path };
-                    outputs::write_mesh(&trainer, &path, trainer.cfg.mesh_resolution, None).map(|m| {
-                        let msg = format!("Saved the mesh ({} triangles) to {}", m.triangles, path.display());
-                        with_note(msg, m.note)
+                    let (cells, budget) = (trainer.cfg.mesh_resolution, trainer.cfg.triangles);
+                    outputs::write_mesh(&trainer, &path, cells, budget, None).map(|m| {
+                        m.note.unwrap_or_else(|| {
+                            format!("Saved the mesh ({} triangles) to {}", m.triangles, path.display())
+                        })
                     })
                 }
                 Export::Poses => outputs::write_poses(&trainer, &dataset, &path)

@@ -1,16 +1,19 @@
 //! The training panel: start, pause, resume, stop; progress with ETA; live loss, PSNR and
 //! learning rate (egui_plot).
 
-use crate::mesh::Unseen;
+use crate::mesh::{MIN_TRIANGLES, Unseen};
 use crate::train::session::{Command, Event, Session, Snapshot, SnapshotSlot};
 use crate::train::{Overrides, Preset, StepStats, TrainConfig, Trainer};
 use egui::{Color32, RichText};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The triangle budget offered when one is first asked for.
+const DEFAULT_BUDGET: usize = 150_000;
+
 pub struct TrainingPanel {
     /// The settings chosen here, as `weave train`'s flags hold them (`preset`, `no_auto_masks`,
-    /// `unseen`, `background`, `stereo`; None: by layout).
+    /// `unseen`, `background`, `stereo`; None: by layout; `mesh_resolution`, `triangles`).
     pub settings: Overrides,
     /// Steps, shown as the preset's until changed.
     pub iterations: u32,
@@ -131,6 +134,33 @@ impl TrainingPanel {
         notes
     }
 
+    /// The exported mesh's size, open while training runs too: it takes effect at export.
+    fn mesh_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label("Mesh").on_hover_text(
+                "The exported mesh: marching cells across the scene, and at most so many triangles \
+                 (unchecked: as many as keep it within a fifth of a cell of the surface).",
+            );
+            let preset = TrainConfig::preset(self.settings.preset).mesh_resolution;
+            let mut cells = self.settings.mesh_resolution.unwrap_or(preset);
+            if ui.add(egui::DragValue::new(&mut cells).range(64..=1024).speed(8).suffix(" cells")).changed() {
+                self.settings.mesh_resolution = Some(cells);
+            }
+            let mut capped = self.settings.triangles.is_some();
+            ui.checkbox(&mut capped, "at most");
+            let mut n = self.settings.triangles.unwrap_or(DEFAULT_BUDGET);
+            let count = egui::DragValue::new(&mut n).range(MIN_TRIANGLES..=50_000_000).speed(1000).suffix(" triangles");
+            ui.add_enabled(capped, count);
+            self.settings.triangles = capped.then_some(n);
+        });
+    }
+
+    /// The mesh settings chosen here, over those `cfg` trained with.
+    pub fn mesh_settings(&self, cfg: &mut TrainConfig) {
+        cfg.mesh_resolution = self.settings.mesh_resolution.unwrap_or(cfg.mesh_resolution);
+        cfg.triangles = self.settings.triangles;
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Action {
         let mut action = Action::None;
         ui.heading("Training");
@@ -160,9 +190,15 @@ impl TrainingPanel {
             ui.horizontal(|ui| {
                 ui.label("Unseen surface").on_hover_text(
                     "Surface that no photo showed: auto drops it for forward-facing captures and rooms \
-                     (their back and sides are guesses) and keeps objects closed.",
+                     (their back and sides are guesses) and, for objects, drops it and caps the holes \
+                     (close), so an underside no photo saw closes flat.",
                 );
-                for (u, name) in [(None, "auto"), (Some(Unseen::Keep), "keep"), (Some(Unseen::Drop), "drop")] {
+                for (u, name) in [
+                    (None, "auto"),
+                    (Some(Unseen::Keep), "keep"),
+                    (Some(Unseen::Drop), "drop"),
+                    (Some(Unseen::Close), "close"),
+                ] {
                     if ui.selectable_label(self.settings.unseen == u, name).clicked() {
                         self.settings.unseen = u;
                     }
@@ -183,6 +219,7 @@ impl TrainingPanel {
                 &mut self.settings.stereo,
             );
         });
+        self.mesh_ui(ui);
         if let Some(run) = &mut self.run {
             let step = run.history.last().map_or(0, |s| s.step);
             let frac = step as f32 / run.total.max(1) as f32;

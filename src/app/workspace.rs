@@ -308,7 +308,8 @@ impl Workspace {
                     }
                 }
                 Message::PickedExport(what, path) => match (self.training.finished.take(), &self.dataset) {
-                    (Some(t), Some(ds)) => {
+                    (Some(mut t), Some(ds)) => {
+                        self.training.mesh_settings(&mut t.cfg);
                         self.notices.push(Level::Info, format!("Saving to {}…", path.display()));
                         self.loader.export(Box::new(t), ds.clone(), what, path);
                     }

@@ -1,4 +1,5 @@
-//! `weave bench train|view`: speed of a training step, and of a frame of each view mode.
+//! `weave bench train|view|mesh`: speed of a training step, of a frame of each view mode, and
+//! of surface extraction.
 
 use crate::backend::Choice;
 use crate::train::{Preset, TrainConfig, Trainer, bench, checkpoint};
@@ -39,12 +40,16 @@ enum Target {
     Train,
     /// Frames of each view mode through the viewer's shaders on the wgpu adapter.
     View,
+    /// Marching cubes and simplification at 256³ and 512³ cells on an analytic field, beside
+    /// scikit-image's marching cubes on the same grid when python3 has it.
+    Mesh,
 }
 
 pub fn run(args: Args) -> Result<()> {
     match args.what {
         Target::Train => train(&args),
         Target::View => view(&args),
+        Target::Mesh => mesh(),
     }
 }
 
@@ -110,4 +115,24 @@ fn view(args: &Args) -> Result<()> {
         println!("  {:<11} {:9.1} ms/frame  {:7.2} frames/s{steps}", mode.label(), ms, 1e3 / ms);
     };
     Ok(crate::view::offscreen::bench(&gpu, &t, &cam, args.frames.max(1), &report)?)
+}
+
+fn mesh() -> Result<()> {
+    println!("bench mesh: a bumpy ball through a ring, {} threads", rayon::current_num_threads());
+    let scratch = tempfile::Builder::new().prefix("weave-bench-").tempdir()?;
+    for cells in [256, 512] {
+        let t = crate::mesh::bench::run(cells, scratch.path())?;
+        println!(
+            "  {cells}³: marching cubes {:6.2} s ({} triangles), simplified in {:6.2} s to {} triangles",
+            t.marching_s, t.triangles, t.simplify_s, t.simplified
+        );
+        match t.skimage {
+            Ok((s, faces)) => println!(
+                "        scikit-image marching_cubes {s:6.2} s ({faces} triangles): Weave takes {:.2}x its time",
+                t.marching_s / s
+            ),
+            Err(why) => println!("        scikit-image not run: {why}"),
+        }
+    }
+    Ok(())
 }

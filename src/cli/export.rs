@@ -15,8 +15,13 @@ pub struct Args {
     /// Marching resolution (cells per side of the normalised cube).
     #[arg(long, default_value_t = 256)]
     resolution: usize,
-    /// Surface no training camera saw: keep or drop (default: as training chose, which
-    /// drops it for forward-facing captures and rooms and keeps objects closed).
+    /// Most triangles (at least 100; default: as training chose, else as many as keep the mesh
+    /// within a fifth of a marching cell of the surface).
+    #[arg(long, value_name = "N", value_parser = crate::mesh::parse_triangles)]
+    triangles: Option<usize>,
+    /// Surface no training camera saw: keep, drop, or close (drop it and cap the holes flat).
+    /// Default: as training chose, which drops it for forward-facing captures and rooms and
+    /// closes objects.
     #[arg(long, value_enum)]
     unseen: Option<Unseen>,
 }
@@ -27,9 +32,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     crate::io::mesh::MeshFormat::of(&args.mesh)?;
     let t = checkpoint::load(&args.checkpoint, Vec::new())?;
-    let mesh = outputs::write_mesh(&t, &args.mesh, args.resolution, args.unseen)?;
-    if let Some(note) = &mesh.note {
-        eprintln!("warning: {note}");
+    let mesh = outputs::write_mesh(&t, &args.mesh, args.resolution, args.triangles.or(t.cfg.triangles), args.unseen)?;
+    if let Some(note) = mesh.note {
+        bail!("{}: {note}", args.checkpoint.display());
     }
     println!("wrote {} ({} vertices, {} triangles)", args.mesh.display(), mesh.vertices, mesh.triangles);
     Ok(())

@@ -58,7 +58,8 @@ enum Command {
     /// backend Weave would choose.
     Doctor(doctor::Args),
     /// Measure speed: `weave bench train` times training steps on a fixed procedural scene;
-    /// `weave bench view` times a frame of each view mode.
+    /// `weave bench view` times a frame of each view mode; `weave bench mesh` times surface
+    /// extraction.
     Bench(bench::Args),
     /// Draw one frame of a checkpoint's field through the viewer's shaders, offscreen, to a PNG.
     View(view::Args),

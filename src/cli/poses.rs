@@ -57,29 +57,34 @@ pub fn run(args: Args) -> Result<()> {
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     if !args.no_colmap
-        && let Some(cams) = colmap_poses(&ds)
+        && let Some((cams, points)) = colmap_poses(&ds)
     {
         if cams.len() == ds.views.len() {
-            return write(&args.out, &ds, &cams, &[]);
+            return write(&args.out, &ds, &cams, &points);
         }
         return recover_and_write(&args, &ds, &cams);
     }
     let found = weave_poses(&args, &ds)?;
     let t = &found.trainer;
-    let posed: Vec<(String, Intrinsics, Pose)> =
+    let posed: Vec<NamedCamera> =
         crate::train::outputs::posed_views(t, &ds).into_iter().map(|(v, k, p)| (v.name.clone(), k, p)).collect();
     write(&args.out, &ds, &posed, &surface_points(t))
 }
 
-/// The poses COLMAP found, when it is installed and poses at least three photos; what it said
-/// otherwise. Read from the model it wrote, not the folder, whose own camera files would win
-/// when it opens.
-fn colmap_poses(ds: &Dataset) -> Option<Vec<(String, Intrinsics, Pose)>> {
-    let found =
-        super::sfm::run_colmap(ds, Matcher::Auto).and_then(|report| Ok(io::dataset::read_cameras(&report.model)?));
+/// A photo's name and camera.
+type NamedCamera = (String, Intrinsics, Pose);
+
+/// The poses and sparse points COLMAP found, when it is installed and poses at least three
+/// photos; what it said otherwise. Read from the model it wrote, not the folder, whose own
+/// camera files would win when it opens.
+fn colmap_poses(ds: &Dataset) -> Option<(Vec<NamedCamera>, Vec<colmap::Point>)> {
+    let found = super::sfm::run_colmap(ds, Matcher::Auto)
+        .and_then(|report| Ok((io::dataset::read_cameras(&report.model)?, colmap::read_points(&report.model)?)));
     match found {
-        Ok(cams) if cams.len() >= 3 => Some(cams.into_iter().map(|c| (c.name, c.intrinsics, c.pose)).collect()),
-        Ok(cams) => {
+        Ok((cams, points)) if cams.len() >= 3 => {
+            Some((cams.into_iter().map(|c| (c.name, c.intrinsics, c.pose)).collect(), points))
+        }
+        Ok((cams, _)) => {
             println!("COLMAP posed {} of {} photos: Weave's own pose stage takes over", cams.len(), ds.views.len());
             None
         }
@@ -105,7 +110,7 @@ fn weave_poses(args: &Args, ds: &Dataset) -> Result<Posed> {
 
 /// COLMAP posed some photos (`cams`): the others are recovered against a field trained on
 /// those, and all are written, COLMAP's poses as it found them.
-fn recover_and_write(args: &Args, ds: &Dataset, cams: &[(String, Intrinsics, Pose)]) -> Result<()> {
+fn recover_and_write(args: &Args, ds: &Dataset, cams: &[NamedCamera]) -> Result<()> {
     let cfg = pose_config(args, ds);
     let mut posed = ds.clone();
     posed.views = cams
@@ -117,7 +122,7 @@ fn recover_and_write(args: &Args, ds: &Dataset, cams: &[(String, Intrinsics, Pos
     let views = crate::render::views::load(&posed.views, cfg.image_scale)?;
     let mut t = Trainer::new(cfg, views);
     recover(&mut t, ds, &mut posed, &args.settings, args.backend)?;
-    let cams: Vec<(String, Intrinsics, Pose)> =
+    let cams: Vec<NamedCamera> =
         crate::train::outputs::posed_views(&t, &posed).into_iter().map(|(v, k, p)| (v.name.clone(), k, p)).collect();
     write(&args.out, ds, &cams, &surface_points(&t))
 }
@@ -199,7 +204,7 @@ fn show(bar: &indicatif::ProgressBar, p: Progress) {
 
 /// A sample of the surface found, as sparse points in the input frame.
 fn surface_points(t: &Trainer) -> Vec<colmap::Point> {
-    let mesh = crate::train::outputs::mesh(t, 96, None);
+    let mesh = crate::train::outputs::mesh(t, 96, None, None);
     let step = mesh.vertices.len().div_ceil(MAX_POINTS).max(1);
     (0..mesh.vertices.len())
         .step_by(step)
@@ -210,7 +215,7 @@ fn surface_points(t: &Trainer) -> Vec<colmap::Point> {
         .collect()
 }
 
-fn write(out: &Path, ds: &Dataset, posed: &[(String, Intrinsics, Pose)], points: &[colmap::Point]) -> Result<()> {
+fn write(out: &Path, ds: &Dataset, posed: &[NamedCamera], points: &[colmap::Point]) -> Result<()> {
     let model = out.join("sparse/0");
     std::fs::create_dir_all(&model).with_context(|| format!("creating {}", model.display()))?;
     colmap::write_text(&model, posed, points)?;

@@ -42,6 +42,29 @@ impl Mesh {
         out
     }
 
+    /// Area-weighted vertex normals, facing where the triangles face (+Z for a vertex no
+    /// triangle with area uses).
+    pub fn vertex_normals(&self) -> Vec<Vec3> {
+        let mut normals = vec![Vec3::ZERO; self.vertices.len()];
+        for t in &self.triangles {
+            let [a, b, c] = t.map(|i| self.vertices[i as usize]);
+            let n = (b - a).cross(c - a);
+            for &i in t {
+                normals[i as usize] += n;
+            }
+        }
+        normals.iter().map(|n| n.normalize_or(Vec3::Z)).collect()
+    }
+
+    /// The volume a closed mesh encloses, positive when its triangles face outwards.
+    pub fn volume(&self) -> f32 {
+        let tet = |t: &[u32; 3]| {
+            let [a, b, c] = t.map(|i| self.vertices[i as usize]);
+            a.dot(b.cross(c)) / 6.0
+        };
+        self.triangles.iter().map(tet).sum()
+    }
+
     pub fn area(&self) -> f32 {
         self.triangles
             .iter()

@@ -116,7 +116,9 @@ fn surface(mesh: &Mesh, doc: &mut Value, bin: &mut Vec<u8>) {
         "bufferView": positions, "componentType": FLOAT, "count": n, "type": "VEC3",
         "min": lo.to_array(), "max": hi.to_array(),
     })];
-    let mut attributes = json!({ "POSITION": 0 });
+    let normals = view(bin, &floats(&mut mesh.vertex_normals().iter().flat_map(|v| v.to_array())), ARRAY_BUFFER);
+    accessors.push(json!({ "bufferView": normals, "componentType": FLOAT, "count": n, "type": "VEC3" }));
+    let mut attributes = json!({ "POSITION": 0, "NORMAL": 1 });
     let colored = mesh.colors.len() == n;
     if colored {
         let linear = &mut mesh.colors.iter().flatten().map(|&c| srgb_to_linear(c) as f32);
@@ -178,6 +180,8 @@ mod tests {
         let r = prim.reader(|b| Some(&buffers[b.index()]));
         let positions: Vec<Vec3> = r.read_positions().unwrap().map(Vec3::from).collect();
         assert_eq!(positions, mesh.vertices);
+        let normals: Vec<Vec3> = r.read_normals().unwrap().map(Vec3::from).collect();
+        assert_eq!(normals, mesh.vertex_normals());
         let colors: Vec<[f32; 3]> = r.read_colors(0).unwrap().into_rgb_f32().collect();
         for (c, want) in colors.iter().zip(&mesh.colors) {
             for k in 0..3 {

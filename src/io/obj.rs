@@ -1,6 +1,6 @@
 //! Triangle meshes as Wavefront OBJ, which every 3D tool reads. Vertex colours follow each
 //! position (`v x y z r g b`, sRGB in 0..1), the extension MeshLab writes and Blender reads;
-//! readers that do not know it take the positions.
+//! readers that do not know it take the positions. Vertex normals (`vn`) for smooth shading.
 
 use super::{Result, atomic};
 use crate::geometry::Mesh;
@@ -17,9 +17,13 @@ pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {
             }
             writeln!(w)?;
         }
-        // OBJ counts vertices from 1.
+        for n in mesh.vertex_normals() {
+            writeln!(w, "vn {} {} {}", n.x, n.y, n.z)?;
+        }
+        // OBJ counts from 1; a vertex's normal has its index.
         for t in &mesh.triangles {
-            writeln!(w, "f {} {} {}", t[0] + 1, t[1] + 1, t[2] + 1)?;
+            let [a, b, c] = t.map(|i| i + 1);
+            writeln!(w, "f {a}//{a} {b}//{b} {c}//{c}")?;
         }
         Ok(())
     })
@@ -48,5 +52,7 @@ mod tests {
         let colors: Vec<[u8; 3]> =
             m.vertex_color.chunks(3).map(|c| [0, 1, 2].map(|k| (c[k] * 255.0).round() as u8)).collect();
         assert_eq!(colors, mesh.colors);
+        let normals: Vec<Vec3> = m.normals.chunks(3).map(Vec3::from_slice).collect();
+        assert_eq!(normals, mesh.vertex_normals());
     }
 }

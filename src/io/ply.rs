@@ -7,15 +7,17 @@ use std::path::Path;
 
 pub fn write(path: &Path, mesh: &Mesh) -> Result<()> {
     let with_colors = !mesh.colors.is_empty();
+    let normals = mesh.vertex_normals();
     atomic::write_file(path, |w| {
         writeln!(w, "ply\nformat binary_little_endian 1.0\ncomment written by Weave")?;
         writeln!(w, "element vertex {}\nproperty float x\nproperty float y\nproperty float z", mesh.vertices.len())?;
+        writeln!(w, "property float nx\nproperty float ny\nproperty float nz")?;
         if with_colors {
             writeln!(w, "property uchar red\nproperty uchar green\nproperty uchar blue")?;
         }
         writeln!(w, "element face {}\nproperty list uchar int vertex_indices\nend_header", mesh.triangles.len())?;
         for (i, v) in mesh.vertices.iter().enumerate() {
-            for c in v.to_array() {
+            for c in v.to_array().into_iter().chain(normals[i].to_array()) {
                 w.write_all(&c.to_le_bytes())?;
             }
             if with_colors {
@@ -51,7 +53,11 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         let header_end = bytes.windows(11).position(|w| w == b"end_header\n").unwrap() + 11;
         let header = std::str::from_utf8(&bytes[..header_end]).unwrap();
-        assert!(header.contains("element vertex 3") && header.contains("property uchar red"));
-        assert_eq!(bytes.len() - header_end, 3 * (12 + 3) + (1 + 12));
+        assert!(
+            header.contains("element vertex 3")
+                && header.contains("property uchar red")
+                && header.contains("property float nz")
+        );
+        assert_eq!(bytes.len() - header_end, 3 * (12 + 12 + 3) + (1 + 12));
     }
 }

@@ -1,14 +1,21 @@
-//! Surfaces out of the field: the zero level set on a grid (marching tetrahedra), small
-//! floating pieces removed, surface no camera saw dropped where it is guesswork, vertex
-//! colours from the radiance field as the cameras saw them.
+//! Surfaces out of the field: the zero level set on a grid (marching cubes) within the
+//! photos' visual hull where they have masks, small floating pieces removed, surface no camera
+//! saw dropped where it is guesswork, vertex colours from the radiance field as the cameras saw
+//! them, then simplified to what the shape needs.
 
+pub mod bench;
 mod components;
+mod cubes;
+mod holes;
+mod hull;
 pub mod raster;
-mod tetra;
+mod simplify;
 mod visibility;
 
 pub use components::keep_large_components;
-pub use tetra::{extract, from_values};
+pub use cubes::{corner, extract, from_values};
+pub use hull::Silhouette;
+pub use simplify::{Budget, ERROR_CELLS, MIN_TRIANGLES, simplify};
 
 use crate::backend::Queries;
 use crate::geometry::rig::Layout;
@@ -25,13 +32,16 @@ pub enum Unseen {
     /// Drop it: only surface some photo showed (the back and sides of a forward-facing
     /// capture's relief are made up).
     Drop,
+    /// Drop it and cap the holes it leaves: the tightest closed surface the photos allow (an
+    /// object on a table or a turntable closes flat underneath instead of bulging).
+    Close,
 }
 
 impl Unseen {
     /// Objects stay closed; forward-facing captures and rooms keep what the cameras saw.
     pub fn for_layout(layout: Layout) -> Unseen {
         match layout {
-            Layout::Object => Unseen::Keep,
+            Layout::Object => Unseen::Close,
             Layout::Room | Layout::Forward => Unseen::Drop,
         }
     }
@@ -45,8 +55,9 @@ const SEEN_TOLERANCE_CELLS: f64 = 2.0;
 const QUERY_CHUNK: usize = 1 << 22;
 
 /// The trained surface's zero level set in the normalised frame, at `resolution` cells across,
-/// without pieces smaller than 2 % of the largest.
-pub fn surface(q: &Queries<'_>, resolution: usize) -> Mesh {
+/// within the visual hull of the `photos` (cameras in that frame), without pieces smaller than
+/// 2 % of the largest.
+pub fn surface(q: &Queries<'_>, photos: &[(Camera, &Silhouette)], resolution: usize) -> Mesh {
     // Outside the unit sphere nothing was observed: treat it as empty space for objects and
     // as solid for rooms, so that no surface is made up there.
     let outside = q.model.field.cfg.orientation;
@@ -59,25 +70,45 @@ pub fn surface(q: &Queries<'_>, resolution: usize) -> Mesh {
         let mut ids = Vec::with_capacity(QUERY_CHUNK);
         let mut points = Vec::with_capacity(QUERY_CHUNK);
         while start < corners && points.len() < QUERY_CHUNK {
-            let x = tetra::corner(resolution, start);
+            let x = corner(resolution, start);
             if inside(x) {
                 ids.push(start);
                 points.push(x);
             }
             start += 1;
         }
-        for (i, v) in ids.into_iter().zip(q.sdf(&points)) {
+        let mut sdf = q.sdf(&points);
+        hull::carve(&points, &mut sdf, photos, 2.0 / resolution as f32);
+        for (i, v) in ids.into_iter().zip(sdf) {
             values[i] = v;
         }
     }
     keep_large_components(&from_values(resolution, &values), 0.02)
 }
 
-/// The trained surface in the normalised frame the `cameras` are given in, with vertex colours
-/// as the camera that saw each vertex most head-on saw it (head-on where none did); with
-/// `drop_unseen`, without the surface no camera saw.
-pub fn colored(q: &Queries<'_>, cameras: &[Camera], resolution: usize, drop_unseen: bool) -> Mesh {
-    let mut mesh = surface(q, resolution);
+/// A triangle budget as the command line gives it: a count of at least [`MIN_TRIANGLES`].
+pub fn parse_triangles(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("`{s}` is not a triangle count"))?;
+    if n < MIN_TRIANGLES {
+        return Err(format!("{n} triangles cannot hold a surface: ask for at least {MIN_TRIANGLES}"));
+    }
+    Ok(n)
+}
+
+/// The trained surface in the normalised frame the `cameras` are given in, within the visual
+/// hull of the `photos`, with vertex colours as the camera that saw each vertex most head-on
+/// saw it (head-on where none did); what no camera saw kept, dropped or closed (`unseen`);
+/// simplified within a fraction of a cell of the extracted surface and then, when it has more,
+/// to `triangles`.
+pub fn colored(
+    q: &Queries<'_>,
+    cameras: &[Camera],
+    photos: &[(Camera, &Silhouette)],
+    resolution: usize,
+    triangles: Option<usize>,
+    unseen: Unseen,
+) -> Mesh {
+    let mut mesh = surface(q, photos, resolution);
     let sight = visibility::sightlines(&mesh, cameras, SEEN_TOLERANCE_CELLS * 2.0 / resolution as f64);
     let mut colors = Vec::with_capacity(mesh.vertices.len());
     for (vs, ss) in mesh.vertices.chunks(QUERY_CHUNK).zip(sight.chunks(QUERY_CHUNK)) {
@@ -86,9 +117,20 @@ pub fn colored(q: &Queries<'_>, cameras: &[Camera], resolution: usize, drop_unse
         colors.extend(q.colors(&points, &looks).into_iter().map(rgb_bytes));
     }
     mesh.colors = colors;
-    if !cameras.is_empty() && drop_unseen {
+    if !cameras.is_empty() && unseen != Unseen::Keep {
         mesh = mesh.subset(|_, tri| tri.iter().any(|&v| sight[v as usize].is_some()));
         mesh = keep_large_components(&mesh, 0.02);
+        if unseen == Unseen::Close {
+            mesh = holes::close(&mesh);
+        }
+    }
+    // Last, so that what is dropped is cut at full resolution; the vertices keep their colours.
+    let cell = 2.0 / resolution as f32;
+    mesh = simplify(&mesh, Budget::Error(ERROR_CELLS * cell));
+    if let Some(n) = triangles
+        && mesh.triangles.len() > n
+    {
+        mesh = simplify(&mesh, Budget::Triangles(n));
     }
     mesh
 }

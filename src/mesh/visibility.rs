@@ -21,7 +21,7 @@ const FOOTPRINT_PIXELS: f64 = 1.5;
 /// `tolerance`: how far behind the nearest surface a vertex still counts as seen, in the
 /// mesh's units (a couple of extraction cells).
 pub fn sightlines(mesh: &Mesh, cameras: &[Camera], tolerance: f64) -> Vec<Option<Vec3>> {
-    let normals = vertex_normals(mesh);
+    let normals = mesh.vertex_normals();
     let depths: Vec<DepthImage> = cameras.par_iter().map(|c| DepthImage::draw(mesh, c)).collect();
     mesh.vertices
         .par_iter()
@@ -39,19 +39,6 @@ pub fn sightlines(mesh: &Mesh, cameras: &[Camera], tolerance: f64) -> Vec<Option
             best.map(|(_, dir)| dir)
         })
         .collect()
-}
-
-/// Area-weighted vertex normals, facing where the triangles face.
-fn vertex_normals(mesh: &Mesh) -> Vec<Vec3> {
-    let mut normals = vec![Vec3::ZERO; mesh.vertices.len()];
-    for t in &mesh.triangles {
-        let [a, b, c] = t.map(|i| mesh.vertices[i as usize]);
-        let n = (b - a).cross(c - a);
-        for &i in t {
-            normals[i as usize] += n;
-        }
-    }
-    normals.iter().map(|n| n.normalize_or_zero()).collect()
 }
 
 /// The depth (camera z) of the nearest surface at each pixel of a camera, downscaled to at
@@ -138,7 +125,7 @@ mod tests {
     #[test]
     fn normals_face_outwards() {
         let mesh = sphere(Vec3::new(0.1, 0.0, 0.0), 0.5);
-        let normals = vertex_normals(&mesh);
+        let normals = mesh.vertex_normals();
         let worst = mesh
             .vertices
             .iter()

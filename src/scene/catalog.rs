@@ -20,6 +20,9 @@ pub struct Entry {
     pub default_test_views: usize,
     /// Whether exact object masks are written (only where "object" is well defined).
     pub masks: bool,
+    /// Whether the photos are RGBA on a transparent background (as renderers write them, and
+    /// NeRF's synthetic scenes come) instead of showing the backdrop.
+    pub alpha: bool,
 }
 
 pub const SCENES: &[Entry] = &[
@@ -32,6 +35,18 @@ pub const SCENES: &[Entry] = &[
         default_views: 48,
         default_test_views: 8,
         masks: true,
+        alpha: false,
+    },
+    Entry {
+        name: "object-top",
+        summary: "the textured object, cameras on the upper hemisphere only, RGBA photos on a transparent background",
+        world: object,
+        rig: upper_rig,
+        fov_x_deg: 40.0,
+        default_views: 48,
+        default_test_views: 8,
+        masks: false,
+        alpha: true,
     },
     Entry {
         name: "room",
@@ -42,6 +57,7 @@ pub const SCENES: &[Entry] = &[
         default_views: 48,
         default_test_views: 8,
         masks: false,
+        alpha: false,
     },
     Entry {
         name: "forward",
@@ -52,6 +68,7 @@ pub const SCENES: &[Entry] = &[
         default_views: 24,
         default_test_views: 4,
         masks: false,
+        alpha: false,
     },
     Entry {
         name: "plain",
@@ -62,6 +79,7 @@ pub const SCENES: &[Entry] = &[
         default_views: 20,
         default_test_views: 4,
         masks: false,
+        alpha: false,
     },
 ];
 
@@ -98,10 +116,15 @@ fn object() -> World {
     }
 }
 
-/// Points spread evenly over a band of elevations on a sphere (Fibonacci spiral).
 fn object_rig(n: usize) -> Vec<Pose> {
+    spiral_rig(n, -40.0, 70.0)
+}
+
+/// Points spread evenly over a band of elevations (degrees) on a sphere (Fibonacci spiral),
+/// looking at the object.
+fn spiral_rig(n: usize, lowest: f64, highest: f64) -> Vec<Pose> {
     let golden = PI * (3.0 - 5f64.sqrt());
-    let (lo, hi) = ((-40f64).to_radians().sin(), 70f64.to_radians().sin());
+    let (lo, hi) = (lowest.to_radians().sin(), highest.to_radians().sin());
     (0..n)
         .map(|i| {
             let z = lo + (hi - lo) * (i as f64 + 0.5) / n as f64;
@@ -111,6 +134,12 @@ fn object_rig(n: usize) -> Vec<Pose> {
             Pose::look_at(eye, DVec3::new(0.0, 0.0, -0.1), DVec3::Z)
         })
         .collect()
+}
+
+/// The upper hemisphere only, at 15° to 70° of elevation seen from the object: a capture from above,
+/// as on a table, where no photo sees the underside.
+fn upper_rig(n: usize) -> Vec<Pose> {
+    spiral_rig(n, 15.0, 70.0)
 }
 
 /// The object's shapes in one matte colour, lit from one side: only shading and outline
@@ -275,7 +304,9 @@ mod tests {
 
     #[test]
     fn layouts_of_the_procedural_rigs() {
-        for (entry, layout) in SCENES.iter().zip([Layout::Object, Layout::Room, Layout::Forward, Layout::Object]) {
+        for (entry, layout) in
+            SCENES.iter().zip([Layout::Object, Layout::Object, Layout::Room, Layout::Forward, Layout::Object])
+        {
             let poses = (entry.rig)(24);
             assert_eq!(detect_layout(&poses), layout, "{}", entry.name);
         }

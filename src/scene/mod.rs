@@ -66,7 +66,8 @@ impl Rng {
 
 /// Renders a scene into `out`: `images/`, `test/`, `transforms.json`, `transforms_test.json`,
 /// `sparse/0/` (COLMAP text), `ground_truth/transforms.json` (exact poses, even when the
-/// given ones are noisy), `gt_mesh.ply`, and `masks/` where the scene has an object.
+/// given ones are noisy), `gt_mesh.ply`, and `masks/` where the scene has an object (or the
+/// photos as RGBA, the object's coverage their alpha, where the scene says so).
 /// `progress(done, total)` is called as views finish.
 pub fn generate(entry: &Entry, opts: &Options, out: &Path, progress: &dyn Fn(usize, usize)) -> io::Result<Written> {
     if opts.width < 8 || opts.height < 8 {
@@ -93,14 +94,18 @@ pub fn generate(entry: &Entry, opts: &Options, out: &Path, progress: &dyn Fn(usi
     let mut render_set = |poses: &[Pose], folder: &str, prefix: &str, masks: bool| -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for (i, pose) in poses.iter().enumerate() {
-            let (rgb, mask) = world.render(&k, pose);
             let rel = format!("{folder}/{prefix}{i:03}.png");
-            io::images::write_png(&out.join(&rel), &image::DynamicImage::ImageRgb8(rgb))?;
-            if masks {
-                io::images::write_png(
-                    &out.join(format!("masks/{prefix}{i:03}.png")),
-                    &image::DynamicImage::ImageLuma8(mask),
-                )?;
+            if entry.alpha {
+                io::images::write_png(&out.join(&rel), &image::DynamicImage::ImageRgba8(world.render_rgba(&k, pose)))?;
+            } else {
+                let (rgb, mask) = world.render(&k, pose);
+                io::images::write_png(&out.join(&rel), &image::DynamicImage::ImageRgb8(rgb))?;
+                if masks {
+                    io::images::write_png(
+                        &out.join(format!("masks/{prefix}{i:03}.png")),
+                        &image::DynamicImage::ImageLuma8(mask),
+                    )?;
+                }
             }
             names.push(rel);
             done += 1;

@@ -6,7 +6,7 @@ use crate::geometry::Mesh;
 use crate::geometry::{Intrinsics, Pose};
 use crate::io::images::linear_to_srgb;
 use glam::{DVec2, DVec3};
-use image::{GrayImage, RgbImage};
+use image::{GrayImage, RgbImage, RgbaImage};
 use rayon::prelude::*;
 
 pub struct Object {
@@ -37,6 +37,14 @@ pub struct World {
 }
 
 /// Stratified sub-pixel offsets: 2 × 2 samples average over the pixel around its centre.
+/// A pixel's light: the sum over its subpixel rays, that over those that hit the scene, and
+/// how many did.
+struct Pixel {
+    all: DVec3,
+    covered: DVec3,
+    hits: u32,
+}
+
 const SUBPIXELS: [(f64, f64); 4] = [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)];
 
 impl World {
@@ -98,33 +106,49 @@ impl World {
 
     /// An sRGB image and a 0/255 coverage mask of the world seen by a camera.
     pub fn render(&self, k: &Intrinsics, pose: &Pose) -> (RgbImage, GrayImage) {
-        let (w, h) = (k.width as usize, k.height as usize);
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..h)
-            .into_par_iter()
-            .map(|y| {
-                let mut rgb = Vec::with_capacity(w * 3);
-                let mut mask = Vec::with_capacity(w);
-                for x in 0..w {
-                    let mut color = DVec3::ZERO;
-                    let mut hits = 0;
-                    for (sx, sy) in SUBPIXELS {
-                        let dir = pose.rotation * k.unproject(DVec2::new(x as f64 + sx, y as f64 + sy));
-                        let (c, hit) = self.trace(pose.center, dir.normalize());
-                        color += c;
-                        hits += hit as u32;
-                    }
-                    color /= SUBPIXELS.len() as f64;
-                    rgb.extend(color.to_array().map(linear_to_srgb));
-                    mask.push(if hits * 2 >= SUBPIXELS.len() as u32 { 255 } else { 0 });
-                }
-                (rgb, mask)
+        let pixels = self.pixels(k, pose);
+        let rgb = pixels.iter().flat_map(|p| (p.all / SUBPIXELS.len() as f64).to_array().map(linear_to_srgb)).collect();
+        let mask = pixels.iter().map(|p| if p.hits * 2 >= SUBPIXELS.len() as u32 { 255 } else { 0 }).collect();
+        (
+            RgbImage::from_raw(k.width, k.height, rgb).expect("one pixel each"),
+            GrayImage::from_raw(k.width, k.height, mask).expect("one pixel each"),
+        )
+    }
+
+    /// The photo as a renderer with a transparent background writes it: the colour of what the
+    /// scene covers, and how much of the pixel it covers as alpha.
+    pub fn render_rgba(&self, k: &Intrinsics, pose: &Pose) -> RgbaImage {
+        let pixels = self.pixels(k, pose);
+        let rgba = pixels
+            .iter()
+            .flat_map(|p| {
+                let [r, g, b] =
+                    if p.hits > 0 { (p.covered / p.hits as f64).to_array().map(linear_to_srgb) } else { [0; 3] };
+                [r, g, b, (255 * p.hits / SUBPIXELS.len() as u32) as u8]
             })
             .collect();
-        let (rgb, mask): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
-        (
-            RgbImage::from_raw(k.width, k.height, rgb.concat()).expect("row sizes match"),
-            GrayImage::from_raw(k.width, k.height, mask.concat()).expect("row sizes match"),
-        )
+        RgbaImage::from_raw(k.width, k.height, rgba).expect("one pixel each")
+    }
+
+    /// Every pixel, row by row, from its subpixel rays.
+    fn pixels(&self, k: &Intrinsics, pose: &Pose) -> Vec<Pixel> {
+        let (w, h) = (k.width as usize, k.height as usize);
+        (0..w * h)
+            .into_par_iter()
+            .map(|i| {
+                let mut p = Pixel { all: DVec3::ZERO, covered: DVec3::ZERO, hits: 0 };
+                for (sx, sy) in SUBPIXELS {
+                    let xy = DVec2::new((i % w) as f64 + sx, (i / w) as f64 + sy);
+                    let (c, hit) = self.trace(pose.center, (pose.rotation * k.unproject(xy)).normalize());
+                    p.all += c;
+                    if hit {
+                        p.covered += c;
+                        p.hits += 1;
+                    }
+                }
+                p
+            })
+            .collect()
     }
 
     /// The ground-truth surface: every object, tessellated.

@@ -1,7 +1,8 @@
 //! Checkpoints: everything needed to resume training, re-extract a mesh or render views.
 //!
 //! Layout: magic, format version, a JSON header (settings, normalisation, step, array
-//! lengths), the arrays as little-endian f32, and an FNV-1a checksum of all that precedes it,
+//! lengths), the arrays as little-endian f32, the occupancy grid a byte a cell, the photos'
+//! silhouettes eight pixels a byte, and an FNV-1a checksum of all that precedes it,
 //! so that a truncated or corrupted file is refused with a clear message.
 
 use super::config::TrainConfig;
@@ -10,6 +11,7 @@ use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
 use crate::geometry::Camera;
 use crate::geometry::rig::Layout;
 use crate::io::{self, Error, atomic};
+use crate::mesh::Silhouette;
 use crate::nn::adam::Adam;
 use crate::render::views::{Normalization, TrainView};
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,9 @@ struct Header {
     /// The training cameras, refined (absent from older checkpoints).
     #[serde(default)]
     cameras: Vec<Camera>,
+    /// Per camera, the size of its photo's silhouette, or none (absent from older checkpoints).
+    #[serde(default)]
+    silhouettes: Vec<Option<[u32; 2]>>,
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -53,6 +58,7 @@ fn push_f32s(out: &mut Vec<u8>, v: &[f32]) {
 
 pub fn save(t: &Trainer, path: &Path) -> io::Result<()> {
     let o = &t.optimizer;
+    let silhouettes = t.silhouettes();
     let header = Header {
         weave_version: env!("CARGO_PKG_VERSION").into(),
         config: t.cfg.clone(),
@@ -67,6 +73,7 @@ pub fn save(t: &Trainer, path: &Path) -> io::Result<()> {
         adam_steps: o.groups.iter().chain([&o.variance]).map(|a| a.step).collect(),
         variance_moments: [o.variance.m[0], o.variance.v[0]],
         cameras: t.cameras(),
+        silhouettes: silhouettes.iter().map(|s| s.as_ref().map(|s| [s.width, s.height])).collect(),
     };
     let json = serde_json::to_vec(&header).expect("header serialises");
     let mut out = Vec::new();
@@ -80,6 +87,9 @@ pub fn save(t: &Trainer, path: &Path) -> io::Result<()> {
         push_f32s(&mut out, &o.groups[i].v);
     }
     out.extend(t.occupancy.cells.iter().map(|&c| c as u8));
+    for s in silhouettes.iter().flatten() {
+        out.extend(s.to_bits());
+    }
     let sum = fnv1a(&out);
     out.extend_from_slice(&sum.to_le_bytes());
     atomic::write_bytes(path, &out)
@@ -122,6 +132,22 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
     let cells_n = h.occupancy_resolution.pow(3);
     let cells = body.get(pos..pos + cells_n).ok_or_else(|| bad("occupancy runs past the end"))?;
     let occupancy = Occupancy { res: h.occupancy_resolution, cells: cells.iter().map(|&b| b != 0).collect() };
+    pos += cells_n;
+    if !h.silhouettes.is_empty() && h.silhouettes.len() != h.cameras.len() {
+        return Err(bad("silhouettes do not match the cameras"));
+    }
+    let mut silhouettes = Vec::with_capacity(h.silhouettes.len());
+    for size in &h.silhouettes {
+        silhouettes.push(match *size {
+            Some([width, height]) => {
+                let n = Silhouette::bits_len(width, height);
+                let bits = body.get(pos..pos + n).ok_or_else(|| bad("silhouettes run past the end"))?;
+                pos += n;
+                Some(Silhouette::from_bits(width, height, bits).expect("sized by bits_len"))
+            }
+            None => None,
+        });
+    }
     let field = Field::new(h.field);
     let expected = field.init_params(0);
     let params = Params::from_arrays(arrays.try_into().expect("checked count"), h.variance);
@@ -144,6 +170,7 @@ pub fn load(path: &Path, views: Vec<TrainView>) -> io::Result<Trainer> {
     );
     t.lr_scale = h.lr_scale;
     t.recorded_cameras = h.cameras;
+    t.recorded_silhouettes = silhouettes;
     // A resumed room trains on the same prior (stereo is deterministic).
     t.attach_depth_prior(&|_| {}, &std::sync::atomic::AtomicBool::new(false));
     Ok(t)
@@ -175,6 +202,8 @@ mod tests {
             intrinsics: crate::geometry::Intrinsics::centered(64, 48, 50.0),
             pose: crate::geometry::Pose::look_at(glam::DVec3::new(1.0, 2.0, 0.0), glam::DVec3::ZERO, glam::DVec3::Z),
         }];
+        let mask: Vec<f32> = (0..64 * 48).map(|i| ((i % 64) > 40) as u8 as f32).collect();
+        t.recorded_silhouettes = vec![Silhouette::from_mask(64, 48, &mask)];
         t
     }
 
@@ -190,6 +219,8 @@ mod tests {
         assert_eq!(back.occupancy.cells, t.occupancy.cells);
         assert_eq!(back.cfg, t.cfg);
         assert_eq!(back.cameras(), t.cameras());
+        assert!(t.silhouettes()[0].is_some());
+        assert_eq!(back.silhouettes(), t.silhouettes());
 
         let mut bytes = std::fs::read(&path).unwrap();
         let mid = bytes.len() / 2;

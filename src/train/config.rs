@@ -73,6 +73,10 @@ pub struct TrainConfig {
     /// ([`Unseen::for_layout`]).
     #[serde(default)]
     pub unseen: Option<Unseen>,
+    /// Most triangles in the exported mesh; without it the mesh is simplified only as far
+    /// as it stays within a fifth of a marching cell of the extracted surface.
+    #[serde(default)]
+    pub triangles: Option<usize>,
     /// The background field beyond the unit sphere; by layout when None
     /// ([`background_for_layout`]).
     #[serde(default)]
@@ -185,6 +189,7 @@ impl TrainConfig {
             auto_masks: true,
             far_weight: far_weight(),
             unseen: None,
+            triangles: None,
             background: None,
             view_degree: None,
             depth_prior: None,
@@ -229,6 +234,10 @@ pub struct Overrides {
     /// Marching resolution of the exported mesh (default: the preset's).
     #[arg(long)]
     pub mesh_resolution: Option<usize>,
+    /// Most triangles in the exported mesh (at least 100; default: as many as keep it within
+    /// a fifth of a marching cell of the surface).
+    #[arg(long, value_name = "N", value_parser = crate::mesh::parse_triangles)]
+    pub triangles: Option<usize>,
     /// Optimise every camera's pose, and each camera's focal length, along with the surface
     /// (for cameras that are close but not exact, e.g. from a phone's AR session or a rough
     /// COLMAP run).
@@ -238,8 +247,8 @@ pub struct Overrides {
     /// folders without a test split.
     #[arg(long, value_name = "N")]
     pub holdout: Option<usize>,
-    /// Surface no training camera saw, in the mesh: keep or drop (default: dropped for
-    /// forward-facing captures and rooms, kept for objects, which stay closed).
+    /// Surface no training camera saw, in the mesh: keep, drop, or close (drop it and cap the
+    /// holes flat). Default: dropped for forward-facing captures and rooms, closed for objects.
     #[arg(long, value_enum)]
     pub unseen: Option<Unseen>,
     /// Keep the whole photo even when it shows a plain black or white backdrop (by default
@@ -282,6 +291,7 @@ impl Overrides {
         cfg.holdout = self.holdout;
         cfg.auto_masks = !self.no_auto_masks;
         cfg.unseen = self.unseen;
+        cfg.triangles = self.triangles;
         cfg.background = self.background;
         cfg.depth_prior = self.stereo;
         cfg.stereo_rounds = self.stereo_rounds.unwrap_or(cfg.stereo_rounds);
@@ -290,9 +300,10 @@ impl Overrides {
     }
 
     /// What of these settings a resumed run takes over its checkpoint's: more steps, and
-    /// what the mesh keeps.
+    /// what the mesh keeps and how many triangles it may have.
     pub fn resume(&self, cfg: &mut TrainConfig) {
         cfg.iterations = self.iterations.unwrap_or(cfg.iterations);
         cfg.unseen = self.unseen.or(cfg.unseen);
+        cfg.triangles = self.triangles.or(cfg.triangles);
     }
 }

@@ -36,7 +36,7 @@ impl Trainer {
         cancel: &AtomicBool,
     ) -> Result<Option<String>, Rollback> {
         self.sync()?;
-        let mut surface = crate::mesh::surface(&self.queries(), self.cfg.mesh_resolution.min(SEED_RESOLUTION));
+        let mut surface = crate::mesh::surface(&self.queries(), &[], self.cfg.mesh_resolution.min(SEED_RESOLUTION));
         for v in &mut surface.vertices {
             *v = self.norm.to_world(v.to_array()).as_vec3();
         }

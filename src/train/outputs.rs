@@ -6,7 +6,7 @@ use crate::geometry::{Camera, Intrinsics, Mesh, Pose};
 use crate::io::dataset::CameraSpecItem;
 use crate::io::mesh::MeshFormat;
 use crate::io::{self, Dataset, View, atomic, colmap, transforms};
-use crate::mesh::Unseen;
+use crate::mesh::{Silhouette, Unseen};
 use serde::Serialize;
 use std::path::Path;
 
@@ -81,7 +81,7 @@ pub fn render_views(t: &Trainer, views: &[View], dir: &Path, compare: bool) -> i
 
 /// The trained surface in the input's frame, with vertex colours as the cameras saw it;
 /// `unseen`: what becomes of surface no camera saw (None follows the layout).
-pub fn mesh(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> Mesh {
+pub fn mesh(t: &Trainer, resolution: usize, triangles: Option<usize>, unseen: Option<Unseen>) -> Mesh {
     // The cameras in the normalised frame the mesh is extracted in.
     let cameras: Vec<Camera> = t
         .cameras()
@@ -91,27 +91,39 @@ pub fn mesh(t: &Trainer, resolution: usize, unseen: Option<Unseen>) -> Mesh {
             pose: Pose::new(c.pose.rotation, t.norm.to_normalized(c.pose.center).map(f64::from).into()),
         })
         .collect();
-    let drop = unseen.unwrap_or(Unseen::for_layout(t.layout)) == Unseen::Drop;
-    let mut mesh = crate::mesh::colored(&t.queries(), &cameras, resolution, drop);
+    let unseen = unseen.unwrap_or(Unseen::for_layout(t.layout));
+    let silhouettes = t.silhouettes();
+    let hull: Vec<(Camera, &Silhouette)> =
+        cameras.iter().zip(&silhouettes).filter_map(|(c, s)| Some((*c, s.as_ref()?))).collect();
+    let mut mesh = crate::mesh::colored(&t.queries(), &cameras, &hull, resolution, triangles, unseen);
     for v in &mut mesh.vertices {
         *v = t.norm.to_world(v.to_array()).as_vec3();
     }
     mesh
 }
 
-/// A mesh as written: its size, and why it is empty when it is.
+/// A mesh as written: its size, and why it is empty when it is (then no file was written).
 pub struct WrittenMesh {
     pub vertices: usize,
     pub triangles: usize,
     pub note: Option<String>,
 }
 
-/// Extracts the mesh at `resolution` cells per side (what it keeps of unseen surface: `unseen`,
-/// else as training chose) and writes it in the format the path's extension names (.ply, .obj,
+/// Extracts the mesh at `resolution` cells per side with at most `triangles` (what it keeps of
+/// unseen surface: `unseen`, else as training chose) and writes it in the format the path's extension names (.ply, .obj,
 /// .glb, which also holds the training cameras), checked before the mesh is extracted.
-pub fn write_mesh(t: &Trainer, path: &Path, resolution: usize, unseen: Option<Unseen>) -> io::Result<WrittenMesh> {
+pub fn write_mesh(
+    t: &Trainer,
+    path: &Path,
+    resolution: usize,
+    triangles: Option<usize>,
+    unseen: Option<Unseen>,
+) -> io::Result<WrittenMesh> {
     MeshFormat::of(path)?;
-    let mesh = mesh(t, resolution, unseen.or(t.cfg.unseen));
+    let mesh = mesh(t, resolution, triangles, unseen.or(t.cfg.unseen));
+    if mesh.triangles.is_empty() {
+        return Ok(WrittenMesh { vertices: 0, triangles: 0, note: empty_mesh_note(t, 0) });
+    }
     let cameras: Vec<_> = t
         .views
         .iter()
@@ -119,8 +131,7 @@ pub fn write_mesh(t: &Trainer, path: &Path, resolution: usize, unseen: Option<Un
         .map(|(v, c)| CameraSpecItem { name: v.name.clone(), intrinsics: c.intrinsics, pose: c.pose })
         .collect();
     io::mesh::write(path, &mesh, &cameras)?;
-    let triangles = mesh.triangles.len();
-    Ok(WrittenMesh { vertices: mesh.vertices.len(), triangles, note: empty_mesh_note(t, triangles) })
+    Ok(WrittenMesh { vertices: mesh.vertices.len(), triangles: mesh.triangles.len(), note: None })
 }
 
 /// Every posed view of `ds` with its camera: training views with their refined poses and
@@ -160,9 +171,9 @@ pub fn write_poses(t: &Trainer, ds: &Dataset, path: &Path) -> io::Result<()> {
 fn empty_mesh_note(t: &Trainer, triangles: usize) -> Option<String> {
     (triangles == 0).then(|| {
         format!(
-            "the mesh is empty: the field explained the photos as a fog without forming a surface \
-             (learned sharpness {:.0}; surfaces form at hundreds). Large untextured areas, such as a \
-             room's walls, cause this; renders and poses are still usable",
+            "no mesh written, as it would be empty: the field explained the photos as a fog without \
+             forming a surface (learned sharpness {:.0}; surfaces form at hundreds). Large untextured \
+             areas, such as a room's walls, cause this; renders and poses are still usable",
             crate::field::Field::inv_s(&t.params)
         )
     })
@@ -177,7 +188,7 @@ pub fn write_results(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metric
 /// Writes the mesh, the poses (transforms.json and COLMAP text), the stereo prior's points and
 /// the test renders; returns the mesh's note (`WrittenMesh::note`).
 pub fn write_all(t: &Trainer, ds: &Dataset, out: &Path, metrics: &mut Metrics) -> io::Result<Option<String>> {
-    let mesh = write_mesh(t, &out.join("mesh.ply"), t.cfg.mesh_resolution, None)?;
+    let mesh = write_mesh(t, &out.join("mesh.ply"), t.cfg.mesh_resolution, t.cfg.triangles, None)?;
     (metrics.mesh_vertices, metrics.mesh_triangles) = (mesh.vertices, mesh.triangles);
     metrics.sharpness = crate::field::Field::inv_s(&t.params);
     write_poses(t, ds, &out.join("transforms.json"))?;
@@ -220,20 +231,10 @@ mod tests {
                 pose: Pose::look_at(center + DVec3::new(x, 0.0, -1.5), center, DVec3::Y),
             })
             .collect();
-        let all = mesh(&t, 48, Some(Unseen::Keep));
-        let seen = mesh(&t, 48, None);
-        assert!(
-            seen.triangles.len() < all.triangles.len() * 6 / 10,
-            "{} of {}",
-            seen.triangles.len(),
-            all.triangles.len()
-        );
-        assert!(
-            seen.triangles.len() > all.triangles.len() * 3 / 10,
-            "{} of {}",
-            seen.triangles.len(),
-            all.triangles.len()
-        );
+        let all = mesh(&t, 48, None, Some(Unseen::Keep));
+        let seen = mesh(&t, 48, None, None);
+        let kept = seen.area() / all.area();
+        assert!(kept > 0.3 && kept < 0.6, "{kept} of the area kept");
         // Every kept vertex lies on the cameras' side of the sphere (radius 0.25 here).
         let far = seen.vertices.iter().map(|v| v.z - 3.0).fold(f32::MIN, f32::max);
         assert!(far < 0.1, "a kept vertex lies {far} behind the sphere's centre");

@@ -5,6 +5,7 @@ use crate::backend::{self, Backend, BackendError, Batch, BatchSums, Choice, FIEL
 use crate::field::{Field, FieldConfig, GROUPS, Occupancy, POSE_GROUP, Params};
 use crate::geometry::rig::{self, Layout};
 use crate::geometry::{Camera, Pose};
+use crate::mesh::Silhouette;
 use crate::nn::adam::Adam;
 use crate::render::poses;
 use crate::render::views::{Normalization, TrainView};
@@ -56,6 +57,8 @@ pub struct Trainer {
     /// The training cameras a checkpoint recorded, for a trainer loaded without its views
     /// (exporting a mesh needs to know what the photos saw).
     pub recorded_cameras: Vec<Camera>,
+    /// And their photos' silhouettes, where the photos had masks ([`Trainer::silhouettes`]).
+    pub recorded_silhouettes: Vec<Option<Silhouette>>,
     /// How many views had their backdrop masked ([`super::backdrop`]).
     pub backdrop_masked: usize,
     /// What the multi-view stereo prior found, when training uses one.
@@ -201,6 +204,7 @@ impl Trainer {
             choice: Choice::Cpu,
             views,
             recorded_cameras: Vec::new(),
+            recorded_silhouettes: Vec::new(),
             backdrop_masked,
             depth_prior: None,
             backend: Box::new(backend::Cpu::default()),
@@ -322,6 +326,15 @@ impl Trainer {
             .zip(self.refined_poses())
             .map(|(intrinsics, pose)| Camera { intrinsics, pose })
             .collect()
+    }
+
+    /// Per camera ([`Trainer::cameras`]), where its photo shows background, for the photos
+    /// with masks (or alpha, or a masked backdrop): what bounds the mesh to the visual hull.
+    pub fn silhouettes(&self) -> Vec<Option<Silhouette>> {
+        if self.views.is_empty() {
+            return self.recorded_silhouettes.clone();
+        }
+        self.views.iter().map(|v| Silhouette::from_mask(v.width(), v.height(), v.mask.as_deref()?)).collect()
     }
 
     /// Rendering settings at the current step (rendering views uses them too).

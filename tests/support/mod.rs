@@ -59,7 +59,8 @@ fn read_ply(path: &std::path::Path) -> Mesh {
             .unwrap()
     };
     let (nv, nf) = (count("vertex"), count("face"));
-    let stride = if header.contains("property uchar red") { 15 } else { 12 };
+    let has = |property: &str| header.lines().any(|l| l == property);
+    let stride = 12 + if has("property float nz") { 12 } else { 0 } + if has("property uchar red") { 3 } else { 0 };
     let f = |o: usize| f32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
     let vertices =
         (0..nv).map(|i| Vec3::new(f(end + i * stride), f(end + i * stride + 4), f(end + i * stride + 8))).collect();
@@ -70,7 +71,7 @@ fn read_ply(path: &std::path::Path) -> Mesh {
 }
 
 /// A training run small enough for a test: 300 steps of 512 rays, an 8-level grid.
-fn reduced_config() -> TrainConfig {
+pub fn reduced_config() -> TrainConfig {
     let mut cfg = TrainConfig::preset(Preset::Fast);
     cfg.iterations = 300;
     cfg.rays = 512;
@@ -103,7 +104,7 @@ pub fn reduced_training(cuda: bool) {
         let (lo, hi) = gt.iter().fold((Vec3::MAX, Vec3::MIN), |(l, h), p| (l.min(*p), h.max(*p)));
         (hi - lo).length()
     };
-    let before = chamfer(&sample(&outputs::mesh(&t, 64, None), 1500), &gt) / diag;
+    let before = chamfer(&sample(&outputs::mesh(&t, 64, None, None), 1500), &gt) / diag;
 
     let mut last = None;
     while t.step < t.cfg.iterations {
@@ -129,6 +130,6 @@ pub fn reduced_training(cuda: bool) {
 
     // The checkpoint re-extracts the same surface.
     let back = checkpoint::load(&out.join("checkpoint.weave"), Vec::new()).unwrap();
-    let again = chamfer(&sample(&outputs::mesh(&back, 96, None), 1500), &gt) / diag;
+    let again = chamfer(&sample(&outputs::mesh(&back, 96, None, None), 1500), &gt) / diag;
     assert!((again - after).abs() < 1e-3, "{again} vs {after}");
 }

@@ -12,7 +12,6 @@ use crate::field::SdfEval;
 use crate::geometry::Mesh;
 use glam::Vec3;
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// The twelve cube edges as corner pairs, corners by bits (x, y, z): four along each axis.
@@ -124,33 +123,50 @@ pub fn corner(res: usize, i: usize) -> [f32; 3] {
 pub fn from_values(res: usize, values: &[f32]) -> Mesh {
     let n = res + 1;
     let at = |i: usize| Vec3::from(corner(res, i));
-    let on_edge = |(a, b): Key| {
-        let (va, vb) = (values[a as usize], values[b as usize]);
-        at(a as usize).lerp(at(b as usize), (va / (va - vb)).clamp(0.0, 1.0))
+    let edges = (n * n * n * 3) as u64;
+    let on_edge = |key: u64| {
+        let a = (key / 3) as usize;
+        let b = a + [1, n, n * n][(key % 3) as usize];
+        let (va, vb) = (values[a], values[b]);
+        at(a).lerp(at(b), (va / (va - vb)).clamp(0.0, 1.0))
     };
-    // Triangles as vertex keys, per z-slab in parallel, with the loop centres they make; welded after.
+    // Triangles as vertex keys, per z-slab in parallel, with the loop centres they make.
     let slabs: Vec<Slab> = (0..res)
         .into_par_iter()
         .map(|z| {
             let (mut tris, mut centres) = (Vec::new(), Vec::new());
+            let cases = &*CASES;
+            let inside = |i: usize| (values[i] < 0.0) as usize;
+            // Per x along the row, the signs of its four corners across y and z (bits y + 2z),
+            // so that each corner is read once per row and most cubes, wholly in or out, cost
+            // two lookups.
+            let mut column = vec![0usize; n];
+            let spread = |m: usize| (m & 1) | (m & 2) << 1 | (m & 4) << 2 | (m & 8) << 3;
             for y in 0..res {
+                for (x, signs) in column.iter_mut().enumerate() {
+                    let i = x + n * (y + n * z);
+                    *signs = inside(i) | inside(i + n) << 1 | inside(i + n * n) << 2 | inside(i + n + n * n) << 3;
+                }
                 for x in 0..res {
+                    let case = spread(column[x]) | spread(column[x + 1]) << 1;
+                    if case == 0 || case == 255 {
+                        continue;
+                    }
                     let ids: [usize; 8] =
                         std::array::from_fn(|c| (x + (c & 1)) + n * ((y + ((c >> 1) & 1)) + n * (z + (c >> 2))));
-                    let case = (0..8).filter(|&c| values[ids[c]] < 0.0).fold(0, |m, c| m | 1 << c);
-                    let key = |e: u8| -> Key {
-                        let [a, b] = EDGES[e as usize].map(|c| ids[c] as u32);
-                        (a, b)
+                    let key = |e: u8| {
+                        let [a, b] = EDGES[e as usize];
+                        (ids[a] * 3 + (a ^ b).trailing_zeros() as usize) as u64
                     };
-                    for (k, poly) in CASES[case].iter().enumerate() {
+                    for (k, poly) in cases[case].iter().enumerate() {
                         let (r, m) = (&poly.ring, poly.ring.len());
                         match poly.fan {
                             Fan::From(s) => {
                                 tris.extend((1..m - 1).map(|j| [r[s], r[(s + j) % m], r[(s + j + 1) % m]].map(key)))
                             }
                             Fan::Centre => {
-                                // Keyed by the cube's first corner and the loop: no edge has it.
-                                let c = (ids[0] as u32, u32::MAX - k as u32);
+                                // Past every edge's key: the cube's first corner and the loop.
+                                let c = edges + (ids[0] * 4 + k) as u64;
                                 centres.push((c, r.iter().map(|&e| on_edge(key(e))).sum::<Vec3>() / m as f32));
                                 tris.extend((0..m).map(|j| [c, key(r[j]), key(r[(j + 1) % m])]));
                             }
@@ -161,32 +177,30 @@ pub fn from_values(res: usize, values: &[f32]) -> Mesh {
             (tris, centres)
         })
         .collect();
-    let mut mesh = Mesh::default();
-    let mut index: HashMap<Key, u32> = HashMap::new();
-    for (_, centres) in &slabs {
-        for &(c, p) in centres {
-            index.insert(c, mesh.vertices.len() as u32);
-            mesh.vertices.push(p);
+    let keys: Vec<u64> = slabs.iter().flat_map(|(t, _)| t.iter().flatten().copied()).collect();
+    let mut centres: Vec<(u64, Vec3)> = slabs.into_iter().flat_map(|(_, c)| c).collect();
+    centres.sort_unstable_by_key(|c| c.0);
+    // Welded by sorting the corners' keys: each vertex once, in grid order whatever the threads did.
+    let mut order: Vec<(u64, u32)> = keys.par_iter().enumerate().map(|(slot, &k)| (k, slot as u32)).collect();
+    order.par_sort_unstable();
+    let (mut index, mut unique) = (vec![0u32; keys.len()], Vec::new());
+    for &(k, slot) in &order {
+        if unique.last() != Some(&k) {
+            unique.push(k);
         }
+        index[slot as usize] = (unique.len() - 1) as u32;
     }
-    for tri in slabs.into_iter().flat_map(|(tris, _)| tris) {
-        let t = tri.map(|e| {
-            *index.entry(e).or_insert_with(|| {
-                mesh.vertices.push(on_edge(e));
-                (mesh.vertices.len() - 1) as u32
-            })
-        });
-        mesh.triangles.push(t);
-    }
-    mesh
+    let vertices = unique
+        .par_iter()
+        .map(|&k| if k < edges { on_edge(k) } else { centres[centres.partition_point(|c| c.0 < k)].1 })
+        .collect();
+    let triangles = index.chunks_exact(3).map(|t| [t[0], t[1], t[2]]).collect();
+    Mesh { vertices, colors: Vec::new(), triangles }
 }
 
-/// A mesh vertex by what it lies on: a grid edge's two corners, or (for a loop's centre) a
-/// cube's first corner and `u32::MAX` less the loop's number.
-type Key = (u32, u32);
-
-/// A z-slab's triangles and the loop centres they use, with their positions.
-type Slab = (Vec<[Key; 3]>, Vec<(Key, Vec3)>);
+/// A z-slab's triangles, their vertices by key (a grid edge's first corner and axis, or past
+/// all of those, a loop's centre), and the loop centres they use, with their positions.
+type Slab = (Vec<[u64; 3]>, Vec<(u64, Vec3)>);
 
 #[cfg(test)]
 mod tests {
@@ -194,7 +208,7 @@ mod tests {
 
     /// Every directed edge once, and its reverse once: closed and consistently oriented.
     fn assert_closed_and_oriented(mesh: &Mesh) {
-        let mut directed: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut directed: std::collections::HashMap<(u32, u32), u32> = Default::default();
         for t in &mesh.triangles {
             for k in 0..3 {
                 *directed.entry((t[k], t[(k + 1) % 3])).or_default() += 1;

@@ -143,6 +143,19 @@ fn export_writes_the_mesh_in_the_format_its_extension_names() {
     let (refused, stl) = export("m.stl");
     assert!(!refused.status.success() && !stl.exists());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("name the file .ply, .obj, .glb"));
+    let (refused, _) = export("no/such/folder/m.ply");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("folder") && said.contains("does not exist"), "{said}");
+    let few = weave(&[
+        "export",
+        ckpt.to_str().unwrap(),
+        "--mesh",
+        out.join("few.ply").to_str().unwrap(),
+        "--triangles",
+        "10",
+    ]);
+    let said = String::from_utf8_lossy(&few.stderr);
+    assert!(!few.status.success() && said.contains("at least 100") && !out.join("few.ply").exists(), "{said}");
 }
 
 /// Photos with alpha (NeRF-synthetic style) train against white, so their held-out PSNR is

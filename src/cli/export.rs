@@ -31,6 +31,12 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--resolution {} is out of range (16 to 2048)", args.resolution);
     }
     crate::io::mesh::MeshFormat::of(&args.mesh)?;
+    // A mistyped folder is refused rather than made.
+    if let Some(dir) = args.mesh.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        bail!("{}: cannot write it: the folder {} does not exist", args.mesh.display(), dir.display());
+    }
     let t = checkpoint::load(&args.checkpoint, Vec::new())?;
     let mesh = outputs::write_mesh(&t, &args.mesh, args.resolution, args.triangles.or(t.cfg.triangles), args.unseen)?;
     if let Some(note) = mesh.note {

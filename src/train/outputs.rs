@@ -111,8 +111,8 @@ pub struct WrittenMesh {
 
 /// Extracts the mesh at `resolution` cells per side with at most `triangles` (what it keeps of
 /// unseen surface: `unseen`, else as training chose) and writes it in the format the path's
-/// extension names (.ply, .obj, .glb, which also holds the training cameras); the format and
-/// the folder are checked before the mesh is extracted.
+/// extension names (.ply, .obj, .glb, which also holds the training cameras), checked before
+/// the mesh is extracted.
 pub fn write_mesh(
     t: &Trainer,
     path: &Path,
@@ -121,11 +121,6 @@ pub fn write_mesh(
     unseen: Option<Unseen>,
 ) -> io::Result<WrittenMesh> {
     MeshFormat::of(path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        return Err(io::Error::format(path, format!("cannot write it: the folder {} does not exist", dir.display())));
-    }
     let mesh = mesh(t, resolution, triangles, unseen.or(t.cfg.unseen));
     if mesh.triangles.is_empty() {
         return Ok(WrittenMesh { vertices: 0, triangles: 0, note: empty_mesh_note(t, 0) });

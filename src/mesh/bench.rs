@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::Instant;
 
 pub struct Timing {
-    pub cells: usize,
     pub marching_s: f64,
     pub triangles: usize,
     pub simplify_s: f64,
@@ -46,14 +45,7 @@ pub fn run(cells: usize, scratch: &Path) -> std::io::Result<Timing> {
     drop(w);
     let skimage = skimage(&grid, n);
     std::fs::remove_file(&grid)?;
-    Ok(Timing {
-        cells,
-        marching_s,
-        triangles: mesh.triangles.len(),
-        simplify_s,
-        simplified: simple.triangles.len(),
-        skimage,
-    })
+    Ok(Timing { marching_s, triangles: mesh.triangles.len(), simplify_s, simplified: simple.triangles.len(), skimage })
 }
 
 /// `skimage.measure.marching_cubes` on the grid file, timed inside Python (loading excluded).
